@@ -1,0 +1,149 @@
+"""HiGHS in memory through highspy: a live model that takes new rows and objectives."""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from .base import LinearProgram, Solution, SolverError
+
+try:
+    import highspy
+except ImportError:  # pragma: no cover - highspy is a core dependency
+    highspy = None
+
+_INF = 1e30
+_banner_shown = False
+
+
+def _new_highs():
+    """A silent Highs instance; the first one in a process prints a banner on fd 1, so mute it."""
+    global _banner_shown
+    if _banner_shown:
+        h = highspy.Highs()
+    else:
+        import os
+        import sys
+
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            with open(os.devnull, "w") as null:
+                os.dup2(null.fileno(), 1)
+                h = highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        _banner_shown = True
+    h.setOptionValue("output_flag", False)
+    return h
+
+
+def _fin(a: np.ndarray) -> np.ndarray:
+    return np.clip(np.asarray(a, dtype=float), -_INF, _INF)
+
+
+class HighsModel:
+    """A live HiGHS model. Rows and objectives change in place, so re-solves warm start.
+
+    >>> import numpy as np, scipy.sparse as sp
+    >>> lp = LinearProgram(c=[1, 1], A=sp.csr_matrix([[1., 1.]]), row_lo=[2], row_hi=[np.inf],
+    ...                    col_lo=[0, 0], col_hi=[5, 5])
+    >>> HighsModel(lp).solve().objective
+    2.0
+    """
+
+    def __init__(self, lp: LinearProgram, threads: int | None = None):
+        if highspy is None:
+            raise SolverError("highspy is not installed: pip install highspy")
+        h = _new_highs()
+        if threads:
+            h.setOptionValue("threads", int(threads))
+        A = sp.csc_matrix(lp.A)
+        A.sort_indices()
+        m = highspy.HighsLp()
+        m.num_col_ = int(lp.c.size)
+        m.num_row_ = int(A.shape[0])
+        m.col_cost_ = lp.c
+        m.col_lower_ = _fin(lp.col_lo)
+        m.col_upper_ = _fin(lp.col_hi)
+        m.row_lower_ = _fin(lp.row_lo)
+        m.row_upper_ = _fin(lp.row_hi)
+        m.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        m.a_matrix_.start_ = A.indptr.astype(np.int32)
+        m.a_matrix_.index_ = A.indices.astype(np.int32)
+        m.a_matrix_.value_ = A.data.astype(float)
+        m.sense_ = highspy.ObjSense.kMaximize if lp.maximize else highspy.ObjSense.kMinimize
+        if lp.integer is not None and lp.integer.any():
+            m.integrality_ = [highspy.HighsVarType.kInteger if b else highspy.HighsVarType.kContinuous
+                              for b in lp.integer]
+        h.passModel(m)
+        self.h = h
+        self.n = int(lp.c.size)
+        self.integer = np.asarray(lp.integer, dtype=bool).copy()
+        self.relaxed = not self.integer.any()
+
+    def set_option(self, name: str, value) -> None:
+        self.h.setOptionValue(name, value)
+
+    def set_objective(self, c: np.ndarray, maximize: bool = False) -> None:
+        c = np.asarray(c, dtype=float)
+        self.h.changeColsCost(self.n, np.arange(self.n, dtype=np.int32), c)
+        self.h.changeObjectiveSense(highspy.ObjSense.kMaximize if maximize else highspy.ObjSense.kMinimize)
+
+    def set_col_bounds(self, idx: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+        idx = np.asarray(idx, dtype=np.int32)
+        self.h.changeColsBounds(idx.size, idx, _fin(lo), _fin(hi))
+
+    def set_integer(self, integer: bool) -> None:
+        """Switch the integer columns between integer and continuous (LP relaxation)."""
+        idx = np.flatnonzero(self.integer).astype(np.int32)
+        self.relaxed = not integer or not idx.size
+        if idx.size:
+            t = highspy.HighsVarType.kInteger if integer else highspy.HighsVarType.kContinuous
+            self.h.changeColsIntegrality(idx.size, idx, np.array([t] * idx.size))
+
+    def add_rows(self, A: sp.spmatrix, lo: np.ndarray, hi: np.ndarray) -> None:
+        A = sp.csr_matrix(A)
+        if A.shape[0] == 0:
+            return
+        A.sort_indices()
+        self.h.addRows(A.shape[0], _fin(lo), _fin(hi), A.nnz, A.indptr.astype(np.int32),
+                       A.indices.astype(np.int32), A.data.astype(float))
+
+    def set_start(self, x: np.ndarray) -> None:
+        sol = highspy.HighsSolution()
+        sol.col_value = list(np.asarray(x, dtype=float))
+        self.h.setSolution(sol)
+
+    def solve(self, time_limit: float | None = None, mip_gap: float | None = None,
+              mip_abs_gap: float | None = None) -> Solution:
+        h = self.h
+        h.setOptionValue("time_limit", float(time_limit) if time_limit else float("inf"))
+        if mip_gap is not None:
+            h.setOptionValue("mip_rel_gap", float(mip_gap))
+        if mip_abs_gap is not None:
+            h.setOptionValue("mip_abs_gap", float(mip_abs_gap))
+        h.run()
+        st = h.getModelStatus()
+        S = highspy.HighsModelStatus
+        info = h.getInfo()
+        is_mip = not self.relaxed
+        has_sol = info.primal_solution_status == 2  # feasible
+        sol = h.getSolution()
+        x = np.asarray(sol.col_value) if has_sol else None
+        obj = h.getObjectiveValue() if has_sol else np.nan
+        if st == S.kOptimal:
+            status = "optimal"
+        elif st == S.kInfeasible:
+            status = "infeasible"
+        elif st in (S.kUnbounded, S.kUnboundedOrInfeasible):
+            status = "unbounded"
+        elif st in (S.kTimeLimit, S.kInterrupt, S.kIterationLimit, S.kSolutionLimit):
+            status = "time_limit"
+        else:
+            status = "error"
+        bound = info.mip_dual_bound if is_mip else obj
+        duals = np.asarray(sol.row_dual) if (status == "optimal" and not is_mip and sol.dual_valid) else None
+        return Solution(status=status, x=x, objective=obj, bound=bound, row_duals=duals,
+                        stats={"nodes": max(int(info.mip_node_count), 0),
+                               "iterations": int(info.simplex_iteration_count)})
