@@ -30,12 +30,13 @@ read all the same, with a :class:`NonAdditiveWarning`: protection works on
 deviations from the values, so such a table can still be protected and audited.
 
 JJ has no infinity. :func:`write_jj` writes an infinite upper bound as
-``max(10 * max(values), 1e9)`` (and an infinite lower bound as its negative),
-a bound that no attacker argument can reach in practice.
+``max(10 * max(values), 1e9)`` (and an infinite lower bound as its negative).
+Reading such a file back gives that finite bound, not ``inf``; it lies far
+above every cell of a count table, but an audit of the re-read table does
+see it as a real bound.
 """
 from __future__ import annotations
 
-import io
 import math
 import os
 import warnings
@@ -83,11 +84,10 @@ def _read_text(source: PathOrFile) -> tuple[str, str]:
     if hasattr(source, "read"):
         data = source.read()
         name = getattr(source, "name", None)
-        name = os.path.basename(str(name)) if isinstance(name, (str, os.PathLike)) else "<stream>"
+        name = os.fspath(name) if isinstance(name, (str, os.PathLike)) else "<stream>"
     else:
-        path = Path(source)
-        data = path.read_bytes()
-        name = path.name
+        data = Path(source).read_bytes()
+        name = os.fspath(source)
     if isinstance(data, bytes):
         data = data.decode("utf-8-sig", errors="replace")
     if data.startswith("\ufeff"):
@@ -498,6 +498,10 @@ def write_jj(table: LinearTable, path: PathOrFile) -> None:
     text = "\n".join(out) + "\n"
 
     if hasattr(path, "write"):
-        path.write(text)
+        try:
+            path.write(text)
+        except TypeError:  # a binary stream
+            path.write(text.encode("utf-8"))
     else:
-        Path(path).write_text(text)
+        with open(path, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
