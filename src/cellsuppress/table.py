@@ -48,6 +48,7 @@ class Table(LinearTable):
         depth = _grid_sum([h.depth for h in self.hierarchies])
         super().__init__(values=values, M=M, lb=lb, ub=ub, depth=depth, hidden=hidden)
         self.labels = self._code_frame()
+        self.extra = pd.DataFrame(index=pd.RangeIndex(self.n_cells))
 
     # -- views -------------------------------------------------------------
     def _code_frame(self) -> pd.DataFrame:
@@ -59,9 +60,12 @@ class Table(LinearTable):
 
     @property
     def frame(self) -> pd.DataFrame:
-        """One row per cell: the dimension codes and ``value``."""
+        """One row per cell: the dimension codes, ``value``, and any other columns the input rows had
+        (missing where a cell had no input row)."""
         f = self.labels.astype(str)
         f["value"] = self.values
+        for c in self.extra.columns:
+            f[c] = self.extra[c].to_numpy()
         return f
 
     def cell_index(self, codes: pd.DataFrame) -> np.ndarray:
@@ -86,7 +90,7 @@ class Table(LinearTable):
         """
         _check_columns(df, list(dims) + [count])
         counts = _check_counts(df, count)
-        return cls._from_counts(df, dims, counts, hierarchies, total_code, lb=lb, ub=ub)
+        return cls._from_counts(df, dims, counts, hierarchies, total_code, lb=lb, ub=ub, skip=[count])
 
     @classmethod
     def from_microdata(cls, df: pd.DataFrame, dims: Sequence[str],
@@ -139,11 +143,12 @@ class Table(LinearTable):
         hidden = np.zeros(t.n_cells, dtype=bool)
         hidden[cell] = is_marker.to_numpy()
         t.hidden = hidden
+        t._keep_extra(df, dims, cell, skip=[count])
         _check_margins(t)
         return t
 
     @classmethod
-    def _from_counts(cls, df, dims, counts, hierarchies, total_code, lb=None, ub=None) -> "Table":
+    def _from_counts(cls, df, dims, counts, hierarchies, total_code, lb=None, ub=None, skip=()) -> "Table":
         hier = _hierarchies(df, dims, hierarchies, total_code)
         t = cls.__new__(cls)
         Table.__init__(t, dims, hier, np.zeros(int(np.prod([len(h) for h in hier]))), lb=lb, ub=ub)
@@ -162,6 +167,7 @@ class Table(LinearTable):
         for axis, h in enumerate(hier):
             full = np.moveaxis(_apply(h.leaf_aggregator(), np.moveaxis(full, axis, 0)), 0, axis)
         t.values = full.ravel()
+        t._keep_extra(df, dims, cell, skip=list(skip))
         given = counts[~leaf_row]
         if given.size:
             at = cell[~leaf_row]
@@ -172,6 +178,16 @@ class Table(LinearTable):
                     f"margin {t.cell_labels([c])[0]} is {given[wrong[0]]:g} in the data but its children "
                     f"add up to {t.values[c]:g} ({wrong.size} margin(s) disagree)")
         return t
+
+    def _keep_extra(self, df: pd.DataFrame, dims, cell: np.ndarray, skip) -> None:
+        """Carry the input's other columns to the cells their rows gave."""
+        cols = [c for c in df.columns if c not in set(dims) | set(skip) and not str(c).startswith("__")]
+        extra = pd.DataFrame(index=pd.RangeIndex(self.n_cells))
+        for c in cols:
+            col = pd.Series(pd.NA, index=extra.index, dtype=df[c].dtype if df[c].dtype != bool else "boolean")
+            col.iloc[cell] = df[c].to_numpy()
+            extra[c] = col
+        self.extra = extra
 
     # -- output --------------------------------------------------------------
     def to_jj(self, path) -> None:

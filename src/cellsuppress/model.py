@@ -1,0 +1,293 @@
+"""Solver-neutral pieces of the suppression MILP (DESIGN.md §2).
+
+Everything here is arrays and scipy.sparse: the problem data, objective
+weights, capacity cuts built from attacker duals, the cheap cuts each single
+equation gives, and the compact model used as a cross-check on small tables.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from .solvers import LinearProgram
+
+COSTS = ("value", "unity", "log", "file")
+
+
+@dataclass
+class Problem:
+    """One suppression problem on cells ``0..n-1`` (a table or one of its components).
+
+    Capacities are how far an attacker may move a hidden cell: ``cap_up =
+    ub - a`` and ``cap_dn = a - lb``. ``up``/``dn``/``spl`` are the protection
+    levels (0 where none); with ``policy`` each sensitive cell needs ``up``
+    **or** ``dn``.
+    """
+
+    M: sp.csr_matrix
+    a: np.ndarray
+    cap_up: np.ndarray
+    cap_dn: np.ndarray
+    sensitive: np.ndarray
+    up: np.ndarray
+    dn: np.ndarray
+    spl: np.ndarray
+    weight: np.ndarray  # objective as solved (true cost plus tie-break)
+    cost: np.ndarray  # true cost
+    force_hidden: np.ndarray
+    force_published: np.ndarray
+    policy: bool = False
+    threshold: float = 20.0
+
+    @property
+    def n(self) -> int:
+        return int(self.a.size)
+
+    def subproblem(self, cells: np.ndarray) -> "Problem":
+        """The problem restricted to ``cells`` (a union of whole components)."""
+        M = self.M[:, cells]
+        rows = np.flatnonzero(np.diff(sp.csr_matrix(M).indptr) > 0)
+        kw = {k: getattr(self, k)[cells] for k in ("a", "cap_up", "cap_dn", "sensitive", "up", "dn", "spl",
+                                                   "weight", "cost", "force_hidden", "force_published")}
+        return Problem(M=sp.csr_matrix(M[rows]), policy=self.policy, threshold=self.threshold, **kw)
+
+
+def cost_weights(values: np.ndarray, cost="value", file_cost: np.ndarray | None = None) -> np.ndarray:
+    """Per-cell information loss: ``value``, ``unity``, ``log`` (log(1+value)), ``file`` or an array.
+
+    >>> cost_weights(np.array([0., 9.]), "log").round(3).tolist()
+    [0.0, 2.303]
+    """
+    v = np.asarray(values, dtype=float)
+    if isinstance(cost, str):
+        if cost == "value":
+            return v.copy()
+        if cost == "unity":
+            return np.ones_like(v)
+        if cost == "log":
+            return np.log1p(v)
+        if cost == "file":
+            if file_cost is None:
+                raise ValueError("cost='file' needs a table that carries costs (e.g. a JJ file)")
+            return np.asarray(file_cost, dtype=float).copy()
+        raise ValueError(f"unknown cost {cost!r}; choose one of {', '.join(COSTS)} or pass an array")
+    w = np.asarray(cost, dtype=float)
+    if w.shape != v.shape:
+        raise ValueError(f"cost array has {w.size} entries but the table has {v.size} cells")
+    if (w < 0).any() or ~np.isfinite(w).all():
+        raise ValueError("costs must be finite and non-negative")
+    return w
+
+
+def tie_break(cost: np.ndarray, depth: np.ndarray) -> tuple[np.ndarray, float]:
+    """A tiny extra weight per hidden cell, larger for margins, so that among equal-cost
+    patterns the solver hides fewer cells and prefers detail cells over totals.
+
+    Returns ``(epsilon per cell, bound on its total)``. For integral costs the
+    total stays below 1/4, so it never changes which cost is optimal.
+    """
+    n = cost.size
+    if n == 0:
+        return np.zeros(0), 0.0
+    dmax = float(depth.max()) if depth.size else 0.0
+    shape = 1.0 + (dmax - depth) / (dmax + 1.0)  # in [1, 2): totals cost most
+    pos = cost[cost > 0]
+    unit = 1.0 if integral_costs(cost) else (float(np.min(pos)) if pos.size else 1.0) * 1e-3
+    eps = unit * 0.125 / n
+    return eps * shape, 0.25 * unit
+
+
+def integral_costs(cost: np.ndarray) -> bool:
+    return bool(np.all(np.abs(cost - np.round(cost)) < 1e-9))
+
+
+def capacity_cut(d: np.ndarray, cap_up: np.ndarray, cap_dn: np.ndarray, level: float) -> np.ndarray:
+    """Coefficients of the capacity cut ``sum_i c_i x_i >= level`` from reduced costs ``d``.
+
+    ``d = objective - M^T pi`` for any row multipliers ``pi`` of the attacker
+    LP; weak duality bounds the attacker's gain by ``sum_i (d_i^+ cap_up_i +
+    d_i^- cap_dn_i) x_i``. Coefficients are capped at ``level`` (valid for
+    binary x), which also makes infinite capacities finite.
+    """
+    with np.errstate(invalid="ignore"):
+        c = np.where(d > 0, d * cap_up, 0.0) + np.where(d < 0, -d * cap_dn, 0.0)
+    c = np.nan_to_num(c, nan=0.0, posinf=level)
+    return np.minimum(c, level)
+
+
+def attacker_bound(d: np.ndarray, cap_up: np.ndarray, cap_dn: np.ndarray, x: np.ndarray) -> float:
+    """The weak-duality bound on the attacker's gain at pattern ``x`` (uncapped)."""
+    with np.errstate(invalid="ignore"):
+        c = np.where(d > 0, d * cap_up, 0.0) + np.where(d < 0, -d * cap_dn, 0.0)
+    with np.errstate(invalid="ignore"):
+        c = np.where(x > 0, c * x, 0.0)
+    return float(np.nan_to_num(c, nan=0.0, posinf=np.inf).sum())
+
+
+def single_equation_cuts(p: Problem) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Cuts each equation gives before any LP is solved.
+
+    When sensitive cell ``k`` moves by its protection level ``L`` in one
+    direction, every equation holding ``k`` must be balanced by its other
+    hidden cells, each within its capacity in the compensating direction:
+    ``sum_{j != k} min(cap_j, L) x_j >= L``. Returns ``(A, rhs)`` over all cells.
+    """
+    M = sp.csr_matrix(p.M)
+    sens = np.flatnonzero(p.sensitive)
+    rows_out, rhs_out = [], []
+    for level, direction in ((p.up, 1.0), (p.dn, -1.0)):
+        need = sens[level[sens] > 0]
+        if need.size == 0:
+            continue
+        Mk = sp.coo_matrix(M[:, need])
+        r, kk, sign_k = Mk.row, need[Mk.col], Mk.data
+        L = level[kk]
+        R = sp.csr_matrix(M[r])  # one row per (equation, sensitive cell) pair
+        lens = np.diff(R.indptr)
+        pair = np.repeat(np.arange(r.size), lens)
+        cols = R.indices
+        # moving k by +direction forces the rest of the row to move by -direction*sign_k
+        same = np.sign(R.data) == np.sign(sign_k[pair])
+        moves_up = (direction > 0) != same  # the compensating move of cell j is upward
+        cap = np.where(moves_up, p.cap_up[cols], p.cap_dn[cols])
+        coef = np.minimum(np.nan_to_num(cap, posinf=np.inf), L[pair])
+        coef[cols == kk[pair]] = 0.0
+        A = sp.csr_matrix((coef, (pair, cols)), shape=(r.size, p.n))
+        A.eliminate_zeros()
+        rows_out.append(A)
+        rhs_out.append(L)
+    if not rows_out:
+        return sp.csr_matrix((0, p.n)), np.zeros(0)
+    return sp.vstack(rows_out, format="csr"), np.concatenate(rhs_out)
+
+
+def master_program(p: Problem) -> LinearProgram:
+    """The master MILP before cuts: binary x, forced cells fixed, the single-equation cuts."""
+    lo = np.where(p.force_hidden, 1.0, 0.0)
+    hi = np.where(p.force_published & ~p.force_hidden, 0.0, 1.0)
+    A, rhs = single_equation_cuts(p)
+    n_extra = 0
+    if p.policy:
+        n_extra = int(p.sensitive.sum())
+    c = np.concatenate([p.weight, np.zeros(n_extra)])
+    if n_extra:
+        A = sp.hstack([A, sp.csr_matrix((A.shape[0], n_extra))], format="csr")
+        # single-equation cuts are per direction: scale them by the side chosen
+        A, rhs = policy_rows(A, rhs, p, single_equation_cuts_sides(p))
+    col_lo = np.concatenate([lo, np.zeros(n_extra)])
+    col_hi = np.concatenate([hi, np.ones(n_extra)])
+    if n_extra:
+        sens = np.flatnonzero(p.sensitive)
+        col_lo[p.n:] = np.where(p.dn[sens] > p.cap_dn[sens], 1.0, 0.0)  # cannot go down: must go up
+        col_hi[p.n:] = np.where(p.up[sens] > p.cap_up[sens], 0.0, 1.0)
+    return LinearProgram(c=c, A=A, row_lo=rhs, row_hi=np.full(rhs.size, np.inf),
+                         col_lo=col_lo, col_hi=col_hi, integer=np.ones(c.size, dtype=bool))
+
+
+def single_equation_cuts_sides(p: Problem) -> tuple[np.ndarray, np.ndarray]:
+    """(sensitive cell, direction) of each row of :func:`single_equation_cuts`, in its order."""
+    M = sp.csr_matrix(p.M)
+    sens = np.flatnonzero(p.sensitive)
+    ks, dirs = [], []
+    for level, direction in ((p.up, 1), (p.dn, -1)):
+        need = sens[level[sens] > 0]
+        if need.size == 0:
+            continue
+        Mk = sp.coo_matrix(M[:, need])
+        ks.append(need[Mk.col])
+        dirs.append(np.full(Mk.col.size, direction))
+    if not ks:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(ks), np.concatenate(dirs)
+
+
+def policy_rows(A: sp.csr_matrix, rhs: np.ndarray, p: Problem, sides) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Make cuts conditional on the side variable ``b_k`` of the policy preset.
+
+    Upward cut ``c x >= L`` becomes ``c x - L b_k >= 0``; downward
+    ``c x >= L`` becomes ``c x + L b_k >= L``.
+    """
+    k, direction = sides
+    if rhs.size == 0:
+        return A, rhs
+    pos = np.searchsorted(np.flatnonzero(p.sensitive), k)
+    coef = np.where(direction > 0, -rhs, rhs)
+    B = sp.csr_matrix((coef, (np.arange(rhs.size), p.n + pos)), shape=A.shape)
+    new_rhs = np.where(direction > 0, 0.0, rhs)
+    return sp.csr_matrix(A + B), new_rhs
+
+
+def compact_program(p: Problem, big: float | None = None) -> tuple[LinearProgram, int]:
+    """The compact MILP: one deviation vector per sensitive cell and direction.
+
+    Variables are ``x`` (n binaries) then, per requirement, ``z`` in R^n with
+    ``M z = 0`` and ``-cap_dn x <= z <= cap_up x``. Infinite capacities are
+    replaced by ``big`` (default: 100 times the largest level, plenty for
+    small tables). For tests and small tables only; ``policy`` is not supported.
+    Returns the program and the number of requirement blocks.
+    """
+    if p.policy:
+        raise ValueError("the compact model does not support the policy preset")
+    n = p.n
+    M = sp.csr_matrix(p.M)
+    lv = np.concatenate([p.up, p.dn, p.spl])
+    big = big if big is not None else 100.0 * max(1.0, float(lv.max()) if lv.size else 1.0)
+    cu = np.minimum(p.cap_up, big)
+    cd = np.minimum(p.cap_dn, big)
+    reqs = []  # (cell, kind, level)
+    for k in np.flatnonzero(p.sensitive):
+        if p.up[k] > 0:
+            reqs.append((k, "up", p.up[k]))
+        if p.dn[k] > 0:
+            reqs.append((k, "dn", p.dn[k]))
+        if p.spl[k] > 0:
+            reqs.append((k, "spl", p.spl[k]))
+    blocks = sum(2 if kind == "spl" else 1 for _, kind, _ in reqs)
+    nv = n + blocks * n
+    rows, rlo, rhi = [], [], []
+    Ix = sp.identity(n, format="csr")
+    col_lo = np.concatenate([np.where(p.force_hidden, 1.0, 0.0), np.full(blocks * n, -np.inf)])
+    col_hi = np.concatenate([np.where(p.force_published & ~p.force_hidden, 0.0, 1.0), np.full(blocks * n, np.inf)])
+
+    def zblock(b, mat):
+        left = sp.csr_matrix((mat.shape[0], n + b * n))
+        right = sp.csr_matrix((mat.shape[0], (blocks - b - 1) * n))
+        return sp.hstack([left, mat, right], format="csr")
+
+    b = 0
+    for k, kind, level in reqs:
+        zs = [b] if kind != "spl" else [b, b + 1]
+        for zb in zs:
+            rows.append(zblock(zb, M))
+            rlo.append(np.zeros(M.shape[0]))
+            rhi.append(np.zeros(M.shape[0]))
+            # z_i - cu_i x_i <= 0 ;  z_i + cd_i x_i >= 0
+            rows.append(sp.hstack([-sp.diags(cu), sp.csr_matrix((n, zb * n)), Ix,
+                                   sp.csr_matrix((n, (blocks - zb - 1) * n))], format="csr"))
+            rlo.append(np.full(n, -np.inf))
+            rhi.append(np.zeros(n))
+            rows.append(sp.hstack([sp.diags(cd), sp.csr_matrix((n, zb * n)), Ix,
+                                   sp.csr_matrix((n, (blocks - zb - 1) * n))], format="csr"))
+            rlo.append(np.zeros(n))
+            rhi.append(np.full(n, np.inf))
+        e = np.zeros(n)
+        e[k] = 1.0
+        if kind == "up":
+            rows.append(zblock(b, sp.csr_matrix(e)))
+            rlo.append([level]), rhi.append([np.inf])
+        elif kind == "dn":
+            rows.append(zblock(b, sp.csr_matrix(e)))
+            rlo.append([-np.inf]), rhi.append([-level])
+        else:
+            rows.append(zblock(b, sp.csr_matrix(e)) - zblock(b + 1, sp.csr_matrix(e)))
+            rlo.append([level]), rhi.append([np.inf])
+        b += len(zs)
+    A = sp.vstack(rows, format="csr") if rows else sp.csr_matrix((0, nv))
+    integer = np.concatenate([np.ones(n, bool), np.zeros(blocks * n, bool)])
+    c = np.concatenate([p.weight, np.zeros(blocks * n)])
+    lp = LinearProgram(c=c, A=A, row_lo=np.concatenate([np.asarray(r, float) for r in rlo]) if rows else [],
+                       row_hi=np.concatenate([np.asarray(r, float) for r in rhi]) if rows else [],
+                       col_lo=col_lo, col_hi=col_hi, integer=integer)
+    return lp, blocks
