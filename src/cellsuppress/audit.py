@@ -256,21 +256,29 @@ def _block_intervals(A, t, lb, ub, integer, table, cells):
 
 
 def multi_cell_disclosures(table: LinearTable, hidden: np.ndarray, target: np.ndarray,
-                           threshold: float) -> pd.DataFrame:
-    """Equations whose hidden cells (two or more, all on one side) have a known sum in ``1..threshold``."""
+                           threshold: float, sensitive: np.ndarray | None = None) -> pd.DataFrame:
+    """Equations whose hidden cells (two or more, all on one side) have a known sum in ``1..threshold``.
+
+    ``risk`` says whether a cell of the sum is sensitive or of unknown value: a known sum of
+    non-sensitive cells only (possible with user-given sensitivity) is listed but not a failure.
+    """
     Mh = sp.csr_matrix(table.M[:, hidden])
     idx = np.flatnonzero(hidden)
+    sens = np.asarray(sensitive if sensitive is not None else np.zeros(table.n_cells, bool))
+    risky = (sens | np.isnan(table.values))[hidden].astype(float)
     npos = np.asarray((Mh > 0).sum(axis=1)).ravel()
     nneg = np.asarray((Mh < 0).sum(axis=1)).ravel()
     one_side = ((npos >= 2) & (nneg == 0)) | ((nneg >= 2) & (npos == 0))
     s = np.abs(target)
     rows = np.flatnonzero(one_side & (s >= 1 - TOL) & (s <= threshold + TOL))
+    risk = np.asarray(abs(Mh) @ risky).ravel() > 0
     recs = []
     for r in rows:  # only the flagged equations, usually none
         cols = idx[Mh.indices[Mh.indptr[r]:Mh.indptr[r + 1]]]
         recs.append({"equation": table.equation_label(r), "row": int(r),
-                     "cells": "; ".join(table.cell_labels(cols)), "sum": float(s[r])})
-    return pd.DataFrame(recs, columns=["equation", "row", "cells", "sum"])
+                     "cells": "; ".join(table.cell_labels(cols)), "sum": float(s[r]),
+                     "risk": bool(risk[r])})
+    return pd.DataFrame(recs, columns=["equation", "row", "cells", "sum", "risk"])
 
 
 def audit(table: LinearTable, hidden=None, preset: str = "strict", threshold: float = 20,
@@ -360,11 +368,8 @@ def build_report(table: LinearTable, hidden: np.ndarray, req: Requirement, iv: I
     frame["protected"] = prot
     frame["reason"] = reason
     frame.index = rows
-    mc = multi_cell_disclosures(table, hidden, iv.row_target, T)
-    if req.preset == "exact":
-        mc_fail = False
-    else:
-        mc_fail = len(mc) > 0
+    mc = multi_cell_disclosures(table, hidden, iv.row_target, T, req.sensitive)
+    mc_fail = req.preset in ("strict", "policy") and bool(mc["risk"].any())
     ok = bool(frame["protected"].fillna(False).all() and not mc_fail)
     stats = {"hidden": int(hidden.sum()), "blocks": iv.n_blocks, "solves": iv.n_solves, "seconds": iv.seconds}
     return AuditReport(frame=frame, ok=ok, multi_cell=mc, preset=req.preset, threshold=T,

@@ -1,0 +1,158 @@
+"""Separation: the attacker LPs of a pattern, and the capacity cuts they give when it fails.
+
+For a (possibly fractional) pattern ``x`` every hidden cell ``i`` may move
+within ``[-cap_dn_i x_i, cap_up_i x_i]`` subject to ``M z = 0``. For each
+sensitive cell and required direction we maximise its move; when that falls
+short of the protection level the LP's row duals give a violated cut
+(:func:`cellsuppress.model.capacity_cut`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from .linear import hidden_blocks
+from .model import Problem, attacker_bound, capacity_cut
+from .solvers import HighsModel, LinearProgram
+
+TOL = 1e-6
+
+
+@dataclass
+class Violation:
+    """A sensitive cell whose requirement fails at the pattern, with the cut(s) that exclude it.
+
+    ``kind`` is ``up``, ``dn`` or ``spl``. ``coef`` is a dense row over the
+    problem's cells; the cut reads ``coef @ x >= level`` (for ``policy``,
+    conditional on the side chosen).
+    """
+
+    cell: int
+    kind: str
+    level: float
+    gain: float
+    coef: np.ndarray
+
+
+class Separator:
+    """Attacker LPs over the cells a pattern hides (or partly hides)."""
+
+    def __init__(self, p: Problem):
+        self.p = p
+        self.M = sp.csr_matrix(p.M)
+        self.MT = sp.csr_matrix(self.M.T)
+        self.n_lps = 0
+
+    def violations(self, x: np.ndarray, side: np.ndarray | None = None, cells=None) -> list[Violation]:
+        """Violated requirements at ``x``. Under ``policy``, ``side`` is the chosen side per
+        sensitive cell (1 upward, 0 downward, fractional in the LP relaxation); without it both
+        sides are checked at their full levels."""
+        p = self.p
+        x = np.clip(np.asarray(x, dtype=float), 0.0, 1.0)
+        support = x > 1e-9
+        nb, bcell, brow = hidden_blocks(self.M, support)
+        sens = np.flatnonzero(p.sensitive) if cells is None else np.asarray(cells)
+        side_of = {}
+        if p.policy and side is not None:
+            side_of = dict(zip(np.flatnonzero(p.sensitive), np.asarray(side, dtype=float)))
+        out: list[Violation] = []
+        order = np.argsort(bcell[sens], kind="stable")
+        sens = sens[order]
+        blocks = bcell[sens]
+        for b in np.unique(blocks):
+            if b < 0:
+                continue
+            ks = sens[blocks == b]
+            cols = np.flatnonzero(bcell == b)
+            rows = np.flatnonzero(brow == b)
+            A = self.M[rows][:, cols]
+            lp = LinearProgram(c=np.zeros(cols.size), A=A, row_lo=np.zeros(rows.size), row_hi=np.zeros(rows.size),
+                               col_lo=-p.cap_dn[cols] * x[cols], col_hi=p.cap_up[cols] * x[cols])
+            model = HighsModel(lp)
+            local = {c: i for i, c in enumerate(cols)}
+            for k in ks:
+                out.extend(self._check_cell(model, k, local[k], cols, rows, x, side_of.get(k)))
+        return out
+
+    def _gain(self, model, j, ncols, direction):
+        """Best move of local column j in ``direction`` (+1 up, -1 down), with the row duals."""
+        c = np.zeros(ncols)
+        c[j] = direction
+        model.set_objective(c, maximize=True)
+        sol = model.solve()
+        self.n_lps += 1
+        if sol.status == "unbounded":
+            return np.inf, None
+        if sol.status != "optimal":
+            raise RuntimeError(f"attacker LP failed: {sol.status}")
+        return sol.objective, sol.row_duals
+
+    def _check_cell(self, model, k, j, cols, rows, x, side):
+        p = self.p
+        needs = []
+        if p.policy and side is not None:
+            if p.up[k] > 0 and side > TOL:
+                needs.append(("up", p.up[k] * side, p.up[k]))
+            if p.dn[k] > 0 and 1 - side > TOL:
+                needs.append(("dn", p.dn[k] * (1 - side), p.dn[k]))
+        else:
+            if p.up[k] > 0:
+                needs.append(("up", p.up[k], p.up[k]))
+            if p.dn[k] > 0:
+                needs.append(("dn", p.dn[k], p.dn[k]))
+        out = []
+        for kind, required, level in needs:
+            direction = 1.0 if kind == "up" else -1.0
+            gain, duals = self._gain(model, j, cols.size, direction)
+            if gain >= required - TOL * max(1.0, required):
+                continue
+            out.append(Violation(k, kind, level, gain, self._cut(k, direction, duals, rows, x, gain, level)))
+        if p.spl[k] > 0 and not p.policy:
+            gu, du = self._gain(model, j, cols.size, 1.0)
+            gd, dd = self._gain(model, j, cols.size, -1.0)
+            if gu + gd < p.spl[k] - TOL * max(1.0, p.spl[k]):
+                cu = self._cut(k, 1.0, du, rows, x, gu, p.spl[k])
+                cd = self._cut(k, -1.0, dd, rows, x, gd, p.spl[k])
+                out.append(Violation(k, "spl", p.spl[k], gu + gd, np.minimum(cu + cd, p.spl[k])))
+        return out
+
+    def _cut(self, k, direction, duals, rows, x, gain, level) -> np.ndarray:
+        """Capacity cut from the row duals; the sign convention is checked against the LP value."""
+        p = self.p
+        best = None
+        for sgn in (1.0, -1.0):
+            pi = np.zeros(self.M.shape[0])
+            pi[rows] = sgn * duals
+            d = -(self.MT @ pi)
+            d[k] += direction
+            bound = attacker_bound(d, p.cap_up, p.cap_dn, x)
+            if abs(bound - gain) <= 1e-5 * max(1.0, abs(gain)):
+                return capacity_cut(d, p.cap_up, p.cap_dn, level)
+            if best is None or bound < best[0]:
+                best = (bound, d)
+        # duals off by numerics: the closest bound is still a valid cut (weak duality)
+        return capacity_cut(best[1], p.cap_up, p.cap_dn, level)
+
+
+def equation_sum_disclosures(p: Problem, x: np.ndarray) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """Equations whose hidden cells (two or more, one side, a sensitive one among them) have a
+    known sum in 1..threshold.
+
+    Returns ``(row, hidden cells, published cells)`` of each, for the policy rule.
+    """
+    hidden = np.asarray(x) > 0.5
+    M = sp.csr_matrix(p.M)
+    Mh = sp.csr_matrix(M.multiply(hidden[None, :]))
+    has_sens = np.asarray(abs(Mh) @ p.sensitive.astype(float)).ravel() > 0
+    npos = np.asarray((Mh > 0).sum(axis=1)).ravel()
+    nneg = np.asarray((Mh < 0).sum(axis=1)).ravel()
+    one_side = ((npos >= 2) & (nneg == 0)) | ((nneg >= 2) & (npos == 0))
+    s = np.abs(Mh @ p.a)
+    rows = np.flatnonzero(one_side & has_sens & (s >= 1 - TOL) & (s <= p.threshold + TOL))
+    out = []
+    for r in rows:  # flagged equations only
+        cols = M.indices[M.indptr[r]:M.indptr[r + 1]]
+        out.append((int(r), cols[hidden[cols]], cols[~hidden[cols]]))
+    return out
