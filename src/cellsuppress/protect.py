@@ -376,9 +376,7 @@ def optimal(p: Problem, say, deadline, mip_gap: float, solver: str, max_root_rou
         rem = remaining()
         if rem == 0.0:
             break
-        if best_x is not None and hasattr(model, "set_start"):
-            start = np.concatenate([best_x, _sides_for(p, best_x, sep)]) if n_side else best_x
-            model.set_start(start)
+        # no MIP start: highspy 1.16's setSolution leaves a stale solution and a wrong objective
         if export_model:
             _export(model, export_model)
         sol = model.solve(time_limit=rem, mip_gap=mip_gap, mip_abs_gap=(0.5 if integral else None))
@@ -420,13 +418,6 @@ def optimal(p: Problem, say, deadline, mip_gap: float, solver: str, max_root_rou
     if not proven:
         stats["note"] = (f"stopped before proving optimality: cost {best_cost:g}, lower bound {lower:g}")
     return best_x, min(lower, best_cost), proven, stats
-
-
-def _sides_for(p: Problem, x: np.ndarray, sep: Separator) -> np.ndarray:
-    """Policy side per sensitive cell for a protected pattern: up where the upward move suffices."""
-    ks = np.flatnonzero(p.sensitive)
-    up_fail = {v.cell for v in sep.violations(x, np.ones(ks.size)) if v.kind == "up"}
-    return np.array([0.0 if k in up_fail else 1.0 for k in ks])
 
 
 def _rule_cuts(p: Problem, x: np.ndarray) -> list[Violation]:

@@ -110,11 +110,6 @@ class HighsModel:
         self.h.addRows(A.shape[0], _fin(lo), _fin(hi), A.nnz, A.indptr.astype(np.int32),
                        A.indices.astype(np.int32), A.data.astype(float))
 
-    def set_start(self, x: np.ndarray) -> None:
-        sol = highspy.HighsSolution()
-        sol.col_value = list(np.asarray(x, dtype=float))
-        self.h.setSolution(sol)
-
     def solve(self, time_limit: float | None = None, mip_gap: float | None = None,
               mip_abs_gap: float | None = None) -> Solution:
         h = self.h
