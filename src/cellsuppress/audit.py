@@ -291,13 +291,18 @@ def audit(table: LinearTable, hidden=None, preset: str = "strict", threshold: fl
     a published table whose markers say which cells are hidden.
 
     >>> import pandas as pd, cellsuppress as cs
+    >>> from cellsuppress.audit import audit
     >>> df = pd.DataFrame({"r": ["a", "a", "b", "b"], "c": ["x", "y"] * 2, "n": [3, 40, 25, 30]})
     >>> t = cs.Table.from_frame(df, dims=["r", "c"], count="n")
-    >>> rep = cs.audit(t, hidden=(t.frame.r == "a") & (t.frame.c == "x"))
-    >>> rep.ok, rep.frame.loc[0, "reason"]
+    >>> rep = audit(t, hidden=(t.frame.r == "a") & (t.frame.c == "x"))
+    >>> rep.ok, rep.frame["reason"].iloc[0]
     (False, 'exactly disclosed')
     """
     hidden = resolve_hidden(table, hidden)
+    if hidden_nonzero and (hidden & (table.values == 0)).any():
+        zero = np.flatnonzero(hidden & (table.values == 0))
+        raise AuditError(f"hidden_nonzero=True, but hidden cell(s) {table.cell_labels(zero[:5])} are 0; "
+                         "the attacker's bound of 1 would be wrong")
     req = requirement(table, preset, threshold, sensitive=sensitive, hidden_nonzero=hidden_nonzero,
                       lpl=lpl, upl=upl, spl=spl)
     iv = feasibility_intervals(table, hidden, req.attacker_lb, integer=integer, progress=progress)

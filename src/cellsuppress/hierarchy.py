@@ -114,6 +114,12 @@ class Hierarchy:
             nodes = list(graph.nodes)
             if len(nodes) == 1:
                 return cls(nodes[0], {}, name=name)
+        # isolated nodes are codes without a parent too: roots, not silently dropped
+        roots = [n for n in graph.nodes if graph.in_degree(n) == 0]
+        if len(roots) > 1:
+            raise HierarchyError(
+                f"hierarchy{_nm(name)} has several roots: {', '.join(repr(_code(r)) for r in roots[:10])}; "
+                "add the total they sum to as their parent")
         return cls.from_pairs(graph.edges(), name=name)
 
     @classmethod
@@ -130,6 +136,8 @@ class Hierarchy:
         pairs = []
         for code in codes:
             code = _code(code)
+            if code == total:  # the data's own grand-total rows
+                continue
             if len(code) not in cuts:
                 raise HierarchyError(
                     f"hierarchy{_nm(name)}: code {code!r} has length {len(code)}, "
@@ -182,6 +190,11 @@ class Hierarchy:
                 stack.append((c, d + 1, me))
         unreachable = set(self.children) - seen
         if unreachable:
+            if unreachable <= {c for cs in self.children.values() for c in cs}:
+                # every such code has a parent, none reachable from the root: they form a cycle
+                raise HierarchyError(
+                    f"hierarchy{_nm(self.name)} has a cycle among codes not under the root "
+                    f"{self.root!r}: {sorted(unreachable)[:10]}")
             raise HierarchyError(
                 f"hierarchy{_nm(self.name)}: codes not under the root {self.root!r}: {sorted(unreachable)[:10]}")
         self.codes = codes

@@ -90,6 +90,7 @@ def requirement(table, preset: str = "strict", threshold: float = 20, sensitive=
         raise RuleError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     n = table.n_cells
     values = table.values
+    by_rule = sensitive is None and not (table.status is not None and preset == "custom")
     if sensitive is None:
         if table.status is not None and preset == "custom":
             sensitive = table.status == "u"
@@ -120,10 +121,13 @@ def requirement(table, preset: str = "strict", threshold: float = 20, sensitive=
         spl = table.spl if spl is None else np.broadcast_to(np.asarray(spl, float), (n,))
         if lpl is None and upl is None and spl is None:
             raise RuleError("preset 'custom' needs protection levels: pass lpl/upl/spl or a table that has them")
-        if np.isnan(values[sensitive]).any():
-            bad = np.flatnonzero(sensitive & np.isnan(values))
+        # levels are relative to true values; where the rule decides sensitivity, a cell of unknown
+        # value (a published table's hidden cell) may be sensitive too
+        unknown = np.isnan(values) & (True if by_rule else sensitive)
+        if unknown.any():
+            bad = np.flatnonzero(unknown)
             raise RuleError(
-                f"preset 'custom' needs the true values of sensitive cells; unknown for {table.cell_labels(bad[:5])}")
+                f"preset 'custom' needs the true values of (possibly) sensitive cells; unknown for {table.cell_labels(bad[:5])}")
         zero = np.zeros(n)
         lpl = zero if lpl is None else lpl
         upl = zero if upl is None else upl

@@ -1,0 +1,529 @@
+"""The audit: attacker's intervals against hand-derived and brute-force answers, verdicts, inputs."""
+from __future__ import annotations
+
+import doctest
+import importlib
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cellsuppress import Hierarchy, HierarchyError, Table
+from cellsuppress.audit import AuditError, audit
+from cellsuppress.rules import RuleError, requirement
+
+
+def test_doctests():
+    # by name: ``cellsuppress.audit`` may also be the function once the package exports it
+    for mod in (importlib.import_module("cellsuppress.audit"), importlib.import_module("cellsuppress.rules")):
+        res = doctest.testmod(mod)
+        assert res.attempted > 0 and res.failed == 0, mod.__name__
+
+
+def grid_table(rows: list[list[int]]) -> Table:
+    """A 2-way table r x c (flat dimensions) from a matrix of leaf counts."""
+    recs = [(f"r{i}", f"c{j}", v) for i, row in enumerate(rows) for j, v in enumerate(row)]
+    return Table.from_frame(pd.DataFrame(recs, columns=["r", "c", "n"]), dims=["r", "c"], count="n")
+
+
+def line_table(values: dict) -> Table:
+    """A 1-way table Total = sum of the given cells."""
+    df = pd.DataFrame({"d": list(values), "n": list(values.values())})
+    return Table.from_frame(df, dims=["d"], count="n")
+
+
+def mask(t: Table, cells: list[tuple]) -> np.ndarray:
+    f = t.frame
+    out = np.zeros(t.n_cells, dtype=bool)
+    for codes in cells:
+        sel = np.ones(t.n_cells, dtype=bool)
+        for d, c in zip(t.dims, codes):
+            sel &= (f[d] == c).to_numpy()
+        assert sel.sum() == 1
+        out |= sel
+    return out
+
+
+def cell(t: Table, *codes) -> int:
+    return int(np.flatnonzero(mask(t, [codes]))[0])
+
+
+# -- known cases -------------------------------------------------------------------
+@pytest.mark.parametrize("integer", [False, True])
+def test_single_hidden_cell_is_exactly_disclosed(integer):
+    t = grid_table([[3, 40], [25, 30]])
+    k = cell(t, "r0", "c0")
+    rep = audit(t, hidden=mask(t, [("r0", "c0")]), integer=integer)
+    assert rep.ok is False
+    assert rep.lo[k] == rep.hi[k] == 3
+    row = rep.frame.loc[k]
+    assert (row.lo, row.hi, row.value) == (3, 3, 3)
+    assert row.reason == "exactly disclosed"
+    assert bool(row.sensitive) is True and bool(row.protected) is False
+    assert len(rep.unprotected) == 1 and rep.n_hidden == 1
+
+
+def test_two_hidden_cells_in_a_row_give_their_sum():
+    t = line_table({"a": 3, "b": 4, "c": 10, "d": 25})
+    hidden = mask(t, [("a",), ("b",)])
+    rep = audit(t, hidden=hidden)
+    a, b = cell(t, "a"), cell(t, "b")
+    assert (rep.lo[a], rep.hi[a]) == (0, 7)
+    assert (rep.lo[b], rep.hi[b]) == (0, 7)
+    assert rep.ok is False
+    assert len(rep.multi_cell) == 1
+    mc = rep.multi_cell.iloc[0]
+    assert mc["sum"] == 7
+    assert mc["equation"] == "(d=Total) = (d=a) + (d=b) + (d=c) + (d=d)"
+    assert mc["cells"] == "(d=a); (d=b)"
+    # strict rejects each cell on its own too: the interval does not reach 21
+    assert rep.frame.loc[a, "protected"] == False  # noqa: E712
+    assert "upper bound below 21" in rep.frame.loc[a, "reason"]
+
+
+def test_two_hidden_cells_with_a_large_sum_are_no_multi_cell_disclosure():
+    t = line_table({"a": 3, "b": 40, "c": 50})
+    rep = audit(t, hidden=mask(t, [("a",), ("b",)]))
+    assert rep.multi_cell.empty
+    a = cell(t, "a")
+    assert (rep.lo[a], rep.hi[a]) == (0, 43)
+    assert rep.ok is True
+    assert rep.frame.loc[a, "reason"] == "protected"
+    assert rep.frame.loc[cell(t, "b"), "reason"] == "not sensitive"
+
+
+@pytest.mark.parametrize("a, b, c, d", [(5, 8, 3, 12), (1, 30, 25, 2), (7, 7, 7, 7), (0, 4, 9, 6)])
+@pytest.mark.parametrize("integer", [False, True])
+def test_rectangle_textbook_intervals(a, b, c, d, integer):
+    # 3x3 interior; the 2x2 rectangle rows r0,r1 x columns c0,c1 is hidden
+    t = grid_table([[a, b, 11], [c, d, 13], [17, 19, 23]])
+    cells = [("r0", "c0"), ("r0", "c1"), ("r1", "c0"), ("r1", "c1")]
+    rep = audit(t, hidden=mask(t, cells), integer=integer)
+    # a deviation t moves a+t, b-t, c-t, d+t
+    expected = {
+        ("r0", "c0"): (a - min(a, d), a + min(b, c)),
+        ("r0", "c1"): (b - min(b, c), b + min(a, d)),
+        ("r1", "c0"): (c - min(b, c), c + min(a, d)),
+        ("r1", "c1"): (d - min(a, d), d + min(b, c)),
+    }
+    for codes, (lo, hi) in expected.items():
+        k = cell(t, *codes)
+        assert (rep.lo[k], rep.hi[k]) == (lo, hi), codes
+    assert rep.stats["blocks"] == 1
+
+
+def test_published_cells_keep_their_value():
+    t = grid_table([[5, 8], [3, 12]])
+    rep = audit(t, hidden=mask(t, [("r0", "c0"), ("r0", "c1"), ("r1", "c0"), ("r1", "c1")]))
+    pub = ~mask(t, [("r0", "c0"), ("r0", "c1"), ("r1", "c0"), ("r1", "c1")])
+    assert np.array_equal(rep.lo[pub], t.values[pub]) and np.array_equal(rep.hi[pub], t.values[pub])
+
+
+def test_published_sensitive_cell_fails():
+    t = grid_table([[5, 30], [40, 50]])
+    rep = audit(t, hidden=np.zeros(t.n_cells, bool))
+    k = cell(t, "r0", "c0")
+    assert rep.ok is False
+    assert rep.frame.loc[k, "reason"] == "published"
+    assert rep.frame.loc[k, "protected"] == False  # noqa: E712
+
+
+def test_zero_is_publishable_and_large_cells_safe():
+    t = grid_table([[0, 30], [40, 50]])
+    rep = audit(t, hidden=np.zeros(t.n_cells, bool))
+    assert rep.ok is True and rep.frame.empty
+
+
+# -- brute force on small random tables ----------------------------------------------
+def leaves_below(h: Hierarchy, code: str) -> set:
+    out = set()
+    for leaf in h.leaves:
+        c = leaf
+        while c is not None:
+            if c == code:
+                out.add(leaf)
+                break
+            c = h.parent_of(c)
+    return out
+
+
+def compositions(total: int, k: int) -> np.ndarray:
+    """All k-tuples of non-negative integers that sum to ``total`` (stars and bars)."""
+    if total < 0 or k == 0:
+        return np.zeros((1 if total == 0 else 0, k), dtype=np.int64)
+    if k == 1:
+        return np.array([[total]], dtype=np.int64)
+    bars = np.array(list(itertools.combinations(range(total + k - 1), k - 1)), dtype=np.int64)
+    edges = np.hstack([np.full((bars.shape[0], 1), -1), bars, np.full((bars.shape[0], 1), total + k - 1)])
+    return np.diff(edges, axis=1) - 1
+
+
+def brute_force(t: Table, hidden: np.ndarray, hidden_lb: int = 0):
+    """Integer min and max of every hidden cell over all tables consistent with what is published.
+
+    Every leaf-level table is enumerated whose hidden leaves sum to what the published grand total
+    leaves for them; margins are computed from the leaves independently of the library.
+    """
+    f = t.frame
+    below = [{c: leaves_below(h, c) for c in h.codes} for h in t.hierarchies]
+    is_leaf_cell = np.ones(t.n_cells, dtype=bool)
+    for d, h in zip(t.dims, t.hierarchies):
+        is_leaf_cell &= f[d].isin(h.leaves).to_numpy()
+    leaf_cells = np.flatnonzero(is_leaf_cell)
+    B = np.zeros((t.n_cells, leaf_cells.size), dtype=np.int64)
+    for i in range(t.n_cells):
+        for j, lc in enumerate(leaf_cells):
+            B[i, j] = all(f.loc[lc, d] in below[k][f.loc[i, d]] for k, d in enumerate(t.dims))
+    assert (B[0] == 1).all() and not hidden[0]  # the grand total is cell 0 and published
+    a = t.values.astype(np.int64)
+    h_leaf = hidden[leaf_cells]
+    rest = int(a[0] - a[leaf_cells[~h_leaf]].sum())
+    k = int(h_leaf.sum())
+    comps = compositions(rest - hidden_lb * k, k) + hidden_lb
+    Y = np.tile(a[leaf_cells], (comps.shape[0], 1))
+    Y[:, h_leaf] = comps
+    V = Y @ B.T
+    ok = (V[:, ~hidden] == a[~hidden]).all(axis=1) & (V[:, hidden] >= hidden_lb).all(axis=1)
+    assert ok.any()  # the true table is one of them
+    return V[ok].min(axis=0), V[ok].max(axis=0)
+
+
+def leaf_frame(hierarchies: list[Hierarchy], counts: list[int]) -> pd.DataFrame:
+    combos = list(itertools.product(*[h.leaves for h in hierarchies]))
+    df = pd.DataFrame(combos, columns=[f"d{j}" for j in range(len(hierarchies))])
+    df["n"] = counts
+    return df
+
+
+KINDS = {
+    "2way": lambda draw: [Hierarchy.flat([f"a{i}" for i in range(draw(st.integers(2, 3)))]),
+                          Hierarchy.flat([f"b{i}" for i in range(draw(st.integers(2, 3)))])],
+    "3way": lambda draw: [Hierarchy.flat(["a0", "a1"]), Hierarchy.flat(["b0", "b1"]),
+                          Hierarchy.flat(["c0", "c1"])],
+    "hier": lambda draw: [Hierarchy.from_mapping({"T": ["g1", "g2"], "g1": ["a", "b"], "g2": ["c", "d"]}),
+                          Hierarchy.flat([f"b{i}" for i in range(draw(st.integers(2, 3)))])],
+}
+
+
+@st.composite
+def small_cases(draw, kind, nonzero=False):
+    hs = KINDS[kind](draw)
+    n_leaves = int(np.prod([len(h.leaves) for h in hs]))
+    lo = 1 if nonzero else 0
+    counts = draw(st.lists(st.integers(lo, 6), min_size=n_leaves, max_size=n_leaves))
+    df = leaf_frame(hs, counts)
+    dims = list(df.columns[:-1])
+    t = Table.from_frame(df, dims=dims, count="n", hierarchies=dict(zip(dims, hs)))
+    f = t.frame
+    is_leaf_cell = np.ones(t.n_cells, dtype=bool)
+    for d, h in zip(dims, hs):
+        is_leaf_cell &= f[d].isin(h.leaves).to_numpy()
+    leaf_cells = np.flatnonzero(is_leaf_cell).tolist()
+    margins = [i for i in range(1, t.n_cells) if not is_leaf_cell[i]]  # never the grand total (cell 0)
+    hidden = np.zeros(t.n_cells, dtype=bool)
+    hidden[sorted(draw(st.sets(st.sampled_from(leaf_cells), min_size=1, max_size=5)))] = True
+    hidden[sorted(draw(st.sets(st.sampled_from(margins), max_size=len(margins))))] = True
+    return t, hidden
+
+
+def check_against_brute_force(t: Table, hidden: np.ndarray, hidden_nonzero: bool = False):
+    lb = 1 if hidden_nonzero else 0
+    blo, bhi = brute_force(t, hidden, hidden_lb=lb)
+    ilp = audit(t, hidden=hidden, integer=True, hidden_nonzero=hidden_nonzero)
+    lp = audit(t, hidden=hidden, integer=False, hidden_nonzero=hidden_nonzero)
+    h = np.flatnonzero(hidden)
+    assert np.array_equal(ilp.lo[h], blo[h]), (ilp.lo[h], blo[h])
+    assert np.array_equal(ilp.hi[h], bhi[h]), (ilp.hi[h], bhi[h])
+    assert (lp.lo[h] <= ilp.lo[h] + 1e-6).all()
+    assert (lp.hi[h] >= ilp.hi[h] - 1e-6).all()
+    # the true value is always inside
+    assert ((lp.lo[h] <= t.values[h] + 1e-6) & (t.values[h] <= lp.hi[h] + 1e-6)).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(small_cases("2way"))
+def test_brute_force_two_way(case):
+    check_against_brute_force(*case)
+
+
+@settings(max_examples=50, deadline=None)
+@given(small_cases("3way"))
+def test_brute_force_three_way(case):
+    check_against_brute_force(*case)
+
+
+@settings(max_examples=60, deadline=None)
+@given(small_cases("hier"))
+def test_brute_force_two_way_with_hierarchy(case):
+    check_against_brute_force(*case)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(["2way", "3way", "hier"]).flatmap(lambda k: small_cases(k, nonzero=True)))
+def test_brute_force_hidden_nonzero(case):
+    check_against_brute_force(*case, hidden_nonzero=True)
+
+
+def test_three_way_integer_attacker_is_tighter_than_lp():
+    """A 3x3x3 table (all 2-way margins published) where the LP has a half-integral vertex.
+
+    The LP attacker sees non-degenerate intervals (mostly of width 1/2) for the 17 hidden cells; the
+    integer attacker knows each of them exactly.
+    """
+    hs = [Hierarchy.flat([f"{p}{i}" for i in range(3)]) for p in "abc"]
+    counts = [2, 3, 0, 2, 2, 1, 3, 2, 3, 2, 2, 1, 1, 3, 1, 3, 0, 3, 0, 3, 0, 1, 1, 0, 1, 3, 1]
+    t = Table.from_frame(leaf_frame(hs, counts), dims=["d0", "d1", "d2"], count="n")
+    codes = ["000", "002", "010", "012", "100", "101", "102", "111", "112", "120", "122",
+             "201", "202", "210", "211", "220", "222"]
+    hidden = mask(t, [(f"a{x}", f"b{y}", f"c{z}") for x, y, z in codes])
+    h = np.flatnonzero(hidden)
+    lp = audit(t, hidden=hidden, preset="exact", sensitive=hidden)
+    ilp = audit(t, hidden=hidden, preset="exact", sensitive=hidden, integer=True)
+    width = lp.hi[h] - lp.lo[h]
+    assert (width > 0.25).all()
+    # 16 cells are within less than 1 of their integer value, so integral tables keep them; the last
+    # one (LP width 1) is then fixed by an equation it shares with them
+    strictly = (lp.lo[h] > t.values[h] - 1) & (lp.hi[h] < t.values[h] + 1)
+    assert strictly.sum() == 16
+    assert np.array_equal(ilp.lo[h], t.values[h]) and np.array_equal(ilp.hi[h], t.values[h])
+    # only the integer attacker sees the disclosure
+    assert lp.ok is True
+    assert ilp.ok is False
+    assert set(ilp.frame.loc[h, "reason"]) == {"exactly disclosed"}
+
+
+# -- hidden_nonzero --------------------------------------------------------------------------
+def test_hidden_nonzero_pins_two_ones():
+    # 15 = 10 + 3 + x + x: with hidden cells at least 1, both are 1
+    t = line_table({"a": 10, "b": 3, "c": 1, "d": 1})
+    hidden = mask(t, [("c",), ("d",)])
+    rep = audit(t, hidden=hidden)
+    c = cell(t, "c")
+    assert (rep.lo[c], rep.hi[c]) == (0, 2)
+    rep1 = audit(t, hidden=hidden, hidden_nonzero=True)
+    assert (rep1.lo[c], rep1.hi[c]) == (1, 1)
+    assert rep1.frame.loc[c, "reason"] == "exactly disclosed"
+
+
+def test_hidden_nonzero_with_a_hidden_zero_is_an_error():
+    t = line_table({"a": 25, "b": 0, "c": 30})
+    with pytest.raises(AuditError, match=r"hidden_nonzero=True, but hidden cell\(s\) \['\(d=b\)'\] are 0"):
+        audit(t, hidden=mask(t, [("b",), ("c",)]), hidden_nonzero=True)
+
+
+def test_hidden_nonzero_raises_the_lower_bound():
+    t = line_table({"a": 25, "b": 3, "c": 30})
+    hidden = mask(t, [("b",), ("c",)])
+    b, c = cell(t, "b"), cell(t, "c")
+    rep = audit(t, hidden=hidden)
+    assert (rep.lo[b], rep.hi[b], rep.lo[c], rep.hi[c]) == (0, 33, 0, 33)
+    rep1 = audit(t, hidden=hidden, hidden_nonzero=True, integer=True)
+    assert (rep1.lo[b], rep1.hi[b], rep1.lo[c], rep1.hi[c]) == (1, 32, 1, 32)
+    # strict then asks the interval to reach down to the attacker's bound 1, which it does
+    assert rep1.frame.loc[b, "protected"] == True  # noqa: E712
+    assert rep1.ok is True
+
+
+# -- published tables audited without the hidden values --------------------------------------
+def published(values: dict) -> Table:
+    df = pd.DataFrame({"d": list(values), "n": [str(v) for v in values.values()]})
+    return Table.from_published(df, dims=["d"], count="n")
+
+
+def test_published_cell_disclosed_inside_1_to_20():
+    t = published({"Total": 10, "a": 5, "b": "x", "c": 0})
+    rep = audit(t)
+    b = cell(t, "b")
+    assert (rep.lo[b], rep.hi[b]) == (5, 5)
+    assert bool(rep.frame.loc[b, "sensitive"]) is True
+    assert bool(rep.frame.loc[b, "protected"]) is False
+    assert rep.frame.loc[b, "reason"] == "exactly disclosed"
+    assert rep.ok is False
+
+
+def test_published_cell_interval_inside_1_to_20():
+    # a published 3x3 grid whose 2x2 rectangle a=4, b=8 / c=5, d=25 carries markers
+    full = grid_table([[4, 8, 30], [5, 25, 30], [30, 30, 30]])
+    f = full.frame.rename(columns={"value": "n"}).astype({"n": object})
+    hide = mask(full, [("r0", "c0"), ("r0", "c1"), ("r1", "c0"), ("r1", "c1")])
+    f.loc[hide, "n"] = "x"
+    t = Table.from_published(f, dims=["r", "c"], count="n")
+    rep = audit(t)
+    k = cell(t, "r0", "c0")
+    # a + min(b, c) = 4 + 5 = 9 and a - min(a, d) = 0: interval [0, 9]; here the sum a + c = 9
+    assert (rep.lo[k], rep.hi[k]) == (0, 9)
+    k = cell(t, "r0", "c1")  # b in [8 - min(8, 5), 8 + min(4, 25)] = [3, 12]: inside 1..20
+    assert (rep.lo[k], rep.hi[k]) == (3, 12)
+    assert bool(rep.frame.loc[k, "sensitive"]) is True
+    assert bool(rep.frame.loc[k, "protected"]) is False
+    assert rep.frame.loc[k, "reason"] == "interval inside 1..20"
+    assert rep.ok is False
+
+
+def test_published_protected_whatever_its_value():
+    t = published({"Total": 100, "a": 50, "b": "x", "c": "*"})
+    rep = audit(t)
+    for code in ("b", "c"):
+        k = cell(t, code)
+        assert (rep.lo[k], rep.hi[k]) == (0, 50)
+        assert bool(rep.frame.loc[k, "protected"]) is True
+        assert rep.frame.loc[k, "reason"] == "protected whatever its value"
+        assert pd.isna(rep.frame.loc[k, "value"])
+    assert rep.ok is True
+
+
+def test_published_undetermined():
+    t = published({"Total": 25, "a": 10, "b": "x", "c": "x"})
+    rep = audit(t)
+    b = cell(t, "b")
+    assert (rep.lo[b], rep.hi[b]) == (0, 15)
+    assert pd.isna(rep.frame.loc[b, "protected"])
+    assert rep.frame.loc[b, "reason"].startswith("undetermined")
+    assert len(rep.undetermined) == 2
+    assert rep.multi_cell["sum"].tolist() == [15]
+    assert rep.ok is False
+
+
+def test_published_not_sensitive_whatever_its_value():
+    t = published({"Total": 100, "a": 50, "b": "x", "c": 20})
+    rep = audit(t)
+    b = cell(t, "b")
+    assert (rep.lo[b], rep.hi[b]) == (30, 30)
+    assert bool(rep.frame.loc[b, "sensitive"]) is False
+    assert bool(rep.frame.loc[b, "protected"]) is True
+    # c = 20 is published and sensitive
+    assert rep.frame.loc[cell(t, "c"), "reason"] == "published"
+    assert rep.ok is False
+
+
+def test_published_values_that_contradict():
+    t = published({"Total": 10, "a": 5, "b": "x", "c": 8})
+    with pytest.raises(AuditError, match="contradict"):
+        audit(t)
+
+
+def test_published_custom_preset_is_an_error():
+    t = published({"Total": 100, "a": 50, "b": "x", "c": "x"})
+    with pytest.raises(RuleError, match="custom.*true values"):
+        audit(t, preset="custom", lpl=1, upl=1)
+    with pytest.raises(RuleError, match="custom"):
+        audit(t, preset="custom")
+
+
+def test_custom_preset_with_known_values():
+    t = line_table({"a": 5, "b": 8, "c": 30})
+    hidden = mask(t, [("a",), ("b",)])
+    a = cell(t, "a")
+    # a is in [0, 13]: UPL 8 is met, UPL 9 is not
+    assert audit(t, hidden=hidden, preset="custom", upl=8).frame.loc[a, "protected"] == True  # noqa: E712
+    rep = audit(t, hidden=hidden, preset="custom", upl=9)
+    assert rep.frame.loc[a, "protected"] == False  # noqa: E712
+    assert "upper bound below 14" in rep.frame.loc[a, "reason"]
+
+
+# -- forms of `hidden` -----------------------------------------------------------------------
+def frame_with_flag() -> pd.DataFrame:
+    return pd.DataFrame({"r": ["a", "a", "b", "b"], "c": ["x", "y", "x", "y"],
+                         "n": [3, 40, 25, 30], "supp": [True, True, False, False]})
+
+
+def test_hidden_as_a_column_name():
+    t = Table.from_frame(frame_with_flag(), dims=["r", "c"], count="n")
+    rep = audit(t, hidden="supp")
+    expected = mask(t, [("a", "x"), ("a", "y")])
+    assert rep.n_hidden == 2
+    assert sorted(rep.frame.index[rep.frame["hidden"]]) == sorted(np.flatnonzero(expected))
+    k = cell(t, "a", "x")
+    assert (rep.lo[k], rep.hi[k]) == (3, 3)  # the column (x) equation pins it
+    with pytest.raises(AuditError, match="hidden column 'nope' not in the table"):
+        audit(t, hidden="nope")
+    with pytest.raises(AuditError, match="must be boolean"):
+        audit(t, hidden="c")
+
+
+def test_hidden_as_a_frame_of_codes():
+    t = Table.from_frame(frame_with_flag(), dims=["r", "c"], count="n")
+    codes = pd.DataFrame({"r": ["a", "a", "b", "b"], "c": ["x", "y", "x", "y"]})
+    rep = audit(t, hidden=codes)
+    assert rep.n_hidden == 4
+    k = cell(t, "a", "x")
+    assert (rep.lo[k], rep.hi[k]) == (3 - 3, 3 + 25)
+    with pytest.raises(HierarchyError, match="'z'"):
+        audit(t, hidden=pd.DataFrame({"r": ["z"], "c": ["x"]}))
+
+
+def test_hidden_as_a_boolean_array_and_wrong_length():
+    t = Table.from_frame(frame_with_flag(), dims=["r", "c"], count="n")
+    m = mask(t, [("a", "x"), ("a", "y"), ("b", "x"), ("b", "y")])
+    assert audit(t, hidden=m).n_hidden == 4
+    assert audit(t, hidden=list(m)).n_hidden == 4
+    with pytest.raises(AuditError, match=f"hidden has 3 entries but the table has {t.n_cells} cells"):
+        audit(t, hidden=np.array([True, False, True]))
+    with pytest.raises(AuditError, match="no hidden cells given"):
+        audit(t)
+
+
+# -- presets -----------------------------------------------------------------------------
+def test_presets_on_intervals():
+    t = line_table({"a": 5, "b": 30})
+    req = {p: requirement(t, p, threshold=20) for p in ("strict", "policy", "exact")}
+    a = cell(t, "a")
+    assert req["strict"].sensitive[a] and req["strict"].need_hi[a] == 21
+    lo = t.values.copy()
+    hi = t.values.copy()
+    lo[a], hi[a] = 0, 10
+    assert req["policy"].satisfied(lo, hi)[a]
+    assert not req["strict"].satisfied(lo, hi)[a]
+    assert req["exact"].satisfied(lo, hi)[a]
+    lo[a], hi[a] = 4, 6  # inside 1..20 but not exact
+    assert not req["policy"].satisfied(lo, hi)[a]
+    assert req["exact"].satisfied(lo, hi)[a]
+    lo[a], hi[a] = 3, 21  # reaches above T: policy yes, strict no (lo above 0)
+    assert req["policy"].satisfied(lo, hi)[a]
+    assert not req["strict"].satisfied(lo, hi)[a]
+    lo[a] = hi[a] = 5
+    assert not any(req[p].satisfied(lo, hi)[a] for p in req)
+
+
+def test_presets_in_the_audit():
+    # a and b hidden in one row: each in [0, 10], their sum 10 is known
+    t = line_table({"a": 4, "b": 6, "c": 30})
+    hidden = mask(t, [("a",), ("b",)])
+    a = cell(t, "a")
+    strict = audit(t, hidden=hidden, preset="strict")
+    policy = audit(t, hidden=hidden, preset="policy")
+    exact = audit(t, hidden=hidden, preset="exact")
+    for rep in (strict, policy, exact):
+        assert (rep.lo[a], rep.hi[a]) == (0, 10)
+    assert strict.frame.loc[a, "protected"] == False  # noqa: E712
+    assert policy.frame.loc[a, "protected"] == True  # noqa: E712
+    assert exact.frame.loc[a, "protected"] == True  # noqa: E712
+    # the known sum 10 of a and b is a multi-cell disclosure for strict and policy, not for exact
+    assert strict.ok is False and policy.ok is False and exact.ok is True
+    assert len(policy.multi_cell) == 1
+
+
+def test_threshold_parameter():
+    t = line_table({"a": 4, "b": 6, "c": 30})
+    hidden = mask(t, [("a",), ("b",)])
+    rep = audit(t, hidden=hidden, threshold=3)  # 4 and 6 are not sensitive with T = 3
+    assert rep.ok is True and rep.multi_cell.empty
+    rep = audit(t, hidden=hidden, threshold=5)  # a is, and [0, 10] reaches 6 = T + 1
+    assert rep.frame.loc[cell(t, "a"), "protected"] == True  # noqa: E712
+    assert rep.ok is True
+
+
+def test_unknown_preset():
+    t = line_table({"a": 4, "b": 6})
+    with pytest.raises(RuleError, match="unknown preset 'loose'"):
+        audit(t, hidden=mask(t, [("a",), ("b",)]), preset="loose")
+
+
+def test_summary_mentions_the_verdict():
+    t = line_table({"a": 3, "b": 4, "c": 10, "d": 25})
+    rep = audit(t, hidden=mask(t, [("a",), ("b",)]))
+    s = rep.summary()
+    assert "NOT SAFE" in s and "multi-cell disclosures: 1" in s
