@@ -1,0 +1,490 @@
+"""The ``cellsuppress`` command: ``audit``, ``protect``, ``synth`` and ``convert``.
+
+Exit codes: 0 success (``audit``: the table is safe), 1 not safe (``audit``:
+some cell is disclosed; ``protect``: the result failed its audit, which
+should not happen), 2 bad input (unreadable file, bad codes or counts, bad
+arguments): a one-line ``error: ...`` on stderr, no traceback (``--traceback``
+shows it).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+
+PRESET_CHOICES = ("strict", "policy", "exact", "custom")
+COST_CHOICES = ("value", "unity", "log", "file")
+
+
+class UsageError(ValueError):
+    """Bad command-line arguments (exit code 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument on one line and exits with 2."""
+
+    def error(self, message: str):  # noqa: D401 - argparse API
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+# ---------------------------------------------------------------------------
+# argument parsing
+# ---------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="cellsuppress",
+                description="Protect count tables by cell suppression, and audit suppressed tables.")
+    p.add_argument("--version", action="version", version=f"cellsuppress {__version__}")
+    p.add_argument("--traceback", action="store_true",
+                   help="show the full traceback instead of a one-line error")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    # -- audit -------------------------------------------------------------
+    a = sub.add_parser("audit", help="prove or refute that a suppressed table is safe",
+                       description="Audit a suppressed table: exit 0 when safe, 1 when not, 2 on bad input.")
+    a.add_argument("input", metavar="INPUT", help="a .csv table (published with markers, or true values "
+                   "with --hidden-column) or a tau-ARGUS .jj file")
+    _table_args(a)
+    a.add_argument("--hidden-column", metavar="COL",
+                   help="CSV with true counts: boolean column marking the hidden cells")
+    a.add_argument("--markers", metavar="LIST",
+                   help="comma-separated suppression markers in the count column "
+                        "(default: '', NA, *, x, X, S, D, <20, <=20, ..)")
+    a.add_argument("--hidden", metavar="FILE.txt",
+                   help="JJ input: 0-based indices of the hidden cells, one per line "
+                        "(default: the cells with status m)")
+    _rule_args(a)
+    a.add_argument("--integer", action="store_true",
+                   help="integer attacker (ILP bounds; tighter, slower) instead of LP bounds")
+    a.add_argument("-o", "--output", metavar="REPORT.csv", help="write the per-cell report here")
+    a.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    a.set_defaults(func=cmd_audit)
+
+    # -- protect -----------------------------------------------------------
+    q = sub.add_parser("protect", help="choose the cells to hide (primary and secondary)",
+                       description="Protect a table: every sensitive cell and the cheapest set of other cells "
+                                   "that protects it are hidden; the result is audited.")
+    q.add_argument("input", metavar="INPUT", help="a .csv table of true counts or a tau-ARGUS .jj file")
+    _table_args(q)
+    _rule_args(q)
+    q.add_argument("--cost", choices=COST_CHOICES,
+                   help="information loss per hidden cell (default: value; file for .jj input)")
+    q.add_argument("--method", choices=("optimal", "fast"), default="optimal")
+    q.add_argument("--time-limit", type=float, metavar="S", help="seconds; returns the best audited pattern")
+    q.add_argument("--mip-gap", type=float, default=0.0, metavar="G", help="relative gap to stop at (default 0)")
+    q.add_argument("--solver", choices=("highs", "cbc"), default="highs")
+    q.add_argument("--export-model", metavar="FILE.mps", help="write the master MILP to this file")
+    q.add_argument("--published", metavar="OUT.csv",
+                   help="also write the table as published: a marker in place of every hidden value")
+    q.add_argument("--marker", default="*", help="marker for hidden values in --published (default '*')")
+    q.add_argument("-o", "--output", metavar="OUTPUT", required=True,
+                   help="CSV input: every cell with its value, status (primary/secondary/published) and hidden; "
+                        "JJ input: the 0-based indices of the hidden cells, one per line")
+    q.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    q.set_defaults(func=cmd_protect)
+
+    # -- synth -------------------------------------------------------------
+    s = sub.add_parser("synth", help="generate a synthetic count table",
+                       description="Write <NAME>.csv (and <NAME>_<dim>_hierarchy.csv per hierarchical dimension).")
+    s.add_argument("--dims", type=int, help="number of dimensions (default: as many as --levels gives)")
+    s.add_argument("--levels", default="10", metavar="SPEC",
+                   help="codes per level per dimension: '10,10,10' (three flat dimensions), "
+                        "'5x4,10' (5 top codes with 4 children each, and a flat dimension of 10); "
+                        "one spec applies to every dimension")
+    s.add_argument("--names", metavar="A,B,...", help="dimension names (default A, B, C, ...)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--mean", type=float, default=30.0)
+    s.add_argument("--small-share", type=float, default=0.2)
+    s.add_argument("--zero-share", type=float, default=0.05)
+    s.add_argument("--skewed", action="store_true", help="negative binomial counts: many small, few large")
+    s.add_argument("--threshold", type=int, default=20)
+    s.add_argument("-o", "--output", metavar="DIR", required=True)
+    s.add_argument("--name", required=True)
+    s.set_defaults(func=cmd_synth)
+
+    # -- convert -----------------------------------------------------------
+    c = sub.add_parser("convert", help="CSV table -> tau-ARGUS JJ, or JJ -> CSV of cells",
+                       description="INPUT.csv -> OUT.jj (cells with 1..threshold get status u and strict "
+                                   "protection levels), or INPUT.jj -> OUT.csv (one row per cell).")
+    c.add_argument("input", metavar="INPUT")
+    _table_args(c)
+    c.add_argument("--threshold", type=float, default=20,
+                   help="CSV -> JJ: cells with 1..T are written unsafe (u) with LPL=value, UPL=T+1-value; "
+                        "0 writes every cell safe (s)")
+    c.add_argument("-o", "--output", metavar="OUT", required=True)
+    c.set_defaults(func=cmd_convert)
+    return p
+
+
+def _table_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dims", metavar="A,B[,C]", help="dimension columns (CSV input)")
+    p.add_argument("--count", metavar="COL", help="count column (CSV input)")
+    p.add_argument("--hierarchy", action="append", default=[], metavar="DIM=FILE.csv",
+                   help="parent,child CSV of a hierarchical dimension; may repeat")
+    p.add_argument("--total-code", default="Total", help="code of the total of flat dimensions (default Total)")
+
+
+def _rule_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", choices=PRESET_CHOICES,
+                   help="protection required (default: strict; custom, i.e. the file's levels, for .jj)")
+    p.add_argument("--threshold", type=float, default=20, help="counts 1..T are sensitive (default 20)")
+    p.add_argument("--hidden-nonzero", action="store_true",
+                   help="zeros are never hidden, so the attacker knows hidden cells are >= 1")
+
+
+# ---------------------------------------------------------------------------
+# entry point
+# ---------------------------------------------------------------------------
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    show_tb = "--traceback" in argv
+    parser = build_parser()
+    try:
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as e:  # --help, --version
+            return int(e.code or 0)
+        return int(args.func(args))
+    except BrokenPipeError:  # e.g. `cellsuppress audit ... | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except (ValueError, OSError) as e:  # our errors are ValueError subclasses; OSError: files
+        if show_tb:
+            raise
+        print(f"error: {_one_line(e)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+def _one_line(e: BaseException) -> str:
+    if isinstance(e, FileNotFoundError) and e.filename:
+        return f"file not found: {e.filename}"
+    if isinstance(e, OSError) and e.filename and e.strerror:
+        return f"{e.filename}: {e.strerror}"
+    msg = " ".join(str(e).split()) or type(e).__name__
+    return msg
+
+
+# ---------------------------------------------------------------------------
+# reading tables
+# ---------------------------------------------------------------------------
+def _is_jj(path: str) -> bool:
+    return Path(path).suffix.lower() == ".jj"
+
+
+def _split(text: str | None) -> list[str]:
+    return [x.strip() for x in (text or "").split(",") if x.strip()]
+
+
+def _need_file(path: str) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(2, "No such file or directory", str(path))
+    if p.is_dir():
+        raise UsageError(f"{path} is a directory, not a file")
+    return p
+
+
+def _dims_count(args) -> tuple[list[str], str]:
+    dims = _split(args.dims)
+    if not dims:
+        raise UsageError("--dims is required for CSV input (e.g. --dims region,age)")
+    if not args.count:
+        raise UsageError("--count is required for CSV input (e.g. --count n)")
+    return dims, args.count
+
+
+def _hierarchies(args, dims: list[str]) -> dict:
+    from .hierarchy import Hierarchy
+
+    out = {}
+    for spec in args.hierarchy:
+        dim, sep, file = spec.partition("=")
+        dim, file = dim.strip(), file.strip()
+        if not sep or not dim or not file:
+            raise UsageError(f"--hierarchy needs DIM=FILE.csv, got {spec!r}")
+        if dim not in dims:
+            raise UsageError(f"--hierarchy {dim}=...: {dim!r} is not one of --dims {','.join(dims)}")
+        if dim in out:
+            raise UsageError(f"--hierarchy given twice for {dim!r}")
+        out[dim] = Hierarchy.from_csv(_need_file(file), name=dim)
+    return out
+
+
+def _read_csv(path: str, dims: list[str]) -> pd.DataFrame:
+    """Dimension columns as strings (codes like '01' survive); no 'NA' guessing."""
+    _need_file(path)
+    df = pd.read_csv(path, dtype={d: str for d in dims}, keep_default_na=False)
+    df.columns = [str(c).strip() for c in df.columns]
+    return df
+
+
+def _load_csv_table(args, published: bool, markers=None):
+    from .table import Table
+
+    dims, count = _dims_count(args)
+    df = _read_csv(args.input, dims)
+    hier = _hierarchies(args, dims)
+    if published:
+        return Table.from_published(df, dims=dims, count=count, hierarchies=hier,
+                                    total_code=args.total_code, markers=markers)
+    return Table.from_frame(df, dims=dims, count=count, hierarchies=hier, total_code=args.total_code)
+
+
+def _read_jj(path: str):
+    from .io.jj import read_jj
+
+    return read_jj(_need_file(path))
+
+
+def _read_indices(path: str, n: int) -> np.ndarray:
+    """A boolean mask from a file of 0-based cell indices, one per line."""
+    mask = np.zeros(n, dtype=bool)
+    with open(_need_file(path), encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            s = line.strip()
+            if not s or s.startswith("#"):
+                continue
+            try:
+                i = int(float(s.split()[0]))
+            except ValueError:
+                raise UsageError(f"{path}, line {lineno}: expected a cell index, got {s!r}") from None
+            if not 0 <= i < n:
+                raise UsageError(f"{path}, line {lineno}: cell index {i} outside 0..{n - 1}")
+            mask[i] = True
+    return mask
+
+
+# ---------------------------------------------------------------------------
+# audit
+# ---------------------------------------------------------------------------
+def cmd_audit(args) -> int:
+    from .audit import audit
+
+    if _is_jj(args.input):
+        table = _read_jj(args.input)
+        if args.hidden_column or args.markers:
+            raise UsageError("--hidden-column and --markers are for CSV input; use --hidden for .jj")
+        hidden = _read_indices(args.hidden, table.n_cells) if args.hidden else None
+        preset = args.preset or "custom"
+    else:
+        if args.hidden:
+            raise UsageError("--hidden is for .jj input; for CSV use --hidden-column or markers")
+        if args.hidden_column:
+            if args.markers:
+                raise UsageError("--markers and --hidden-column exclude each other")
+            table = _load_csv_table(args, published=False)
+            hidden = args.hidden_column
+        else:
+            markers = _split_markers(args.markers)
+            table = _load_csv_table(args, published=True, markers=markers)
+            hidden = None
+        preset = args.preset or "strict"
+    report = audit(table, hidden=hidden, preset=preset, threshold=args.threshold, integer=args.integer,
+                   hidden_nonzero=args.hidden_nonzero, progress=not args.quiet)
+    print(report.summary())
+    if args.output:
+        report.frame.to_csv(args.output, index=False)
+        if not args.quiet:
+            print(f"report written to {args.output}", file=sys.stderr)
+    return 0 if report.ok else 1
+
+
+def _split_markers(text: str | None):
+    if text is None:
+        return None
+    return [m.strip() for m in text.split(",")]
+
+
+# ---------------------------------------------------------------------------
+# protect
+# ---------------------------------------------------------------------------
+def cmd_protect(args) -> int:
+    try:
+        from .protect import protect
+    except ImportError as e:  # pragma: no cover - only before protect.py exists
+        raise UsageError(f"protect is not available in this installation ({e})") from None
+
+    jj = _is_jj(args.input)
+    if jj:
+        table = _read_jj(args.input)
+        preset = args.preset or "custom"
+        cost = args.cost or "file"
+        if args.published:
+            raise UsageError("--published needs CSV input (a JJ file has no codes to publish)")
+    else:
+        table = _load_csv_table(args, published=False)
+        preset = args.preset or "strict"
+        cost = args.cost or "value"
+    kwargs = dict(preset=preset, threshold=args.threshold, cost=cost, method=args.method,
+                  time_limit=args.time_limit, mip_gap=args.mip_gap, solver=args.solver,
+                  progress=not args.quiet)
+    if args.hidden_nonzero:
+        kwargs["hidden_nonzero"] = True
+    if args.export_model:
+        kwargs["export_model"] = args.export_model
+    t0 = time.perf_counter()
+    try:
+        result = protect(table, **kwargs)
+    except RuntimeError as e:  # the pattern failed its own audit: never publish it
+        print(f"error: {_one_line(e)}", file=sys.stderr)
+        return 1
+    seconds = time.perf_counter() - t0
+    hidden = _hidden_mask(result, table.n_cells)
+
+    if jj:
+        Path(args.output).write_text("".join(f"{i}\n" for i in np.flatnonzero(hidden)), encoding="utf-8")
+    else:
+        frame = _output_frame(result.frame, table.dims)
+        frame.to_csv(args.output, index=False)
+        if args.published:
+            _published_frame(frame, table.dims, args.count, args.marker).to_csv(args.published, index=False)
+
+    ok = bool(result.audit.ok)
+    status = np.asarray(result.frame["status"]) if "status" in result.frame else None
+    n_primary = int((status == "primary").sum()) if status is not None else None
+    lines = [
+        f"protect ({preset}, threshold {args.threshold:g}, cost {cost}, method {args.method}): "
+        f"{'SAFE' if ok else 'NOT SAFE'}",
+        f"  hidden cells: {int(hidden.sum())} of {table.n_cells}"
+        + (f" ({n_primary} primary, {int(hidden.sum()) - n_primary} secondary)" if n_primary is not None else ""),
+        f"  cost: {result.cost:g}; lower bound: {result.lower_bound:g}; gap: {result.gap:.2%}; "
+        f"optimal: {'yes' if result.optimal else 'no'}",
+        f"  seconds: {seconds:.2f}; audit: {'SAFE' if ok else 'NOT SAFE'} "
+        f"({result.audit.stats.get('solves', 0)} LP solves)",
+        f"  written: {args.output}" + (f", {args.published}" if getattr(args, "published", None) else ""),
+    ]
+    if result.message:
+        lines.append("  " + result.message.replace("\n", "\n  "))
+    print("\n".join(lines))
+    return 0 if ok else 1
+
+
+def _hidden_mask(result, n: int) -> np.ndarray:
+    h = np.asarray(result.hidden)
+    if h.dtype == bool and h.shape == (n,):
+        return h
+    mask = np.zeros(n, dtype=bool)
+    mask[h.astype(np.int64)] = True
+    return mask
+
+
+def _int_if_whole(values: pd.Series) -> pd.Series:
+    v = pd.to_numeric(values, errors="coerce")
+    if v.notna().all() and (v == np.round(v)).all():
+        return v.astype("int64")
+    return v
+
+
+def _output_frame(frame: pd.DataFrame, dims: list[str]) -> pd.DataFrame:
+    """Dims, value, status first (values as integers when whole), then any other columns."""
+    out = frame.copy()
+    for d in dims:
+        out[d] = out[d].astype(str)
+    out["value"] = _int_if_whole(out["value"])
+    out["hidden"] = out["status"].ne("published")
+    first = list(dims) + ["value", "status", "hidden"]
+    return out[first + [c for c in out.columns if c not in first]]
+
+
+def _published_frame(frame: pd.DataFrame, dims: list[str], count: str, marker: str) -> pd.DataFrame:
+    pub = frame[list(dims)].copy()
+    shown = frame["status"].eq("published")
+    pub[count] = frame["value"].astype(object).where(shown, marker)
+    return pub
+
+
+# ---------------------------------------------------------------------------
+# synth
+# ---------------------------------------------------------------------------
+def parse_levels(spec: str, dims: int | None) -> tuple[int, tuple]:
+    """``'5x4,10'`` -> ``((5, 4), (10,))``; one spec applies to all ``dims``."""
+    parts = [p.strip() for p in spec.split(",") if p.strip()]
+    if not parts:
+        raise UsageError(f"--levels is empty: {spec!r}")
+    per_dim = []
+    for p in parts:
+        try:
+            t = tuple(int(x) for x in p.lower().split("x"))
+        except ValueError:
+            raise UsageError(f"--levels: {p!r} is not like 10 or 5x4") from None
+        per_dim.append(t)
+    if dims is None:
+        dims = len(per_dim)
+    if len(per_dim) == 1:
+        per_dim = per_dim * dims
+    if len(per_dim) != dims:
+        raise UsageError(f"--levels gives {len(per_dim)} dimension(s) but --dims is {dims}")
+    return dims, tuple(per_dim)
+
+
+def cmd_synth(args) -> int:
+    from .synthetic import generate
+
+    dims, levels = parse_levels(args.levels, args.dims)
+    names = _split(args.names) or None
+    st = generate(dims=dims, levels=levels, seed=args.seed, mean=args.mean, small_share=args.small_share,
+                  zero_share=args.zero_share, skewed=args.skewed, threshold=args.threshold, names=names)
+    paths = st.write(args.output, args.name)
+    print(st.description)
+    for p in paths:
+        print(f"wrote {p}")
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# convert
+# ---------------------------------------------------------------------------
+def cmd_convert(args) -> int:
+    out = args.output
+    if _is_jj(args.input):
+        if _is_jj(out):
+            raise UsageError("convert .jj -> .csv: -o must not be a .jj file")
+        t = _read_jj(args.input)
+        n = t.n_cells
+
+        def col(a, default):
+            return np.full(n, default) if a is None else np.asarray(a)
+
+        cells = pd.DataFrame({
+            "index": np.arange(n),
+            "value": _int_if_whole(pd.Series(t.values)),
+            "cost": _int_if_whole(pd.Series(col(t.cost, np.nan))),
+            "status": col(t.status, "s"),
+            "lb": t.lb, "ub": t.ub,
+            "lpl": col(t.lpl, 0.0), "upl": col(t.upl, 0.0), "spl": col(t.spl, 0.0),
+        })
+        for c in ("lb", "ub", "lpl", "upl", "spl"):
+            cells[c] = _int_if_whole(cells[c]) if np.isfinite(cells[c]).all() else cells[c]
+        cells.to_csv(out, index=False)
+        print(f"{n} cells, {t.n_equations} relations -> {out}")
+        return 0
+    if not _is_jj(out):
+        raise UsageError("convert: give a .jj input (-> CSV) or a CSV input with -o OUT.jj")
+    from .rules import sensitive_cells
+
+    table = _load_csv_table(args, published=False)
+    sens = sensitive_cells(table.values, args.threshold) if args.threshold > 0 else np.zeros(table.n_cells, bool)
+    table.status = np.where(sens, "u", "s")
+    table.cost = np.maximum(table.values, 1.0)
+    table.lpl = np.where(sens, table.values - table.lb, 0.0)
+    table.upl = np.where(sens, args.threshold + 1 - table.values, 0.0)
+    table.spl = np.zeros(table.n_cells)
+    table.to_jj(out)
+    print(f"{table.n_cells} cells ({int(sens.sum())} unsafe), {table.n_equations} relations -> {out}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
