@@ -121,7 +121,7 @@ def protect(table: LinearTable, preset: str = "strict", threshold: float = 20, c
         say(f"component {ci + 1}/{comps_with_work.size}: {cells.size} cells, {int(sub.sensitive.sum())} sensitive",
             force=comps_with_work.size > 1)
         if method == "fast" or not sub.sensitive.any():
-            xs, st = heuristic(sub, say, deadline)
+            xs, st = heuristic(sub, say, deadline, cleanup_budget=_budget(deadline, 0.5))
             lb_c, opt_c = float(sub.cost[sub.force_hidden].sum()), not sub.sensitive.any()
         else:
             xs, lb_c, opt_c, st = optimal(sub, say, deadline, mip_gap, solver, max_root_rounds,
@@ -222,28 +222,34 @@ def _components(p: Problem) -> tuple[int, np.ndarray]:
 
 # -- the heuristic -------------------------------------------------------------------------------
 
-def heuristic(p: Problem, say=None, deadline=None, x0=None) -> tuple[np.ndarray, dict]:
-    """A protected pattern, fast: start from the forced cells (or ``x0``) and repair.
+def heuristic(p: Problem, say=None, deadline=None, x0=None, cleanup_budget: float | None = None,
+              cuts: list | None = None) -> tuple[np.ndarray, dict]:
+    """A protected pattern, fast: start from the forced cells (or ``x0``), repair, then clean up.
 
-    Each round audits the pattern with the attacker LPs and, for every failed
-    requirement, hides the cheapest cells of its capacity cut until the cut
-    holds. Every round hides at least one more cell, so it ends protected.
+    Each repair round audits the pattern with the attacker LPs and, for every
+    failed requirement, hides the cheapest cells of its capacity cut until the
+    cut holds; every round hides at least one more cell, so it ends protected.
+    The clean-up then un-hides complementary cells, dearest first, wherever the
+    audit shows they are not needed. Cuts found on the way are appended to ``cuts``.
     """
+    from .model import single_equation_cuts
+
     sep = Separator(p)
     x = np.zeros(p.n) if x0 is None else (np.asarray(x0) > 0.5).astype(float)
     x[p.force_hidden] = 1.0
     x[p.force_published & ~p.force_hidden] = 0.0
-    stats = {"cut_rounds": 0, "cuts": 0}
-    from .model import single_equation_cuts
-
+    stats = {"cut_rounds": 0}
     A, rhs = single_equation_cuts(p)
     x = _greedy_cover(p, x, A, rhs)
     while True:
-        viol = _filter_policy(p, sep.violations(x))
+        witnesses: dict = {}
+        viol = _filter_policy(p, sep.violations(x, witnesses=witnesses))
         rule = equation_sum_disclosures(p, x) if p.policy else []
         stats["cut_rounds"] += 1
         if not viol and not rule:
             break
+        if cuts is not None:
+            cuts.extend(viol)
         if say:
             say(f"heuristic: {len(viol)} requirement(s) fail, {int((x > 0.5).sum())} hidden")
         before = x.sum()
@@ -259,8 +265,49 @@ def heuristic(p: Problem, say=None, deadline=None, x0=None) -> tuple[np.ndarray,
             x[free] = 1.0
             if not free.any():
                 raise InfeasibleError("no pattern protects every sensitive cell")
+    if cleanup_budget is None or cleanup_budget > 0:
+        x = _cleanup(p, x, sep, witnesses, cleanup_budget, deadline)
     stats["lps"] = sep.n_lps
     return x, stats
+
+
+def _cleanup(p: Problem, x: np.ndarray, sep: Separator, witnesses: dict, budget, deadline) -> np.ndarray:
+    """Un-hide complementary cells (dearest first) that no requirement needs.
+
+    A cell that no attacker witness uses can go without any LP; otherwise only
+    the requirements whose witnesses use it are re-checked.
+    """
+    t_end = time.perf_counter() + (budget if budget is not None else np.inf)
+    if deadline is not None:
+        t_end = min(t_end, deadline)
+    x = x.copy()
+    cand = np.flatnonzero((x > 0.5) & ~p.force_hidden)
+    cand = cand[np.argsort(-p.weight[cand], kind="stable")]
+    for j in cand:
+        if time.perf_counter() > t_end:
+            break
+        affected = [k for k, held in witnesses.items() if _needs(p, held, j)]
+        x[j] = 0.0
+        if p.policy and equation_sum_disclosures(p, x):
+            x[j] = 1.0
+            continue
+        if not affected:
+            continue
+        new: dict = {}
+        viol = _filter_policy(p, sep.violations(x, cells=np.array(affected), witnesses=new))
+        if viol:
+            x[j] = 1.0
+        else:
+            witnesses.update(new)
+    return x
+
+
+def _needs(p: Problem, held: dict, j: int) -> bool:
+    """Whether a cell's requirements may fail once ``j`` is published."""
+    uses = [w is None or j in w for w in held.values()]
+    if not uses:
+        return False
+    return all(uses) if p.policy else any(uses)
 
 
 def _filter_policy(p: Problem, viol: list[Violation]) -> list[Violation]:
@@ -340,9 +387,11 @@ def optimal(p: Problem, say, deadline, mip_gap: float, solver: str, max_root_rou
         stats["cuts"] += rhs.size
         return rhs.size
 
-    # incumbent from the heuristic: an upper bound and a MIP start
-    best_x, hst = heuristic(p, say, deadline)
+    # incumbent from the heuristic: an upper bound; its cuts seed the master
+    found: list = []
+    best_x, hst = heuristic(p, say, deadline, cuts=found, cleanup_budget=_budget(deadline, 0.1))
     stats["lps"] += hst.get("lps", 0)
+    add(found)
     best_cost = float(p.cost[best_x > 0.5].sum())
     say(f"heuristic incumbent: cost {best_cost:g}", force=True)
 
@@ -403,7 +452,9 @@ def optimal(p: Problem, say, deadline, mip_gap: float, solver: str, max_root_rou
         add(viols)
         # repair the infeasible MIP solution into a protected pattern: a new incumbent
         if cost_x < best_cost:
-            rx, rst = heuristic(p, None, deadline, x0=xs)
+            found = []
+            rx, rst = heuristic(p, None, deadline, x0=xs, cuts=found, cleanup_budget=_budget(deadline, 0.05))
+            add(found)
             stats["lps"] += rst.get("lps", 0)
             rc = float(p.cost[rx > 0.5].sum())
             if rc < best_cost:
@@ -418,6 +469,13 @@ def optimal(p: Problem, say, deadline, mip_gap: float, solver: str, max_root_rou
     if not proven:
         stats["note"] = (f"stopped before proving optimality: cost {best_cost:g}, lower bound {lower:g}")
     return best_x, min(lower, best_cost), proven, stats
+
+
+def _budget(deadline, share: float) -> float | None:
+    """A share of the time left (None: no limit)."""
+    if deadline is None:
+        return None
+    return max(0.0, share * (deadline - time.perf_counter()))
 
 
 def _rule_cuts(p: Problem, x: np.ndarray) -> list[Violation]:

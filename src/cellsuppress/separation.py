@@ -45,10 +45,16 @@ class Separator:
         self.MT = sp.csr_matrix(self.M.T)
         self.n_lps = 0
 
-    def violations(self, x: np.ndarray, side: np.ndarray | None = None, cells=None) -> list[Violation]:
+    def violations(self, x: np.ndarray, side: np.ndarray | None = None, cells=None,
+                   witnesses: dict | None = None) -> list[Violation]:
         """Violated requirements at ``x``. Under ``policy``, ``side`` is the chosen side per
         sensitive cell (1 upward, 0 downward, fractional in the LP relaxation); without it both
-        sides are checked at their full levels."""
+        sides are checked at their full levels.
+
+        ``witnesses``, if given, is filled with ``cell -> {kind: cells the attacker moves}``
+        for the requirements that hold: the pattern stays safe for them as long as those
+        cells stay hidden.
+        """
         p = self.p
         x = np.clip(np.asarray(x, dtype=float), 0.0, 1.0)
         support = x > 1e-9
@@ -73,23 +79,23 @@ class Separator:
             model = HighsModel(lp)
             local = {c: i for i, c in enumerate(cols)}
             for k in ks:
-                out.extend(self._check_cell(model, k, local[k], cols, rows, x, side_of.get(k)))
+                out.extend(self._check_cell(model, k, local[k], cols, rows, x, side_of.get(k), witnesses))
         return out
 
     def _gain(self, model, j, ncols, direction):
-        """Best move of local column j in ``direction`` (+1 up, -1 down), with the row duals."""
+        """Best move of local column j in ``direction`` (+1 up, -1 down): (gain, row duals, moves)."""
         c = np.zeros(ncols)
         c[j] = direction
         model.set_objective(c, maximize=True)
         sol = model.solve()
         self.n_lps += 1
         if sol.status == "unbounded":
-            return np.inf, None
+            return np.inf, None, None
         if sol.status != "optimal":
             raise RuntimeError(f"attacker LP failed: {sol.status}")
-        return sol.objective, sol.row_duals
+        return sol.objective, sol.row_duals, sol.x
 
-    def _check_cell(self, model, k, j, cols, rows, x, side):
+    def _check_cell(self, model, k, j, cols, rows, x, side, witnesses=None):
         p = self.p
         needs = []
         if p.policy and side is not None:
@@ -103,19 +109,25 @@ class Separator:
             if p.dn[k] > 0:
                 needs.append(("dn", p.dn[k], p.dn[k]))
         out = []
+        held = {}
         for kind, required, level in needs:
             direction = 1.0 if kind == "up" else -1.0
-            gain, duals = self._gain(model, j, cols.size, direction)
+            gain, duals, z = self._gain(model, j, cols.size, direction)
             if gain >= required - TOL * max(1.0, required):
+                held[kind] = _moved(cols, z)
                 continue
             out.append(Violation(k, kind, level, gain, self._cut(k, direction, duals, rows, x, gain, level)))
         if p.spl[k] > 0 and not p.policy:
-            gu, du = self._gain(model, j, cols.size, 1.0)
-            gd, dd = self._gain(model, j, cols.size, -1.0)
-            if gu + gd < p.spl[k] - TOL * max(1.0, p.spl[k]):
+            gu, du, zu = self._gain(model, j, cols.size, 1.0)
+            gd, dd, zd = self._gain(model, j, cols.size, -1.0)
+            if gu + gd >= p.spl[k] - TOL * max(1.0, p.spl[k]):
+                held["spl"] = np.union1d(_moved(cols, zu), _moved(cols, zd))
+            else:
                 cu = self._cut(k, 1.0, du, rows, x, gu, p.spl[k])
                 cd = self._cut(k, -1.0, dd, rows, x, gd, p.spl[k])
                 out.append(Violation(k, "spl", p.spl[k], gu + gd, np.minimum(cu + cd, p.spl[k])))
+        if witnesses is not None:
+            witnesses[k] = held
         return out
 
     def _cut(self, k, direction, duals, rows, x, gain, level) -> np.ndarray:
@@ -134,6 +146,13 @@ class Separator:
                 best = (bound, d)
         # duals off by numerics: the closest bound is still a valid cut (weak duality)
         return capacity_cut(best[1], p.cap_up, p.cap_dn, level)
+
+
+def _moved(cols: np.ndarray, z) -> np.ndarray | None:
+    """Cells an attacker's optimal move uses (None: unbounded, no finite witness)."""
+    if z is None:
+        return None
+    return cols[np.abs(z) > 1e-9]
 
 
 def equation_sum_disclosures(p: Problem, x: np.ndarray) -> list[tuple[int, np.ndarray, np.ndarray]]:
