@@ -239,8 +239,10 @@ def heuristic(p: Problem, say=None, deadline=None, x0=None, cleanup_budget: floa
     x[p.force_hidden] = 1.0
     x[p.force_published & ~p.force_hidden] = 0.0
     stats = {"cut_rounds": 0}
-    A, rhs = single_equation_cuts(p)
-    x = _greedy_cover(p, x, A, rhs)
+    first = _filter_policy(p, sep.violations(x))
+    if cuts is not None:
+        cuts.extend(first)
+    x = _cheapest_moves(p, x, first)
     while True:
         witnesses: dict = {}
         viol = _filter_policy(p, sep.violations(x, witnesses=witnesses))
@@ -269,6 +271,61 @@ def heuristic(p: Problem, say=None, deadline=None, x0=None, cleanup_budget: floa
         x = _cleanup(p, x, sep, witnesses, cleanup_budget, deadline)
     stats["lps"] = sep.n_lps
     return x, stats
+
+
+def _cheapest_moves(p: Problem, x: np.ndarray, failing: list[Violation]) -> np.ndarray:
+    """For each failing requirement, hide the support of the cheapest attacker move that meets it.
+
+    The move is an LP over the whole problem: ``M z = 0``, ``z_k`` fixed at the
+    protection level, each cell within its capacities, moving a published cell
+    costing its weight per unit of the level and a hidden one nothing. Once its
+    support is hidden the attacker can make that very move, so the requirement
+    holds; later requirements reuse what earlier ones hid.
+    """
+    from .solvers import HighsModel, LinearProgram
+
+    if not failing:
+        return x
+    x = x.copy()
+    n = p.n
+    M = sp.csr_matrix(p.M)
+    blocked = p.force_published & ~p.force_hidden
+    up_cap = np.where(blocked, 0.0, p.cap_up)
+    dn_cap = np.where(blocked, 0.0, p.cap_dn)
+    lp = LinearProgram(c=np.zeros(2 * n), A=sp.hstack([M, -M], format="csr"), row_lo=np.zeros(M.shape[0]),
+                       row_hi=np.zeros(M.shape[0]), col_lo=np.zeros(2 * n), col_hi=np.concatenate([up_cap, dn_cap]))
+    model = HighsModel(lp)
+    idx = np.arange(2 * n)
+    by_cell: dict[int, list[Violation]] = {}
+    for v in failing:
+        by_cell.setdefault(v.cell, []).append(v)
+    for k, vs in by_cell.items():
+        options = []  # policy: either side will do; otherwise every failing side is needed
+        for v in vs:
+            kinds = [("up", v.level), ("dn", v.level)] if v.kind == "spl" else [(v.kind, v.level)]
+            if v.kind == "spl":
+                kinds = [kd for kd in kinds if (p.cap_up[k] if kd[0] == "up" else p.cap_dn[k]) >= v.level]
+            options.append(kinds[:1] if kinds else [])
+        if p.policy:
+            options = [[o[0] for o in options if o]]
+        for opts in options:
+            best = None
+            for kind, level in opts:
+                lo = np.zeros(2 * n)
+                hi = np.concatenate([up_cap, dn_cap])
+                col = k if kind == "up" else n + k
+                lo[col] = hi[col] = level
+                hi[n + k if kind == "up" else k] = 0.0
+                model.set_col_bounds(idx, lo, hi)
+                unit = np.where(x > 0.5, 0.0, p.weight / max(level, 1e-9)) + 1e-9
+                model.set_objective(np.concatenate([unit, unit]))
+                sol = model.solve()
+                if sol.status == "optimal" and (best is None or sol.objective < best[0]):
+                    best = (sol.objective, sol.x)
+            if best is not None:
+                z = best[1]
+                x[(np.abs(z[:n]) + np.abs(z[n:])) > 1e-9] = 1.0
+    return x
 
 
 def _cleanup(p: Problem, x: np.ndarray, sep: Separator, witnesses: dict, budget, deadline) -> np.ndarray:
@@ -367,11 +424,20 @@ def optimal(p: Problem, say, deadline, mip_gap: float, solver: str, max_root_rou
     def remaining():
         return None if deadline is None else max(0.0, deadline - time.perf_counter())
 
-    def add(viols: list[Violation], x=None):
+    seen: set = set()
+
+    def add(viols: list[Violation]):
         if not viols:
             return 0
         coef = np.array([v.coef for v in viols])
         coef[np.abs(coef) < 1e-9] = 0.0
+        keys = [hash((v.cell, v.kind, np.round(c, 9).tobytes())) for v, c in zip(viols, coef)]
+        fresh = [i for i, k in enumerate(keys) if k not in seen]
+        seen.update(keys)
+        if not fresh:
+            return 0
+        viols = [viols[i] for i in fresh]
+        coef = coef[fresh]
         A = sp.csr_matrix(coef)
         rhs = np.array([v.level for v in viols], dtype=float)
         if n_side:
@@ -395,32 +461,35 @@ def optimal(p: Problem, say, deadline, mip_gap: float, solver: str, max_root_rou
     best_cost = float(p.cost[best_x > 0.5].sum())
     say(f"heuristic incumbent: cost {best_cost:g}", force=True)
 
-    # root: cut loop on the LP relaxation
-    model.set_integer(False)
-    last_obj = -np.inf
-    stall = 0
-    for rnd in range(max_root_rounds):
-        if remaining() == 0.0:
-            break
-        sol = model.solve(time_limit=remaining())
-        if not sol.has_solution:
-            break
-        xs = sol.x[:n]
-        side = sol.x[n:] if n_side else None
-        viols = sep.violations(xs, side)
-        stats["cut_rounds"] += 1
-        added = add(viols)
-        say(f"root round {rnd + 1}: LP bound {sol.objective:.6g}, {added} cut(s)")
-        if not added:
-            break
-        stall = stall + 1 if sol.objective < last_obj + 1e-6 * max(1.0, abs(last_obj)) else 0
-        last_obj = sol.objective
-        if stall >= 3:
-            break
-    model.set_integer(True)
+    def lp_rounds(limit: int) -> None:
+        """Cut loop on the LP relaxation: cheap, and it lifts the bound every MIP starts from."""
+        model.set_integer(False)
+        last_obj, stall = -np.inf, 0
+        for rnd in range(limit):
+            if remaining() == 0.0:
+                break
+            sol = model.solve(time_limit=remaining())
+            if not sol.has_solution:
+                break
+            viols = sep.violations(sol.x[:n], sol.x[n:] if n_side else None)
+            stats["cut_rounds"] += 1
+            added = add(viols)
+            say(f"LP round {rnd + 1}: bound {sol.objective:.6g}, {added} cut(s)")
+            if not added:
+                break
+            stall = stall + 1 if sol.objective < last_obj + 1e-6 * max(1.0, abs(last_obj)) else 0
+            last_obj = sol.objective
+            if stall >= 3:
+                break
+        model.set_integer(True)
 
+    lp_rounds(max_root_rounds)
     lower = float(p.cost[p.force_hidden].sum())
     proven = False
+    # While integer solutions still fail the audit, a near-optimal master solution is as good
+    # a source of cuts as the optimum and far cheaper; the requested gap applies once one passes.
+    search_gap = max(mip_gap, 0.02)
+    proving = False
     while True:
         rem = remaining()
         if rem == 0.0:
@@ -428,14 +497,23 @@ def optimal(p: Problem, say, deadline, mip_gap: float, solver: str, max_root_rou
         # no MIP start: highspy 1.16's setSolution leaves a stale solution and a wrong objective
         if export_model:
             _export(model, export_model)
-        sol = model.solve(time_limit=rem, mip_gap=mip_gap, mip_abs_gap=(0.5 if integral else None))
+        gap_now = mip_gap if proving else search_gap
+        cap = rem if (proving or rem is None) else max(5.0, 0.25 * rem)
+        sol = model.solve(time_limit=cap, mip_gap=gap_now,
+                          mip_abs_gap=(0.5 if integral else None))
         stats["mip_solves"] += 1
         if sol.status == "infeasible":
             raise InfeasibleError("no pattern protects every sensitive cell (the master problem is infeasible)")
         if np.isfinite(sol.bound):
             lower = max(lower, sol.bound - tb_total)
-        if not sol.has_solution:
+        if integral and lower > best_cost - 1 + 1e-6:
+            proven = True
             break
+        if not sol.has_solution:
+            if proving or remaining() == 0.0:
+                break
+            proving = True
+            continue
         xs = np.round(sol.x[:n])
         side = np.round(sol.x[n:]) if n_side else None
         viols = sep.violations(xs, side)
@@ -443,14 +521,18 @@ def optimal(p: Problem, say, deadline, mip_gap: float, solver: str, max_root_rou
             viols += _rule_cuts(p, xs)
         stats["cut_rounds"] += 1
         cost_x = float(p.cost[xs > 0.5].sum())
-        say(f"MIP {stats['mip_solves']}: cost {cost_x:g}, bound {lower:.6g}, {len(viols)} violated")
+        say(f"MIP {stats['mip_solves']}: cost {cost_x:g}, bound {lower:.6g}, best {best_cost:g}, "
+            f"{len(viols)} violated")
         if not viols:
             if cost_x < best_cost - 1e-9 or best_x is None:
                 best_x, best_cost = xs, cost_x
-            proven = sol.status == "optimal"
-            break
+            if sol.status == "optimal" and gap_now <= mip_gap:
+                proven = True
+                break
+            proving = True
+            continue
         add(viols)
-        # repair the infeasible MIP solution into a protected pattern: a new incumbent
+        # repair the failing MIP solution into a protected pattern: a new incumbent
         if cost_x < best_cost:
             found = []
             rx, rst = heuristic(p, None, deadline, x0=xs, cuts=found, cleanup_budget=_budget(deadline, 0.05))
@@ -459,9 +541,7 @@ def optimal(p: Problem, say, deadline, mip_gap: float, solver: str, max_root_rou
             rc = float(p.cost[rx > 0.5].sum())
             if rc < best_cost:
                 best_x, best_cost = rx, rc
-        if integral and lower > best_cost - 1 + 1e-6:
-            proven = True
-            break
+        lp_rounds(5)
     stats["lps"] += sep.n_lps
     if integral:
         lower = float(np.ceil(lower - 1e-6))
