@@ -16,6 +16,10 @@ from .solvers import LinearProgram
 COSTS = ("value", "unity", "log", "file")
 
 
+class InfeasibleError(ValueError):
+    """No suppression pattern can protect some sensitive cells."""
+
+
 @dataclass
 class Problem:
     """One suppression problem on cells ``0..n-1`` (a table or one of its components).

@@ -121,7 +121,8 @@ class Separator:
             gu, du, zu = self._gain(model, j, cols.size, 1.0)
             gd, dd, zd = self._gain(model, j, cols.size, -1.0)
             if gu + gd >= p.spl[k] - TOL * max(1.0, p.spl[k]):
-                held["spl"] = np.union1d(_moved(cols, zu), _moved(cols, zd))
+                mu, md = _moved(cols, zu), _moved(cols, zd)
+                held["spl"] = None if mu is None or md is None else np.union1d(mu, md)
             else:
                 cu = self._cut(k, 1.0, du, rows, x, gu, p.spl[k])
                 cd = self._cut(k, -1.0, dd, rows, x, gd, p.spl[k])

@@ -1,0 +1,196 @@
+"""The fast method: a protected pattern from cheapest attacker moves, repaired and cleaned up
+by the attacker LPs. Used alone (``method="fast"``) and as the incumbent of the optimal method.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import scipy.sparse as sp
+
+from .model import InfeasibleError, Problem
+from .separation import Separator, Violation, equation_sum_disclosures
+
+
+def heuristic(p: Problem, say=None, deadline=None, x0=None, cleanup_budget: float | None = None,
+              cuts: list | None = None) -> tuple[np.ndarray, dict]:
+    """A protected pattern, fast: start from the forced cells (or ``x0``), repair, then clean up.
+
+    Each repair round audits the pattern with the attacker LPs and, for every
+    failed requirement, hides the cheapest cells of its capacity cut until the
+    cut holds; every round hides at least one more cell, so it ends protected.
+    The clean-up then un-hides complementary cells, dearest first, wherever the
+    audit shows they are not needed. Cuts found on the way are appended to ``cuts``.
+    """
+    sep = Separator(p)
+    x = np.zeros(p.n) if x0 is None else (np.asarray(x0) > 0.5).astype(float)
+    x[p.force_hidden] = 1.0
+    x[p.force_published & ~p.force_hidden] = 0.0
+    stats = {"cut_rounds": 0}
+    first = _filter_policy(p, sep.violations(x))
+    if cuts is not None:
+        cuts.extend(first)
+    x = _cheapest_moves(p, x, first)
+    while True:
+        witnesses: dict = {}
+        viol = _filter_policy(p, sep.violations(x, witnesses=witnesses))
+        rule = equation_sum_disclosures(p, x) if p.policy else []
+        stats["cut_rounds"] += 1
+        if not viol and not rule:
+            break
+        if cuts is not None:
+            cuts.extend(viol)
+        if say:
+            say(f"heuristic: {len(viol)} requirement(s) fail, {int((x > 0.5).sum())} hidden")
+        before = x.sum()
+        if viol:
+            A = sp.csr_matrix(np.array([v.coef for v in viol]))
+            x = _greedy_cover(p, x, A, np.array([v.level for v in viol]))
+        for _, _, pub in rule:
+            free = pub[~p.force_published[pub]]
+            if free.size:
+                x[free[np.argmin(p.weight[free])]] = 1.0
+        if x.sum() <= before:  # nothing could be added: the cuts are numerically useless
+            free = ~p.force_published & (x < 0.5)
+            x[free] = 1.0
+            if not free.any():
+                raise InfeasibleError("no pattern protects every sensitive cell")
+    if cleanup_budget is None or cleanup_budget > 0:
+        x = _cleanup(p, x, sep, witnesses, cleanup_budget, deadline)
+    stats["lps"] = sep.n_lps
+    return x, stats
+
+
+def _cheapest_moves(p: Problem, x: np.ndarray, failing: list[Violation]) -> np.ndarray:
+    """For each failing requirement, hide the support of the cheapest attacker move that meets it.
+
+    The move is an LP over the whole problem: ``M z = 0``, ``z_k`` fixed at the
+    protection level, each cell within its capacities, moving a published cell
+    costing its weight per unit of the level and a hidden one nothing. Once its
+    support is hidden the attacker can make that very move, so the requirement
+    holds; later requirements reuse what earlier ones hid.
+    """
+    from .solvers import HighsModel, LinearProgram
+
+    if not failing:
+        return x
+    x = x.copy()
+    n = p.n
+    M = sp.csr_matrix(p.M)
+    blocked = p.force_published & ~p.force_hidden
+    up_cap = np.where(blocked, 0.0, p.cap_up)
+    dn_cap = np.where(blocked, 0.0, p.cap_dn)
+    lp = LinearProgram(c=np.zeros(2 * n), A=sp.hstack([M, -M], format="csr"), row_lo=np.zeros(M.shape[0]),
+                       row_hi=np.zeros(M.shape[0]), col_lo=np.zeros(2 * n), col_hi=np.concatenate([up_cap, dn_cap]))
+    model = HighsModel(lp)
+    idx = np.arange(2 * n)
+    by_cell: dict[int, list[Violation]] = {}
+    for v in failing:
+        by_cell.setdefault(v.cell, []).append(v)
+    for k, vs in by_cell.items():
+        options = []  # policy: either side will do; otherwise every failing side is needed
+        for v in vs:
+            kinds = [("up", v.level), ("dn", v.level)] if v.kind == "spl" else [(v.kind, v.level)]
+            if v.kind == "spl":
+                kinds = [kd for kd in kinds if (p.cap_up[k] if kd[0] == "up" else p.cap_dn[k]) >= v.level]
+            options.append(kinds[:1] if kinds else [])
+        if p.policy:
+            options = [[o[0] for o in options if o]]
+        for opts in options:
+            best = None
+            for kind, level in opts:
+                lo = np.zeros(2 * n)
+                hi = np.concatenate([up_cap, dn_cap])
+                col = k if kind == "up" else n + k
+                lo[col] = hi[col] = level
+                hi[n + k if kind == "up" else k] = 0.0
+                model.set_col_bounds(idx, lo, hi)
+                unit = np.where(x > 0.5, 0.0, p.weight / max(level, 1e-9)) + 1e-9
+                model.set_objective(np.concatenate([unit, unit]))
+                sol = model.solve()
+                if sol.status == "optimal" and (best is None or sol.objective < best[0]):
+                    best = (sol.objective, sol.x)
+            if best is not None:
+                z = best[1]
+                x[(np.abs(z[:n]) + np.abs(z[n:])) > 1e-9] = 1.0
+    return x
+
+
+def _cleanup(p: Problem, x: np.ndarray, sep: Separator, witnesses: dict, budget, deadline) -> np.ndarray:
+    """Un-hide complementary cells (dearest first) that no requirement needs.
+
+    A cell that no attacker witness uses can go without any LP; otherwise only
+    the requirements whose witnesses use it are re-checked.
+    """
+    t_end = time.perf_counter() + (budget if budget is not None else np.inf)
+    if deadline is not None:
+        t_end = min(t_end, deadline)
+    x = x.copy()
+    cand = np.flatnonzero((x > 0.5) & ~p.force_hidden)
+    cand = cand[np.argsort(-p.weight[cand], kind="stable")]
+    for j in cand:
+        if time.perf_counter() > t_end:
+            break
+        affected = [k for k, held in witnesses.items() if _needs(p, held, j)]
+        x[j] = 0.0
+        if p.policy and equation_sum_disclosures(p, x):
+            x[j] = 1.0
+            continue
+        if not affected:
+            continue
+        new: dict = {}
+        viol = _filter_policy(p, sep.violations(x, cells=np.array(affected), witnesses=new))
+        if viol:
+            x[j] = 1.0
+        else:
+            witnesses.update(new)
+    return x
+
+
+def _needs(p: Problem, held: dict, j: int) -> bool:
+    """Whether a cell's requirements may fail once ``j`` is published."""
+    uses = [w is None or j in w for w in held.values()]
+    if not uses:
+        return False
+    return all(uses) if p.policy else any(uses)
+
+
+def _filter_policy(p: Problem, viol: list[Violation]) -> list[Violation]:
+    """Under ``policy`` a cell fails only when both sides fail; keep its cheaper-to-fix side."""
+    if not p.policy:
+        return viol
+    by_cell: dict[int, list[Violation]] = {}
+    for v in viol:
+        by_cell.setdefault(v.cell, []).append(v)
+    out = []
+    for k, vs in by_cell.items():
+        need = int(p.up[k] > 0) + int(p.dn[k] > 0)
+        if len(vs) >= need:
+            out.append(min(vs, key=lambda v: v.level - v.gain))
+    return out
+
+
+def _greedy_cover(p: Problem, x: np.ndarray, A: sp.csr_matrix, rhs: np.ndarray) -> np.ndarray:
+    """Hide the cheapest cells (cost per unit of capacity) until each row of ``A x >= rhs`` holds."""
+    A = sp.csr_matrix(A)
+    x = x.copy()
+    blocked = p.force_published & ~p.force_hidden
+    for r in np.argsort(-rhs, kind="stable"):  # big requirements first
+        cols = A.indices[A.indptr[r]:A.indptr[r + 1]]
+        coef = A.data[A.indptr[r]:A.indptr[r + 1]]
+        have = float(coef @ x[cols])
+        if have >= rhs[r] - 1e-9:
+            continue
+        cand = (x[cols] < 0.5) & ~blocked[cols] & (coef > 1e-12)
+        cols, coef = cols[cand], coef[cand]
+        order = np.argsort(p.weight[cols] / coef, kind="stable")
+        for j, cj in zip(cols[order], coef[order]):
+            x[j] = 1.0
+            have += cj
+            if have >= rhs[r] - 1e-9:
+                break
+    return x
+
+
+# -- the optimal method ----------------------------------------------------------------------------
+
