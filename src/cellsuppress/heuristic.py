@@ -12,8 +12,12 @@ from .model import InfeasibleError, Problem
 from .separation import Separator, Violation, equation_sum_disclosures
 
 
+class OutOfTime(Exception):
+    """The heuristic was asked to give up at a deadline (only for optional repairs)."""
+
+
 def heuristic(p: Problem, say=None, deadline=None, x0=None, cleanup_budget: float | None = None,
-              cuts: list | None = None) -> tuple[np.ndarray, dict]:
+              cuts: list | None = None, give_up_at: float | None = None) -> tuple[np.ndarray, dict]:
     """A protected pattern, fast: start from the forced cells (or ``x0``), repair, then clean up.
 
     Each repair round audits the pattern with the attacker LPs and, for every
@@ -21,6 +25,7 @@ def heuristic(p: Problem, say=None, deadline=None, x0=None, cleanup_budget: floa
     cut holds; every round hides at least one more cell, so it ends protected.
     The clean-up then un-hides complementary cells, dearest first, wherever the
     audit shows they are not needed. Cuts found on the way are appended to ``cuts``.
+    With ``give_up_at`` (a ``time.perf_counter()`` value) it raises :class:`OutOfTime` after it.
     """
     sep = Separator(p)
     x = np.zeros(p.n) if x0 is None else (np.asarray(x0) > 0.5).astype(float)
@@ -30,8 +35,10 @@ def heuristic(p: Problem, say=None, deadline=None, x0=None, cleanup_budget: floa
     first = _filter_policy(p, sep.violations(x))
     if cuts is not None:
         cuts.extend(first)
-    x = _cheapest_moves(p, x, first)
+    x = _cheapest_moves(p, x, first, give_up_at)
     while True:
+        if give_up_at is not None and time.perf_counter() > give_up_at:
+            raise OutOfTime()
         witnesses: dict = {}
         viol = _filter_policy(p, sep.violations(x, witnesses=witnesses))
         rule = equation_sum_disclosures(p, x) if p.policy else []
@@ -61,7 +68,7 @@ def heuristic(p: Problem, say=None, deadline=None, x0=None, cleanup_budget: floa
     return x, stats
 
 
-def _cheapest_moves(p: Problem, x: np.ndarray, failing: list[Violation]) -> np.ndarray:
+def _cheapest_moves(p: Problem, x: np.ndarray, failing: list[Violation], give_up_at=None) -> np.ndarray:
     """For each failing requirement, hide the support of the cheapest attacker move that meets it.
 
     The move is an LP over the whole problem: ``M z = 0``, ``z_k`` fixed at the
@@ -88,6 +95,8 @@ def _cheapest_moves(p: Problem, x: np.ndarray, failing: list[Violation]) -> np.n
     for v in failing:
         by_cell.setdefault(v.cell, []).append(v)
     for k, vs in by_cell.items():
+        if give_up_at is not None and time.perf_counter() > give_up_at:
+            raise OutOfTime()
         options = []  # policy: either side will do; otherwise every failing side is needed
         for v in vs:
             kinds = [("up", v.level), ("dn", v.level)] if v.kind == "spl" else [(v.kind, v.level)]

@@ -1,5 +1,16 @@
-"""The optimal method: the master MILP of capacity cuts, grown by the attacker LPs until its
+"""The optimal method: the master problem of capacity cuts, grown by the attacker LPs until its
 solution passes every one of them (DESIGN.md §2).
+
+The master starts from the single-equation cuts and the cuts the heuristic
+met, is cut at its LP relaxation until the attacker LPs find nothing, and is
+then solved as a MILP; each failing integer solution adds its own cuts and
+those of a few greedy repair steps around it (patterns near the master's
+choice give the cuts it needs next). In two-way tables this ends in a round
+or two. In three or more dimensions, where a cell needs a whole cycle of
+partners, it can take many rounds: the best pattern that passed the attacker
+LPs (heuristic or integer solution, repaired) and the best MILP bound give
+the stated gap. A Python branch-and-cut over the same master was tried and
+lifted the bound more slowly than HiGHS's own MILP search on these masters.
 """
 from __future__ import annotations
 
@@ -8,154 +19,12 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from .heuristic import heuristic
+from .heuristic import OutOfTime, _greedy_cover, heuristic
 from .model import InfeasibleError, Problem, integral_costs, master_program, policy_rows, tie_break
 from .separation import Separator, Violation, equation_sum_disclosures
 from .solvers import make_model
 
-
-def optimal(p: Problem, say, deadline, mip_gap: float, solver: str, max_root_rounds: int = 50,
-            export_model: str | None = None) -> tuple[np.ndarray, float, bool, dict]:
-    """Row generation on the master MILP: cuts at the LP relaxation first, then at each integer
-    solution, until the solution passes every attacker LP. Returns ``(x, lower bound, optimal, stats)``.
-    """
-    stats = {"cut_rounds": 0, "cuts": 0, "lps": 0, "mip_solves": 0}
-    sep = Separator(p)
-    n = p.n
-    n_side = int(p.sensitive.sum()) if p.policy else 0
-    lp = master_program(p)
-    model = make_model(lp, solver)
-    integral = integral_costs(p.cost)
-    _, tb_total = tie_break(p.cost, np.zeros(n))
-
-    def remaining():
-        return None if deadline is None else max(0.0, deadline - time.perf_counter())
-
-    seen: set = set()
-
-    def add(viols: list[Violation]):
-        if not viols:
-            return 0
-        coef = np.array([v.coef for v in viols])
-        coef[np.abs(coef) < 1e-9] = 0.0
-        keys = [hash((v.cell, v.kind, np.round(c, 9).tobytes())) for v, c in zip(viols, coef)]
-        fresh = [i for i, k in enumerate(keys) if k not in seen]
-        seen.update(keys)
-        if not fresh:
-            return 0
-        viols = [viols[i] for i in fresh]
-        coef = coef[fresh]
-        A = sp.csr_matrix(coef)
-        rhs = np.array([v.level for v in viols], dtype=float)
-        if n_side:
-            A = sp.hstack([A, sp.csr_matrix((A.shape[0], n_side))], format="csr")
-            side = np.array([v.kind in ("up", "dn") for v in viols])  # rule cuts have no side
-            if side.any():
-                ks = np.array([v.cell for v in viols])[side]
-                dirs = np.array([1 if v.kind == "up" else -1 for v in viols])[side]
-                As, rs = policy_rows(A[side], rhs[side], p, (ks, dirs))
-                A = sp.vstack([As, A[~side]], format="csr")
-                rhs = np.concatenate([rs, rhs[~side]])
-        model.add_rows(A, rhs, np.full(rhs.size, np.inf))
-        stats["cuts"] += rhs.size
-        return rhs.size
-
-    # incumbent from the heuristic: an upper bound; its cuts seed the master
-    found: list = []
-    best_x, hst = heuristic(p, say, deadline, cuts=found, cleanup_budget=budget(deadline, 0.1))
-    stats["lps"] += hst.get("lps", 0)
-    add(found)
-    best_cost = float(p.cost[best_x > 0.5].sum())
-    say(f"heuristic incumbent: cost {best_cost:g}", force=True)
-
-    def lp_rounds(limit: int) -> None:
-        """Cut loop on the LP relaxation: cheap, and it lifts the bound every MIP starts from."""
-        model.set_integer(False)
-        last_obj, stall = -np.inf, 0
-        for rnd in range(limit):
-            if remaining() == 0.0:
-                break
-            sol = model.solve(time_limit=remaining())
-            if not sol.has_solution:
-                break
-            viols = sep.violations(sol.x[:n], sol.x[n:] if n_side else None)
-            stats["cut_rounds"] += 1
-            added = add(viols)
-            say(f"LP round {rnd + 1}: bound {sol.objective:.6g}, {added} cut(s)")
-            if not added:
-                break
-            stall = stall + 1 if sol.objective < last_obj + 1e-6 * max(1.0, abs(last_obj)) else 0
-            last_obj = sol.objective
-            if stall >= 3:
-                break
-        model.set_integer(True)
-
-    lp_rounds(max_root_rounds)
-    lower = float(p.cost[p.force_hidden].sum())
-    proven = False
-    # While integer solutions still fail the audit, a near-optimal master solution is as good
-    # a source of cuts as the optimum and far cheaper; the requested gap applies once one passes.
-    search_gap = max(mip_gap, 0.02)
-    proving = False
-    while True:
-        rem = remaining()
-        if rem == 0.0:
-            break
-        # no MIP start: highspy 1.16's setSolution leaves a stale solution and a wrong objective
-        if export_model:
-            _export(model, export_model)
-        gap_now = mip_gap if proving else search_gap
-        cap = rem if (proving or rem is None) else max(5.0, 0.25 * rem)
-        sol = model.solve(time_limit=cap, mip_gap=gap_now,
-                          mip_abs_gap=(0.5 if integral else None))
-        stats["mip_solves"] += 1
-        if sol.status == "infeasible":
-            raise InfeasibleError("no pattern protects every sensitive cell (the master problem is infeasible)")
-        if np.isfinite(sol.bound):
-            lower = max(lower, sol.bound - tb_total)
-        if integral and lower > best_cost - 1 + 1e-6:
-            proven = True
-            break
-        if not sol.has_solution:
-            if proving or remaining() == 0.0:
-                break
-            proving = True
-            continue
-        xs = np.round(sol.x[:n])
-        side = np.round(sol.x[n:]) if n_side else None
-        viols = sep.violations(xs, side)
-        if p.policy:
-            viols += _rule_cuts(p, xs)
-        stats["cut_rounds"] += 1
-        cost_x = float(p.cost[xs > 0.5].sum())
-        say(f"MIP {stats['mip_solves']}: cost {cost_x:g}, bound {lower:.6g}, best {best_cost:g}, "
-            f"{len(viols)} violated")
-        if not viols:
-            if cost_x < best_cost - 1e-9 or best_x is None:
-                best_x, best_cost = xs, cost_x
-            if sol.status == "optimal" and gap_now <= mip_gap:
-                proven = True
-                break
-            proving = True
-            continue
-        add(viols)
-        # repair the failing MIP solution into a protected pattern: a new incumbent
-        if cost_x < best_cost:
-            found = []
-            rx, rst = heuristic(p, None, deadline, x0=xs, cuts=found, cleanup_budget=budget(deadline, 0.05))
-            add(found)
-            stats["lps"] += rst.get("lps", 0)
-            rc = float(p.cost[rx > 0.5].sum())
-            if rc < best_cost:
-                best_x, best_cost = rx, rc
-        lp_rounds(5)
-    stats["lps"] += sep.n_lps
-    if integral:
-        lower = float(np.ceil(lower - 1e-6))
-    proven = proven or (best_cost - lower) <= 1e-9
-    if not proven:
-        stats["note"] = (f"stopped before proving optimality: cost {best_cost:g}, lower bound {lower:g}")
-    return best_x, min(lower, best_cost), proven, stats
+TOL = 1e-6
 
 
 def budget(deadline, share: float) -> float | None:
@@ -163,6 +32,190 @@ def budget(deadline, share: float) -> float | None:
     if deadline is None:
         return None
     return max(0.0, share * (deadline - time.perf_counter()))
+
+
+class _Master:
+    """The master problem on a live backend model, with its pool of cuts and the incumbent."""
+
+    def __init__(self, p: Problem, solver: str, deadline, say):
+        self.p = p
+        self.n = p.n
+        self.n_side = int(p.sensitive.sum()) if p.policy else 0
+        self.lp = master_program(p)
+        self.model = make_model(self.lp, solver)
+        self.sep = Separator(p)
+        self.deadline = deadline
+        self.say = say
+        self.integral = integral_costs(p.cost)
+        _, self.tb_total = tie_break(p.cost, np.zeros(p.n))
+        self.seen: set = set()
+        self.stats = {"cut_rounds": 0, "cuts": 0, "lps": 0, "mip_solves": 0}
+        self.best_x: np.ndarray | None = None
+        self.best_cost = np.inf
+        self.lower = float(p.cost[p.force_hidden].sum())
+
+    def remaining(self):
+        return None if self.deadline is None else max(0.0, self.deadline - time.perf_counter())
+
+    def out_of_time(self) -> bool:
+        return self.remaining() == 0.0
+
+    # -- cuts -------------------------------------------------------------------------------------
+    def add(self, viols: list[Violation]) -> int:
+        """Add the cuts not yet in the pool; returns how many were new."""
+        if not viols:
+            return 0
+        coef = np.array([v.coef for v in viols])
+        coef[np.abs(coef) < 1e-9] = 0.0
+        keys = [hash((v.cell, v.kind, np.round(c, 9).tobytes())) for v, c in zip(viols, coef)]
+        fresh = [i for i, k in enumerate(keys) if k not in self.seen]
+        self.seen.update(keys)
+        if not fresh:
+            return 0
+        viols = [viols[i] for i in fresh]
+        A = sp.csr_matrix(coef[fresh])
+        rhs = np.array([v.level for v in viols], dtype=float)
+        if self.n_side:
+            A = sp.hstack([A, sp.csr_matrix((A.shape[0], self.n_side))], format="csr")
+            side = np.array([v.kind in ("up", "dn") for v in viols])  # rule cuts have no side
+            if side.any():
+                ks = np.array([v.cell for v in viols])[side]
+                dirs = np.array([1 if v.kind == "up" else -1 for v in viols])[side]
+                As, rs = policy_rows(A[side], rhs[side], self.p, (ks, dirs))
+                A = sp.vstack([As, A[~side]], format="csr")
+                rhs = np.concatenate([rs, rhs[~side]])
+        self.model.add_rows(A, rhs, np.full(rhs.size, np.inf))
+        self.stats["cuts"] += rhs.size
+        return rhs.size
+
+    def separate(self, xv: np.ndarray, integral: bool) -> list[Violation]:
+        """Failed requirements at the master point ``xv`` (cells, then policy sides)."""
+        n = self.n
+        side = xv[n:] if self.n_side else None
+        viols = self.sep.violations(xv[:n], side)
+        if self.p.policy and integral:
+            viols += _rule_cuts(self.p, xv[:n])
+        self.stats["cut_rounds"] += 1
+        return viols
+
+    # -- incumbent --------------------------------------------------------------------------------
+    def offer(self, x: np.ndarray) -> bool:
+        """A pattern known to pass every attacker LP; keep it if it is cheaper."""
+        c = float(self.p.cost[x > 0.5].sum())
+        if c < self.best_cost - 1e-9:
+            self.best_x, self.best_cost = (x > 0.5).astype(float), c
+            return True
+        return False
+
+    def repair(self, x: np.ndarray, share: float = 0.05, trajectory: int = 0) -> None:
+        """Make a failing pattern protected with the heuristic; its cuts join the pool.
+
+        With ``trajectory`` > 0, also walk that many greedy repair steps from ``x`` and pool the
+        cuts found at every step: patterns near the master's solution give the cuts it needs next.
+        """
+        if trajectory:
+            xs = x.copy()
+            for _ in range(trajectory):
+                viols = [v for v in self.sep.violations(xs) if v.kind != "rule"]
+                if not viols or self.out_of_time():
+                    break
+                self.add(viols)
+                xs = _greedy_cover(self.p, xs, sp.csr_matrix(np.array([v.coef for v in viols])),
+                                   np.array([v.level for v in viols]))
+        found: list = []
+        try:
+            rx, st = heuristic(self.p, None, self.deadline, x0=x, cuts=found,
+                               cleanup_budget=budget(self.deadline, share), give_up_at=self.deadline)
+        except OutOfTime:
+            return
+        finally:
+            self.add(found)
+        self.stats["lps"] += st.get("lps", 0)
+        self.offer(rx)
+
+    def closed(self, mip_gap: float) -> bool:
+        if self.integral and self.lower > self.best_cost - 1 + TOL:
+            return True
+        return self.best_cost - self.lower <= mip_gap * max(self.best_cost, 1e-12) + 1e-9
+
+
+def optimal(p: Problem, say, deadline, mip_gap: float, solver: str, max_root_rounds: int = 50,
+            export_model: str | None = None) -> tuple[np.ndarray, float, bool, dict]:
+    """Solve ``p`` to optimality (or to the deadline). Returns ``(x, lower bound, optimal, stats)``."""
+    m = _Master(p, solver, deadline, say)
+    found: list = []
+    hx, hst = heuristic(p, say, deadline, cuts=found, cleanup_budget=budget(deadline, 0.1))
+    m.stats["lps"] += hst.get("lps", 0)
+    m.add(found)
+    m.offer(hx)
+    say(f"heuristic incumbent: cost {m.best_cost:g}", force=True)
+
+    _lp_rounds(m, max_root_rounds)
+    done = m.closed(mip_gap) or _row_generation(m, mip_gap, export_model)
+    if export_model:
+        _export(m.model, export_model)
+    m.stats["lps"] += m.sep.n_lps
+    lower = m.lower
+    if m.integral:
+        lower = float(np.ceil(lower - TOL))
+    lower = min(lower, m.best_cost)
+    proven = done or m.closed(mip_gap)
+    if not proven:
+        m.stats["note"] = f"stopped before proving optimality: cost {m.best_cost:g}, lower bound {lower:g}"
+    return m.best_x, lower, proven, m.stats
+
+
+def _lp_rounds(m: _Master, limit: int) -> float:
+    """Cut loop on the LP relaxation; returns the last LP value."""
+    m.model.set_integer(False)
+    last, stall, obj = -np.inf, 0, -np.inf
+    for rnd in range(limit):
+        if m.out_of_time():
+            break
+        sol = m.model.solve(time_limit=m.remaining())
+        if not sol.has_solution:
+            break
+        obj = sol.objective
+        m.lower = max(m.lower, obj - m.tb_total)
+        added = m.add(m.separate(sol.x, integral=False))
+        m.say(f"LP round {rnd + 1}: bound {obj:.6g}, {added} cut(s)")
+        if not added:
+            break
+        stall = stall + 1 if obj < last + 1e-6 * max(1.0, abs(last)) else 0
+        last = obj
+        if stall >= 3:
+            break
+    m.model.set_integer(True)
+    return obj
+
+
+def _row_generation(m: _Master, mip_gap: float, export_model) -> bool:
+    """Master MILP, audit, cuts; returns True when optimality (within the gap) is proven."""
+    p, n = m.p, m.n
+    while not m.out_of_time():
+        if export_model:
+            _export(m.model, export_model)
+        sol = m.model.solve(time_limit=m.remaining(), mip_gap=mip_gap, mip_abs_gap=(0.5 if m.integral else None))
+        m.stats["mip_solves"] += 1
+        if sol.status == "infeasible":
+            raise InfeasibleError("no pattern protects every sensitive cell (the master problem is infeasible)")
+        if np.isfinite(sol.bound):
+            m.lower = max(m.lower, sol.bound - m.tb_total)
+        if m.closed(mip_gap):
+            return True
+        if not sol.has_solution:
+            return False
+        xv = np.round(sol.x)
+        viols = m.separate(xv, integral=True)
+        cost_x = float(p.cost[xv[:n] > 0.5].sum())
+        m.say(f"MIP {m.stats['mip_solves']}: cost {cost_x:g}, bound {m.lower:.6g}, best {m.best_cost:g}, "
+              f"{len(viols)} violated")
+        if not viols:
+            m.offer(xv[:n])
+            return sol.status == "optimal" or m.closed(mip_gap)
+        m.add(viols)
+        m.repair(xv[:n], trajectory=5)
+    return False
 
 
 def _rule_cuts(p: Problem, x: np.ndarray) -> list[Violation]:
@@ -184,4 +237,3 @@ def _export(model, path: str) -> None:
         h.writeModel(str(path))
     elif hasattr(model, "export"):
         model.export(path)
-

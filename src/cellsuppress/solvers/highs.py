@@ -101,6 +101,11 @@ class HighsModel:
         if idx.size:
             t = highspy.HighsVarType.kInteger if integer else highspy.HighsVarType.kContinuous
             self.h.changeColsIntegrality(idx.size, idx, np.array([t] * idx.size))
+            if integer:
+                # HiGHS 1.16: a MIP solved right after the LP relaxation of the same model reuses
+                # the LP's solver state and returns a wrong objective and dual bound with a
+                # non-optimal x, still as "optimal". Dropping the solver state avoids it.
+                self.h.clearSolver()
 
     def add_rows(self, A: sp.spmatrix, lo: np.ndarray, hi: np.ndarray) -> None:
         A = sp.csr_matrix(A)
@@ -113,7 +118,10 @@ class HighsModel:
     def solve(self, time_limit: float | None = None, mip_gap: float | None = None,
               mip_abs_gap: float | None = None) -> Solution:
         h = self.h
-        h.setOptionValue("time_limit", float(time_limit) if time_limit else float("inf"))
+        # a limit of 0 (the deadline has passed) is a limit, not "no limit"; HiGHS compares its
+        # limit with the instance's run time summed over all runs, so add what has run so far
+        h.setOptionValue("time_limit", float("inf") if time_limit is None
+                         else h.getRunTime() + max(0.0, float(time_limit)))
         if mip_gap is not None:
             h.setOptionValue("mip_rel_gap", float(mip_gap))
         if mip_abs_gap is not None:
@@ -121,6 +129,12 @@ class HighsModel:
         h.run()
         st = h.getModelStatus()
         S = highspy.HighsModelStatus
+        if st in (S.kUnknown, S.kSolveError, S.kNotset):
+            # HiGHS 1.16, re-solving in place after an objective change, sometimes ends an
+            # unbounded LP with "Unknown"; solved from scratch it states the truth
+            h.clearSolver()
+            h.run()
+            st = h.getModelStatus()
         info = h.getInfo()
         is_mip = not self.relaxed
         has_sol = info.primal_solution_status == 2  # feasible
