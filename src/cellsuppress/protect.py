@@ -14,10 +14,11 @@ from scipy.sparse.csgraph import connected_components
 
 from .audit import AuditReport, audit as run_audit
 from .linear import LinearTable
-from .heuristic import heuristic
+from .heuristic import _filter_policy, heuristic
 from .model import InfeasibleError, Problem, cost_weights, integral_costs, tie_break
 from .optimal import budget as _budget, optimal
 from .rules import requirement
+from .separation import Separator
 
 METHODS = ("optimal", "fast")
 
@@ -118,12 +119,19 @@ def protect(table: LinearTable, preset: str = "strict", threshold: float = 20, c
         stats["components"] += 1
         say(f"component {ci + 1}/{comps_with_work.size}: {cells.size} cells, {int(sub.sensitive.sum())} sensitive",
             force=comps_with_work.size > 1)
-        if method == "fast" or not sub.sensitive.any():
-            xs, st = heuristic(sub, say, deadline, cleanup_budget=_budget(deadline, 0.5))
-            lb_c, opt_c = float(sub.cost[sub.force_hidden].sum()), not sub.sensitive.any()
-        else:
-            xs, lb_c, opt_c, st = optimal(sub, say, deadline, mip_gap, solver, max_root_rounds,
-                                          export_model=export_model)
+        try:
+            if method == "fast" or not sub.sensitive.any():
+                xs, st = heuristic(sub, say, deadline, cleanup_budget=_budget(deadline, 0.5))
+                lb_c, opt_c = float(sub.cost[sub.force_hidden].sum()), not sub.sensitive.any()
+            else:
+                xs, lb_c, opt_c, st = optimal(sub, say, deadline, mip_gap, solver, max_root_rounds,
+                                              export_model=export_model)
+        except InfeasibleError:
+            bad = cells[unprotectable(sub)]
+            raise InfeasibleError(
+                f"{bad.size} sensitive cell(s) cannot be protected even with every other cell hidden "
+                f"(their bounds, or cells that must stay published, leave the attacker too little room): "
+                f"{', '.join(table.cell_labels(bad[:10]))}{' ...' if bad.size > 10 else ''}") from None
         for k in ("cut_rounds", "cuts", "lps", "mip_solves"):
             stats[k] += st.get(k, 0)
         if st.get("note"):
@@ -207,6 +215,13 @@ def _check_feasible_alone(table, p: Problem) -> None:
         raise InfeasibleError(
             f"{idx.size} sensitive cell(s) cannot be protected even with every cell hidden, because their "
             f"own a-priori bounds are too tight: {', '.join(table.cell_labels(idx[:10]))}")
+
+
+def unprotectable(p: Problem) -> np.ndarray:
+    """Sensitive cells that fail even when every cell that may be hidden is hidden."""
+    x = np.where(p.force_published & ~p.force_hidden, 0.0, 1.0)
+    viols = _filter_policy(p, Separator(p).violations(x))
+    return np.unique([v.cell for v in viols]).astype(np.int64)
 
 
 def _components(p: Problem) -> tuple[int, np.ndarray]:
