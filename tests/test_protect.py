@@ -404,12 +404,9 @@ def test_attacker_lps_on_unbounded_blocks():
             audit(t, hidden=x > 0.5, preset=preset, integer=integer)
 
 
-@pytest.mark.xfail(strict=True, reason="protect: with non-integral costs (log) the lower bound is the MIP bound "
-                   "minus the whole tie-break allowance, so a master solved to proven optimality is reported "
-                   "optimal=False with a gap of ~1e-5 and no message")
 def test_log_cost_optimal_flag():
     t = TINY["2x3"]()
     res = protect(t, preset="strict", cost="log")
     bf = BruteForce(t, "strict")
     assert res.cost == pytest.approx(bf.optimum("log")[0], abs=1e-6)
-    assert res.optimal or res.message
+    assert res.optimal and "tie-break" in res.message

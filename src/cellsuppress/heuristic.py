@@ -27,6 +27,7 @@ def heuristic(p: Problem, say=None, deadline=None, x0=None, cleanup_budget: floa
     audit shows they are not needed. Cuts found on the way are appended to ``cuts``.
     With ``give_up_at`` (a ``time.perf_counter()`` value) it raises :class:`OutOfTime` after it.
     """
+    t0 = time.perf_counter()
     sep = Separator(p)
     x = np.zeros(p.n) if x0 is None else (np.asarray(x0) > 0.5).astype(float)
     x[p.force_hidden] = 1.0
@@ -62,7 +63,9 @@ def heuristic(p: Problem, say=None, deadline=None, x0=None, cleanup_budget: floa
             x[free] = 1.0
             if not free.any():
                 raise InfeasibleError("no pattern protects every sensitive cell")
-    if cleanup_budget is None or cleanup_budget > 0:
+    if cleanup_budget is None:  # the clean-up may take a few times what building took, no more
+        cleanup_budget = max(2.0, 3.0 * (time.perf_counter() - t0))
+    if cleanup_budget > 0:
         x = _cleanup(p, x, sep, witnesses, cleanup_budget, deadline)
     stats["lps"] = sep.n_lps
     return x, stats
@@ -129,12 +132,22 @@ def _cleanup(p: Problem, x: np.ndarray, sep: Separator, witnesses: dict, budget,
     """Un-hide complementary cells (dearest first) that no requirement needs.
 
     A cell that no attacker witness uses can go without any LP; otherwise only
-    the requirements whose witnesses use it are re-checked.
+    the requirements whose witnesses use it are re-checked, on one attacker LP
+    over the hidden cells whose bounds change in place (no model rebuilt).
     """
+    from .solvers import HighsModel, LinearProgram
+
     t_end = time.perf_counter() + (budget if budget is not None else np.inf)
     if deadline is not None:
         t_end = min(t_end, deadline)
     x = x.copy()
+    cols = np.flatnonzero(x > 0.5)
+    M = sep.M
+    rows = np.flatnonzero(np.asarray(abs(M[:, cols]).sum(axis=1)).ravel() > 0)
+    lo, hi = -p.cap_dn[cols], p.cap_up[cols]
+    model = HighsModel(LinearProgram(c=np.zeros(cols.size), A=M[rows][:, cols], row_lo=np.zeros(rows.size),
+                                     row_hi=np.zeros(rows.size), col_lo=lo, col_hi=hi))
+    local = {c: i for i, c in enumerate(cols)}
     cand = np.flatnonzero((x > 0.5) & ~p.force_hidden)
     cand = cand[np.argsort(-p.weight[cand], kind="stable")]
     for j in cand:
@@ -145,12 +158,17 @@ def _cleanup(p: Problem, x: np.ndarray, sep: Separator, witnesses: dict, budget,
         if p.policy and equation_sum_disclosures(p, x):
             x[j] = 1.0
             continue
+        jj = np.array([local[j]])
+        model.set_col_bounds(jj, [0.0], [0.0])
         if not affected:
             continue
         new: dict = {}
-        viol = _filter_policy(p, sep.violations(x, cells=np.array(affected), witnesses=new))
-        if viol:
+        viol = []
+        for k in affected:
+            viol += sep._check_cell(model, k, local[k], cols, rows, x, None, new)
+        if _filter_policy(p, viol):
             x[j] = 1.0
+            model.set_col_bounds(jj, lo[jj], hi[jj])
         else:
             witnesses.update(new)
     return x
