@@ -1,0 +1,696 @@
+#!/usr/bin/env python
+"""Benchmarks for cellsuppress: protect and audit on synthetic tables and Castro's instances.
+
+    python benchmarks/run.py --suite quick|standard|instances|scaling|audit
+                             [--time-limit S] [--budget S] [--out DIR]
+                             [--instances-dir DIR] [--hard-timeout S] [--quiet] [--in-process]
+
+Every case runs in a forked child process (unless ``--in-process``), so that
+its peak memory can be measured on its own and a crash or a runaway case
+cannot take the whole run down. Rows are printed as they finish and written
+to ``<out>/<suite>-<YYYYmmdd-HHMMSS>.csv``, copied to ``<out>/<suite>-latest.csv``.
+See benchmarks/README.md for what each suite runs and what the columns mean.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import multiprocessing as mp
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import time
+import traceback
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+
+# generator settings shared by every synthetic table (see cellsuppress.synthetic.generate)
+BASE = dict(seed=1, mean=40, small_share=0.12, zero_share=0.05)
+THRESHOLD = 20
+
+
+# -- cases -----------------------------------------------------------------------------------------
+
+@dataclass
+class Case:
+    """One protect (or audit) run. ``source`` is ``("synthetic", generate kwargs)`` or ``("jj", path)``."""
+
+    table: str
+    source: tuple
+    preset: str = "strict"
+    cost: str = "value"
+    method: str = "optimal"
+    time_limit: float | None = None
+    solver: str = "highs"
+    kind: str = "protect"  # or "audit"
+    hidden_share: float = 0.02  # audit cases: share of cells hidden at random
+    hidden_seed: int = 1
+    extra: dict = field(default_factory=dict)  # carried into the row (e.g. the scaling series)
+
+
+def synthetic(**kw) -> tuple:
+    return ("synthetic", {**BASE, **kw})
+
+
+def build_table(source: tuple):
+    kind, spec = source
+    if kind == "synthetic":
+        from cellsuppress.synthetic import generate
+
+        return generate(**spec).table()
+    if kind == "jj":
+        from cellsuppress.io.jj import read_jj
+
+        return read_jj(spec)
+    raise ValueError(f"unknown table source {kind!r}")
+
+
+# -- measuring ---------------------------------------------------------------------------------------
+
+def _current_rss_mb() -> float:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        return float("nan")
+
+
+def _maxrss_mb() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return r / 1024 if sys.platform != "darwin" else r / 2**20  # kB on Linux, bytes on macOS
+
+
+def run_case(case: Case, partial=None) -> dict:
+    """Build the table, run protect (or audit) on it, and measure. Never raises: errors go in the row.
+
+    ``partial(row)``, if given, receives the row once the table is built (so that a case killed
+    later still reports its size)."""
+    row: dict = {"table": case.table, "method": case.method, "preset": case.preset,
+                 "cost function": case.cost, "solver": case.solver,
+                 "time limit": case.time_limit, **case.extra}
+    t_build = time.perf_counter()
+    notes: list[str] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            table = build_table(case.source)
+        notes += sorted({f"{w.category.__name__}" for w in caught})
+        row["build seconds"] = time.perf_counter() - t_build
+        row["cells"] = table.n_cells
+        row["equations"] = table.n_equations
+        from cellsuppress.rules import requirement
+
+        req = requirement(table, case.preset, THRESHOLD)
+        row["sensitive"] = int(req.sensitive.sum())
+    except Exception as e:  # noqa: BLE001 - a benchmark records failures and goes on
+        row["error"] = f"building the table: {type(e).__name__}: {e}"
+        row["traceback"] = traceback.format_exc()
+        return row
+
+    if partial is not None:
+        partial(dict(row))
+    base_rss = _current_rss_mb()
+    t0 = time.perf_counter()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            if case.kind == "audit":
+                _run_audit(case, table, row)
+            else:
+                _run_protect(case, table, row)
+        notes += sorted({f"{w.category.__name__}: {str(w.message)[:120]}" for w in caught})
+    except Exception as e:  # noqa: BLE001
+        row["error"] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        row["traceback"] = traceback.format_exc()
+    row["seconds"] = time.perf_counter() - t0
+    peak = _maxrss_mb()
+    row["peak MB"] = max(0.0, peak - base_rss)
+    row["peak rss MB"] = peak
+    if notes:
+        row["message"] = " | ".join(filter(None, [row.get("message", "")] + notes))
+    return row
+
+
+def _run_protect(case: Case, table, row: dict) -> None:
+    from cellsuppress.protect import protect
+
+    res = protect(table, preset=case.preset, threshold=THRESHOLD, cost=case.cost, method=case.method,
+                  time_limit=case.time_limit, solver=case.solver)
+    hidden = np.asarray(res.hidden, dtype=bool)
+    row["hidden"] = int(hidden.sum())
+    row["hidden value"] = float(np.nansum(table.values[hidden]))
+    row["cost"] = float(res.cost)
+    row["lower bound"] = float(res.lower_bound)
+    row["gap"] = float(res.gap)
+    row["optimal"] = bool(res.optimal)
+    row["protect seconds"] = float(res.stats.get("seconds", float("nan")))
+    row["audit ok"] = bool(res.audit.ok)
+    for k in ("components", "cut_rounds", "cuts", "lps", "mip_solves"):
+        if k in res.stats:
+            row[k] = res.stats[k]
+    row["message"] = "; ".join(res.message.splitlines()) if res.message else ""
+
+
+def _run_audit(case: Case, table, row: dict) -> None:
+    from cellsuppress.audit import audit
+
+    rng = np.random.default_rng(case.hidden_seed)
+    n = table.n_cells
+    hidden = np.zeros(n, dtype=bool)
+    hidden[rng.choice(n, size=int(round(case.hidden_share * n)), replace=False)] = True
+    t0 = time.perf_counter()
+    rep = audit(table, hidden, preset=case.preset, threshold=THRESHOLD)
+    row["audit seconds"] = time.perf_counter() - t0
+    row["hidden"] = int(hidden.sum())
+    row["hidden value"] = float(table.values[hidden].sum())
+    row["blocks"] = int(rep.stats.get("blocks", 0))
+    row["solves"] = int(rep.stats.get("solves", 0))
+    row["audit ok"] = bool(rep.ok)
+    row["unprotected"] = int(len(rep.unprotected))
+    row["multi-cell"] = int(len(rep.multi_cell))
+    row["method"] = "audit (LP)"
+
+
+def _child(case: Case, conn) -> None:
+    try:
+        conn.send(("partial", None))  # started
+        conn.send(("final", run_case(case, partial=lambda r: conn.send(("partial", r)))))
+    finally:
+        conn.close()
+
+
+def run_isolated(case: Case, hard_timeout: float | None, in_process: bool) -> dict:
+    """``run_case`` in a forked child (own peak memory, survives crashes); killed after ``hard_timeout``."""
+    if in_process:
+        return run_case(case)
+    ctx = mp.get_context("fork")
+    recv, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(case, send), daemon=True)
+    t0 = time.perf_counter()
+    proc.start()
+    send.close()
+    row, partial = None, None
+    while row is None:
+        left = None if hard_timeout is None else max(0.0, hard_timeout - (time.perf_counter() - t0))
+        if not recv.poll(left):
+            break
+        try:
+            kind, payload = recv.recv()
+        except EOFError:
+            break
+        if kind == "final":
+            row = payload
+        elif payload is not None:
+            partial = payload
+    elapsed = time.perf_counter() - t0
+    if row is None and proc.is_alive():  # only our own child, by its handle
+        proc.terminate()
+    proc.join(5)
+    if proc.is_alive():
+        proc.kill()
+        proc.join(5)
+    if row is None:
+        why = (f"killed after the hard timeout of {hard_timeout:g} s"
+               if hard_timeout is not None and elapsed >= hard_timeout else f"child exited with code {proc.exitcode}")
+        row = {"table": case.table, "method": case.method, "preset": case.preset, "cost function": case.cost,
+               "solver": case.solver, "time limit": case.time_limit, **case.extra, **(partial or {}),
+               "seconds": elapsed, "error": why}
+    return row
+
+
+# -- output ------------------------------------------------------------------------------------------
+
+def _fmt_num(v, spec="g"):
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    return format(v, spec)
+
+
+def _fmt_bool(v):
+    return "" if v is None else ("yes" if v else "no")
+
+
+def _fmt_gap(v):
+    return "" if v is None else f"{100 * v:.2f}%"
+
+
+# (key, header, width, formatter)
+PROTECT_COLUMNS = [
+    ("table", "table", 22, str),
+    ("cells", "cells", 7, _fmt_num),
+    ("equations", "eqs", 6, _fmt_num),
+    ("sensitive", "sens", 5, _fmt_num),
+    ("hidden", "hidden", 6, _fmt_num),
+    ("hidden value", "hid.value", 10, lambda v: _fmt_num(v, ".10g")),
+    ("cost", "cost", 11, lambda v: _fmt_num(v, ".10g")),
+    ("lower bound", "lower bd", 11, lambda v: _fmt_num(v, ".10g")),
+    ("gap", "gap", 7, _fmt_gap),
+    ("optimal", "opt", 3, _fmt_bool),
+    ("seconds", "seconds", 8, lambda v: _fmt_num(v, ".2f")),
+    ("peak MB", "peak MB", 7, lambda v: _fmt_num(v, ".1f")),
+    ("method", "method", 7, str),
+    ("preset", "preset", 6, str),
+    ("cost function", "costfn", 6, str),
+    ("solver", "solver", 6, str),
+]
+
+AUDIT_COLUMNS = [
+    ("table", "table", 29, str),
+    ("cells", "cells", 7, _fmt_num),
+    ("equations", "eqs", 6, _fmt_num),
+    ("hidden", "hidden", 6, _fmt_num),
+    ("hidden value", "hid.value", 10, lambda v: _fmt_num(v, ".10g")),
+    ("blocks", "blocks", 6, _fmt_num),
+    ("solves", "solves", 6, _fmt_num),
+    ("audit seconds", "audit s", 8, lambda v: _fmt_num(v, ".2f")),
+    ("build seconds", "build s", 7, lambda v: _fmt_num(v, ".2f")),
+    ("peak MB", "peak MB", 7, lambda v: _fmt_num(v, ".1f")),
+    ("audit ok", "safe", 4, _fmt_bool),
+    ("unprotected", "unprot", 6, _fmt_num),
+    ("preset", "preset", 6, str),
+]
+
+CSV_COLUMNS = [
+    "suite", "table", "series", "cells", "equations", "sensitive", "hidden", "hidden value", "cost",
+    "lower bound", "gap", "optimal", "seconds", "peak MB", "method", "preset", "cost function", "solver",
+    "time limit", "protect seconds", "build seconds", "audit seconds", "peak rss MB", "audit ok",
+    "blocks", "solves", "unprotected", "multi-cell", "components", "cut_rounds", "cuts", "lps", "mip_solves",
+    "message", "error", "started", "commit", "machine",
+]
+
+
+class Printer:
+    def __init__(self, columns, quiet: bool):
+        self.columns = columns
+        self.quiet = quiet
+        self.header_done = False
+
+    def line(self, cells) -> str:
+        out = []
+        for (key, _, width, _), text in zip(self.columns, cells):
+            text = str(text)
+            out.append(text.ljust(width) if key in ("table", "method", "preset", "cost function", "solver")
+                       else text.rjust(width))
+        return "  ".join(out).rstrip()
+
+    def header(self) -> None:
+        heads = [h for _, h, _, _ in self.columns]
+        print(self.line(heads))
+        print("-" * len(self.line(heads)), flush=True)
+        self.header_done = True
+
+    def row(self, row: dict) -> None:
+        if not self.header_done:
+            self.header()
+        cells = []
+        for key, _, width, fmt in self.columns:
+            v = row.get(key)
+            cells.append("" if v is None else fmt(v))
+        print(self.line(cells), flush=True)
+        if row.get("error"):
+            print(f"    ! {row['error']}", flush=True)
+            if not self.quiet and row.get("traceback"):
+                print("    " + row["traceback"].rstrip().replace("\n", "\n    "), flush=True)
+        elif row.get("message") and not self.quiet:
+            print(f"    ({row['message']})", flush=True)
+
+
+def machine_info() -> dict:
+    mem = "?"
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    mem = f"{int(line.split()[1]) / 2**20:.1f} GiB"
+                    break
+    except OSError:
+        pass
+    cpu = platform.processor() or "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+
+    def ver(pkg):
+        try:
+            return metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    commit = "?"
+    try:
+        commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, timeout=10).stdout.strip() or "?"
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no", "src"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        if dirty:
+            commit += "+dirty(src)"
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return {"cores": os.cpu_count(), "memory": mem, "cpu": cpu, "python": platform.python_version(),
+            "highspy": ver("highspy"), "numpy": ver("numpy"), "scipy": ver("scipy"),
+            "cellsuppress": ver("cellsuppress"), "commit": commit, "platform": platform.platform()}
+
+
+def print_machine(info: dict) -> None:
+    try:
+        load = "load average %.2f %.2f %.2f" % os.getloadavg()
+    except OSError:
+        load = "load average ?"
+    print(f"machine: {info['cores']} cores ({info['cpu']}), {info['memory']} memory, {info['platform']}; {load}")
+    print(f"python {info['python']}, highspy {info['highspy']}, numpy {info['numpy']}, scipy {info['scipy']}, "
+          f"cellsuppress {info['cellsuppress']} (commit {info['commit']})", flush=True)
+
+
+# -- suites --------------------------------------------------------------------------------------------
+
+QUICK_TABLES = [
+    ("2-way 20x20", synthetic(dims=2, levels=(20,))),
+    ("2-way hier (6,6)x(5,8)", synthetic(dims=2, levels=((6, 6), (5, 8)))),
+    ("3-way 5x5x5", synthetic(dims=3, levels=(5,))),
+]
+
+
+def quick_cases(tl: float) -> list[Case]:
+    cases = []
+    for name, src in QUICK_TABLES:
+        for preset, cost in (("strict", "value"), ("strict", "unity"), ("policy", "value"), ("exact", "value")):
+            cases.append(Case(name, src, preset=preset, cost=cost, time_limit=tl))
+    return cases
+
+
+def standard_cases(tl: float) -> list[Case]:
+    two_way = [
+        ("2-way 20x20", synthetic(dims=2, levels=(20,))),
+        ("2-way 50x50", synthetic(dims=2, levels=(50,))),
+        ("2-way hier (6,6)x(5,8)", synthetic(dims=2, levels=((6, 6), (5, 8)))),
+    ]
+    # small_share 0.14 gives 129 sensitive cells of 1,331 (0.12 would give 117)
+    three_way = [("3-way 10x10x10", synthetic(dims=3, levels=(10,), small_share=0.14))]
+    cases = [Case(n, s, time_limit=tl) for n, s in two_way + three_way]
+    for n, s in two_way:
+        for preset in ("exact", "policy"):
+            cases.append(Case(n, s, preset=preset, time_limit=tl))
+    return cases
+
+
+def _jj_cells(path: Path) -> int:
+    """The cell count from a JJ file's second record, without parsing the rest."""
+    with open(path, "rb") as f:
+        seen = 0
+        for raw in f:
+            line = raw.strip().lstrip(b"\xef\xbb\xbf")
+            if not line:
+                continue
+            seen += 1
+            if seen == 2:
+                try:
+                    return int(float(line.split()[0]))
+                except (ValueError, IndexError):
+                    return 1 << 62
+    return 1 << 62
+
+
+def instance_cases(directory: Path, tl: float) -> list[Case]:
+    files = sorted(directory.glob("*.jj")) + sorted(directory.glob("*.JJ"))
+    files = sorted(set(files), key=lambda p: (_jj_cells(p), p.name))
+    return [Case(p.stem, ("jj", str(p)), preset="custom", cost="file", time_limit=tl) for p in files]
+
+
+def audit_cases() -> list[Case]:
+    return [
+        Case("3-way hier (5,8)^3, 2% hidden", synthetic(dims=3, levels=((5, 8), (5, 8), (5, 8))), kind="audit",
+             method="audit"),
+        Case("2-way 300x300, 2% hidden", synthetic(dims=2, levels=(300,)), kind="audit", method="audit"),
+    ]
+
+
+def comparison(rows: list[dict]) -> None:
+    """Per table: what strict hides beyond exact, and what policy saves against strict (value cost)."""
+    by_table: dict = {}
+    for r in rows:
+        if r.get("error") or r.get("cost function") != "value" or r.get("method") != "optimal":
+            continue
+        by_table.setdefault(r["table"], {})[r["preset"]] = r
+    tables = [t for t, d in by_table.items() if "strict" in d and ("exact" in d or "policy" in d)]
+    if not tables:
+        return
+    print()
+    print("Comparison (cost = value; hidden value = participants in hidden cells; * = not proven optimal)")
+    head = (f"{'table':22}  {'strict':>12}  {'exact':>12}  {'policy':>12}  {'strict/exact':>12}  "
+            f"{'policy/strict':>13}  {'policy saves':>12}")
+    print(head)
+    print("-" * len(head))
+
+    def cell(d, p):
+        r = d.get(p)
+        if r is None:
+            return f"{'':>12}"
+        mark = "" if r.get("optimal") else "*"
+        return f"{r['hidden value']:>11.10g}{mark or ' '}"
+
+    for t in tables:
+        d = by_table[t]
+        s = d["strict"]["hidden value"]
+        e = d.get("exact", {}).get("hidden value")
+        p = d.get("policy", {}).get("hidden value")
+        se = f"{s / e:12.2f}" if e else f"{'':>12}"
+        ps = f"{p / s:13.2f}" if p is not None and s else f"{'':>13}"
+        sv = f"{s - p:>12.10g}" if p is not None else f"{'':>12}"
+        print(f"{t:22}  {cell(d, 'strict')}  {cell(d, 'exact')}  {cell(d, 'policy')}  {se}  {ps}  {sv}")
+    print("  (hidden cells: " + "; ".join(
+        f"{t}: strict {by_table[t]['strict']['hidden']}"
+        + "".join(f", {p} {by_table[t][p]['hidden']}" for p in ("exact", "policy") if p in by_table[t])
+        for t in tables) + ")", flush=True)
+
+
+# -- scaling ---------------------------------------------------------------------------------------------
+
+SCALING_2WAY = [10, 20, 30, 50, 70, 100, 150, 200, 300, 500, 700, 1000]
+SCALING_3WAY = [2, 3, 4, 5, 6, 8, 10, 12, 15, 20]  # dims=3, levels (k, 2) per dimension: (1+3k)^3 cells
+
+
+def scaling_series() -> dict:
+    s2 = [(f"2-way {n}x{n}", synthetic(dims=2, levels=(n,))) for n in SCALING_2WAY]
+    s3 = [(f"3-way hier ({k},2)^3", synthetic(dims=3, levels=(k, 2))) for k in SCALING_3WAY]
+    return {("2-way", "optimal"): s2, ("2-way", "fast"): s2,
+            ("3-way hier", "optimal"): s3, ("3-way hier", "fast"): s3}
+
+
+def fit_power(rows: list[dict]) -> tuple[float, float, int] | None:
+    """Least squares of log(seconds) = log(a) + b log(cells); rows under 0.05 s are ignored."""
+    pts = [(r["cells"], r["seconds"]) for r in rows if r.get("seconds", 0) >= 0.05 and r.get("cells")]
+    if len(pts) < 2 or len({c for c, _ in pts}) < 2:
+        return None
+    x = np.log([c for c, _ in pts])
+    y = np.log([s for _, s in pts])
+    b, loga = np.polyfit(x, y, 1)
+    return float(np.exp(loga)), float(b), len(pts)
+
+
+def run_scaling(args, printer: Printer, stamp_rows) -> list[dict]:
+    budget = args.budget
+    per_table = args.time_limit
+    t_start = time.perf_counter()
+    series = scaling_series()
+    active = {k: True for k in series}
+    rows: list[dict] = []
+    step = 0
+    while any(active.values()):
+        for key, tables in series.items():
+            if not active[key]:
+                continue
+            if step >= len(tables):
+                active[key] = False
+                continue
+            left = budget - (time.perf_counter() - t_start)
+            if left < 1.0:
+                print(f"budget of {budget:g} s spent: stopping", flush=True)
+                return rows
+            name, src = tables[step]
+            tl = min(per_table, left)
+            case = Case(name, src, method=key[1], time_limit=tl,
+                        extra={"series": f"{key[0]} {key[1]}"})
+            row = stamp_rows(run_isolated(case, _hard_timeout(tl), args.in_process))
+            rows.append(row)
+            printer.row(row)
+            finished = not row.get("error") and (key[1] == "fast" or row.get("optimal"))
+            if not finished or row.get("seconds", 0) >= tl:
+                print(f"    series {key[0]} {key[1]} stops here ({'time limit' if not row.get('error') else 'error'})",
+                      flush=True)
+                active[key] = False
+        step += 1
+    return rows
+
+
+def scaling_report(rows: list[dict], out: Path) -> None:
+    print()
+    print("Fit seconds ~ a * cells^b (least squares on log-log; rows under 0.05 s and rows that hit the time "
+          "limit or failed are left out)")
+    series = sorted({r.get("series") for r in rows if r.get("series")})
+    for s in series:
+        ok = [r for r in rows if r.get("series") == s and not r.get("error")
+              and (r.get("method") == "fast" or r.get("optimal"))]
+        fit = fit_power(ok)
+        if fit is None:
+            print(f"  {s:22}  too few points ({len(ok)} finished)")
+        else:
+            a, b, n = fit
+            print(f"  {s:22}  b = {b:5.2f}   a = {a:.3g}   ({n} points, cells {min(r['cells'] for r in ok)}.."
+                  f"{max(r['cells'] for r in ok)})")
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("(matplotlib is not installed: no plot; `pip install -e .[bench]` to get "
+              "benchmarks/results/scaling-latest.png)")
+        return
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.5))
+    for s in series:
+        rs = [r for r in rows if r.get("series") == s and not r.get("error")]
+        if not rs:
+            continue
+        c = [r["cells"] for r in rs]
+        done = [r.get("method") == "fast" or bool(r.get("optimal")) for r in rs]
+        line, = ax1.plot(c, [r["seconds"] for r in rs], "-", label=s)
+        ax1.scatter([x for x, d in zip(c, done) if d], [r["seconds"] for r, d in zip(rs, done) if d],
+                    color=line.get_color(), zorder=3)
+        ax1.scatter([x for x, d in zip(c, done) if not d], [r["seconds"] for r, d in zip(rs, done) if not d],
+                    facecolors="none", edgecolors=line.get_color(), zorder=3)
+        ax2.plot(c, [r["hidden"] / r["cells"] for r in rs], "o-", color=line.get_color(), label=s)
+    ax1.set(xscale="log", yscale="log", xlabel="cells", ylabel="seconds",
+            title="protect time (hollow: time limit hit)")
+    ax2.set(xscale="log", yscale="log", xlabel="cells", ylabel="hidden cells / cells", title="hidden share")
+    for ax in (ax1, ax2):
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = out / "scaling-latest.png"
+    fig.savefig(path, dpi=120)
+    print(f"plot: {path}")
+
+
+# -- main --------------------------------------------------------------------------------------------------
+
+DEFAULT_TIME_LIMIT = {"quick": 5.0, "standard": 600.0, "instances": 60.0, "scaling": 120.0, "audit": None}
+
+
+HARD_TIMEOUT: float | None = -1.0  # -1: the default rule below; None: never kill
+
+
+def _hard_timeout(tl: float | None) -> float | None:
+    """How long a child may run before it is killed: protect stops itself at its time limit, but the
+    final audit of a large pattern comes on top of it (default ``3 * time limit + 120``)."""
+    if HARD_TIMEOUT is None or HARD_TIMEOUT >= 0:
+        return HARD_TIMEOUT
+    return None if tl is None else 3 * tl + 120
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--suite", required=True, choices=["quick", "standard", "instances", "scaling", "audit"])
+    ap.add_argument("--time-limit", type=float, default=None,
+                    help="seconds per table (defaults: quick 5, standard 600, instances 60, scaling 120)")
+    ap.add_argument("--budget", type=float, default=600.0, help="scaling: total seconds for all tables (600)")
+    ap.add_argument("--out", type=Path, default=HERE / "results", help="directory for the CSV files")
+    ap.add_argument("--instances-dir", type=Path, default=REPO.parent / "shared" / "instances",
+                    help="directory of *.jj files for --suite instances")
+    ap.add_argument("--quiet", action="store_true", help="no per-row messages or tracebacks")
+    ap.add_argument("--in-process", action="store_true",
+                    help="run cases in this process (no isolation; peak MB then only shows growth above "
+                         "the process's earlier peak)")
+    ap.add_argument("--hard-timeout", type=float, default=-1.0,
+                    help="kill a case after this many seconds (default 3 x time limit + 120; 0 = never)")
+    args = ap.parse_args(argv)
+    global HARD_TIMEOUT
+    HARD_TIMEOUT = None if args.hard_timeout == 0 else args.hard_timeout
+    if args.time_limit is None:
+        args.time_limit = DEFAULT_TIME_LIMIT[args.suite]
+
+    info = machine_info()
+    started = datetime.now()
+    stamp = started.strftime("%Y%m%d-%H%M%S")
+    machine = (f"{info['cores']} cores, {info['memory']}, python {info['python']}, highspy {info['highspy']}")
+    print(f"cellsuppress benchmarks: suite {args.suite}, started {started:%Y-%m-%d %H:%M:%S}")
+    print_machine(info)
+    if args.suite == "scaling":
+        print(f"per-table time limit {args.time_limit:g} s, total budget {args.budget:g} s")
+    elif args.time_limit is not None:
+        print(f"time limit {args.time_limit:g} s per table")
+    print(flush=True)
+
+    def stamp_rows(row: dict) -> dict:
+        row.setdefault("suite", args.suite)
+        row["started"] = started.isoformat(timespec="seconds")
+        row["commit"] = info["commit"]
+        row["machine"] = machine
+        return row
+
+    t0 = time.perf_counter()
+    printer = Printer(AUDIT_COLUMNS if args.suite == "audit" else PROTECT_COLUMNS, args.quiet)
+    rows: list[dict] = []
+    if args.suite == "scaling":
+        rows = run_scaling(args, printer, stamp_rows)
+    else:
+        if args.suite == "quick":
+            cases = quick_cases(args.time_limit)
+        elif args.suite == "standard":
+            cases = standard_cases(args.time_limit)
+        elif args.suite == "instances":
+            if not args.instances_dir.is_dir() or not any(args.instances_dir.glob("*.[jJ][jJ]")):
+                print(f"no *.jj files in {args.instances_dir}: skipping the instances suite "
+                      "(pass --instances-dir)")
+                return 0
+            cases = instance_cases(args.instances_dir, args.time_limit)
+        else:
+            cases = audit_cases()
+        for case in cases:
+            hard = _hard_timeout(case.time_limit)
+            row = stamp_rows(run_isolated(case, hard, args.in_process))
+            rows.append(row)
+            printer.row(row)
+    total = time.perf_counter() - t0
+    print(f"\n{len(rows)} row(s) in {total:.1f} s"
+          + (f"; {sum(1 for r in rows if r.get('error'))} failed" if any(r.get("error") for r in rows) else ""))
+
+    if args.suite in ("quick", "standard"):
+        comparison(rows)
+    if args.suite == "scaling" and rows:
+        args.out.mkdir(parents=True, exist_ok=True)
+        scaling_report(rows, args.out)
+
+    if rows:
+        args.out.mkdir(parents=True, exist_ok=True)
+        path = args.out / f"{args.suite}-{stamp}.csv"
+        with open(path, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+            w.writeheader()
+            for r in rows:
+                w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in CSV_COLUMNS})
+        latest = args.out / f"{args.suite}-latest.csv"
+        shutil.copyfile(path, latest)
+        print(f"wrote {path} (and {latest.name})")
+    return 1 if rows and all(r.get("error") for r in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
