@@ -160,8 +160,6 @@ def _cleanup(p: Problem, x: np.ndarray, sep: Separator, witnesses: dict, budget,
             continue
         jj = np.array([local[j]])
         model.set_col_bounds(jj, [0.0], [0.0])
-        if not affected:
-            continue
         new: dict = {}
         viol = []
         for k in affected:
@@ -169,16 +167,20 @@ def _cleanup(p: Problem, x: np.ndarray, sep: Separator, witnesses: dict, budget,
         if _filter_policy(p, viol):
             x[j] = 1.0
             model.set_col_bounds(jj, lo[jj], hi[jj])
-        else:
-            witnesses.update(new)
+            continue
+        witnesses.update(new)
+        # a witness that moved j no longer exists (under policy another side may still hold)
+        for k, held in witnesses.items():
+            if k not in new:
+                witnesses[k] = {kind: w for kind, w in held.items() if w is not None and j not in w}
     return x
 
 
 def _needs(p: Problem, held: dict, j: int) -> bool:
     """Whether a cell's requirements may fail once ``j`` is published."""
     uses = [w is None or j in w for w in held.values()]
-    if not uses:
-        return False
+    if not uses:  # no witness left: check again
+        return True
     return all(uses) if p.policy else any(uses)
 
 

@@ -130,17 +130,18 @@ def attacker_bound(d: np.ndarray, cap_up: np.ndarray, cap_dn: np.ndarray, x: np.
     return float(np.nan_to_num(c, nan=0.0, posinf=np.inf).sum())
 
 
-def single_equation_cuts(p: Problem) -> tuple[sp.csr_matrix, np.ndarray]:
+def single_equation_cuts(p: Problem) -> tuple[sp.csr_matrix, np.ndarray, tuple[np.ndarray, np.ndarray]]:
     """Cuts each equation gives before any LP is solved.
 
     When sensitive cell ``k`` moves by its protection level ``L`` in one
     direction, every equation holding ``k`` must be balanced by its other
     hidden cells, each within its capacity in the compensating direction:
-    ``sum_{j != k} min(cap_j, L) x_j >= L``. Returns ``(A, rhs)`` over all cells.
+    ``sum_{j != k} min(cap_j, L) x_j >= L``. Returns ``(A, rhs, (cell, direction))``
+    over all cells, with the sensitive cell and direction (+1 up, -1 down) of each row.
     """
     M = sp.csr_matrix(p.M)
     sens = np.flatnonzero(p.sensitive)
-    rows_out, rhs_out = [], []
+    rows_out, rhs_out, ks, dirs = [], [], [], []
     for level, direction in ((p.up, 1.0), (p.dn, -1.0)):
         need = sens[level[sens] > 0]
         if need.size == 0:
@@ -162,16 +163,19 @@ def single_equation_cuts(p: Problem) -> tuple[sp.csr_matrix, np.ndarray]:
         A.eliminate_zeros()
         rows_out.append(A)
         rhs_out.append(L)
+        ks.append(kk)
+        dirs.append(np.full(kk.size, int(direction)))
     if not rows_out:
-        return sp.csr_matrix((0, p.n)), np.zeros(0)
-    return sp.vstack(rows_out, format="csr"), np.concatenate(rhs_out)
+        return sp.csr_matrix((0, p.n)), np.zeros(0), (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    return (sp.vstack(rows_out, format="csr"), np.concatenate(rhs_out),
+            (np.concatenate(ks), np.concatenate(dirs)))
 
 
 def master_program(p: Problem) -> LinearProgram:
     """The master MILP before cuts: binary x, forced cells fixed, the single-equation cuts."""
     lo = np.where(p.force_hidden, 1.0, 0.0)
     hi = np.where(p.force_published & ~p.force_hidden, 0.0, 1.0)
-    A, rhs = single_equation_cuts(p)
+    A, rhs, sides = single_equation_cuts(p)
     n_extra = 0
     if p.policy:
         n_extra = int(p.sensitive.sum())
@@ -179,7 +183,7 @@ def master_program(p: Problem) -> LinearProgram:
     if n_extra:
         A = sp.hstack([A, sp.csr_matrix((A.shape[0], n_extra))], format="csr")
         # single-equation cuts are per direction: scale them by the side chosen
-        A, rhs = policy_rows(A, rhs, p, single_equation_cuts_sides(p))
+        A, rhs = policy_rows(A, rhs, p, sides)
     col_lo = np.concatenate([lo, np.zeros(n_extra)])
     col_hi = np.concatenate([hi, np.ones(n_extra)])
     if n_extra:
@@ -188,23 +192,6 @@ def master_program(p: Problem) -> LinearProgram:
         col_hi[p.n:] = np.where(p.up[sens] > p.cap_up[sens], 0.0, 1.0)
     return LinearProgram(c=c, A=A, row_lo=rhs, row_hi=np.full(rhs.size, np.inf),
                          col_lo=col_lo, col_hi=col_hi, integer=np.ones(c.size, dtype=bool))
-
-
-def single_equation_cuts_sides(p: Problem) -> tuple[np.ndarray, np.ndarray]:
-    """(sensitive cell, direction) of each row of :func:`single_equation_cuts`, in its order."""
-    M = sp.csr_matrix(p.M)
-    sens = np.flatnonzero(p.sensitive)
-    ks, dirs = [], []
-    for level, direction in ((p.up, 1), (p.dn, -1)):
-        need = sens[level[sens] > 0]
-        if need.size == 0:
-            continue
-        Mk = sp.coo_matrix(M[:, need])
-        ks.append(need[Mk.col])
-        dirs.append(np.full(Mk.col.size, direction))
-    if not ks:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return np.concatenate(ks), np.concatenate(dirs)
 
 
 def policy_rows(A: sp.csr_matrix, rhs: np.ndarray, p: Problem, sides) -> tuple[sp.csr_matrix, np.ndarray]:
