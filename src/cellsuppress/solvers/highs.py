@@ -137,7 +137,9 @@ class HighsModel:
             st = h.getModelStatus()
         info = h.getInfo()
         is_mip = not self.relaxed
-        has_sol = info.primal_solution_status == 2  # feasible
+        # "optimal" with a solution HiGHS calls infeasible: residuals above tolerance after
+        # unscaling, as with cells of 1e11 next to cells of 1; the optimum is still its objective
+        has_sol = info.primal_solution_status == 2 or (st == S.kOptimal and info.primal_solution_status == 1)
         sol = h.getSolution()
         x = np.asarray(sol.col_value) if has_sol else None
         obj = h.getObjectiveValue() if has_sol else np.nan
