@@ -36,7 +36,10 @@ def heuristic(p: Problem, say=None, deadline=None, x0=None, cleanup_budget: floa
     first = _filter_policy(p, sep.violations(x))
     if cuts is not None:
         cuts.extend(first)
-    x = _cheapest_moves(p, x, first, give_up_at)
+    # the cheapest-move LPs give the best patterns but grow slow on large tables: past a few
+    # seconds the greedy cover below finishes the job
+    soft = t0 + (10.0 if deadline is None else max(1.0, 0.2 * (deadline - t0)))
+    x = _cheapest_moves(p, x, first, give_up_at, soft_stop=soft)
     while True:
         if give_up_at is not None and time.perf_counter() > give_up_at:
             raise OutOfTime()
@@ -71,14 +74,16 @@ def heuristic(p: Problem, say=None, deadline=None, x0=None, cleanup_budget: floa
     return x, stats
 
 
-def _cheapest_moves(p: Problem, x: np.ndarray, failing: list[Violation], give_up_at=None) -> np.ndarray:
+def _cheapest_moves(p: Problem, x: np.ndarray, failing: list[Violation], give_up_at=None,
+                    soft_stop: float | None = None) -> np.ndarray:
     """For each failing requirement, hide the support of the cheapest attacker move that meets it.
 
     The move is an LP over the whole problem: ``M z = 0``, ``z_k`` fixed at the
     protection level, each cell within its capacities, moving a published cell
     costing its weight per unit of the level and a hidden one nothing. Once its
     support is hidden the attacker can make that very move, so the requirement
-    holds; later requirements reuse what earlier ones hid.
+    holds; later requirements reuse what earlier ones hid. Past ``soft_stop`` the
+    remaining requirements are left to the caller.
     """
     from .solvers import HighsModel, LinearProgram
 
@@ -100,6 +105,8 @@ def _cheapest_moves(p: Problem, x: np.ndarray, failing: list[Violation], give_up
     for k, vs in by_cell.items():
         if give_up_at is not None and time.perf_counter() > give_up_at:
             raise OutOfTime()
+        if soft_stop is not None and time.perf_counter() > soft_stop:
+            break
         options = []  # policy: either side will do; otherwise every failing side is needed
         for v in vs:
             kinds = [("up", v.level), ("dn", v.level)] if v.kind == "spl" else [(v.kind, v.level)]
@@ -119,7 +126,8 @@ def _cheapest_moves(p: Problem, x: np.ndarray, failing: list[Violation], give_up
                 model.set_col_bounds(idx, lo, hi)
                 unit = np.where(x > 0.5, 0.0, p.weight / max(level, 1e-9)) + 1e-9
                 model.set_objective(np.concatenate([unit, unit]))
-                sol = model.solve()
+                cap = None if soft_stop is None else max(0.5, soft_stop - time.perf_counter())
+                sol = model.solve(time_limit=cap)
                 if sol.status == "optimal" and (best is None or sol.objective < best[0]):
                     best = (sol.objective, sol.x)
             if best is not None:
