@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from cellsuppress import Hierarchy, HierarchyError, Table
 from cellsuppress.audit import AuditError, audit
 from cellsuppress.rules import RuleError, requirement
+from helpers import leaves_below
 
 
 def test_doctests():
@@ -138,16 +139,6 @@ def test_zero_is_publishable_and_large_cells_safe():
 
 
 # -- brute force on small random tables ----------------------------------------------
-def leaves_below(h: Hierarchy, code: str) -> set:
-    out = set()
-    for leaf in h.leaves:
-        c = leaf
-        while c is not None:
-            if c == code:
-                out.add(leaf)
-                break
-            c = h.parent_of(c)
-    return out
 
 
 def compositions(total: int, k: int) -> np.ndarray:

@@ -14,6 +14,7 @@ import cellsuppress.linear as linear_module
 import cellsuppress.table as table_module
 from cellsuppress import Hierarchy, Table, TableError
 from cellsuppress.table import DEFAULT_MARKERS, additivity_matrix
+from helpers import leaves_below
 
 REGION = {"Total": ["North", "South"], "North": ["N1", "N2"], "South": ["S1"]}
 
@@ -278,16 +279,6 @@ def random_tables(draw):
     return dims, hs, df
 
 
-def leaves_below(h: Hierarchy, code: str) -> set:
-    out = set()
-    for leaf in h.leaves:
-        c = leaf
-        while c is not None:
-            if c == code:
-                out.add(leaf)
-                break
-            c = h.parent_of(c)
-    return out
 
 
 @settings(max_examples=40, deadline=None)
