@@ -47,7 +47,7 @@ class Hierarchy:
         parent_of: dict[str, str] = {}
         order: list[str] = []
         for p, c in pairs:
-            p, c = _code(p), _code(c)
+            p, c = as_code(p), as_code(c)
             if p == c:
                 raise HierarchyError(f"hierarchy{_nm(name)}: code {c!r} is its own parent (a cycle)")
             if c in parent_of and parent_of[c] != p:
@@ -118,7 +118,7 @@ class Hierarchy:
         roots = [n for n in graph.nodes if graph.in_degree(n) == 0]
         if len(roots) > 1:
             raise HierarchyError(
-                f"hierarchy{_nm(name)} has several roots: {', '.join(repr(_code(r)) for r in roots[:10])}; "
+                f"hierarchy{_nm(name)} has several roots: {', '.join(repr(as_code(r)) for r in roots[:10])}; "
                 "add the total they sum to as their parent")
         return cls.from_pairs(graph.edges(), name=name)
 
@@ -135,7 +135,7 @@ class Hierarchy:
         cuts = np.cumsum(lengths).tolist()
         pairs = []
         for code in codes:
-            code = _code(code)
+            code = as_code(code)
             if code == total:  # the data's own grand-total rows
                 continue
             if len(code) not in cuts:
@@ -150,7 +150,7 @@ class Hierarchy:
     @classmethod
     def flat(cls, codes: Iterable, total: str = "Total", name: str | None = None) -> "Hierarchy":
         """A one-level dimension: ``total`` over the given codes (in their order)."""
-        seen = list(dict.fromkeys(_code(c) for c in codes))
+        seen = list(dict.fromkeys(as_code(c) for c in codes))
         if total in seen:
             seen.remove(total)
         return cls(total, {total: seen} if seen else {}, name=name)
@@ -255,7 +255,8 @@ class Hierarchy:
                 f"{', '.join(map(repr, missing[:10]))}{more}")
 
 
-def _code(x) -> str:
+def as_code(x) -> str:
+    """A code as the string tables and hierarchies use (``3.0`` read from a CSV is ``"3"``)."""
     if isinstance(x, float) and x.is_integer():
         x = int(x)
     return str(x)

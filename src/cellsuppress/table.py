@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .hierarchy import Hierarchy
+from .hierarchy import Hierarchy, as_code
 from .linear import LinearTable
 
 DEFAULT_MARKERS = ("", "NA", "*", "x", "X", "S", "D", "<20", "<=20", "..")
@@ -72,7 +72,7 @@ class Table(LinearTable):
         """Cell numbers of rows of codes (one column per dimension); raises naming unknown codes."""
         pos = []
         for d, h in zip(self.dims, self.hierarchies):
-            col = codes[d].map(_as_code)
+            col = codes[d].map(as_code)
             h.check_codes(col.unique(), d)
             pos.append(col.map(h.index).to_numpy(dtype=np.int64))
         return np.ravel_multi_index(tuple(pos), self.shape) if pos else np.zeros(0, np.int64)
@@ -97,7 +97,7 @@ class Table(LinearTable):
                        hierarchies: Mapping[str, object] | None = None, total_code: str = "Total") -> "Table":
         """A table of counts of the rows of ``df`` (one row per person)."""
         _check_columns(df, list(dims))
-        grouped = df.groupby([df[d].map(_as_code) for d in dims], sort=False, observed=True).size()
+        grouped = df.groupby([df[d].map(as_code) for d in dims], sort=False, observed=True).size()
         agg = grouped.reset_index(name="__n__")
         return cls._from_counts(agg, dims, agg["__n__"].to_numpy(float), hierarchies, total_code)
 
@@ -255,12 +255,6 @@ def _apply(A: sp.csr_matrix, x: np.ndarray) -> np.ndarray:
     return np.asarray(A @ flat).reshape((A.shape[0],) + x.shape[1:])
 
 
-def _as_code(x) -> str:
-    if isinstance(x, float) and x.is_integer():
-        x = int(x)
-    return str(x)
-
-
 def _check_columns(df: pd.DataFrame, cols: Sequence[str]) -> None:
     missing = [c for c in cols if c not in df.columns]
     if missing:
@@ -303,7 +297,7 @@ def _hierarchies(df, dims, hierarchies, total_code) -> list[Hierarchy]:
         raise TableError(f"hierarchies given for {sorted(unknown)}, which are not among dims {list(dims)}")
     out = []
     for d in dims:
-        col = df[d].map(_as_code)
+        col = df[d].map(as_code)
         if d in hierarchies:
             h = Hierarchy.coerce(hierarchies[d], name=d)
             h.check_codes(col.unique(), d)
