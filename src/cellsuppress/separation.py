@@ -77,9 +77,10 @@ class Separator:
             lp = LinearProgram(c=np.zeros(cols.size), A=A, row_lo=np.zeros(rows.size), row_hi=np.zeros(rows.size),
                                col_lo=-p.cap_dn[cols] * x[cols], col_hi=p.cap_up[cols] * x[cols])
             model = HighsModel(lp)
+            pool = MovePool(lp.col_lo, lp.col_hi)
             local = {c: i for i, c in enumerate(cols)}
             for k in ks:
-                out.extend(self._check_cell(model, k, local[k], cols, rows, x, side_of.get(k), witnesses))
+                out.extend(self._check_cell(model, k, local[k], cols, rows, x, side_of.get(k), witnesses, pool))
         return out
 
     def _gain(self, model, j, ncols, direction):
@@ -95,8 +96,17 @@ class Separator:
             raise RuntimeError(f"attacker LP failed: {sol.status}")
         return sol.objective, sol.row_duals, sol.x
 
-    def _check_cell(self, model, k, j, cols, rows, x, side, witnesses=None):
+    def _check_cell(self, model, k, j, cols, rows, x, side, witnesses=None, pool: "MovePool | None" = None):
+        """Violations of cell ``k`` (local column ``j``); ``pool`` holds moves already found on
+        this very model, so a requirement one of them meets needs no LP."""
         p = self.p
+
+        def solve(direction):
+            g, duals, z = self._gain(model, j, cols.size, direction)
+            if pool is not None:
+                pool.add(z)
+            return g, duals, z
+
         needs = []
         if p.policy and side is not None:
             if p.up[k] > 0 and side > TOL:
@@ -112,14 +122,26 @@ class Separator:
         held = {}
         for kind, required, level in needs:
             direction = 1.0 if kind == "up" else -1.0
-            gain, duals, z = self._gain(model, j, cols.size, direction)
+            if pool is not None:
+                g, moved = pool.best(j, direction)
+                if g >= required - TOL * max(1.0, required):
+                    held[kind] = cols[moved]
+                    continue
+            gain, duals, z = solve(direction)
             if gain >= required - TOL * max(1.0, required):
                 held[kind] = _moved(cols, z)
                 continue
             out.append(Violation(k, kind, level, gain, self._cut(k, direction, duals, rows, x, gain, level)))
         if p.spl[k] > 0 and not p.policy:
-            gu, du, zu = self._gain(model, j, cols.size, 1.0)
-            gd, dd, zd = self._gain(model, j, cols.size, -1.0)
+            if pool is not None:
+                (g1, m1), (g2, m2) = pool.best(j, 1.0), pool.best(j, -1.0)
+                if g1 + g2 >= p.spl[k] - TOL * max(1.0, p.spl[k]):
+                    held["spl"] = cols[np.union1d(m1, m2)]
+                    if witnesses is not None:
+                        witnesses[k] = held
+                    return out
+            gu, du, zu = solve(1.0)
+            gd, dd, zd = solve(-1.0)
             if gu + gd >= p.spl[k] - TOL * max(1.0, p.spl[k]):
                 mu, md = _moved(cols, zu), _moved(cols, zd)
                 held["spl"] = None if mu is None or md is None else np.union1d(mu, md)
@@ -147,6 +169,48 @@ class Separator:
                 best = (bound, d)
         # duals off by numerics: the closest bound is still a valid cut (weak duality)
         return capacity_cut(best[1], p.cap_up, p.cap_dn, level)
+
+
+class MovePool:
+    """The best move per cell and direction among the attacker moves found on one LP.
+
+    Every optimal attacker move ``z`` is feasible for the whole block, and so is
+    ``-t z`` for the largest ``t <= 1`` the bounds allow: a cell that some move
+    already shifts by its protection level is protected without an LP of its own,
+    and that move's support is its witness.
+    """
+
+    def __init__(self, lo: np.ndarray, hi: np.ndarray):
+        self.lo = np.asarray(lo, dtype=float)
+        self.hi = np.asarray(hi, dtype=float)
+        n = self.lo.size
+        self.gain = {1.0: np.zeros(n), -1.0: np.zeros(n)}
+        self.source = {1.0: np.full(n, -1), -1.0: np.full(n, -1)}
+        self.supports: list[np.ndarray] = []
+
+    def add(self, z) -> None:
+        if z is None or not np.all(np.isfinite(z)):
+            return
+        z = np.where(np.abs(z) > 1e-9, z, 0.0)
+        pos, neg = z > 0, z < 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = min(1.0, np.min(-self.lo[pos] / z[pos], initial=np.inf),
+                    np.min(self.hi[neg] / -z[neg], initial=np.inf))
+        t = max(t, 0.0)
+        i = len(self.supports)
+        self.supports.append(np.flatnonzero(z))
+        for d in (1.0, -1.0):
+            g = np.maximum(d * z, -t * d * z)
+            better = g > self.gain[d]
+            self.gain[d][better] = g[better]
+            self.source[d][better] = i
+
+    def best(self, j: int, direction: float) -> tuple[float, np.ndarray]:
+        """Largest known move of local column ``j`` in ``direction``, and the cells it uses."""
+        i = self.source[direction][j]
+        if i < 0:
+            return 0.0, np.array([], dtype=int)
+        return float(self.gain[direction][j]), self.supports[i]
 
 
 def _moved(cols: np.ndarray, z) -> np.ndarray | None:
