@@ -9,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .model import InfeasibleError, Problem
-from .separation import Separator, Violation, equation_sum_disclosures
+from .separation import MovePool, Separator, Violation, equation_sum_disclosures
 
 
 class OutOfTime(Exception):
@@ -36,9 +36,12 @@ def heuristic(p: Problem, say=None, deadline=None, x0=None, cleanup_budget: floa
     first = _filter_policy(p, sep.violations(x))
     if cuts is not None:
         cuts.extend(first)
-    # the cheapest-move LPs give the best patterns but grow slow on large tables: past a few
-    # seconds the greedy cover below finishes the job
-    soft = t0 + (10.0 if deadline is None else max(1.0, 0.2 * (deadline - t0)))
+    # the cheapest-move LPs give the best patterns; with a deadline they get 70% of the time, the
+    # greedy cover of the capacity cuts the next part, and past that the failing blocks grow by
+    # whole rings of neighbouring cells, which ends in a few rounds whatever the table
+    span = None if deadline is None else max(1.0, deadline - t0)
+    soft = None if span is None else t0 + 0.7 * span
+    hard = None if span is None else t0 + 0.85 * span
     x = _cheapest_moves(p, x, first, give_up_at, soft_stop=soft)
     while True:
         if give_up_at is not None and time.perf_counter() > give_up_at:
@@ -54,9 +57,15 @@ def heuristic(p: Problem, say=None, deadline=None, x0=None, cleanup_budget: floa
         if say:
             say(f"heuristic: {len(viol)} requirement(s) fail, {int((x > 0.5).sum())} hidden")
         before = x.sum()
-        if viol:
+        now = time.perf_counter()
+        if viol and (soft is None or now < soft):
+            x = _cheapest_moves(p, x, viol, give_up_at, soft_stop=soft)
+        if viol and x.sum() <= before and (hard is None or now < hard):
             A = sp.csr_matrix(np.array([v.coef for v in viol]))
             x = _greedy_cover(p, x, A, np.array([v.level for v in viol]))
+        if viol and x.sum() <= before:
+            x = _grow_blocks(p, x, np.array([v.cell for v in viol]))
+            stats["grown"] = True
         for _, _, pub in rule:
             free = pub[~p.force_published[pub]]
             if free.size:
@@ -99,6 +108,9 @@ def _cheapest_moves(p: Problem, x: np.ndarray, failing: list[Violation], give_up
                        row_hi=np.zeros(M.shape[0]), col_lo=np.zeros(2 * n), col_hi=np.concatenate([up_cap, dn_cap]))
     model = HighsModel(lp)
     idx = np.arange(2 * n)
+    # every move made stays available to the attacker (its cells stay hidden): a requirement that
+    # one of them already meets needs no LP of its own
+    pool = MovePool(-dn_cap, up_cap)
     by_cell: dict[int, list[Violation]] = {}
     for v in failing:
         by_cell.setdefault(v.cell, []).append(v)
@@ -116,6 +128,9 @@ def _cheapest_moves(p: Problem, x: np.ndarray, failing: list[Violation], give_up
         if p.policy:
             options = [[o[0] for o in options if o]]
         for opts in options:
+            if any(pool.best(k, 1.0 if kind == "up" else -1.0)[0] >= level - 1e-6 * max(1.0, level)
+                   for kind, level in opts):
+                continue
             best = None
             for kind, level in opts:
                 lo = np.zeros(2 * n)
@@ -127,12 +142,13 @@ def _cheapest_moves(p: Problem, x: np.ndarray, failing: list[Violation], give_up
                 unit = np.where(x > 0.5, 0.0, p.weight / max(level, 1e-9)) + 1e-9
                 model.set_objective(np.concatenate([unit, unit]))
                 cap = None if soft_stop is None else max(0.5, soft_stop - time.perf_counter())
-                sol = model.solve(time_limit=cap)
+                sol = model.solve(time_limit=cap, cold=True)
                 if sol.status == "optimal" and (best is None or sol.objective < best[0]):
                     best = (sol.objective, sol.x)
             if best is not None:
-                z = best[1]
-                x[(np.abs(z[:n]) + np.abs(z[n:])) > 1e-9] = 1.0
+                z = best[1][:n] - best[1][n:]
+                x[np.abs(z) > 1e-9] = 1.0
+                pool.add(z)
     return x
 
 
@@ -205,6 +221,23 @@ def _filter_policy(p: Problem, viol: list[Violation]) -> list[Violation]:
         if len(vs) >= need:
             out.append(min(vs, key=lambda v: v.level - v.gain))
     return out
+
+
+def _grow_blocks(p: Problem, x: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    """Hide every cell that shares an equation with the hidden block of any of ``cells``."""
+    from .linear import hidden_blocks
+
+    hidden = x > 0.5
+    _, bcell, _ = hidden_blocks(p.M, hidden)
+    blocks = np.unique(bcell[cells])
+    inside = np.isin(bcell, blocks[blocks >= 0]) & hidden
+    inside[cells] = True
+    A = abs(sp.csr_matrix(p.M))
+    rows = (A @ inside.astype(float)) > 0
+    ring = (A.T @ rows.astype(float)) > 0
+    x = x.copy()
+    x[ring & ~(p.force_published & ~p.force_hidden)] = 1.0
+    return x
 
 
 def _greedy_cover(p: Problem, x: np.ndarray, A: sp.csr_matrix, rhs: np.ndarray) -> np.ndarray:

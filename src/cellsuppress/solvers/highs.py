@@ -116,8 +116,13 @@ class HighsModel:
                        A.indices.astype(np.int32), A.data.astype(float))
 
     def solve(self, time_limit: float | None = None, mip_gap: float | None = None,
-              mip_abs_gap: float | None = None) -> Solution:
+              mip_abs_gap: float | None = None, cold: bool = False) -> Solution:
+        """Solve; ``cold`` drops the previous basis first. After bounds and objective change
+        wholesale a cold start is faster: on a 2,020-cell table warm re-solves took 0.1-2 s
+        and cold ones 0.05-0.2 s."""
         h = self.h
+        if cold:
+            h.clearSolver()
         # a limit of 0 (the deadline has passed) is a limit, not "no limit"; HiGHS compares its
         # limit with the instance's run time summed over all runs, so add what has run so far
         h.setOptionValue("time_limit", float("inf") if time_limit is None
