@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cellsuppress import Hierarchy, HierarchyError, Table
-from cellsuppress.audit import AuditError, audit
+from cellsuppress.audit import AuditError, audit, feasibility_intervals
 from cellsuppress.rules import RuleError, requirement
 from helpers import leaves_below
 
@@ -316,6 +316,102 @@ def test_hidden_nonzero_raises_the_lower_bound():
     # strict then asks the interval to reach down to the attacker's bound 1, which it does
     assert rep1.frame.loc[b, "protected"] == True  # noqa: E712
     assert rep1.ok is True
+
+
+# -- the audit's shortcuts against one solve per cell and direction -------------------------
+def every_solve_reference(t: Table, hidden: np.ndarray, integer: bool):
+    """Min and max of every hidden cell, each by its own solve (scipy's HiGHS), no shortcuts."""
+    from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+
+    h = np.flatnonzero(hidden)
+    M = t.M.tocsr()
+    A = M[:, h]
+    rows = np.flatnonzero(np.diff(A.tocsr().indptr))
+    A = A[rows]
+    target = A @ t.values[h]
+    lb, ub = t.lb[h], t.ub[h]
+    lo, hi = np.empty(h.size), np.empty(h.size)
+    for i in range(h.size):
+        for sign, out in ((1.0, lo), (-1.0, hi)):
+            c = np.zeros(h.size)
+            c[i] = sign
+            if integer:
+                res = milp(c, constraints=LinearConstraint(A, target, target), bounds=Bounds(lb, ub),
+                           integrality=np.ones(h.size))
+            else:
+                res = linprog(c, A_eq=A, b_eq=target, bounds=np.column_stack([lb, ub]), method="highs")
+            assert res.status in (0, 3), res.message
+            out[i] = sign * res.fun if res.status == 0 else sign * -np.inf
+    return lo, hi
+
+
+def random_hier_table(seed: int) -> tuple[Table, np.ndarray]:
+    """A (region > district) x age [x sex] table with random counts, bounds and hidden cells."""
+    rng = np.random.default_rng(seed)
+    n_groups = int(rng.integers(2, 4))
+    mapping = {"T": [f"g{g}" for g in range(n_groups)]}
+    for g in range(n_groups):
+        mapping[f"g{g}"] = [f"g{g}d{d}" for d in range(int(rng.integers(2, 4)))]
+    hs = [Hierarchy.from_mapping(mapping), Hierarchy.flat([f"a{i}" for i in range(int(rng.integers(3, 6)))])]
+    if seed % 3 == 0:
+        hs.append(Hierarchy.flat(["m", "f"]))
+    n_leaves = int(np.prod([len(h.leaves) for h in hs]))
+    counts = np.where(rng.random(n_leaves) < 0.2, 0, rng.integers(1, 15, n_leaves)).tolist()
+    df = leaf_frame(hs, counts)
+    dims = list(df.columns[:-1])
+    t = Table.from_frame(df, dims=dims, count="n", hierarchies=dict(zip(dims, hs)))
+    n = t.n_cells
+    # finite upper bounds on some cells, so that tables reaching them occur
+    t.ub = np.where(rng.random(n) < 0.5, t.values + rng.integers(0, 4, n), np.inf)
+    hidden = rng.random(n) < rng.uniform(0.3, 0.6)
+    hidden[0] = False
+    return t, hidden
+
+
+@pytest.mark.parametrize("integer", [False, True])
+@pytest.mark.parametrize("seed", range(12))
+def test_intervals_equal_one_solve_per_cell(seed, integer):
+    t, hidden = random_hier_table(seed)
+    iv = feasibility_intervals(t, hidden, integer=integer)
+    ref_lo, ref_hi = every_solve_reference(t, hidden, integer)
+    h = np.flatnonzero(hidden)
+    if integer:
+        ref_lo, ref_hi = np.ceil(ref_lo - 1e-6), np.floor(ref_hi + 1e-6)
+        assert np.array_equal(iv.lo[h], ref_lo) and np.array_equal(iv.hi[h], ref_hi)
+    else:
+        np.testing.assert_allclose(iv.lo[h], ref_lo, rtol=1e-9, atol=1e-7)
+        np.testing.assert_allclose(iv.hi[h], ref_hi, rtol=1e-9, atol=1e-7)
+    # the shortcuts did take the place of solves
+    assert iv.n_solves < 2 * h.size
+
+
+@pytest.mark.parametrize("seed", [1, 2, 4, 5, 7, 8])
+def test_relations_hold_on_every_table(seed):
+    """The relations the audit finds between hidden cells hold on many tables."""
+    from scipy.optimize import linprog
+
+    from cellsuppress.audit import _relations
+
+    t, hidden = random_hier_table(seed)
+    h = np.flatnonzero(hidden)
+    A = t.M.tocsr()[:, h]
+    A = A[np.flatnonzero(np.diff(A.indptr))]
+    target = A @ t.values[h]
+    bounds = np.column_stack([t.lb[h], t.ub[h]])
+    group, const, scale = _relations(A, target, t.lb[h], t.ub[h])
+    assert (group == -2).any() and (group >= 0).any()
+    rng = np.random.default_rng(seed)
+    Y = np.array([linprog(rng.standard_normal(h.size), A_eq=A, b_eq=target, bounds=bounds, method="highs").x
+                  for _ in range(40)])
+    pinned = group == -2
+    assert np.abs(Y[:, pinned] - const[pinned]).max() < 1e-6
+    moved = 0
+    for g in np.unique(group[group >= 0]):
+        mem = np.flatnonzero(group == g)
+        a = mem[(scale[mem] == 1) & (const[mem] == 0)][0]
+        assert np.abs(Y[:, mem] - (const[mem] + np.outer(Y[:, a], scale[mem]))).max() < 1e-6
+        moved += np.ptp(Y[:, a]) > 1e-6
+    assert moved
 
 
 # -- published tables audited without the hidden values --------------------------------------
