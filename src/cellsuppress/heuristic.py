@@ -36,18 +36,19 @@ def heuristic(p: Problem, say=None, deadline=None, x0=None, cleanup_budget: floa
     first = _filter_policy(p, sep.violations(x))
     if cuts is not None:
         cuts.extend(first)
-    # the cheapest-move LPs give the best patterns; with a deadline they get 70% of the time, the
-    # greedy cover of the capacity cuts the next part, and past that the failing blocks grow by
-    # whole rings of neighbouring cells, which ends in a few rounds whatever the table
+    # the cheapest-move LPs give the best patterns; with a deadline they get 70% of the time and
+    # the greedy cover of the capacity cuts the next 15%; past that every free cell is hidden
     span = None if deadline is None else max(1.0, deadline - t0)
     soft = None if span is None else t0 + 0.7 * span
     hard = None if span is None else t0 + 0.85 * span
+    # a failing pattern is not worth a full check when every failing cell costs an LP
+    check_budget = None if span is None else max(0.5, 0.05 * span)
     x = _cheapest_moves(p, x, first, give_up_at, soft_stop=soft)
     while True:
         if give_up_at is not None and time.perf_counter() > give_up_at:
             raise OutOfTime()
         witnesses: dict = {}
-        viol = _filter_policy(p, sep.violations(x, witnesses=witnesses))
+        viol = _filter_policy(p, sep.violations(x, witnesses=witnesses, time_budget=check_budget))
         rule = equation_sum_disclosures(p, x) if p.policy else []
         stats["cut_rounds"] += 1
         if not viol and not rule:
@@ -64,8 +65,10 @@ def heuristic(p: Problem, say=None, deadline=None, x0=None, cleanup_budget: floa
             A = sp.csr_matrix(np.array([v.coef for v in viol]))
             x = _greedy_cover(p, x, A, np.array([v.level for v in viol]))
         if viol and x.sum() <= before:
-            x = _grow_blocks(p, x, np.array([v.cell for v in viol]))
-            stats["grown"] = True
+            # out of time for anything finer: every free cell hidden is safe if anything is, and
+            # its audit is quick; the clean-up then gives back what it can
+            x[~(p.force_published & ~p.force_hidden)] = 1.0
+            stats["hid_all"] = True
         for _, _, pub in rule:
             free = pub[~p.force_published[pub]]
             if free.size:
@@ -171,6 +174,7 @@ def _cleanup(p: Problem, x: np.ndarray, sep: Separator, witnesses: dict, budget,
     lo, hi = -p.cap_dn[cols], p.cap_up[cols]
     model = HighsModel(LinearProgram(c=np.zeros(cols.size), A=M[rows][:, cols], row_lo=np.zeros(rows.size),
                                      row_hi=np.zeros(rows.size), col_lo=lo, col_hi=hi))
+    cur_lo, cur_hi = lo.copy(), hi.copy()
     local = {c: i for i, c in enumerate(cols)}
     cand = np.flatnonzero((x > 0.5) & ~p.force_hidden)
     cand = cand[np.argsort(-p.weight[cand], kind="stable")]
@@ -184,13 +188,19 @@ def _cleanup(p: Problem, x: np.ndarray, sep: Separator, witnesses: dict, budget,
             continue
         jj = np.array([local[j]])
         model.set_col_bounds(jj, [0.0], [0.0])
+        cur_lo[jj] = cur_hi[jj] = 0.0
+        pool = MovePool(cur_lo, cur_hi)  # moves found while checking j serve the other cells
         new: dict = {}
         viol = []
         for k in affected:
-            viol += sep._check_cell(model, k, local[k], cols, rows, x, None, new)
-        if _filter_policy(p, viol):
+            if time.perf_counter() > t_end:  # out of time mid-check: keep j hidden and stop
+                viol = None
+                break
+            viol += sep._check_cell(model, k, local[k], cols, rows, x, None, new, pool)
+        if viol is None or _filter_policy(p, viol):
             x[j] = 1.0
             model.set_col_bounds(jj, lo[jj], hi[jj])
+            cur_lo[jj], cur_hi[jj] = lo[jj], hi[jj]
             continue
         witnesses.update(new)
         # a witness that moved j no longer exists (under policy another side may still hold)
@@ -221,23 +231,6 @@ def _filter_policy(p: Problem, viol: list[Violation]) -> list[Violation]:
         if len(vs) >= need:
             out.append(min(vs, key=lambda v: v.level - v.gain))
     return out
-
-
-def _grow_blocks(p: Problem, x: np.ndarray, cells: np.ndarray) -> np.ndarray:
-    """Hide every cell that shares an equation with the hidden block of any of ``cells``."""
-    from .linear import hidden_blocks
-
-    hidden = x > 0.5
-    _, bcell, _ = hidden_blocks(p.M, hidden)
-    blocks = np.unique(bcell[cells])
-    inside = np.isin(bcell, blocks[blocks >= 0]) & hidden
-    inside[cells] = True
-    A = abs(sp.csr_matrix(p.M))
-    rows = (A @ inside.astype(float)) > 0
-    ring = (A.T @ rows.astype(float)) > 0
-    x = x.copy()
-    x[ring & ~(p.force_published & ~p.force_hidden)] = 1.0
-    return x
 
 
 def _greedy_cover(p: Problem, x: np.ndarray, A: sp.csr_matrix, rhs: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ short of the protection level the LP's row duals give a violated cut
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,7 +47,7 @@ class Separator:
         self.n_lps = 0
 
     def violations(self, x: np.ndarray, side: np.ndarray | None = None, cells=None,
-                   witnesses: dict | None = None) -> list[Violation]:
+                   witnesses: dict | None = None, time_budget: float | None = None) -> list[Violation]:
         """Violated requirements at ``x``. Under ``policy``, ``side`` is the chosen side per
         sensitive cell (1 upward, 0 downward, fractional in the LP relaxation); without it both
         sides are checked at their full levels.
@@ -54,8 +55,11 @@ class Separator:
         ``witnesses``, if given, is filled with ``cell -> {kind: cells the attacker moves}``
         for the requirements that hold: the pattern stays safe for them as long as those
         cells stay hidden.
+        With ``time_budget`` (seconds) it may return early, once it has found a violation:
+        an empty list always means every requirement was checked.
         """
         p = self.p
+        stop = None if time_budget is None else time.perf_counter() + time_budget
         x = np.clip(np.asarray(x, dtype=float), 0.0, 1.0)
         support = x > 1e-9
         nb, bcell, brow = hidden_blocks(self.M, support)
@@ -81,6 +85,8 @@ class Separator:
             local = {c: i for i, c in enumerate(cols)}
             for k in ks:
                 out.extend(self._check_cell(model, k, local[k], cols, rows, x, side_of.get(k), witnesses, pool))
+                if out and stop is not None and time.perf_counter() > stop:
+                    return out
         return out
 
     def _gain(self, model, j, ncols, direction):
