@@ -103,7 +103,8 @@ def protect(table: LinearTable, preset: str = "strict", threshold: float = 20, c
                       lpl=lpl, upl=upl, spl=spl)
     p = build_problem(table, req, cost, hidden_nonzero)
     _check_feasible_alone(table, p)
-    deadline = None if time_limit is None else t0 + float(time_limit)
+    # the limit covers the final audit too: the search stops a little before it
+    deadline = None if time_limit is None else t0 + 0.9 * float(time_limit)
 
     ncomp, comp = _components(p)
     x = np.zeros(p.n)
