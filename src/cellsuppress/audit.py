@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .linear import LinearTable, hidden_blocks
+from .linear import LinearTable, hidden_blocks, known_sum_rows
 from .rules import Requirement, requirement
 from .solvers import HighsModel, LinearProgram
 
@@ -513,11 +513,8 @@ def multi_cell_disclosures(table: LinearTable, hidden: np.ndarray, target: np.nd
     idx = np.flatnonzero(hidden)
     sens = np.asarray(sensitive if sensitive is not None else np.zeros(table.n_cells, bool))
     risky = (sens | np.isnan(table.values))[hidden].astype(float)
-    npos = np.asarray((Mh > 0).sum(axis=1)).ravel()
-    nneg = np.asarray((Mh < 0).sum(axis=1)).ravel()
-    one_side = ((npos >= 2) & (nneg == 0)) | ((nneg >= 2) & (npos == 0))
+    rows = known_sum_rows(table.M, hidden, target, threshold, TOL)
     s = np.abs(target)
-    rows = np.flatnonzero(one_side & (s >= 1 - TOL) & (s <= threshold + TOL))
     risk = np.asarray(abs(Mh) @ risky).ravel() > 0
     recs = []
     for r in rows:  # only the flagged equations, usually none

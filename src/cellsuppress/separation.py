@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .linear import hidden_blocks
+from .linear import hidden_blocks, known_sum_rows
 from .model import Problem, attacker_bound, capacity_cut
 from .solvers import HighsModel, LinearProgram
 
@@ -235,12 +235,8 @@ def equation_sum_disclosures(p: Problem, x: np.ndarray) -> list[tuple[int, np.nd
     hidden = np.asarray(x) > 0.5
     M = sp.csr_matrix(p.M)
     Mh = sp.csr_matrix(M.multiply(hidden[None, :]))
-    has_sens = np.asarray(abs(Mh) @ p.sensitive.astype(float)).ravel() > 0
-    npos = np.asarray((Mh > 0).sum(axis=1)).ravel()
-    nneg = np.asarray((Mh < 0).sum(axis=1)).ravel()
-    one_side = ((npos >= 2) & (nneg == 0)) | ((nneg >= 2) & (npos == 0))
-    s = np.abs(Mh @ p.a)
-    rows = np.flatnonzero(one_side & has_sens & (s >= 1 - TOL) & (s <= p.threshold + TOL))
+    rows = known_sum_rows(M, hidden, Mh @ p.a, p.threshold, TOL)
+    rows = rows[np.asarray(abs(Mh[rows]) @ p.sensitive.astype(float)).ravel() > 0]
     out = []
     for r in rows:  # flagged equations only
         cols = M.indices[M.indptr[r]:M.indptr[r + 1]]
