@@ -330,3 +330,26 @@ def test_pulp_set_option():
     assert m.solve().objective == pytest.approx(8.0)
     m.set_option("presolve", None)
     assert "presolve" not in m.solver_options
+
+
+def test_highs_time_limit_per_solve():
+    # HiGHS counts an LP's limit on the instance's summed run time but a MIP's from the start of
+    # its own run: every solve of a live model must stop near its own limit, not double it
+    import time
+
+    rng = np.random.default_rng(0)
+    n, m = 300, 200
+    A = sp.random(m, n, density=0.05, random_state=1, format="csr")
+    A.data = np.round(A.data * 10) + 1
+    lp = LinearProgram(c=rng.integers(1, 100, n).astype(float), A=A, row_lo=np.full(m, 20.0),
+                       row_hi=np.full(m, INF), col_lo=np.zeros(n), col_hi=np.ones(n),
+                       integer=np.ones(n, dtype=bool))
+    model = HighsModel(lp)
+    for _ in range(3):
+        t0 = time.perf_counter()
+        sol = model.solve(time_limit=0.5)
+        assert time.perf_counter() - t0 < 1.5
+        assert sol.status in ("time_limit", "optimal")
+    model.set_integer(False)
+    for _ in range(2):  # LP re-solves after the MIP's time still run (not "out of time")
+        assert model.solve(time_limit=0.5).status == "optimal"

@@ -123,10 +123,14 @@ class HighsModel:
         h = self.h
         if cold:
             h.clearSolver()
-        # a limit of 0 (the deadline has passed) is a limit, not "no limit"; HiGHS compares its
-        # limit with the instance's run time summed over all runs, so add what has run so far
-        h.setOptionValue("time_limit", float("inf") if time_limit is None
-                         else h.getRunTime() + max(0.0, float(time_limit)))
+        # a limit of 0 (the deadline has passed) is a limit, not "no limit". HiGHS 1.16 compares
+        # an LP's limit with the instance's run time summed over all runs, so add what has run so
+        # far; a MIP's limit counts from the start of its own run
+        if time_limit is None:
+            limit = float("inf")
+        else:
+            limit = max(0.0, float(time_limit)) + (0.0 if not self.relaxed else h.getRunTime())
+        h.setOptionValue("time_limit", limit)
         if mip_gap is not None:
             h.setOptionValue("mip_rel_gap", float(mip_gap))
         if mip_abs_gap is not None:
