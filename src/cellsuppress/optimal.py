@@ -194,10 +194,16 @@ def _lp_rounds(m: _Master, limit: int) -> float:
 def _row_generation(m: _Master, mip_gap: float, export_model) -> bool:
     """Master MILP, audit, cuts; returns True when optimality (within the gap) is proven."""
     p, n = m.p, m.n
+    # a master short of cuts is not worth solving to the end: its solution only feeds separation.
+    # Each solve gets a slice of time that doubles while it keeps running out without a solution
+    # worth separating, and a master solved to optimality gives the bound as before
+    slice_ = 5.0
     while not m.out_of_time():
         if export_model:
             _export(m.model, export_model)
-        sol = m.model.solve(time_limit=m.remaining(), mip_gap=mip_gap, mip_abs_gap=(0.5 if m.integral else None))
+        left = m.remaining()
+        limit = None if left is None else min(left, slice_)
+        sol = m.model.solve(time_limit=limit, mip_gap=mip_gap, mip_abs_gap=(0.5 if m.integral else None))
         m.stats["mip_solves"] += 1
         if sol.status == "infeasible":
             raise InfeasibleError("no pattern protects every sensitive cell (the master problem is infeasible)")
@@ -206,9 +212,14 @@ def _row_generation(m: _Master, mip_gap: float, export_model) -> bool:
         if m.closed(mip_gap):
             return True
         if not sol.has_solution:
-            return False
+            slice_ *= 2
+            continue
         xv = np.round(sol.x)
         viols = m.separate(xv, integral=True)
+        if not viols and sol.status != "optimal":
+            m.offer(xv[:n])  # protected, but the master may hold cheaper ones: solve it longer
+            slice_ *= 2
+            continue
         cost_x = float(p.cost[xv[:n] > 0.5].sum())
         m.say(f"MIP {m.stats['mip_solves']}: cost {cost_x:g}, bound {m.lower:.6g}, best {m.best_cost:g}, "
               f"{len(viols)} violated")
