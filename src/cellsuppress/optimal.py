@@ -14,6 +14,7 @@ lifted the bound more slowly than HiGHS's own MILP search on these masters.
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
@@ -150,6 +151,8 @@ def optimal(p: Problem, say, deadline, mip_gap: float, solver: str, max_root_rou
     m.stats["lps"] += hst.get("lps", 0)
     m.add(found)
     m.offer(hx)
+    if p.policy:
+        _both_sides_incumbent(m, h_deadline)
     say(f"heuristic incumbent: cost {m.best_cost:g}", force=True)
 
     _lp_rounds(m, max_root_rounds)
@@ -165,6 +168,24 @@ def optimal(p: Problem, say, deadline, mip_gap: float, solver: str, max_root_rou
     if not proven:
         m.stats["note"] = f"stopped before proving optimality: cost {m.best_cost:g}, lower bound {lower:g}"
     return m.best_x, lower, proven, m.stats
+
+
+def _both_sides_incumbent(m: _Master, deadline) -> None:
+    """Under ``policy``, offer the heuristic's pattern that protects both sides of every cell.
+
+    It also meets the policy (either side will do, and a cell that can reach T+1 leaves no
+    equation sum in 1..T); the one-side heuristic picks sides greedily and can end dearer.
+    """
+    if deadline is not None and time.perf_counter() > deadline:
+        return
+    try:
+        x, st = heuristic(dataclasses.replace(m.p, policy=False), None, deadline,
+                          cleanup_budget=budget(deadline, 0.5))
+    except InfeasibleError:  # e.g. hidden cells known to be non-zero cannot all reach 0
+        return
+    m.stats["lps"] += st.get("lps", 0)
+    if not m.separate(np.concatenate([x, np.ones(m.n_side)]), integral=True):
+        m.offer(x)
 
 
 def _lp_rounds(m: _Master, limit: int) -> float:
