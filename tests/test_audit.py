@@ -614,3 +614,25 @@ def test_summary_mentions_the_verdict():
     rep = audit(t, hidden=mask(t, [("a",), ("b",)]))
     s = rep.summary()
     assert "NOT SAFE" in s and "multi-cell disclosures: 1" in s
+
+
+def test_sensitive_only_same_verdict_and_intervals():
+    from cellsuppress import protect
+    from cellsuppress.synthetic import generate
+
+    t = generate(dims=2, levels=(8,), seed=5, mean=30, small_share=0.2).table()
+    hidden = protect(t, method="fast").hidden
+    full = audit(t, hidden=hidden)
+    part = audit(t, hidden=hidden, sensitive_only=True)
+    assert full.ok and part.ok
+    sens = np.flatnonzero(hidden & (t.values >= 1) & (t.values <= 20))
+    comp = np.flatnonzero(hidden & ~((t.values >= 1) & (t.values <= 20)))
+    assert sens.size and comp.size
+    np.testing.assert_allclose(part.lo[sens], full.lo[sens], atol=1e-6)
+    np.testing.assert_allclose(part.hi[sens], full.hi[sens], atol=1e-6)
+    assert np.isnan(part.lo[comp]).any()
+    assert part.stats["solves"] < full.stats["solves"]
+    # a pattern that fails for a sensitive cell fails in both
+    bad = hidden.copy()
+    bad[comp] = False
+    assert audit(t, hidden=bad).ok == audit(t, hidden=bad, sensitive_only=True).ok is False

@@ -176,8 +176,10 @@ def row_targets(table: LinearTable, hidden: np.ndarray) -> np.ndarray:
 
 
 def feasibility_intervals(table: LinearTable, hidden: np.ndarray, attacker_lb: np.ndarray | None = None,
-                          integer: bool = False, progress: bool = False) -> Intervals:
+                          integer: bool = False, progress: bool = False, only: np.ndarray | None = None) -> Intervals:
     """Attacker's interval of every hidden cell (published cells get ``lo = hi = value``).
+
+    ``only`` (a boolean mask) limits the work to those cells; other hidden cells get NaN.
 
     >>> import numpy as np, scipy.sparse as sp
     >>> t = LinearTable(values=np.array([8., 3., 5.]), M=sp.csr_matrix([[-1., 1, 1]]))
@@ -207,7 +209,11 @@ def feasibility_intervals(table: LinearTable, hidden: np.ndarray, attacker_lb: n
         cells = cell_order[cell_cuts[b]:cell_cuts[b + 1]]
         rows = row_order[row_cuts[b]:row_cuts[b + 1]]
         A = M[rows][:, cells]
-        blo, bhi, n = _block_intervals(A, target[rows], lb[cells], ub[cells], integer, table, cells)
+        wanted = None if only is None else only[cells]
+        if wanted is not None and not wanted.any():
+            lo[cells] = hi[cells] = np.nan
+            continue
+        blo, bhi, n = _block_intervals(A, target[rows], lb[cells], ub[cells], integer, table, cells, wanted)
         lo[cells], hi[cells] = blo, bhi
         solves += n
         if progress and time.perf_counter() - last_report > 2:
@@ -216,7 +222,7 @@ def feasibility_intervals(table: LinearTable, hidden: np.ndarray, attacker_lb: n
     return Intervals(lo, hi, nb, solves, time.perf_counter() - t0, bcell, target)
 
 
-def _block_intervals(A, t, lb, ub, integer, table, cells):
+def _block_intervals(A, t, lb, ub, integer, table, cells, wanted=None):
     """Intervals of one block's cells and the number of LPs (or MILPs) solved.
 
     Two solves per cell at most, fewer when an answer is already known exactly:
@@ -255,8 +261,9 @@ def _block_intervals(A, t, lb, ub, integer, table, cells):
         # only the objective changes, so the basis stays primal feasible: primal simplex re-solves
         # in a few iterations where dual simplex takes hundreds
         model.set_option("simplex_strategy", 4)
-    lo = np.empty(k)
-    hi = np.empty(k)
+    lo = np.full(k, np.nan)
+    hi = np.full(k, np.nan)
+    wanted = np.ones(k, dtype=bool) if wanted is None else np.asarray(wanted, dtype=bool)
     done_lo = np.zeros(k, dtype=bool)
     done_hi = np.zeros(k, dtype=bool)
     # range of the feasible tables found so far (attained values), and proven bounds from duals
@@ -274,6 +281,8 @@ def _block_intervals(A, t, lb, ub, integer, table, cells):
     c = np.zeros(k)
     solves = 0
     for j in range(k):
+        if not wanted[j]:
+            continue
         # alternate the direction that comes first: the next solve starts near the last optimum
         for maximize in ((False, True) if j % 2 == 0 else (True, False)):
             if maximize:
@@ -527,8 +536,11 @@ def multi_cell_disclosures(table: LinearTable, hidden: np.ndarray, target: np.nd
 
 def audit(table: LinearTable, hidden=None, preset: str = "strict", threshold: float = 20,
           integer: bool = False, hidden_nonzero: bool = False, sensitive=None,
-          lpl=None, upl=None, spl=None, progress: bool = False) -> AuditReport:
+          lpl=None, upl=None, spl=None, progress: bool = False, sensitive_only: bool = False) -> AuditReport:
     """Audit a suppression pattern.
+
+    ``sensitive_only`` computes the intervals of the sensitive hidden cells alone (the others'
+    ``lo``/``hi`` are NaN): the verdict is the same, and large blocks take far fewer solves.
 
     ``hidden``: a boolean array aligned to ``table.frame``, a boolean column
     of ``table.frame``, a DataFrame of codes of hidden cells, or ``None`` for
@@ -549,7 +561,10 @@ def audit(table: LinearTable, hidden=None, preset: str = "strict", threshold: fl
                          "the attacker's bound of 1 would be wrong")
     req = requirement(table, preset, threshold, sensitive=sensitive, hidden_nonzero=hidden_nonzero,
                       lpl=lpl, upl=upl, spl=spl)
-    iv = feasibility_intervals(table, hidden, req.attacker_lb, integer=integer, progress=progress)
+    only = None
+    if sensitive_only:
+        only = req.sensitive | np.isnan(table.values)  # a cell of unknown value may be sensitive
+    iv = feasibility_intervals(table, hidden, req.attacker_lb, integer=integer, progress=progress, only=only)
     return build_report(table, hidden, req, iv, integer)
 
 

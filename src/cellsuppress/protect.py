@@ -27,7 +27,12 @@ __all__ = ["protect", "Result", "InfeasibleError", "build_problem", "METHODS"]
 
 @dataclass
 class Result:
-    """What :func:`protect` returns. ``hidden`` is aligned to ``table.frame``."""
+    """What :func:`protect` returns. ``hidden`` is aligned to ``table.frame``.
+
+    ``audit`` is the report that verified the pattern: it computes the intervals of the
+    sensitive cells, which decide the verdict; complementary cells show NaN there (a call to
+    :func:`cellsuppress.audit` gives every interval).
+    """
 
     frame: pd.DataFrame
     hidden: np.ndarray
@@ -144,7 +149,8 @@ def protect(table: LinearTable, preset: str = "strict", threshold: float = 20, c
     # the audit is the proof: never return a pattern it has not passed
     say("auditing the pattern", force=True)
     report = run_audit(table, hidden, preset=preset, threshold=threshold, hidden_nonzero=hidden_nonzero,
-                       sensitive=req.sensitive, lpl=lpl, upl=upl, spl=spl, progress=progress)
+                       sensitive=req.sensitive, lpl=lpl, upl=upl, spl=spl, progress=progress,
+                       sensitive_only=True)
     if not report.ok:
         raise RuntimeError(
             "internal error: the pattern failed its audit; please report this table. "
