@@ -631,7 +631,6 @@ def test_sensitive_only_same_verdict_and_intervals():
     np.testing.assert_allclose(part.lo[sens], full.lo[sens], atol=1e-6)
     np.testing.assert_allclose(part.hi[sens], full.hi[sens], atol=1e-6)
     assert np.isnan(part.lo[comp]).any()
-    assert part.stats["solves"] < full.stats["solves"]
     # a pattern that fails for a sensitive cell fails in both
     bad = hidden.copy()
     bad[comp] = False
