@@ -145,7 +145,7 @@ def _cheapest_moves(p: Problem, x: np.ndarray, failing: list[Violation], give_up
                 unit = np.where(x > 0.5, 0.0, p.weight / max(level, 1e-9)) + 1e-9
                 model.set_objective(np.concatenate([unit, unit]))
                 cap = None if soft_stop is None else max(0.5, soft_stop - time.perf_counter())
-                sol = model.solve(time_limit=cap, cold=True)
+                sol = model.solve_lp(time_limit=cap, cold=True)
                 if sol.status == "optimal" and (best is None or sol.objective < best[0]):
                     best = (sol.objective, sol.x)
             if best is not None:

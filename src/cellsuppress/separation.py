@@ -94,7 +94,7 @@ class Separator:
         c = np.zeros(ncols)
         c[j] = direction
         model.set_objective(c, maximize=True)
-        sol = model.solve()
+        sol = model.solve_lp()
         self.n_lps += 1
         if sol.status == "unbounded":
             return np.inf, None, None
