@@ -493,6 +493,12 @@ def scaling_series() -> dict:
             ("3-way hier", "optimal"): s3, ("3-way hier", "fast"): s3}
 
 
+def _hit_limit(row: dict) -> bool:
+    """The run stopped at its time limit (its seconds measure the limit, not the work)."""
+    return "time limit" in str(row.get("message", "")) or (
+        row.get("time limit") is not None and row.get("seconds", 0) >= row["time limit"])
+
+
 def fit_power(rows: list[dict]) -> tuple[float, float, int] | None:
     """Least squares of log(seconds) = log(a) + b log(cells); rows under 0.05 s are ignored."""
     pts = [(r["cells"], r["seconds"]) for r in rows if r.get("seconds", 0) >= 0.05 and r.get("cells")]
@@ -545,7 +551,7 @@ def scaling_report(rows: list[dict], out: Path) -> None:
           "limit or failed are left out)")
     series = sorted({r.get("series") for r in rows if r.get("series")})
     for s in series:
-        ok = [r for r in rows if r.get("series") == s and not r.get("error")
+        ok = [r for r in rows if r.get("series") == s and not r.get("error") and not _hit_limit(r)
               and (r.get("method") == "fast" or r.get("optimal"))]
         fit = fit_power(ok)
         if fit is None:
