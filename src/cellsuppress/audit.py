@@ -522,7 +522,7 @@ def multi_cell_disclosures(table: LinearTable, hidden: np.ndarray, target: np.nd
     idx = np.flatnonzero(hidden)
     sens = np.asarray(sensitive if sensitive is not None else np.zeros(table.n_cells, bool))
     risky = (sens | np.isnan(table.values))[hidden].astype(float)
-    rows = known_sum_rows(table.M, hidden, target, threshold, TOL)
+    rows = known_sum_rows(Mh, target, threshold, TOL)
     s = np.abs(target)
     risk = np.asarray(abs(Mh) @ risky).ravel() > 0
     recs = []

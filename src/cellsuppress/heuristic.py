@@ -65,8 +65,9 @@ def heuristic(p: Problem, say=None, deadline=None, x0=None, cleanup_budget: floa
             A = sp.csr_matrix(np.array([v.coef for v in viol]))
             x = _greedy_cover(p, x, A, np.array([v.level for v in viol]))
         if viol and x.sum() <= before:
-            # out of time for anything finer: every free cell hidden is safe if anything is, and
-            # its audit is quick; the clean-up then gives back what it can
+            # out of time for anything finer: every free cell hidden is safe if anything is (its
+            # check can still take minutes on tables of many dimensions); the clean-up then gives
+            # back what it can
             x[~(p.force_published & ~p.force_hidden)] = 1.0
             stats["hid_all"] = True
         for _, _, pub in rule:

@@ -155,19 +155,19 @@ def hidden_blocks(M: sp.spmatrix, hidden: np.ndarray) -> tuple[int, np.ndarray, 
     return int(uniq.size), block_of_cell, block_of_row
 
 
-def known_sum_rows(M: sp.spmatrix, hidden: np.ndarray, sums: np.ndarray, threshold: float,
-                   tol: float = 1e-6) -> np.ndarray:
+def known_sum_rows(Mh: sp.spmatrix, sums: np.ndarray, threshold: float, tol: float = 1e-6) -> np.ndarray:
     """Equations whose hidden cells (two or more, all with the same sign) have a known sum
     ``|sums|`` in ``1..threshold``: the sum of those cells is disclosed as a small count.
 
+    ``Mh`` holds the equations over the hidden cells only (other columns dropped or zeroed);
     ``sums`` is, per equation, what its hidden cells add up to (from the published cells).
 
     >>> import numpy as np, scipy.sparse as sp
-    >>> M = sp.csr_matrix(np.array([[-1., 1, 1], [-1, 1, 0]]))
-    >>> known_sum_rows(M, np.array([False, True, True]), np.array([7., 3.]), 20).tolist()
+    >>> Mh = sp.csr_matrix(np.array([[1., 1], [1, 0]]))  # cells 1 and 2 of [[-1, 1, 1], [-1, 1, 0]]
+    >>> known_sum_rows(Mh, np.array([7., 3.]), 20).tolist()
     [0]
     """
-    Mh = sp.csr_matrix(sp.csr_matrix(M)[:, np.asarray(hidden, dtype=bool)])
+    Mh = sp.csr_matrix(Mh)
     npos = np.asarray((Mh > 0).sum(axis=1)).ravel()
     nneg = np.asarray((Mh < 0).sum(axis=1)).ravel()
     one_side = ((npos >= 2) & (nneg == 0)) | ((nneg >= 2) & (npos == 0))

@@ -46,7 +46,7 @@ class Separator:
         self.MT = sp.csr_matrix(self.M.T)
         self.n_lps = 0
 
-    def violations(self, x: np.ndarray, side: np.ndarray | None = None, cells=None,
+    def violations(self, x: np.ndarray, side: np.ndarray | None = None,
                    witnesses: dict | None = None, time_budget: float | None = None) -> list[Violation]:
         """Violated requirements at ``x``. Under ``policy``, ``side`` is the chosen side per
         sensitive cell (1 upward, 0 downward, fractional in the LP relaxation); without it both
@@ -63,7 +63,7 @@ class Separator:
         x = np.clip(np.asarray(x, dtype=float), 0.0, 1.0)
         support = x > 1e-9
         nb, bcell, brow = hidden_blocks(self.M, support)
-        sens = np.flatnonzero(p.sensitive) if cells is None else np.asarray(cells)
+        sens = np.flatnonzero(p.sensitive)
         side_of = {}
         if p.policy and side is not None:
             side_of = dict(zip(np.flatnonzero(p.sensitive), np.asarray(side, dtype=float)))
@@ -139,22 +139,19 @@ class Separator:
                 continue
             out.append(Violation(k, kind, level, gain, self._cut(k, direction, duals, rows, x, gain, level)))
         if p.spl[k] > 0 and not p.policy:
-            if pool is not None:
-                (g1, m1), (g2, m2) = pool.best(j, 1.0), pool.best(j, -1.0)
-                if g1 + g2 >= p.spl[k] - TOL * max(1.0, p.spl[k]):
-                    held["spl"] = cols[np.union1d(m1, m2)]
-                    if witnesses is not None:
-                        witnesses[k] = held
-                    return out
-            gu, du, zu = solve(1.0)
-            gd, dd, zd = solve(-1.0)
-            if gu + gd >= p.spl[k] - TOL * max(1.0, p.spl[k]):
-                mu, md = _moved(cols, zu), _moved(cols, zd)
-                held["spl"] = None if mu is None or md is None else np.union1d(mu, md)
+            spl_tol = p.spl[k] - TOL * max(1.0, p.spl[k])
+            if pool is not None and pool.best(j, 1.0)[0] + pool.best(j, -1.0)[0] >= spl_tol:
+                held["spl"] = cols[np.union1d(pool.best(j, 1.0)[1], pool.best(j, -1.0)[1])]
             else:
-                cu = self._cut(k, 1.0, du, rows, x, gu, p.spl[k])
-                cd = self._cut(k, -1.0, dd, rows, x, gd, p.spl[k])
-                out.append(Violation(k, "spl", p.spl[k], gu + gd, np.minimum(cu + cd, p.spl[k])))
+                gu, du, zu = solve(1.0)
+                gd, dd, zd = solve(-1.0)
+                if gu + gd >= spl_tol:
+                    mu, md = _moved(cols, zu), _moved(cols, zd)
+                    held["spl"] = None if mu is None or md is None else np.union1d(mu, md)
+                else:
+                    cu = self._cut(k, 1.0, du, rows, x, gu, p.spl[k])
+                    cd = self._cut(k, -1.0, dd, rows, x, gd, p.spl[k])
+                    out.append(Violation(k, "spl", p.spl[k], gu + gd, np.minimum(cu + cd, p.spl[k])))
         if witnesses is not None:
             witnesses[k] = held
         return out
@@ -235,7 +232,7 @@ def equation_sum_disclosures(p: Problem, x: np.ndarray) -> list[tuple[int, np.nd
     hidden = np.asarray(x) > 0.5
     M = sp.csr_matrix(p.M)
     Mh = sp.csr_matrix(M.multiply(hidden[None, :]))
-    rows = known_sum_rows(M, hidden, Mh @ p.a, p.threshold, TOL)
+    rows = known_sum_rows(Mh, Mh @ p.a, p.threshold, TOL)
     rows = rows[np.asarray(abs(Mh[rows]) @ p.sensitive.astype(float)).ravel() > 0]
     out = []
     for r in rows:  # flagged equations only
