@@ -536,11 +536,19 @@ def multi_cell_disclosures(table: LinearTable, hidden: np.ndarray, target: np.nd
 
 def audit(table: LinearTable, hidden=None, preset: str = "strict", threshold: float = 20,
           integer: bool = False, hidden_nonzero: bool = False, sensitive=None,
-          lpl=None, upl=None, spl=None, progress: bool = False, sensitive_only: bool = False) -> AuditReport:
+          lpl=None, upl=None, spl=None, progress: bool = False, sensitive_only: bool = False,
+          certify: bool = False) -> AuditReport:
     """Audit a suppression pattern.
 
     ``sensitive_only`` computes the intervals of the sensitive hidden cells alone (the others'
     ``lo``/``hi`` are NaN): the verdict is the same, and large blocks take far fewer solves.
+
+    ``certify`` (with ``sensitive_only``, LP attacker, known values) first looks for attacker
+    moves that protect many sensitive cells at once (:mod:`cellsuppress.certify`); a cell whose
+    requirement such a verified move meets needs no interval LP, and its ``lo``/``hi`` are then the
+    values that the verified tables reach (its true interval contains ``[lo, hi]``; ``stats``
+    counts these cells as ``certified``). Every other sensitive cell gets its exact interval, so
+    the verdict is the same.
 
     ``hidden``: a boolean array aligned to ``table.frame``, a boolean column
     of ``table.frame``, a DataFrame of codes of hidden cells, or ``None`` for
@@ -562,10 +570,48 @@ def audit(table: LinearTable, hidden=None, preset: str = "strict", threshold: fl
     req = requirement(table, preset, threshold, sensitive=sensitive, hidden_nonzero=hidden_nonzero,
                       lpl=lpl, upl=upl, spl=spl)
     only = None
+    done = None
     if sensitive_only:
         only = req.sensitive | np.isnan(table.values)  # a cell of unknown value may be sensitive
+        if certify and not integer and not np.isnan(table.values[hidden]).any():
+            t0 = time.perf_counter()
+            done, clo, chi, n_lps = certified_cells(table, hidden, req)
+            only = only & ~done
+            t_cert = time.perf_counter() - t0
     iv = feasibility_intervals(table, hidden, req.attacker_lb, integer=integer, progress=progress, only=only)
-    return build_report(table, hidden, req, iv, integer)
+    if done is not None:
+        iv.lo[done], iv.hi[done] = clo[done], chi[done]
+        iv.n_solves += n_lps
+        iv.seconds += t_cert
+    report = build_report(table, hidden, req, iv, integer)
+    if done is not None:
+        report.stats["certified"] = int(done.sum())
+    return report
+
+
+def certified_cells(table: LinearTable, hidden: np.ndarray, req: Requirement):
+    """Sensitive hidden cells whose requirement verified attacker moves meet (LP attacker).
+
+    Returns ``(done, lo, hi, lps)``: ``lo``/``hi`` are the least and greatest values the verified
+    tables give each cell, so its interval contains ``[lo, hi]``; ``done`` is where the audit's
+    own rule (:meth:`Requirement.satisfied`) accepts ``[lo, hi]``. Needs every hidden value.
+    """
+    from .certify import certify_levels
+
+    a = table.values
+    lb = np.where(hidden, req.attacker_lb, table.lb)
+    cap_up = table.ub - a
+    cap_dn = a - lb
+    want = hidden & req.sensitive
+    with np.errstate(invalid="ignore"):
+        up = np.where(want, req.need_hi - a, 0.0)
+        dn = np.where(want, a - req.need_lo, 0.0)
+    spl = np.where(want, req.spl, 0.0)  # policy: need_lo 0 and need_hi T+1, either side will do
+    cert, held = certify_levels(table.M, hidden, cap_up, cap_dn, np.nan_to_num(up, neginf=0.0),
+                                np.nan_to_num(dn, neginf=0.0), spl, either=req.disjunctive)
+    lo, hi = a - cert.gain_dn, a + cert.gain_up
+    done = want & held & req.satisfied(lo, hi)
+    return done, lo, hi, cert.lps
 
 
 def build_report(table: LinearTable, hidden: np.ndarray, req: Requirement, iv: Intervals,

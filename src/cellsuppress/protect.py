@@ -31,7 +31,9 @@ class Result:
 
     ``audit`` is the report that verified the pattern: it computes the intervals of the
     sensitive cells, which decide the verdict; complementary cells show NaN there (a call to
-    :func:`cellsuppress.audit` gives every interval).
+    :func:`cellsuppress.audit` gives every interval). A sensitive cell that a verified attacker
+    move already protects shows the range that move reaches (its interval contains it; see
+    ``audit(..., certify=True)``).
     """
 
     frame: pd.DataFrame
@@ -150,7 +152,7 @@ def protect(table: LinearTable, preset: str = "strict", threshold: float = 20, c
     say("auditing the pattern", force=True)
     report = run_audit(table, hidden, preset=preset, threshold=threshold, hidden_nonzero=hidden_nonzero,
                        sensitive=req.sensitive, lpl=lpl, upl=upl, spl=spl, progress=progress,
-                       sensitive_only=True)
+                       sensitive_only=True, certify=True)
     if not report.ok:
         raise RuntimeError(
             "internal error: the pattern failed its audit; please report this table. "

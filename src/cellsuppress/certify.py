@@ -1,0 +1,299 @@
+"""Certify many protection requirements of a pattern at once, with verified attacker moves.
+
+An attacker move is a vector ``z`` with ``M z = 0``, ``-cap_dn <= z <= cap_up`` on the
+hidden cells and ``0`` on the published ones: ``a + z`` is a table the attacker cannot
+rule out. A move with ``z_k >= level`` proves that the interval of cell ``k`` reaches
+``a_k + level`` (upwards; ``z_k <= -level`` downwards). The exact audit solves one or two
+LPs per sensitive cell; here one LP per block and direction finds a move that serves many
+cells at once:
+
+    max  sum_k t_k   s.t.  M z = 0,  t_k <= 1,  t_k <= d * z_k / level_k,  bounds on z
+
+over the requirements of direction ``d`` not certified yet, repeated on what is left while
+it certifies enough. Each move also serves the other direction: if ``z`` is feasible, so is
+``s z`` for every ``s`` in ``[-s_neg, s_pos]`` (the largest factors the bounds allow; ``z``
+and ``-z`` are in the null space of ``M`` alike).
+
+Every certificate is checked before it counts: the move (after scaling) lies within the
+bounds and ``|M w| <= 1e-9 |M| |w| + 1e-7`` row by row, and it moves the cell by at least
+its level (relative tolerance 1e-9). Requirements no move certifies are left to the exact
+per-cell LPs of the caller: a requirement is never declared held without a verified move.
+
+>>> import numpy as np, scipy.sparse as sp
+>>> # a 2x2 table: cells x11 x12 x21 x22, row totals 4-5, column totals 6-7
+>>> M = sp.csr_matrix(np.array([[1., 1, 0, 0, -1, 0, 0, 0], [0, 0, 1, 1, 0, -1, 0, 0],
+...                             [1, 0, 1, 0, 0, 0, -1, 0], [0, 1, 0, 1, 0, 0, 0, -1]]))
+>>> a = np.array([4., 6, 5, 4, 10, 9, 9, 10])
+>>> hidden = np.arange(8) < 4                     # the four inner cells
+>>> c = certify(M, hidden, cap_up=np.full(8, np.inf), cap_dn=a, need_up=np.where(hidden, 3., 0),
+...             need_dn=np.where(hidden, 4., 0))
+>>> c.gain_up[hidden].tolist(), c.gain_dn[hidden].tolist()
+([5.0, 4.0, 4.0, 5.0], [4.0, 5.0, 5.0, 4.0])
+>>> c.held_levels(np.where(hidden, 3., 0), np.where(hidden, 4., 0))[hidden].tolist()
+[True, True, True, True]
+>>> c.held_levels(np.where(hidden, 5., 0), np.zeros(8))[hidden].tolist()   # x12, x21: 4 at most
+[True, False, False, True]
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from .linear import hidden_blocks
+from .solvers import HighsModel, LinearProgram
+
+__all__ = ["Certificate", "certify", "certify_levels"]
+
+FEAS_REL = 1e-9   # residual of M w relative to |M| |w|, row by row
+FEAS_ABS = 1e-7   # plus this much absolutely
+LEVEL_REL = 1e-9  # a move may fall this far short of a level (relative, at least 1)
+MARGIN = 1e-7     # the LP aims this much (relative) above each level
+S_MAX = 1e6       # largest factor a move is scaled by
+
+
+@dataclass
+class Certificate:
+    """Verified moves per cell and direction.
+
+    ``gain_up[k]`` / ``gain_dn[k]``: the largest upward / downward move of cell ``k`` among the
+    verified moves (0 where none); ``src_up[k]`` / ``src_dn[k]`` index ``supports``, the cells each
+    of those moves uses (-1: none). ``lps`` and ``seconds`` count the work done.
+    """
+
+    gain_up: np.ndarray
+    gain_dn: np.ndarray
+    src_up: np.ndarray
+    src_dn: np.ndarray
+    supports: list = field(default_factory=list)
+    lps: int = 0
+    seconds: float = 0.0
+
+    def reaches(self, need: np.ndarray, direction: float) -> np.ndarray:
+        """Cells whose verified move in ``direction`` (+1 up, -1 down) reaches ``need`` (> 0)."""
+        need = np.asarray(need, dtype=float)
+        gain = self.gain_up if direction > 0 else self.gain_dn
+        with np.errstate(invalid="ignore"):
+            return (need > 0) & np.isfinite(need) & (gain >= need - LEVEL_REL * np.maximum(1.0, need))
+
+    def held_levels(self, up, dn, spl=None, either: bool = False) -> np.ndarray:
+        """Per cell: every requirement (``up``, ``dn``, ``spl``; 0 = none) met by a verified move.
+
+        With ``either`` (the ``policy`` preset) one of ``up``/``dn`` is enough. Cells with no
+        requirement at all are False (nothing was certified for them).
+        """
+        up = np.nan_to_num(np.asarray(up, dtype=float), nan=0.0)
+        dn = np.nan_to_num(np.asarray(dn, dtype=float), nan=0.0)
+        spl = np.zeros_like(up) if spl is None else np.asarray(spl, dtype=float)
+        ok_up, ok_dn = self.reaches(up, 1.0), self.reaches(dn, -1.0)
+        if either:
+            return ok_up | ok_dn
+        any_req = (up > 0) | (dn > 0) | (spl > 0)
+        with np.errstate(invalid="ignore"):
+            ok_spl = (spl <= 0) | (self.gain_up + self.gain_dn >= spl - LEVEL_REL * np.maximum(1.0, spl))
+        return any_req & (ok_up | (up <= 0)) & (ok_dn | (dn <= 0)) & ok_spl
+
+    def witness(self, k: int, direction: float) -> np.ndarray | None:
+        """Cells the move certifying cell ``k`` in ``direction`` uses (None: no move)."""
+        i = (self.src_up if direction > 0 else self.src_dn)[k]
+        return None if i < 0 else self.supports[i]
+
+
+def certify(M: sp.spmatrix, hidden: np.ndarray, cap_up: np.ndarray, cap_dn: np.ndarray,
+            need_up: np.ndarray, need_dn: np.ndarray, either: np.ndarray | None = None,
+            seeds: list | None = None, time_limit: float | None = None, min_new: int = 1,
+            max_rounds: int = 20) -> Certificate:
+    """Find verified attacker moves that meet many of the requirements ``need_up``/``need_dn``.
+
+    ``M`` (m x n) are the equations, ``hidden`` the pattern, ``cap_up``/``cap_dn`` how far each
+    cell may move (inf allowed), ``need_up``/``need_dn`` the required moves per cell (0 or NaN:
+    none). With ``either`` (a boolean per cell) one direction is enough for that cell, so once
+    one is certified the other is no longer pursued. ``seeds`` are candidate moves (length n) to
+    try first, e.g. a move found elsewhere. The batch LPs stop after ``time_limit`` seconds, or
+    when a round (both directions) certifies fewer than ``min_new`` requirements.
+    """
+    t0 = time.perf_counter()
+    stop = None if time_limit is None else t0 + time_limit
+    M = sp.csr_matrix(M, dtype=float)
+    n = M.shape[1]
+    hidden = np.asarray(hidden, dtype=bool)
+    cap_up = np.asarray(cap_up, dtype=float)
+    cap_dn = np.asarray(cap_dn, dtype=float)
+    need = {1.0: _clean(need_up, hidden), -1.0: _clean(need_dn, hidden)}
+    either = np.zeros(n, dtype=bool) if either is None else np.asarray(either, dtype=bool)
+    cert = Certificate(np.zeros(n), np.zeros(n), np.full(n, -1), np.full(n, -1))
+    # a requirement beyond the cell's own capacity can never be met
+    need[1.0][need[1.0] > cap_up * (1 + LEVEL_REL) + LEVEL_REL] = 0.0
+    need[-1.0][need[-1.0] > cap_dn * (1 + LEVEL_REL) + LEVEL_REL] = 0.0
+    wanted = (need[1.0] > 0) | (need[-1.0] > 0)
+    if not wanted.any():
+        return cert
+    nb, bcell, brow = hidden_blocks(M, hidden)
+    blocks = np.unique(bcell[wanted])
+    cell_order = np.argsort(bcell, kind="stable")
+    cell_cuts = np.searchsorted(bcell[cell_order], np.arange(nb + 1))
+    row_order = np.argsort(brow, kind="stable")
+    row_cuts = np.searchsorted(brow[row_order], np.arange(nb + 1))
+    for b in blocks:
+        if b < 0:
+            continue
+        cols = cell_order[cell_cuts[b]:cell_cuts[b + 1]]
+        rows = row_order[row_cuts[b]:row_cuts[b + 1]]
+        blk = _Block(M[rows][:, cols], cols, -cap_dn[cols], cap_up[cols], cert)
+        for s in seeds or []:
+            blk.offer(np.asarray(s, dtype=float)[cols])
+        blk.run({d: v[cols] for d, v in need.items()}, either[cols], stop, min_new, max_rounds)
+    cert.seconds = time.perf_counter() - t0
+    return cert
+
+
+def certify_levels(M, hidden, cap_up, cap_dn, up, dn, spl=None, either: bool = False,
+                   **kw) -> tuple[Certificate, np.ndarray]:
+    """:func:`certify` for protection levels: also steers toward sliding levels, and returns
+    ``(certificate, held)`` with ``held`` from :meth:`Certificate.held_levels`.
+
+    A sliding level ``spl`` larger than ``up + dn`` is aimed at by asking for ``spl - dn`` upwards
+    (or ``spl - up`` downwards when the cell cannot go that far up); the verdict still checks
+    ``gain_up + gain_dn >= spl``.
+    """
+    up = np.maximum(np.nan_to_num(np.asarray(up, dtype=float), nan=0.0), 0.0)
+    dn = np.maximum(np.nan_to_num(np.asarray(dn, dtype=float), nan=0.0), 0.0)
+    spl = np.zeros_like(up) if spl is None else np.maximum(np.asarray(spl, dtype=float), 0.0)
+    t_up, t_dn = up.copy(), dn.copy()
+    short = spl > up + dn
+    if short.any():
+        room_up = np.asarray(cap_up, dtype=float) >= spl - dn
+        t_up = np.where(short & room_up, np.maximum(up, spl - dn), t_up)
+        t_dn = np.where(short & ~room_up, np.maximum(dn, spl - up), t_dn)
+    n = up.size
+    cert = certify(M, hidden, cap_up, cap_dn, t_up, t_dn, either=np.full(n, bool(either)), **kw)
+    held = cert.held_levels(up, dn, spl, either=either) & np.asarray(hidden, dtype=bool)
+    return cert, held
+
+
+def _clean(need, hidden) -> np.ndarray:
+    need = np.nan_to_num(np.asarray(need, dtype=float), nan=0.0, posinf=0.0, neginf=0.0)
+    return np.where(hidden & (need > 0), need, 0.0)
+
+
+class _Block:
+    """One block of hidden cells: its equations, bounds, and the moves found on it."""
+
+    def __init__(self, A: sp.csr_matrix, cols: np.ndarray, lo: np.ndarray, hi: np.ndarray, cert: Certificate):
+        self.A = sp.csr_matrix(A)
+        self.absA = abs(self.A)
+        self.cols = cols
+        self.lo, self.hi = lo, hi
+        self.cert = cert
+        # a table outside its own bounds: z = 0 is not a move, so no move may be scaled
+        self.scalable = bool((lo <= 0).all() and (hi >= 0).all())
+
+    def offer(self, z: np.ndarray | None) -> None:
+        """Verify ``z`` (and its scaled and flipped forms) and record the gains it proves."""
+        if z is None or z.shape != self.lo.shape or not np.all(np.isfinite(z)):
+            return
+        z = np.clip(z, self.lo, self.hi)
+        big = np.abs(z).max(initial=0.0)
+        if big == 0.0:
+            return
+        z = np.where(np.abs(z) > 1e-12 * big, z, 0.0)
+        moves = []
+        if self.scalable:
+            s_pos, s_neg = _scale(z, self.lo, self.hi), _scale(-z, self.lo, self.hi)
+            moves.append(max(s_pos, 1.0) * z)
+            if s_neg > 0:
+                moves.append(-s_neg * z)
+        else:
+            moves.append(z)
+        for w in moves:
+            if not self._feasible(w):
+                continue
+            support = self.cols[w != 0]
+            idx = len(self.cert.supports)
+            self.cert.supports.append(support)
+            for d, gain, src in ((1.0, self.cert.gain_up, self.cert.src_up),
+                                 (-1.0, self.cert.gain_dn, self.cert.src_dn)):
+                g = d * w
+                better = g > gain[self.cols]
+                if better.any():
+                    gain[self.cols[better]] = g[better]
+                    src[self.cols[better]] = idx
+
+    def _feasible(self, w: np.ndarray) -> bool:
+        if not ((w >= self.lo - 1e-9 * np.maximum(1, np.abs(self.lo)))
+                & (w <= self.hi + 1e-9 * np.maximum(1, np.abs(self.hi)))).all():
+            return False
+        r = np.abs(self.A @ w)
+        return bool((r <= FEAS_REL * (self.absA @ np.abs(w)) + FEAS_ABS).all())
+
+    def _open(self, need: np.ndarray, done: np.ndarray, d: float) -> np.ndarray:
+        gain = (self.cert.gain_up if d > 0 else self.cert.gain_dn)[self.cols]
+        return (need > 0) & ~done & (gain < need - LEVEL_REL * np.maximum(1.0, need))
+
+    def run(self, need: dict, either: np.ndarray, stop, min_new: int, max_rounds: int) -> None:
+        """Batch LPs, alternating directions, while they certify at least ``min_new`` per round."""
+        models: dict = {}
+        for _ in range(max_rounds):
+            new = 0
+            for d in (1.0, -1.0):
+                done = either & ~self._open(need[-d], np.zeros_like(either), -d) & (need[-d] > 0)
+                open_ = self._open(need[d], done, d)
+                if not open_.any():
+                    continue
+                if stop is not None and time.perf_counter() > stop:
+                    return
+                before = self._n_open(need, either)
+                z = self._solve(models, need[d], open_, d, stop)
+                if z is None:
+                    return
+                self.offer(z)
+                new += before - self._n_open(need, either)
+            if new < min_new:
+                return
+
+    def _n_open(self, need: dict, either: np.ndarray) -> int:
+        up = self._open(need[1.0], np.zeros_like(either), 1.0)
+        dn = self._open(need[-1.0], np.zeros_like(either), -1.0)
+        met_up = (need[1.0] > 0) & ~up
+        met_dn = (need[-1.0] > 0) & ~dn
+        return int((up & ~(either & met_dn)).sum() + (dn & ~(either & met_up)).sum())
+
+    def _solve(self, models: dict, need: np.ndarray, open_: np.ndarray, d: float, stop) -> np.ndarray | None:
+        """The batch LP of direction ``d``: the requirements ever asked for get a column ``t_k``
+        each, built once; a round only changes which of them count in the objective."""
+        nb = self.cols.size
+        if d not in models:
+            ks = np.flatnonzero(need > 0)
+            cap = self.hi[ks] if d > 0 else -self.lo[ks]
+            target = np.minimum(need[ks] * (1 + MARGIN) + MARGIN, cap)
+            nk = ks.size
+            m = self.A.shape[0]
+            link = sp.csr_matrix((-d / target, (np.arange(nk), ks)), shape=(nk, nb))
+            A = sp.vstack([sp.hstack([self.A, sp.csr_matrix((m, nk))]),
+                           sp.hstack([link, sp.identity(nk, format="csr")])], format="csr")
+            lp = LinearProgram(c=np.zeros(nb + nk), A=A,
+                               row_lo=np.concatenate([np.zeros(m), np.full(nk, -np.inf)]),
+                               row_hi=np.zeros(m + nk),
+                               col_lo=np.concatenate([self.lo, np.full(nk, -np.inf)]),
+                               col_hi=np.concatenate([self.hi, np.ones(nk)]), maximize=True)
+            models[d] = (HighsModel(lp), ks)
+        model, ks = models[d]
+        c = np.zeros(nb + ks.size)
+        c[nb:] = open_[ks].astype(float)
+        model.set_objective(c, maximize=True)
+        left = None if stop is None else max(0.0, stop - time.perf_counter())
+        sol = model.solve_lp(time_limit=left)
+        self.cert.lps += 1
+        if sol.status != "optimal" or sol.x is None:
+            return None
+        return sol.x[:nb]
+
+
+def _scale(z: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> float:
+    """The largest ``s`` in ``[0, S_MAX]`` with ``lo <= s z <= hi`` (``lo <= 0 <= hi``)."""
+    pos, neg = z > 0, z < 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = min(np.min(hi[pos] / z[pos], initial=np.inf), np.min(lo[neg] / z[neg], initial=np.inf))
+    return float(min(max(s, 0.0), S_MAX))
