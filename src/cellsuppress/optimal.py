@@ -45,6 +45,8 @@ class _Master:
         self.lp = master_program(p)
         self.model = make_model(self.lp, solver)
         self.sep = Separator(p)
+        levels = np.concatenate([p.up, p.dn, p.spl, [0.0]])
+        self.sep_frac = Separator(p, cap_limit=float(levels.max()))
         self.deadline = deadline
         self.say = say
         self.integral = integral_costs(p.cost)
@@ -93,7 +95,9 @@ class _Master:
         """Failed requirements at the master point ``xv`` (cells, then policy sides)."""
         n = self.n
         side = xv[n:] if self.n_side else None
-        viols = self.sep.violations(xv[:n], side)
+        viols = [] if integral else self.sep_frac.violations(xv[:n], side)
+        if not viols:
+            viols = self.sep.violations(xv[:n], side)
         if self.p.policy and integral:
             viols += _rule_cuts(self.p, xv[:n])
         self.stats["cut_rounds"] += 1
@@ -159,7 +163,7 @@ def optimal(p: Problem, say, deadline, mip_gap: float, solver: str, max_root_rou
     done = m.closed(mip_gap) or _row_generation(m, mip_gap, export_model)
     if export_model:
         _export(m.model, export_model)
-    m.stats["lps"] += m.sep.n_lps
+    m.stats["lps"] += m.sep.n_lps + m.sep_frac.n_lps
     lower = m.lower
     if m.integral:
         lower = float(np.ceil(lower - TOL))

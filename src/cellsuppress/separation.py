@@ -40,11 +40,21 @@ class Violation:
 class Separator:
     """Attacker LPs over the cells a pattern hides (or partly hides)."""
 
-    def __init__(self, p: Problem):
+    def __init__(self, p: Problem, cap_limit: float | None = None):
+        """With ``cap_limit``, the attacker LPs cap every capacity at that value (for fractional
+        patterns: an infinite capacity times a tiny ``x_i`` would otherwise let the attacker move
+        freely, and no capacity cut, whose coefficients are capped at the level, would be found).
+        The cuts are still built with the true capacities, so they stay valid, and only those
+        violated at ``x`` are returned; an empty list then proves nothing about ``x``."""
         self.p = p
         self.M = sp.csr_matrix(p.M)
         self.MT = sp.csr_matrix(self.M.T)
         self.n_lps = 0
+        self.cap_limit = cap_limit
+        if cap_limit is None:
+            self.cap_up, self.cap_dn = p.cap_up, p.cap_dn
+        else:
+            self.cap_up, self.cap_dn = np.minimum(p.cap_up, cap_limit), np.minimum(p.cap_dn, cap_limit)
 
     def violations(self, x: np.ndarray, side: np.ndarray | None = None,
                    witnesses: dict | None = None, time_budget: float | None = None) -> list[Violation]:
@@ -79,7 +89,7 @@ class Separator:
             rows = np.flatnonzero(brow == b)
             A = self.M[rows][:, cols]
             lp = LinearProgram(c=np.zeros(cols.size), A=A, row_lo=np.zeros(rows.size), row_hi=np.zeros(rows.size),
-                               col_lo=-p.cap_dn[cols] * x[cols], col_hi=p.cap_up[cols] * x[cols])
+                               col_lo=-self.cap_dn[cols] * x[cols], col_hi=self.cap_up[cols] * x[cols])
             model = HighsModel(lp)
             pool = MovePool(lp.col_lo, lp.col_hi)
             local = {c: i for i, c in enumerate(cols)}
@@ -137,7 +147,9 @@ class Separator:
             if gain >= required - TOL * max(1.0, required):
                 held[kind] = _moved(cols, z)
                 continue
-            out.append(Violation(k, kind, level, gain, self._cut(k, direction, duals, rows, x, gain, level)))
+            coef = self._cut(k, direction, duals, rows, x, gain, level)
+            if self.cap_limit is None or coef @ x < required - TOL * max(1.0, required):
+                out.append(Violation(k, kind, level, gain, coef))
         if p.spl[k] > 0 and not p.policy:
             spl_tol = p.spl[k] - TOL * max(1.0, p.spl[k])
             if pool is not None and pool.best(j, 1.0)[0] + pool.best(j, -1.0)[0] >= spl_tol:
@@ -151,7 +163,9 @@ class Separator:
                 else:
                     cu = self._cut(k, 1.0, du, rows, x, gu, p.spl[k])
                     cd = self._cut(k, -1.0, dd, rows, x, gd, p.spl[k])
-                    out.append(Violation(k, "spl", p.spl[k], gu + gd, np.minimum(cu + cd, p.spl[k])))
+                    coef = np.minimum(cu + cd, p.spl[k])
+                    if self.cap_limit is None or coef @ x < spl_tol:
+                        out.append(Violation(k, "spl", p.spl[k], gu + gd, coef))
         if witnesses is not None:
             witnesses[k] = held
         return out
@@ -165,7 +179,7 @@ class Separator:
             pi[rows] = sgn * duals
             d = -(self.MT @ pi)
             d[k] += direction
-            bound = attacker_bound(d, p.cap_up, p.cap_dn, x)
+            bound = attacker_bound(d, self.cap_up, self.cap_dn, x)
             if abs(bound - gain) <= 1e-5 * max(1.0, abs(gain)):
                 return capacity_cut(d, p.cap_up, p.cap_dn, level)
             if best is None or bound < best[0]:
