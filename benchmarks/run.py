@@ -4,6 +4,7 @@
     python benchmarks/run.py --suite quick|standard|instances|scaling|audit
                              [--time-limit S] [--budget S] [--out DIR]
                              [--instances-dir DIR] [--hard-timeout S] [--quiet] [--in-process]
+                             [--only NAME,NAME]
 
 Every case runs in a forked child process (unless ``--in-process``), so that
 its peak memory can be measured on its own and a crash or a runaway case
@@ -624,6 +625,8 @@ def main(argv=None) -> int:
     ap.add_argument("--in-process", action="store_true",
                     help="run cases in this process (no isolation; peak MB then only shows growth above "
                          "the process's earlier peak)")
+    ap.add_argument("--only", default=None,
+                    help="comma-separated case names to run (e.g. --only NINENEW,NINE12); default all")
     ap.add_argument("--hard-timeout", type=float, default=-1.0,
                     help="kill a case after this many seconds (default 3 x time limit + 120; 0 = never)")
     args = ap.parse_args(argv)
@@ -669,6 +672,12 @@ def main(argv=None) -> int:
             cases = instance_cases(args.instances_dir, args.time_limit)
         else:
             cases = audit_cases()
+        if args.only:
+            keep = {c.strip() for c in args.only.split(",") if c.strip()}
+            unknown = keep - {c.table for c in cases}
+            if unknown:
+                print(f"--only: no case named {', '.join(sorted(unknown))}")
+            cases = [c for c in cases if c.table in keep]
         for case in cases:
             hard = _hard_timeout(case.time_limit)
             row = stamp_rows(run_isolated(case, hard, args.in_process))
