@@ -45,7 +45,7 @@ import scipy.sparse as sp
 from .linear import hidden_blocks
 from .solvers import HighsModel, LinearProgram
 
-__all__ = ["Certificate", "certify", "certify_levels"]
+__all__ = ["Certificate", "certify", "certify_levels", "level_targets"]
 
 FEAS_REL = 1e-9   # residual of M w relative to |M| |w|, row by row
 FEAS_ABS = 1e-7   # plus this much absolutely
@@ -161,16 +161,27 @@ def certify_levels(M, hidden, cap_up, cap_dn, up, dn, spl=None, either: bool = F
     up = np.maximum(np.nan_to_num(np.asarray(up, dtype=float), nan=0.0), 0.0)
     dn = np.maximum(np.nan_to_num(np.asarray(dn, dtype=float), nan=0.0), 0.0)
     spl = np.zeros_like(up) if spl is None else np.maximum(np.asarray(spl, dtype=float), 0.0)
+    t_up, t_dn = level_targets(up, dn, spl, cap_up)
+    n = up.size
+    cert = certify(M, hidden, cap_up, cap_dn, t_up, t_dn, either=np.full(n, bool(either)), **kw)
+    held = cert.held_levels(up, dn, spl, either=either) & np.asarray(hidden, dtype=bool)
+    return cert, held
+
+
+def level_targets(up, dn, spl, cap_up) -> tuple[np.ndarray, np.ndarray]:
+    """Moves to aim at per cell for levels ``up``/``dn`` and a sliding level ``spl``: a sliding
+    level beyond ``up + dn`` asks for ``spl - dn`` upwards, or ``spl - up`` downwards when the
+    cell cannot go that far up."""
+    up = np.maximum(np.nan_to_num(np.asarray(up, dtype=float), nan=0.0), 0.0)
+    dn = np.maximum(np.nan_to_num(np.asarray(dn, dtype=float), nan=0.0), 0.0)
+    spl = np.maximum(np.asarray(spl, dtype=float), 0.0)
     t_up, t_dn = up.copy(), dn.copy()
     short = spl > up + dn
     if short.any():
         room_up = np.asarray(cap_up, dtype=float) >= spl - dn
         t_up = np.where(short & room_up, np.maximum(up, spl - dn), t_up)
         t_dn = np.where(short & ~room_up, np.maximum(dn, spl - up), t_dn)
-    n = up.size
-    cert = certify(M, hidden, cap_up, cap_dn, t_up, t_dn, either=np.full(n, bool(either)), **kw)
-    held = cert.held_levels(up, dn, spl, either=either) & np.asarray(hidden, dtype=bool)
-    return cert, held
+    return t_up, t_dn
 
 
 def _clean(need, hidden) -> np.ndarray:
