@@ -608,7 +608,8 @@ def certified_cells(table: LinearTable, hidden: np.ndarray, req: Requirement):
         dn = np.where(want, a - req.need_lo, 0.0)
     spl = np.where(want, req.spl, 0.0)  # policy: need_lo 0 and need_hi T+1, either side will do
     cert, held = certify_levels(table.M, hidden, cap_up, cap_dn, np.nan_to_num(up, neginf=0.0),
-                                np.nan_to_num(dn, neginf=0.0), spl, either=req.disjunctive)
+                                np.nan_to_num(dn, neginf=0.0), spl, either=req.disjunctive,
+                                focus=2 * int(want.sum()))
     lo, hi = a - cert.gain_dn, a + cert.gain_up
     done = want & held & req.satisfied(lo, hi)
     return done, lo, hi, cert.lps

@@ -104,7 +104,7 @@ class Certificate:
 def certify(M: sp.spmatrix, hidden: np.ndarray, cap_up: np.ndarray, cap_dn: np.ndarray,
             need_up: np.ndarray, need_dn: np.ndarray, either: np.ndarray | None = None,
             seeds: list | None = None, time_limit: float | None = None, min_new: int = 1,
-            max_rounds: int = 20) -> Certificate:
+            max_rounds: int = 20, focus: int = 0) -> Certificate:
     """Find verified attacker moves that meet many of the requirements ``need_up``/``need_dn``.
 
     ``M`` (m x n) are the equations, ``hidden`` the pattern, ``cap_up``/``cap_dn`` how far each
@@ -112,7 +112,9 @@ def certify(M: sp.spmatrix, hidden: np.ndarray, cap_up: np.ndarray, cap_dn: np.n
     none). With ``either`` (a boolean per cell) one direction is enough for that cell, so once
     one is certified the other is no longer pursued. ``seeds`` are candidate moves (length n) to
     try first, e.g. a move found elsewhere. The batch LPs stop after ``time_limit`` seconds, or
-    when a round (both directions) certifies fewer than ``min_new`` requirements.
+    when a round (both directions) certifies fewer than ``min_new`` requirements; then up to
+    ``focus`` LPs aim at one open requirement each (and at the others a little), so that only
+    requirements that fail, or that ``focus`` did not reach, are left uncertified.
     """
     t0 = time.perf_counter()
     stop = None if time_limit is None else t0 + time_limit
@@ -144,7 +146,7 @@ def certify(M: sp.spmatrix, hidden: np.ndarray, cap_up: np.ndarray, cap_dn: np.n
         blk = _Block(M[rows][:, cols], cols, -cap_dn[cols], cap_up[cols], cert)
         for s in seeds or []:
             blk.offer(np.asarray(s, dtype=float)[cols])
-        blk.run({d: v[cols] for d, v in need.items()}, either[cols], stop, min_new, max_rounds)
+        blk.run({d: v[cols] for d, v in need.items()}, either[cols], stop, min_new, max_rounds, focus)
     cert.seconds = time.perf_counter() - t0
     return cert
 
@@ -243,26 +245,54 @@ class _Block:
         gain = (self.cert.gain_up if d > 0 else self.cert.gain_dn)[self.cols]
         return (need > 0) & ~done & (gain < need - LEVEL_REL * np.maximum(1.0, need))
 
-    def run(self, need: dict, either: np.ndarray, stop, min_new: int, max_rounds: int) -> None:
-        """Batch LPs, alternating directions, while they certify at least ``min_new`` per round."""
+    def run(self, need: dict, either: np.ndarray, stop, min_new: int, max_rounds: int, focus: int) -> None:
+        """Batch LPs, alternating directions, while they certify at least ``min_new`` per round;
+        then up to ``focus`` LPs that each aim at one requirement (weight 1) and at the others
+        a little (together under 1/2): each certifies its own requirement unless it fails, and
+        usually others on the way."""
         models: dict = {}
         for _ in range(max_rounds):
             new = 0
             for d in (1.0, -1.0):
-                done = either & ~self._open(need[-d], np.zeros_like(either), -d) & (need[-d] > 0)
-                open_ = self._open(need[d], done, d)
+                open_ = self._open(need[d], self._done_other(need, either, d), d)
                 if not open_.any():
                     continue
                 if stop is not None and time.perf_counter() > stop:
                     return
                 before = self._n_open(need, either)
-                z = self._solve(models, need[d], open_, d, stop)
+                z = self._solve(models, need[d], open_.astype(float), d, stop)
                 if z is None:
                     return
                 self.offer(z)
                 new += before - self._n_open(need, either)
             if new < min_new:
+                break
+        failed = {1.0: np.zeros(self.cols.size, dtype=bool), -1.0: np.zeros(self.cols.size, dtype=bool)}
+        for _ in range(focus):
+            if stop is not None and time.perf_counter() > stop:
                 return
+            d, open_ = 1.0, None
+            for d in (1.0, -1.0):
+                open_ = self._open(need[d], self._done_other(need, either, d), d) & ~failed[d]
+                if open_.any():
+                    break
+            if open_ is None or not open_.any():
+                return
+            gain = (self.cert.gain_up if d > 0 else self.cert.gain_dn)[self.cols]
+            cand = np.flatnonzero(open_)
+            k0 = cand[np.argmax(gain[cand] / need[d][cand])]  # the closest to its level first
+            w = open_ * (0.5 / cand.size)
+            w[k0] = 1.0
+            z = self._solve(models, need[d], w, d, stop)
+            if z is None:
+                return
+            self.offer(z)
+            if self._open(need[d], np.zeros_like(open_), d)[k0]:
+                failed[d][k0] = True  # left to the exact LPs
+
+    def _done_other(self, need: dict, either: np.ndarray, d: float) -> np.ndarray:
+        """Cells that need one side only (``either``) and have the other one certified."""
+        return either & ~self._open(need[-d], np.zeros_like(either), -d) & (need[-d] > 0)
 
     def _n_open(self, need: dict, either: np.ndarray) -> int:
         up = self._open(need[1.0], np.zeros_like(either), 1.0)
@@ -271,9 +301,9 @@ class _Block:
         met_dn = (need[-1.0] > 0) & ~dn
         return int((up & ~(either & met_dn)).sum() + (dn & ~(either & met_up)).sum())
 
-    def _solve(self, models: dict, need: np.ndarray, open_: np.ndarray, d: float, stop) -> np.ndarray | None:
+    def _solve(self, models: dict, need: np.ndarray, weight: np.ndarray, d: float, stop) -> np.ndarray | None:
         """The batch LP of direction ``d``: the requirements ever asked for get a column ``t_k``
-        each, built once; a round only changes which of them count in the objective."""
+        each, built once; a round only changes their weights in the objective."""
         nb = self.cols.size
         if d not in models:
             ks = np.flatnonzero(need > 0)
@@ -292,7 +322,7 @@ class _Block:
             models[d] = (HighsModel(lp), ks)
         model, ks = models[d]
         c = np.zeros(nb + ks.size)
-        c[nb:] = open_[ks].astype(float)
+        c[nb:] = weight[ks]
         model.set_objective(c, maximize=True)
         left = None if stop is None else max(0.0, stop - time.perf_counter())
         sol = model.solve_lp(time_limit=left)

@@ -114,7 +114,7 @@ def _check_certified(p: Problem, sep: Separator, x: np.ndarray, witnesses: dict,
     # (one batch LP of the all-hidden NINE12, 10,399 cells, takes 2.3 s)
     limit = None if deadline is None else max(10.0, deadline - time.perf_counter())
     cert, held = certify_levels(p.M, hidden, p.cap_up, p.cap_dn, p.up, p.dn, p.spl, either=p.policy,
-                                time_limit=limit, seeds=seeds)
+                                time_limit=limit, seeds=seeds, focus=2 * int(p.sensitive.sum()))
     sep.n_lps += cert.lps
     if held.any():
         rest = dataclasses.replace(p, up=np.where(held, 0.0, p.up), dn=np.where(held, 0.0, p.dn),
