@@ -19,7 +19,8 @@ class OutOfTime(Exception):
 
 
 def heuristic(p: Problem, say=None, deadline=None, x0=None, cleanup_budget: float | None = None,
-              cuts: list | None = None, give_up_at: float | None = None) -> tuple[np.ndarray, dict]:
+              cuts: list | None = None, give_up_at: float | None = None,
+              hard_deadline: float | None = None) -> tuple[np.ndarray, dict]:
     """A protected pattern, fast: start from the forced cells (or ``x0``), repair, then clean up.
 
     Each repair round audits the pattern with the attacker LPs and, for every
@@ -28,6 +29,10 @@ def heuristic(p: Problem, say=None, deadline=None, x0=None, cleanup_budget: floa
     The clean-up then un-hides complementary cells, dearest first, wherever the
     audit shows they are not needed. Cuts found on the way are appended to ``cuts``.
     With ``give_up_at`` (a ``time.perf_counter()`` value) it raises :class:`OutOfTime` after it.
+
+    Out of time for finer repairs (past 85% of the way to ``deadline``) it hides the cells of
+    batch moves, whose LPs may run past ``deadline`` by up to half the span, never past
+    ``hard_deadline``; failing that, every free cell.
     """
     t0 = time.perf_counter()
     sep = Separator(p)
@@ -79,6 +84,8 @@ def heuristic(p: Problem, say=None, deadline=None, x0=None, cleanup_budget: floa
             # (the LP may run past the deadline by up to 35% of the span: on NINE12, 10,399 cells,
             # it takes 10 s and gives a pattern of cost 3.0e7 where hiding every cell costs 7.2e7)
             limit = None if span is None else max(0.5, 0.5 * span)
+            if hard_deadline is not None:
+                limit = max(0.0, min(np.inf if limit is None else limit, hard_deadline - time.perf_counter()))
             batch = _batch_moves(p, x, limit)
             if batch is not None:
                 x, seeds = batch
@@ -99,7 +106,7 @@ def heuristic(p: Problem, say=None, deadline=None, x0=None, cleanup_budget: floa
     if cleanup_budget is None:  # the clean-up may take a few times what building took, no more
         cleanup_budget = max(2.0, 3.0 * (time.perf_counter() - t0))
     if cleanup_budget > 0:
-        x = _cleanup(p, x, sep, witnesses, cleanup_budget, deadline)
+        x = _cleanup(p, x, sep, witnesses, cleanup_budget, deadline if hard_deadline is None else hard_deadline)
     stats["lps"] = sep.n_lps
     return x, stats
 

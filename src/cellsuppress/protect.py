@@ -129,7 +129,9 @@ def protect(table: LinearTable, preset: str = "strict", threshold: float = 20, c
             force=comps_with_work.size > 1)
         try:
             if method == "fast" or not sub.sensitive.any():
-                xs, st = heuristic(sub, say, deadline, cleanup_budget=_budget(deadline, 0.5))
+                # its last resort (batch moves) may run past its own deadline: give it 75% of the time
+                h_dl = None if deadline is None else time.perf_counter() + 0.75 * max(0.0, deadline - time.perf_counter())
+                xs, st = heuristic(sub, say, h_dl, cleanup_budget=_budget(deadline, 0.5), hard_deadline=deadline)
                 lb_c, opt_c = float(sub.cost[sub.force_hidden].sum()), not sub.sensitive.any()
             else:
                 xs, lb_c, opt_c, st = optimal(sub, say, deadline, mip_gap, solver, max_root_rounds,
