@@ -118,15 +118,7 @@ class _Master:
         With ``trajectory`` > 0, also walk that many greedy repair steps from ``x`` and pool the
         cuts found at every step: patterns near the master's solution give the cuts it needs next.
         """
-        if trajectory:
-            xs = x.copy()
-            for _ in range(trajectory):
-                viols = [v for v in self.sep.violations(xs) if v.kind != "rule"]
-                if not viols or self.out_of_time():
-                    break
-                self.add(viols)
-                xs = _greedy_cover(self.p, xs, sp.csr_matrix(np.array([v.coef for v in viols])),
-                                   np.array([v.level for v in viols]))
+        self.walk(x, trajectory)
         found: list = []
         try:
             rx, st = heuristic(self.p, None, self.deadline, x0=x, cuts=found,
@@ -137,6 +129,17 @@ class _Master:
             self.add(found)
         self.stats["lps"] += st.get("lps", 0)
         self.offer(rx)
+
+    def walk(self, x: np.ndarray, steps: int) -> None:
+        """Pool the cuts met along ``steps`` greedy repair steps from ``x``."""
+        xs = x.copy()
+        for _ in range(steps):
+            viols = [v for v in self.sep.violations(xs) if v.kind != "rule"]
+            if not viols or self.out_of_time():
+                break
+            self.add(viols)
+            xs = _greedy_cover(self.p, xs, sp.csr_matrix(np.array([v.coef for v in viols])),
+                               np.array([v.level for v in viols]))
 
     def closed(self, mip_gap: float) -> bool:
         if self.integral and self.lower > self.best_cost - 1 + TOL:
