@@ -207,3 +207,21 @@ def test_batch_moves_give_a_protected_pattern(seed, preset):
                              seeds=moves, max_rounds=0)
     need = p.sensitive & ((p.up > 0) | (p.dn > 0) | (p.spl > 0))
     assert held[need].all()
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.integers(0, 10_000), st.sampled_from(["strict", "policy"]))
+def test_chunk_cleanup_keeps_the_pattern_protected(seed, preset):
+    from cellsuppress.heuristic import _chunk_cleanup, _filter_policy
+    from cellsuppress.protect import unprotectable
+    from cellsuppress.separation import equation_sum_disclosures
+
+    t, _ = random_case(seed)
+    p = build_problem(t, requirement(t, preset, 20), "value", False)
+    if unprotectable(p).size:
+        return
+    x = np.where(p.force_published & ~p.force_hidden, 0.0, 1.0)
+    y = _chunk_cleanup(p, x, [], Separator(p), 5.0, None)
+    assert (y[p.force_hidden] == 1).all() and y.sum() <= x.sum()
+    assert not _filter_policy(p, Separator(p).violations(y))
+    assert not (p.policy and equation_sum_disclosures(p, y))

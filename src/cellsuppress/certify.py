@@ -104,7 +104,7 @@ class Certificate:
 def certify(M: sp.spmatrix, hidden: np.ndarray, cap_up: np.ndarray, cap_dn: np.ndarray,
             need_up: np.ndarray, need_dn: np.ndarray, either: np.ndarray | None = None,
             seeds: list | None = None, time_limit: float | None = None, min_new: int = 1,
-            max_rounds: int = 20, focus: int = 0) -> Certificate:
+            max_rounds: int = 20, focus: int = 0, first_failure: bool = False) -> Certificate:
     """Find verified attacker moves that meet many of the requirements ``need_up``/``need_dn``.
 
     ``M`` (m x n) are the equations, ``hidden`` the pattern, ``cap_up``/``cap_dn`` how far each
@@ -114,7 +114,9 @@ def certify(M: sp.spmatrix, hidden: np.ndarray, cap_up: np.ndarray, cap_dn: np.n
     try first, e.g. a move found elsewhere. The batch LPs stop after ``time_limit`` seconds, or
     when a round (both directions) certifies fewer than ``min_new`` requirements; then up to
     ``focus`` LPs aim at one open requirement each (and at the others a little), so that only
-    requirements that fail, or that ``focus`` did not reach, are left uncertified.
+    requirements that fail, or that ``focus`` did not reach, are left uncertified. With
+    ``first_failure`` it stops at the first requirement a focused LP cannot certify (the caller
+    only wants to know whether all of them hold).
     """
     t0 = time.perf_counter()
     stop = None if time_limit is None else t0 + time_limit
@@ -146,7 +148,9 @@ def certify(M: sp.spmatrix, hidden: np.ndarray, cap_up: np.ndarray, cap_dn: np.n
         blk = _Block(M[rows][:, cols], cols, -cap_dn[cols], cap_up[cols], cert)
         for s in seeds or []:
             blk.offer(np.asarray(s, dtype=float)[cols])
-        blk.run({d: v[cols] for d, v in need.items()}, either[cols], stop, min_new, max_rounds, focus)
+        if not blk.run({d: v[cols] for d, v in need.items()}, either[cols], stop, min_new, max_rounds, focus,
+                       first_failure):
+            break
     cert.seconds = time.perf_counter() - t0
     return cert
 
@@ -245,11 +249,12 @@ class _Block:
         gain = (self.cert.gain_up if d > 0 else self.cert.gain_dn)[self.cols]
         return (need > 0) & ~done & (gain < need - LEVEL_REL * np.maximum(1.0, need))
 
-    def run(self, need: dict, either: np.ndarray, stop, min_new: int, max_rounds: int, focus: int) -> None:
+    def run(self, need: dict, either: np.ndarray, stop, min_new: int, max_rounds: int, focus: int,
+            first_failure: bool = False) -> bool:
         """Batch LPs, alternating directions, while they certify at least ``min_new`` per round;
         then up to ``focus`` LPs that each aim at one requirement (weight 1) and at the others
         a little (together under 1/2): each certifies its own requirement unless it fails, and
-        usually others on the way."""
+        usually others on the way. Returns False when ``first_failure`` stopped it."""
         models: dict = {}
         for _ in range(max_rounds):
             new = 0
@@ -258,11 +263,11 @@ class _Block:
                 if not open_.any():
                     continue
                 if stop is not None and time.perf_counter() > stop:
-                    return
+                    return True
                 before = self._n_open(need, either)
                 z = self._solve(models, need[d], open_.astype(float), d, stop)
                 if z is None:
-                    return
+                    return True
                 self.offer(z)
                 new += before - self._n_open(need, either)
             if new < min_new:
@@ -270,14 +275,14 @@ class _Block:
         failed = {1.0: np.zeros(self.cols.size, dtype=bool), -1.0: np.zeros(self.cols.size, dtype=bool)}
         for _ in range(focus):
             if stop is not None and time.perf_counter() > stop:
-                return
+                return True
             d, open_ = 1.0, None
             for d in (1.0, -1.0):
                 open_ = self._open(need[d], self._done_other(need, either, d), d) & ~failed[d]
                 if open_.any():
                     break
             if open_ is None or not open_.any():
-                return
+                return True
             gain = (self.cert.gain_up if d > 0 else self.cert.gain_dn)[self.cols]
             cand = np.flatnonzero(open_)
             k0 = cand[np.argmax(gain[cand] / need[d][cand])]  # the closest to its level first
@@ -285,10 +290,13 @@ class _Block:
             w[k0] = 1.0
             z = self._solve(models, need[d], w, d, stop)
             if z is None:
-                return
+                return True
             self.offer(z)
             if self._open(need[d], np.zeros_like(open_), d)[k0]:
                 failed[d][k0] = True  # left to the exact LPs
+                if first_failure:
+                    return False
+        return True
 
     def _done_other(self, need: dict, either: np.ndarray, d: float) -> np.ndarray:
         """Cells that need one side only (``either``) and have the other one certified."""

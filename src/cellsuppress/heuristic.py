@@ -105,7 +105,12 @@ def heuristic(p: Problem, say=None, deadline=None, x0=None, cleanup_budget: floa
                 raise InfeasibleError("no pattern protects every sensitive cell")
     if cleanup_budget is None:  # the clean-up may take a few times what building took, no more
         cleanup_budget = max(2.0, 3.0 * (time.perf_counter() - t0))
-    if cleanup_budget > 0:
+    if cleanup_budget > 0 and (stats.get("batch") or stats.get("hid_all")):
+        # the witnesses are whole batch moves, so the cell-by-cell clean-up would re-check every
+        # cell for every candidate: un-hide candidates in chunks instead, each pattern certified
+        # by batch LPs; past its own deadline already, it keeps to its budget (and hard_deadline)
+        x = _chunk_cleanup(p, x, seeds, sep, cleanup_budget, hard_deadline)
+    elif cleanup_budget > 0:
         x = _cleanup(p, x, sep, witnesses, cleanup_budget, deadline if hard_deadline is None else hard_deadline)
     stats["lps"] = sep.n_lps
     return x, stats
@@ -203,6 +208,42 @@ def _batch_move(p: Problem, M, x, d, ks, need, up_cap, dn_cap, ref, stop) -> np.
         return None
     z = sol.x[:n] - sol.x[n:2 * n]
     return np.where(np.abs(z) > 1e-9 * max(1.0, np.abs(z).max(initial=0.0)), z, 0.0)
+
+
+def _chunk_cleanup(p: Problem, x: np.ndarray, moves: list, sep: Separator, budget: float,
+                   hard_deadline: float | None) -> np.ndarray:
+    """Un-hide complementary cells, dearest first, in chunks: a chunk goes when batch moves
+    certify every requirement of the pattern without it (:func:`certify_levels`; no per-cell
+    LPs, so a pattern they cannot certify counts as failing). A failing chunk is halved; a
+    single cell that fails stays hidden. Moves that do not use the chunk serve as seeds."""
+    t_end = time.perf_counter() + budget
+    if hard_deadline is not None:
+        t_end = min(t_end, hard_deadline)
+    x = x.copy()
+    need = p.sensitive & ((p.up > 0) | (p.dn > 0) | (p.spl > 0))
+    cand = np.flatnonzero((x > 0.5) & ~p.force_hidden)
+    cand = cand[np.argsort(-p.weight[cand], kind="stable")]
+    size = max(1, cand.size // 8)
+    i = 0
+    while i < cand.size:
+        left = t_end - time.perf_counter()
+        if left <= 0:
+            break
+        chunk = cand[i:i + size]
+        y = x.copy()
+        y[chunk] = 0.0
+        kept = [m for m in moves if not np.any(m[chunk] != 0)]
+        cert, held = certify_levels(p.M, y > 0.5, p.cap_up, p.cap_dn, p.up, p.dn, p.spl, either=p.policy,
+                                    seeds=kept, time_limit=left, focus=2 * int(need.sum()), first_failure=True)
+        sep.n_lps += cert.lps
+        if held[need].all() and not (p.policy and equation_sum_disclosures(p, y)):
+            x, moves = y, kept
+            i += chunk.size
+        elif size == 1:
+            i += 1
+        else:
+            size = max(1, size // 2)
+    return x
 
 
 def _cert_witness(p: Problem, cert, k: int) -> dict:
