@@ -292,6 +292,15 @@ class _Block:
             if z is None:
                 return True
             self.offer(z)
+            if self._open(need[d], np.zeros_like(open_), d)[k0] and cand.size > 1:
+                # the others' t_k are free below, so moving them far the wrong way can cost more
+                # than k0 gains: k0 alone, as its exact LP
+                w = np.zeros(open_.size)
+                w[k0] = 1.0
+                z = self._solve(models, need[d], w, d, stop)
+                if z is None:
+                    return True
+                self.offer(z)
             if self._open(need[d], np.zeros_like(open_), d)[k0]:
                 failed[d][k0] = True  # left to the exact LPs
                 if first_failure:
