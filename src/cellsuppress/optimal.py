@@ -135,7 +135,7 @@ class _Master:
         """Pool the cuts met along ``steps`` greedy repair steps from ``x``."""
         xs = x.copy()
         for _ in range(steps):
-            viols = [v for v in self.sep.violations(xs) if v.kind != "rule"]
+            viols = [v for v in self.sep.violations(xs, time_budget=self.remaining()) if v.kind != "rule"]
             if not viols or self.out_of_time():
                 break
             self.add(viols)
@@ -200,15 +200,19 @@ def _lp_rounds(m: _Master, limit: int) -> float:
     """Cut loop on the LP relaxation; returns the last LP value."""
     m.model.set_integer(False)
     last, stall, obj = -np.inf, 0, -np.inf
+    took = 0.0
     for rnd in range(limit):
-        if m.out_of_time():
+        left = m.remaining()
+        if left is not None and left <= took:  # the next round would not fit
             break
+        t_round = time.perf_counter()
         sol = m.model.solve(time_limit=m.remaining())
         if not sol.has_solution:
             break
         obj = sol.objective
         m.lower = max(m.lower, obj - m.tb_total)
         added = m.add(m.separate(sol.x, integral=False))
+        took = time.perf_counter() - t_round
         m.say(f"LP round {rnd + 1}: bound {obj:.6g}, {added} cut(s)")
         if not added:
             break
