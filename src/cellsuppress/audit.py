@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from .certify import certify_levels
 from .linear import LinearTable, hidden_blocks, known_sum_rows
 from .rules import Requirement, requirement
 from .solvers import HighsModel, LinearProgram
@@ -596,8 +597,6 @@ def certified_cells(table: LinearTable, hidden: np.ndarray, req: Requirement):
     tables give each cell, so its interval contains ``[lo, hi]``; ``done`` is where the audit's
     own rule (:meth:`Requirement.satisfied`) accepts ``[lo, hi]``. Needs every hidden value.
     """
-    from .certify import certify_levels
-
     a = table.values
     lb = np.where(hidden, req.attacker_lb, table.lb)
     cap_up = table.ub - a

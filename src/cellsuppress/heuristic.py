@@ -9,9 +9,10 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from .certify import certify_levels
+from .certify import certify_levels, level_targets
 from .model import InfeasibleError, Problem
 from .separation import MovePool, Separator, Violation, equation_sum_disclosures
+from .solvers import HighsModel, LinearProgram
 
 
 class OutOfTime(Exception):
@@ -149,10 +150,7 @@ def _batch_moves(p: Problem, x: np.ndarray, time_limit: float | None) -> tuple[n
     one at its weight per unit of the median level. Returns ``(x, moves)``, or None when some level
     is still unmet (or the LPs ran out of time).
     """
-    from .certify import level_targets
-
     stop = None if time_limit is None else time.perf_counter() + time_limit
-    n = p.n
     M = sp.csr_matrix(p.M)
     blocked = p.force_published & ~p.force_hidden
     up_cap = np.where(blocked, 0.0, p.cap_up)
@@ -186,8 +184,6 @@ def _batch_moves(p: Problem, x: np.ndarray, time_limit: float | None) -> tuple[n
 def _batch_move(p: Problem, M, x, d, ks, need, up_cap, dn_cap, ref, stop) -> np.ndarray | None:
     """One move of :func:`_batch_moves`: ``d z_k + s_k >= need_k`` for the cells ``ks``, each slack
     ``s_k`` costing far more than moving cells does (so the LP is always feasible)."""
-    from .solvers import HighsModel, LinearProgram
-
     n = p.n
     nk = ks.size
     # z = u - v; row k of the requirements: d (u_k - v_k) + s_k >= need_k
@@ -278,8 +274,6 @@ def _cheapest_moves(p: Problem, x: np.ndarray, failing: list[Violation], give_up
     holds; later requirements reuse what earlier ones hid. Past ``soft_stop`` the
     remaining requirements are left to the caller.
     """
-    from .solvers import HighsModel, LinearProgram
-
     if not failing:
         return x
     x = x.copy()
@@ -343,8 +337,6 @@ def _cleanup(p: Problem, x: np.ndarray, sep: Separator, witnesses: dict, budget,
     the requirements whose witnesses use it are re-checked, on one attacker LP
     over the hidden cells whose bounds change in place (no model rebuilt).
     """
-    from .solvers import HighsModel, LinearProgram
-
     t_end = time.perf_counter() + (budget if budget is not None else np.inf)
     if deadline is not None:
         t_end = min(t_end, deadline)
