@@ -6,6 +6,7 @@ cheapest of those is the optimum. protect must reach exactly that cost.
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import warnings
 
@@ -458,3 +459,42 @@ def test_capped_fractional_cuts_keep_every_protected_pattern(name, preset):
     judge = Separator(p)
     for h in H[cut_off]:
         assert judge.violations(h), f"a cut excludes the protected pattern {np.flatnonzero(h)}"
+
+
+@pytest.mark.parametrize("preset", ("strict", "policy"))
+@pytest.mark.parametrize("name", ("3x3", "2x2x2b", "hier"))
+def test_pareto_cuts_keep_every_protected_pattern(name, preset):
+    """Pareto-optimal cuts (the dual tightest at a core point) are violated at the failing
+    pattern they come from, and every pattern that violates one fails that very requirement
+    (cell and direction) in its attacker LPs."""
+    from cellsuppress.optimal import _Master, _lp_rounds
+    from cellsuppress.separation import Separator
+
+    t = TINY[name]()
+    bf = BruteForce(t, preset)
+    p = build_problem(t, requirement(t, preset), "value", False)
+    m = _Master(p, "highs", None, lambda *a, **k: None)
+    _lp_rounds(m, 50)
+    assert m.pareto is not None
+    rng = np.random.default_rng(3)
+    cuts = []
+    for _ in range(20):
+        x = (rng.uniform(size=p.n) < 0.3).astype(float)
+        x[p.force_hidden] = 1.0
+        viols = m.sep.violations(x)
+        for v in m.pareto.cuts(x, viols):
+            assert v.coef @ x < v.level - 1e-9
+            assert any(w.cell == v.cell and w.kind == v.kind for w in viols)
+            cuts.append(v)
+    assert cuts
+    H = bf.candidates.astype(float)
+    judge = Separator(dataclasses.replace(p, policy=False))  # each side on its own
+    failing: dict = {}
+    excluded = 0
+    for v in cuts:
+        for h in np.flatnonzero(H @ v.coef < v.level - 1e-7):
+            if h not in failing:
+                failing[h] = {(w.cell, w.kind) for w in judge.violations(H[h])}
+            assert (v.cell, v.kind) in failing[h], f"{v.kind} cut of cell {v.cell} excludes {np.flatnonzero(H[h])}"
+            excluded += 1
+    assert excluded

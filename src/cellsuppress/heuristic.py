@@ -21,7 +21,7 @@ class OutOfTime(Exception):
 
 def heuristic(p: Problem, say=None, deadline=None, x0=None, cleanup_budget: float | None = None,
               cuts: list | None = None, give_up_at: float | None = None,
-              hard_deadline: float | None = None) -> tuple[np.ndarray, dict]:
+              hard_deadline: float | None = None, guide: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
     """A protected pattern, fast: start from the forced cells (or ``x0``), repair, then clean up.
 
     Each repair round audits the pattern with the attacker LPs and, for every
@@ -34,8 +34,12 @@ def heuristic(p: Problem, say=None, deadline=None, x0=None, cleanup_budget: floa
     Out of time for finer repairs (past 85% of the way to ``deadline``) it hides the cells of
     batch moves, whose LPs may run past ``deadline`` by up to half the span, never past
     ``hard_deadline``; failing that, every free cell.
+
+    ``guide``, a weight per cell, replaces the cells' weights while cells are being hidden (not
+    in the clean-up): the optimal method lowers the weight of cells its LP relaxation hides.
     """
     t0 = time.perf_counter()
+    build = p if guide is None else dataclasses.replace(p, weight=np.asarray(guide, dtype=float))
     sep = Separator(p)
     x = np.zeros(p.n) if x0 is None else (np.asarray(x0) > 0.5).astype(float)
     x[p.force_hidden] = 1.0
@@ -52,7 +56,7 @@ def heuristic(p: Problem, say=None, deadline=None, x0=None, cleanup_budget: floa
     hard = None if span is None else t0 + 0.85 * span
     # a failing pattern is not worth a full check when every failing cell costs an LP
     check_budget = None if span is None else max(0.5, 0.05 * span)
-    x = _cheapest_moves(p, x, first, give_up_at, soft_stop=soft)
+    x = _cheapest_moves(build, x, first, give_up_at, soft_stop=soft)
     while True:
         if give_up_at is not None and time.perf_counter() > give_up_at:
             raise OutOfTime()
@@ -74,10 +78,10 @@ def heuristic(p: Problem, say=None, deadline=None, x0=None, cleanup_budget: floa
         before = x.sum()
         now = time.perf_counter()
         if viol and (soft is None or now < soft):
-            x = _cheapest_moves(p, x, viol, give_up_at, soft_stop=soft)
+            x = _cheapest_moves(build, x, viol, give_up_at, soft_stop=soft)
         if viol and x.sum() <= before and (hard is None or now < hard):
             A = sp.csr_matrix(np.array([v.coef for v in viol]))
-            x = _greedy_cover(p, x, A, np.array([v.level for v in viol]))
+            x = _greedy_cover(build, x, A, np.array([v.level for v in viol]))
         if viol and x.sum() <= before and not stats.get("batch"):
             # out of time for anything finer: one LP per direction finds a move that meets every
             # requirement at once, cheap cells first; with its cells hidden the pattern is safe
@@ -87,7 +91,7 @@ def heuristic(p: Problem, say=None, deadline=None, x0=None, cleanup_budget: floa
             limit = None if span is None else max(0.5, 0.5 * span)
             if hard_deadline is not None:
                 limit = max(0.0, min(np.inf if limit is None else limit, hard_deadline - time.perf_counter()))
-            batch = _batch_moves(p, x, limit)
+            batch = _batch_moves(build, x, limit)
             if batch is not None:
                 x, seeds = batch
                 stats["batch"] = True

@@ -22,7 +22,7 @@ import scipy.sparse as sp
 
 from .heuristic import OutOfTime, _greedy_cover, heuristic
 from .model import InfeasibleError, Problem, integral_costs, master_program, policy_rows, tie_break
-from .separation import Separator, Violation, equation_sum_disclosures
+from .separation import ParetoCuts, Separator, Violation, equation_sum_disclosures
 from .solvers import make_model
 
 TOL = 1e-6
@@ -56,6 +56,7 @@ class _Master:
         self.best_x: np.ndarray | None = None
         self.best_cost = np.inf
         self.lower = float(p.cost[p.force_hidden].sum())
+        self.pareto: ParetoCuts | None = None  # set from the root LP's solution
 
     def remaining(self):
         return None if self.deadline is None else max(0.0, self.deadline - time.perf_counter())
@@ -98,7 +99,13 @@ class _Master:
         # past the deadline a check stops at its first violation (an empty list is still a proof)
         viols = [] if integral else self.sep_frac.violations(xv[:n], side, time_budget=self.remaining())
         if not viols:
+            t = time.perf_counter()
             viols = self.sep.violations(xv[:n], side, time_budget=self.remaining())
+            if integral and viols and self.pareto is not None:
+                # no more time than the plain separation took (they are LPs over all cells)
+                left = self.remaining()
+                spend = max(1.0, time.perf_counter() - t)
+                viols += self.pareto.cuts(xv[:n], viols, time_budget=spend if left is None else min(spend, left))
         if self.p.policy and integral:
             viols += _rule_cuts(self.p, xv[:n])
         self.stats["cut_rounds"] += 1
@@ -131,6 +138,25 @@ class _Master:
         self.stats["lps"] += st.get("lps", 0)
         self.offer(rx)
 
+    def guided(self, core: np.ndarray, give_up_at: float, share: float = 0.1) -> None:
+        """The heuristic with the weights of the cells the LP relaxation ``core`` hides lowered
+        (by up to 40%), abandoned at ``give_up_at``: on a 10x10x10 table its pattern costs 4,927
+        where the plain heuristic's costs 5,668 and 600 s of repaired master solutions about 4,900."""
+        found: list = []
+        guide = self.p.weight * (1.0 - 0.4 * np.clip(core[:self.n], 0.0, 1.0))
+        if self.deadline is not None:
+            give_up_at = min(give_up_at, self.deadline)
+        try:
+            gx, st = heuristic(self.p, None, self.deadline, cuts=found, cleanup_budget=budget(self.deadline, share),
+                               give_up_at=give_up_at, guide=guide)
+        except OutOfTime:
+            return
+        finally:
+            self.add(found)
+        self.stats["lps"] += st.get("lps", 0)
+        if self.offer(gx):
+            self.say(f"LP-guided heuristic: cost {self.best_cost:g}")
+
     def walk(self, x: np.ndarray, steps: int) -> None:
         """Pool the cuts met along ``steps`` greedy repair steps from ``x``."""
         xs = x.copy()
@@ -155,7 +181,9 @@ def optimal(p: Problem, say, deadline, mip_gap: float, solver: str, max_root_rou
     found: list = []
     # the heuristic gets most of the time only when it needs it: it stops at its own deadline
     h_deadline = None if deadline is None else time.perf_counter() + 0.6 * (deadline - time.perf_counter())
+    t_h = time.perf_counter()
     hx, hst = heuristic(p, say, h_deadline, cuts=found, cleanup_budget=budget(deadline, 0.1))
+    t_h = time.perf_counter() - t_h
     m.stats["lps"] += hst.get("lps", 0)
     m.add(found)
     m.offer(hx)
@@ -164,10 +192,13 @@ def optimal(p: Problem, say, deadline, mip_gap: float, solver: str, max_root_rou
     say(f"heuristic incumbent: cost {m.best_cost:g}", force=True)
 
     _lp_rounds(m, max_root_rounds)
+    if m.pareto is not None and not m.closed(mip_gap):
+        # a second heuristic pattern is worth at most twice what the first one took
+        m.guided(m.pareto.core, give_up_at=time.perf_counter() + 2.0 * t_h + 1.0)
     done = m.closed(mip_gap) or _row_generation(m, mip_gap, export_model)
     if export_model:
         _export(m.model, export_model)
-    m.stats["lps"] += m.sep.n_lps + m.sep_frac.n_lps
+    m.stats["lps"] += m.sep.n_lps + m.sep_frac.n_lps + (m.pareto.n_lps if m.pareto else 0)
     lower = m.lower
     if m.integral:
         lower = float(np.ceil(lower - TOL))
@@ -199,7 +230,7 @@ def _both_sides_incumbent(m: _Master, deadline) -> None:
 def _lp_rounds(m: _Master, limit: int) -> float:
     """Cut loop on the LP relaxation; returns the last LP value."""
     m.model.set_integer(False)
-    last, stall, obj = -np.inf, 0, -np.inf
+    last, stall, obj, core = -np.inf, 0, -np.inf, None
     took = 0.0
     for rnd in range(limit):
         left = m.remaining()
@@ -211,6 +242,7 @@ def _lp_rounds(m: _Master, limit: int) -> float:
             break
         obj = sol.objective
         m.lower = max(m.lower, obj - m.tb_total)
+        core = sol.x[:m.n]
         added = m.add(m.separate(sol.x, integral=False))
         took = time.perf_counter() - t_round
         m.say(f"LP round {rnd + 1}: bound {obj:.6g}, {added} cut(s)")
@@ -221,6 +253,8 @@ def _lp_rounds(m: _Master, limit: int) -> float:
         if stall >= 3:
             break
     m.model.set_integer(True)
+    if core is not None:
+        m.pareto = ParetoCuts(m.p, core)
     return obj
 
 
@@ -255,7 +289,7 @@ def _row_generation(m: _Master, mip_gap: float, export_model) -> bool:
             continue
         cost_x = float(p.cost[xv[:n] > 0.5].sum())
         m.say(f"MIP {m.stats['mip_solves']}: cost {cost_x:g}, bound {m.lower:.6g}, best {m.best_cost:g}, "
-              f"{len(viols)} violated")
+              f"{len({(v.cell, v.kind) for v in viols})} violated")
         if not viols:
             m.offer(xv[:n])
             return sol.status == "optimal" or m.closed(mip_gap)

@@ -253,3 +253,80 @@ def equation_sum_disclosures(p: Problem, x: np.ndarray) -> list[tuple[int, np.nd
         cols = M.indices[M.indptr[r]:M.indptr[r + 1]]
         out.append((int(r), cols[hidden[cols]], cols[~hidden[cols]]))
     return out
+
+
+class ParetoCuts:
+    """Capacity cuts chosen, among the attacker duals that prove a pattern fails, to be as tight
+    as possible at a core point (Magnanti and Wong's Pareto-optimal cuts).
+
+    At a rigid pattern (every sensitive cell pinned, as the master's integer solutions of
+    three-way tables usually are) a great many duals prove the failure, and the one the
+    attacker LP happens to return often cuts off little beyond that pattern. Here the dual is
+    the solution of ``min sum_i w_i c_i(pi)`` over every row multiplier ``pi``, where ``c_i`` is
+    the capped capacity coefficient of cell ``i`` and ``w = x + share * core``: the failing
+    pattern's cells dominate (so the cut stays violated there) and the core point (the master's
+    LP relaxation) breaks the ties towards the cut it needs most. On a 5x5x5 table the master's
+    bound after 90 s rose from 966 with the plain cuts to 1,037 with both.
+
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from cellsuppress.model import Problem
+    >>> M = sp.csr_matrix([[1., 1., -1.]])                      # a + b = total
+    >>> p = Problem(M=M, a=np.array([3., 9., 12.]), cap_up=np.full(3, np.inf),
+    ...             cap_dn=np.array([3., 9., 12.]), sensitive=np.array([True, False, False]),
+    ...             up=np.array([18., 0, 0]), dn=np.array([3., 0, 0]), spl=np.zeros(3),
+    ...             weight=np.ones(3), cost=np.ones(3), force_hidden=np.array([True, False, False]),
+    ...             force_published=np.zeros(3, bool))
+    >>> x = np.array([1., 0, 0])
+    >>> cuts = ParetoCuts(p, core=np.array([1., .2, .9])).cuts(x, Separator(p).violations(x))
+    >>> [(v.kind, v.coef.tolist()) for v in cuts]
+    [('up', [0.0, 9.0, 18.0]), ('dn', [0.0, 3.0, 3.0])]
+    """
+
+    def __init__(self, p: Problem, core: np.ndarray, share: float = 0.2):
+        self.p = p
+        self.core = np.clip(np.asarray(core, dtype=float)[:p.n], 0.0, 1.0)
+        self.share = share
+        self.n_lps = 0
+        n = p.n
+        M = sp.csr_matrix(p.M)
+        m = M.shape[0]
+        # columns alpha (n), beta (n), pi (m); rows alpha - beta + M^T pi = direction * e_k
+        eye = sp.identity(n, format="csr")
+        self.lp = LinearProgram(c=np.zeros(2 * n + m), A=sp.hstack([eye, -eye, M.T], format="csr"),
+                                row_lo=np.zeros(n), row_hi=np.zeros(n),
+                                col_lo=np.concatenate([np.zeros(2 * n), np.full(m, -np.inf)]),
+                                col_hi=np.full(2 * n + m, np.inf))
+
+    def cuts(self, x: np.ndarray, viols: list[Violation], time_budget: float | None = None) -> list[Violation]:
+        """A Pareto cut for each up/down violation at the pattern ``x`` that one exists for
+        (those done within ``time_budget`` seconds)."""
+        p = self.p
+        stop = None if time_budget is None else time.perf_counter() + time_budget
+        todo = [v for v in viols if v.kind in ("up", "dn")]
+        if not todo:
+            return []
+        n = p.n
+        m = p.M.shape[0]
+        x = np.clip(np.asarray(x, dtype=float)[:n], 0.0, 1.0)
+        w = x + self.share * self.core + 1e-4
+        model = HighsModel(self.lp)
+        out = []
+        last = None
+        for v in todo:
+            if stop is not None and time.perf_counter() > stop:
+                break
+            direction = 1.0 if v.kind == "up" else -1.0
+            cu, cd = np.minimum(p.cap_up, v.level), np.minimum(p.cap_dn, v.level)
+            model.set_objective(np.concatenate([w * cu, w * cd, np.zeros(m)]))
+            if last is not None:
+                model.set_row_bounds([last], [0.0], [0.0])
+            model.set_row_bounds([v.cell], [direction], [direction])
+            last = v.cell
+            sol = model.solve_lp()
+            self.n_lps += 1
+            if sol.status != "optimal" or sol.x is None:
+                continue
+            coef = capacity_cut(sol.x[:n] - sol.x[n:2 * n], p.cap_up, p.cap_dn, v.level)
+            if coef @ x < v.level - TOL * max(1.0, v.level):
+                out.append(Violation(v.cell, v.kind, v.level, v.gain, coef))
+        return out

@@ -94,6 +94,10 @@ class HighsModel:
         idx = np.asarray(idx, dtype=np.int32)
         self.h.changeColsBounds(idx.size, idx, _fin(lo), _fin(hi))
 
+    def set_row_bounds(self, idx: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+        idx = np.asarray(idx, dtype=np.int32)
+        self.h.changeRowsBounds(idx.size, idx, _fin(lo), _fin(hi))
+
     def set_integer(self, integer: bool) -> None:
         """Switch the integer columns between integer and continuous (LP relaxation)."""
         idx = np.flatnonzero(self.integer).astype(np.int32)
