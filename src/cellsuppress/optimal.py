@@ -3,9 +3,11 @@ solution passes every one of them (DESIGN.md §2).
 
 The master starts from the single-equation cuts and the cuts the heuristic
 met, is cut at its LP relaxation until the attacker LPs find nothing, and is
-then solved as a MILP; each failing integer solution adds its own cuts and
-those of a few greedy repair steps around it (patterns near the master's
-choice give the cuts it needs next). In two-way tables this ends in a round
+then solved as a MILP; each failing integer solution adds its own cuts, a
+Pareto-optimal cut per failed requirement (the dual tightest at the root LP's
+solution, :class:`cellsuppress.separation.ParetoCuts`), and the cuts of a few
+greedy repair steps around it (patterns near the master's choice give the cuts
+it needs next). The root LP's solution also guides a second heuristic pattern. In two-way tables this ends in a round
 or two. In three or more dimensions, where a cell needs a whole cycle of
 partners, it can take many rounds: the best pattern that passed the attacker
 LPs (heuristic or integer solution, repaired) and the best MILP bound give

@@ -138,17 +138,18 @@ class Separator:
         held = {}
         for kind, required, level in needs:
             direction = 1.0 if kind == "up" else -1.0
+            enough = required - TOL * max(1.0, required)
             if pool is not None:
                 g, moved = pool.best(j, direction)
-                if g >= required - TOL * max(1.0, required):
+                if g >= enough:
                     held[kind] = cols[moved]
                     continue
             gain, duals, z = solve(direction)
-            if gain >= required - TOL * max(1.0, required):
+            if gain >= enough:
                 held[kind] = _moved(cols, z)
                 continue
             coef = self._cut(k, direction, duals, rows, x, gain, level)
-            if self.cap_limit is None or coef @ x < required - TOL * max(1.0, required):
+            if self.cap_limit is None or coef @ x < enough:
                 out.append(Violation(k, kind, level, gain, coef))
         if p.spl[k] > 0 and not p.policy:
             spl_tol = p.spl[k] - TOL * max(1.0, p.spl[k])
