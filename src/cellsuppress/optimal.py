@@ -1,18 +1,18 @@
 """The optimal method: the master problem of capacity cuts, grown by the attacker LPs until its
 solution passes every one of them (DESIGN.md §2).
 
-The master starts from the single-equation cuts and the cuts the heuristic
-met, is cut at its LP relaxation until the attacker LPs find nothing, and is
-then solved as a MILP; each failing integer solution adds its own cuts, a
-Pareto-optimal cut per failed requirement (the dual tightest at the root LP's
-solution, :class:`cellsuppress.separation.ParetoCuts`), and the cuts of a few
-greedy repair steps around it (patterns near the master's choice give the cuts
-it needs next). The root LP's solution also guides a second heuristic pattern. In two-way tables this ends in a round
-or two. In three or more dimensions, where a cell needs a whole cycle of
-partners, it can take many rounds: the best pattern that passed the attacker
-LPs (heuristic or integer solution, repaired) and the best MILP bound give
-the stated gap. A Python branch-and-cut over the same master was tried and
-lifted the bound more slowly than HiGHS's own MILP search on these masters.
+The master starts from the single-equation cuts and the cuts the heuristic met, is cut
+at its LP relaxation until the attacker LPs find nothing, and is then solved as a MILP;
+each failing integer solution adds its own cuts, a Pareto-optimal cut per failed
+requirement (the dual tightest at the root LP's solution,
+:class:`cellsuppress.separation.ParetoCuts`), and the cuts of a few greedy repair steps
+around it (patterns near the master's choice give the cuts it needs next). The root LP's
+solution also guides a second heuristic pattern. In two-way tables this ends in a round
+or two. In three or more dimensions, where a cell needs a whole cycle of partners, it
+can take many rounds: the best pattern that passed the attacker LPs (heuristic or
+integer solution, repaired) and the best MILP bound give the stated gap. A Python
+branch-and-cut over the same master was tried and lifted the bound more slowly than
+HiGHS's own MILP search on these masters.
 """
 from __future__ import annotations
 
@@ -194,9 +194,12 @@ def optimal(p: Problem, say, deadline, mip_gap: float, solver: str, max_root_rou
     say(f"heuristic incumbent: cost {m.best_cost:g}", force=True)
 
     _lp_rounds(m, max_root_rounds)
-    if m.pareto is not None and not m.closed(mip_gap):
-        # a second heuristic pattern is worth at most twice what the first one took
-        m.guided(m.pareto.core, give_up_at=time.perf_counter() + 2.0 * t_h + 1.0)
+    # a second heuristic pattern is worth at most twice what the first one took, and 60%
+    # of the time left (the master's bound needs the rest)
+    allow = 2.0 * t_h + 1.0
+    left = m.remaining()
+    if m.pareto is not None and not m.closed(mip_gap) and (left is None or allow <= 0.6 * left):
+        m.guided(m.pareto.core, give_up_at=time.perf_counter() + allow)
     done = m.closed(mip_gap) or _row_generation(m, mip_gap, export_model)
     if export_model:
         _export(m.model, export_model)
