@@ -317,13 +317,15 @@ class ParetoCuts:
             if stop is not None and time.perf_counter() > stop:
                 break
             direction = 1.0 if v.kind == "up" else -1.0
-            cu, cd = np.minimum(p.cap_up, v.level), np.minimum(p.cap_dn, v.level)
+            # capped capacities in units of the level: the same optimum, and sane numbers when
+            # the cells hold 1e12 (TOYSARAH: unscaled, one LP ran for minutes)
+            cu, cd = np.minimum(p.cap_up / v.level, 1.0), np.minimum(p.cap_dn / v.level, 1.0)
             model.set_objective(np.concatenate([w * cu, w * cd, np.zeros(m)]))
             if last is not None:
                 model.set_row_bounds([last], [0.0], [0.0])
             model.set_row_bounds([v.cell], [direction], [direction])
             last = v.cell
-            sol = model.solve_lp()
+            sol = model.solve_lp(time_limit=None if stop is None else max(0.01, stop - time.perf_counter()))
             self.n_lps += 1
             if sol.status != "optimal" or sol.x is None:
                 continue
