@@ -106,7 +106,7 @@ class _Master:
             if integral and viols and self.pareto is not None:
                 # no more time than the plain separation took (they are LPs over all cells)
                 left = self.remaining()
-                spend = max(1.0, time.perf_counter() - t)
+                spend = max(0.05, time.perf_counter() - t)
                 viols += self.pareto.cuts(xv[:n], viols, time_budget=spend if left is None else min(spend, left))
         if self.p.policy and integral:
             viols += _rule_cuts(self.p, xv[:n])
@@ -194,13 +194,7 @@ def optimal(p: Problem, say, deadline, mip_gap: float, solver: str, max_root_rou
     say(f"heuristic incumbent: cost {m.best_cost:g}", force=True)
 
     _lp_rounds(m, max_root_rounds)
-    # a second heuristic pattern is worth at most twice what the first one took, and 60%
-    # of the time left (the master's bound needs the rest)
-    allow = 2.0 * t_h + 1.0
-    left = m.remaining()
-    if m.pareto is not None and not m.closed(mip_gap) and (left is None or allow <= 0.6 * left):
-        m.guided(m.pareto.core, give_up_at=time.perf_counter() + allow)
-    done = m.closed(mip_gap) or _row_generation(m, mip_gap, export_model)
+    done = m.closed(mip_gap) or _row_generation(m, mip_gap, export_model, guide_after=2.0 * t_h + 1.0)
     if export_model:
         _export(m.model, export_model)
     m.stats["lps"] += m.sep.n_lps + m.sep_frac.n_lps + (m.pareto.n_lps if m.pareto else 0)
@@ -263,8 +257,13 @@ def _lp_rounds(m: _Master, limit: int) -> float:
     return obj
 
 
-def _row_generation(m: _Master, mip_gap: float, export_model) -> bool:
-    """Master MILP, audit, cuts; returns True when optimality (within the gap) is proven."""
+def _row_generation(m: _Master, mip_gap: float, export_model, guide_after: float = 0.0) -> bool:
+    """Master MILP, audit, cuts; returns True when optimality (within the gap) is proven.
+
+    When the first master solution fails, the LP-guided heuristic (:meth:`_Master.guided`) gets
+    up to ``guide_after`` seconds, if that is at most 60% of the time left (the bound needs the
+    rest); two-way tables, usually solved by their first master MILP, never pay for it.
+    """
     p, n = m.p, m.n
     # a master short of cuts is not worth solving to the end: its solution only feeds separation.
     # Each solve gets a slice of time that doubles while it keeps running out without a solution
@@ -299,6 +298,11 @@ def _row_generation(m: _Master, mip_gap: float, export_model) -> bool:
             m.offer(xv[:n])
             return sol.status == "optimal" or m.closed(mip_gap)
         m.add(viols)
+        if guide_after > 0 and m.pareto is not None:
+            left = m.remaining()
+            if left is None or guide_after <= 0.6 * left:
+                m.guided(m.pareto.core, give_up_at=time.perf_counter() + guide_after)
+            guide_after = 0.0
         m.repair(xv[:n], trajectory=5)
     return False
 
