@@ -104,7 +104,7 @@ class _Master:
             t = time.perf_counter()
             viols = self.sep.violations(xv[:n], side, time_budget=self.remaining())
             if integral and viols and self.pareto is not None:
-                # no more time than the plain separation took (they are LPs over all cells)
+                # no more time than the plain separation took (one more LP per failed requirement)
                 left = self.remaining()
                 spend = max(0.05, time.perf_counter() - t)
                 viols += self.pareto.cuts(xv[:n], viols, time_budget=spend if left is None else min(spend, left))
@@ -129,34 +129,29 @@ class _Master:
         cuts found at every step: patterns near the master's solution give the cuts it needs next.
         """
         self.walk(x, trajectory)
+        self._heuristic_pattern(x0=x, cleanup_budget=budget(self.deadline, share), give_up_at=self.deadline)
+
+    def _heuristic_pattern(self, **kw) -> bool:
+        """Run the heuristic (``kw`` as :func:`heuristic` takes them), pool the cuts it met and
+        offer its pattern; False when it gave up or its pattern is not cheaper."""
         found: list = []
         try:
-            rx, st = heuristic(self.p, None, self.deadline, x0=x, cuts=found,
-                               cleanup_budget=budget(self.deadline, share), give_up_at=self.deadline)
+            x, st = heuristic(self.p, None, self.deadline, cuts=found, **kw)
         except OutOfTime:
-            return
+            return False
         finally:
             self.add(found)
         self.stats["lps"] += st.get("lps", 0)
-        self.offer(rx)
+        return self.offer(x)
 
     def guided(self, core: np.ndarray, give_up_at: float, share: float = 0.3) -> None:
         """The heuristic with the weights of the cells the LP relaxation ``core`` hides lowered
         (by up to 40%), abandoned at ``give_up_at``: on a 10x10x10 table its pattern costs 4,927
         where the plain heuristic's costs 5,668 and 600 s of repaired master solutions about 4,900."""
-        found: list = []
         guide = self.p.weight * (1.0 - 0.4 * np.clip(core[:self.n], 0.0, 1.0))
         if self.deadline is not None:
             give_up_at = min(give_up_at, self.deadline)
-        try:
-            gx, st = heuristic(self.p, None, self.deadline, cuts=found, cleanup_budget=budget(self.deadline, share),
-                               give_up_at=give_up_at, guide=guide)
-        except OutOfTime:
-            return
-        finally:
-            self.add(found)
-        self.stats["lps"] += st.get("lps", 0)
-        if self.offer(gx):
+        if self._heuristic_pattern(cleanup_budget=budget(self.deadline, share), give_up_at=give_up_at, guide=guide):
             self.say(f"LP-guided heuristic: cost {self.best_cost:g}")
 
     def walk(self, x: np.ndarray, steps: int) -> None:
