@@ -498,3 +498,74 @@ def test_pareto_cuts_keep_every_protected_pattern(name, preset):
             assert (v.cell, v.kind) in failing[h], f"{v.kind} cut of cell {v.cell} excludes {np.flatnonzero(H[h])}"
             excluded += 1
     assert excluded
+
+
+@pytest.mark.parametrize("preset", ("strict", "policy"))
+@pytest.mark.parametrize("name", ("2x2x2", "2x2x2b"))
+def test_slice_cuts_keep_every_protected_pattern(name, preset):
+    """Cuts from the two-way slices of a three-way table are violated at the pattern they come
+    from, and every pattern one of them excludes fails that requirement in the whole table."""
+    from cellsuppress.separation import Separator, SliceCuts
+
+    t = TINY[name]()
+    bf = BruteForce(t, preset)
+    p = build_problem(t, requirement(t, preset), "value", False)
+    sc = SliceCuts(p)
+    # each sensitive cell lies in three planes of 3x3 cells (margins included)
+    assert {c.size for c, _ in sc.slices} == {9}
+    in_planes = np.zeros(p.n, int)
+    for c, _ in sc.slices:
+        in_planes[c] += 1
+    assert (in_planes[p.sensitive] == 3).all()
+    rng = np.random.default_rng(5)
+    judge = Separator(dataclasses.replace(p, policy=False))  # each side on its own
+    cuts = []
+    for _ in range(30):
+        x = (rng.uniform(size=p.n) < 0.35).astype(float)
+        x[p.force_hidden] = 1.0
+        full = {(w.cell, w.kind) for w in judge.violations(x)}
+        for v in sc.cuts(x):
+            assert v.coef @ x < v.level - 1e-9
+            assert (v.cell, v.kind) in full, "a slice fails where the table does not"
+            cuts.append(v)
+    assert cuts
+    H = bf.candidates.astype(float)
+    failing: dict = {}
+    excluded = 0
+    for v in cuts:
+        for h in np.flatnonzero(H @ v.coef < v.level - 1e-7):
+            if h not in failing:
+                failing[h] = {(w.cell, w.kind) for w in judge.violations(H[h])}
+            assert (v.cell, v.kind) in failing[h], f"{v.kind} cut of cell {v.cell} excludes {np.flatnonzero(H[h])}"
+            excluded += 1
+    assert excluded
+
+
+def test_slice_cuts_on_a_hierarchical_three_way_table():
+    """Slices of a table with a hierarchy hold the hierarchy's equations; a pattern that
+    violates a slice cut fails that requirement in the whole table (random patterns)."""
+    from cellsuppress.separation import Separator, SliceCuts
+
+    rng = np.random.default_rng(11)
+    counts = rng.integers(0, 45, size=4 * 3 * 3)
+    t = make_table([groups(), flat("b", 3), flat("c", 3)], counts)
+    p = build_problem(t, requirement(t, "strict"), "value", False)
+    assert p.sensitive.any()
+    sc = SliceCuts(p)
+    # every slice is a whole two-way table: (7 codes x 4 codes) or (4 x 4)
+    assert {c.size for c, _ in sc.slices} <= {28, 16}
+    judge = Separator(p)
+    n_cuts = n_checked = 0
+    for _ in range(40):
+        x = (rng.uniform(size=p.n) < 0.3).astype(float)
+        x[p.force_hidden] = 1.0
+        cuts = sc.cuts(x)
+        n_cuts += len(cuts)
+        for _ in range(20):
+            y = np.maximum(x, rng.uniform(size=p.n) < 0.2)
+            fails = {(w.cell, w.kind) for w in judge.violations(y)}
+            for v in cuts:
+                if v.coef @ y < v.level - 1e-7:
+                    assert (v.cell, v.kind) in fails
+                    n_checked += 1
+    assert n_cuts and n_checked

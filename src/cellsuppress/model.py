@@ -44,6 +44,8 @@ class Problem:
     force_published: np.ndarray
     policy: bool = False
     threshold: float = 20.0
+    # code index per dimension (cells x dims) for tables with dimensions, else None
+    codes: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -51,11 +53,16 @@ class Problem:
 
     def subproblem(self, cells: np.ndarray) -> "Problem":
         """The problem restricted to ``cells`` (a union of whole components)."""
-        M = self.M[:, cells]
-        rows = np.flatnonzero(np.diff(sp.csr_matrix(M).indptr) > 0)
+        rows = np.flatnonzero(np.diff(sp.csr_matrix(self.M[:, cells]).indptr) > 0)
+        return self.restrict(cells, rows)
+
+    def restrict(self, cells: np.ndarray, rows: np.ndarray) -> "Problem":
+        """The problem on ``cells`` with only the equations ``rows`` (which must lie within them)."""
         kw = {k: getattr(self, k)[cells] for k in ("a", "cap_up", "cap_dn", "sensitive", "up", "dn", "spl",
                                                    "weight", "cost", "force_hidden", "force_published")}
-        return Problem(M=sp.csr_matrix(M[rows]), policy=self.policy, threshold=self.threshold, **kw)
+        codes = None if self.codes is None else self.codes[cells]
+        return Problem(M=sp.csr_matrix(self.M[rows][:, cells]), policy=self.policy, threshold=self.threshold,
+                       codes=codes, **kw)
 
 
 def cost_weights(values: np.ndarray, cost="value", file_cost: np.ndarray | None = None) -> np.ndarray:

@@ -24,7 +24,7 @@ import scipy.sparse as sp
 
 from .heuristic import OutOfTime, _greedy_cover, heuristic
 from .model import InfeasibleError, Problem, integral_costs, master_program, policy_rows, tie_break
-from .separation import ParetoCuts, Separator, Violation, equation_sum_disclosures
+from .separation import ParetoCuts, Separator, SliceCuts, Violation, equation_sum_disclosures
 from .solvers import make_model
 
 TOL = 1e-6
@@ -49,6 +49,7 @@ class _Master:
         self.sep = Separator(p)
         levels = np.concatenate([p.up, p.dn, p.spl, [0.0]])
         self.sep_frac = Separator(p, cap_limit=float(levels.max()))
+        self.slices = SliceCuts(p)
         self.deadline = deadline
         self.say = say
         self.integral = integral_costs(p.cost)
@@ -103,11 +104,15 @@ class _Master:
         if not viols:
             t = time.perf_counter()
             viols = self.sep.violations(xv[:n], side, time_budget=self.remaining())
-            if integral and viols and self.pareto is not None:
-                # no more time than the plain separation took (one more LP per failed requirement)
+            if integral and viols:
+                # no more time than the plain separation took for each (one more LP per failure)
                 left = self.remaining()
                 spend = max(0.05, time.perf_counter() - t)
-                viols += self.pareto.cuts(xv[:n], viols, time_budget=spend if left is None else min(spend, left))
+                spend = spend if left is None else min(spend, left)
+                if self.pareto is not None:
+                    viols += self.pareto.cuts(xv[:n], viols, time_budget=spend)
+                if self.slices.slices:
+                    viols += self.slices.cuts(xv[:n], side, time_budget=spend)
         if self.p.policy and integral:
             viols += _rule_cuts(self.p, xv[:n])
         self.stats["cut_rounds"] += 1
@@ -192,7 +197,8 @@ def optimal(p: Problem, say, deadline, mip_gap: float, solver: str, max_root_rou
     done = m.closed(mip_gap) or _row_generation(m, mip_gap, export_model, guide_after=2.0 * t_h + 1.0)
     if export_model:
         _export(m.model, export_model)
-    m.stats["lps"] += m.sep.n_lps + m.sep_frac.n_lps + (m.pareto.n_lps if m.pareto else 0)
+    m.stats["lps"] += (m.sep.n_lps + m.sep_frac.n_lps + m.slices.n_lps
+                       + (m.pareto.n_lps if m.pareto else 0))
     lower = m.lower
     if m.integral:
         lower = float(np.ceil(lower - TOL))

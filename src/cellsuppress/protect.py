@@ -19,6 +19,7 @@ from .model import InfeasibleError, Problem, cost_weights, integral_costs, tie_b
 from .optimal import budget as _budget, optimal
 from .rules import requirement
 from .separation import Separator
+from .table import Table
 
 METHODS = ("optimal", "fast")
 
@@ -218,7 +219,15 @@ def build_problem(table: LinearTable, req, cost, hidden_nonzero: bool) -> Proble
     return Problem(M=sp.csr_matrix(table.M), a=a, cap_up=np.maximum(cap_up, 0.0), cap_dn=np.maximum(cap_dn, 0.0),
                    sensitive=sens, up=up, dn=dn, spl=spl, weight=w + eps, cost=w,
                    force_hidden=force_hidden, force_published=force_published,
-                   policy=req.preset == "policy", threshold=req.threshold)
+                   policy=req.preset == "policy", threshold=req.threshold, codes=_codes(table))
+
+
+def _codes(table: LinearTable) -> np.ndarray | None:
+    """Code index per dimension of every cell (cells are in C order over the codes)."""
+    shape = getattr(table, "shape", None)
+    if not isinstance(table, Table) or shape is None:
+        return None
+    return np.indices(shape).reshape(len(shape), -1).T.copy()
 
 
 def _check_feasible_alone(table, p: Problem) -> None:

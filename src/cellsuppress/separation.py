@@ -8,6 +8,7 @@ short of the protection level the LP's row duals give a violated cut
 """
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass
 
@@ -351,4 +352,88 @@ class ParetoCuts:
                 coef = capacity_cut(d, p.cap_up, p.cap_dn, v.level)
                 if coef @ x < v.level - TOL * max(1.0, v.level):
                     out.append(Violation(v.cell, v.kind, v.level, v.gain, coef))
+        return out
+
+
+class SliceCuts:
+    """Capacity cuts from the two-dimensional slices of a table with three or more dimensions.
+
+    A slice fixes the codes of every dimension but two; its equations are those of the table
+    whose cells all lie in it. An attacker bound by fewer equations can do at least as much,
+    so a requirement that fails in a slice fails in the table, and the slice's attacker dual,
+    with zero multipliers elsewhere, gives a valid cut. At the master's integer solutions of
+    three-way tables every sensitive cell is often pinned by the whole block of hidden cells,
+    and the dual the attacker LP returns there cuts off little else; in a slice the failure
+    is a two-way one (no cycle of hidden cells through the cell), whose cuts are the strong
+    ones that solve two-way tables in a round or two. On a 10x10x10 table the master's bound
+    after 230 s rose from 3,936 with the whole-table cuts alone to 4,121 with both.
+
+    >>> import pandas as pd
+    >>> from cellsuppress import Table
+    >>> from cellsuppress.protect import build_problem
+    >>> from cellsuppress.rules import requirement
+    >>> df = pd.DataFrame([(a, b, c, 5 if (a, b, c) == (1, 1, 1) else 30)
+    ...                    for a in (1, 2) for b in (1, 2) for c in (1, 2)], columns=["A", "B", "C", "n"])
+    >>> t = Table.from_frame(df, dims=["A", "B", "C"], count="n")
+    >>> p = build_problem(t, requirement(t, "strict", 20), "value", False)
+    >>> sc = SliceCuts(p)
+    >>> len(sc.slices)                  # the three planes through the small cell
+    3
+    >>> x = p.force_hidden.astype(float)  # nothing but the small cell hidden
+    >>> sorted({v.kind for v in sc.cuts(x)})
+    ['dn', 'up']
+    """
+
+    def __init__(self, p: Problem):
+        self.p = p
+        self.slices: list[tuple[np.ndarray, Separator]] = []
+        codes = p.codes
+        if codes is None or codes.shape[1] < 3 or not p.sensitive.any():
+            return
+        M = sp.csr_matrix(p.M)
+        M.sort_indices()
+        nonempty = np.diff(M.indptr) > 0
+        starts = M.indptr[:-1][nonempty]
+        sens_pos = np.full(p.n, -1)
+        sens_pos[p.sensitive] = np.arange(int(p.sensitive.sum()))
+        self.sens_pos = sens_pos
+        ndim = codes.shape[1]
+        size = codes.max(axis=0) + 1
+        for free in itertools.combinations(range(ndim), 2):
+            fixed = [d for d in range(ndim) if d not in free]
+            key = np.ravel_multi_index(tuple(codes[:, fixed].T), tuple(size[fixed]))
+            # an equation lies in a slice when all its cells share the slice's key
+            kc = key[M.indices]
+            kmin = np.minimum.reduceat(kc, starts) if starts.size else np.zeros(0, dtype=key.dtype)
+            kmax = np.maximum.reduceat(kc, starts) if starts.size else np.zeros(0, dtype=key.dtype)
+            row_key = np.full(M.shape[0], -1, dtype=np.int64)
+            row_key[np.flatnonzero(nonempty)[kmin == kmax]] = kmin[kmin == kmax]
+            for k in np.unique(key[p.sensitive]):
+                cells = np.flatnonzero(key == k)
+                rows = np.flatnonzero(row_key == k)
+                if rows.size:
+                    self.slices.append((cells, Separator(p.restrict(cells, rows))))
+
+    @property
+    def n_lps(self) -> int:
+        return sum(s.n_lps for _, s in self.slices)
+
+    def cuts(self, x: np.ndarray, side: np.ndarray | None = None,
+             time_budget: float | None = None) -> list[Violation]:
+        """The violated requirements of every slice at the pattern ``x``, with cuts over all
+        cells (``side`` as in :meth:`Separator.violations`); those found within ``time_budget``."""
+        stop = None if time_budget is None else time.perf_counter() + time_budget
+        x = np.asarray(x, dtype=float)[:self.p.n]
+        out: list[Violation] = []
+        for cells, sep in self.slices:
+            if stop is not None and time.perf_counter() > stop:
+                break
+            sub_side = None
+            if side is not None:
+                sub_side = np.asarray(side)[self.sens_pos[cells[sep.p.sensitive]]]
+            left = None if stop is None else max(0.0, stop - time.perf_counter())
+            for v in sep.violations(x[cells], sub_side, time_budget=left):
+                coef = np.zeros(self.p.n)
+                coef[cells] = v.coef
+                out.append(Violation(int(cells[v.cell]), v.kind, v.level, v.gain, coef))
         return out
