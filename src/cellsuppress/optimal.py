@@ -112,7 +112,9 @@ class _Master:
                 if self.pareto is not None:
                     viols += self.pareto.cuts(xv[:n], viols, time_budget=spend)
                 if self.slices.slices:
-                    viols += self.slices.cuts(xv[:n], side, time_budget=spend)
+                    # as many as the whole table's cuts at most: each is a dense row
+                    viols += self.slices.cuts(xv[:n], side, time_budget=spend, limit=len(viols),
+                                              failing=np.unique([v.cell for v in viols]))
         if self.p.policy and integral:
             viols += _rule_cuts(self.p, xv[:n])
         self.stats["cut_rounds"] += 1

@@ -386,17 +386,17 @@ class SliceCuts:
 
     def __init__(self, p: Problem):
         self.p = p
-        self.slices: list[tuple[np.ndarray, Separator]] = []
+        # (cells, rows) of every slice through a sensitive cell; its Separator is built on first use
+        self.slices: list[tuple[np.ndarray, np.ndarray]] = []
+        self._seps: dict[int, Separator] = {}
         codes = p.codes
         if codes is None or codes.shape[1] < 3 or not p.sensitive.any():
             return
         M = sp.csr_matrix(p.M)
-        M.sort_indices()
-        nonempty = np.diff(M.indptr) > 0
-        starts = M.indptr[:-1][nonempty]
-        sens_pos = np.full(p.n, -1)
-        sens_pos[p.sensitive] = np.arange(int(p.sensitive.sum()))
-        self.sens_pos = sens_pos
+        nonempty = np.flatnonzero(np.diff(M.indptr) > 0)
+        starts = M.indptr[nonempty]
+        self.sens_pos = np.full(p.n, -1)
+        self.sens_pos[p.sensitive] = np.arange(int(p.sensitive.sum()))
         ndim = codes.shape[1]
         size = codes.max(axis=0) + 1
         for free in itertools.combinations(range(ndim), 2):
@@ -404,30 +404,45 @@ class SliceCuts:
             key = np.ravel_multi_index(tuple(codes[:, fixed].T), tuple(size[fixed]))
             # an equation lies in a slice when all its cells share the slice's key
             kc = key[M.indices]
-            kmin = np.minimum.reduceat(kc, starts) if starts.size else np.zeros(0, dtype=key.dtype)
-            kmax = np.maximum.reduceat(kc, starts) if starts.size else np.zeros(0, dtype=key.dtype)
-            row_key = np.full(M.shape[0], -1, dtype=np.int64)
-            row_key[np.flatnonzero(nonempty)[kmin == kmax]] = kmin[kmin == kmax]
-            for k in np.unique(key[p.sensitive]):
-                cells = np.flatnonzero(key == k)
-                rows = np.flatnonzero(row_key == k)
-                if rows.size:
-                    self.slices.append((cells, Separator(p.restrict(cells, rows))))
+            kmin, kmax = np.minimum.reduceat(kc, starts), np.maximum.reduceat(kc, starts)
+            inside = nonempty[kmin == kmax]
+            row_key = kmin[kmin == kmax]
+            wanted = np.unique(key[p.sensitive])
+            cells_of = _group(key, wanted)
+            rows_of = _group(row_key, wanted, inside)
+            for k in wanted:
+                if k in rows_of:
+                    self.slices.append((cells_of[k], rows_of[k]))
 
     @property
     def n_lps(self) -> int:
-        return sum(s.n_lps for _, s in self.slices)
+        return sum(s.n_lps for s in self._seps.values())
 
-    def cuts(self, x: np.ndarray, side: np.ndarray | None = None,
-             time_budget: float | None = None) -> list[Violation]:
-        """The violated requirements of every slice at the pattern ``x``, with cuts over all
-        cells (``side`` as in :meth:`Separator.violations`); those found within ``time_budget``."""
+    def _separator(self, i: int) -> Separator:
+        if i not in self._seps:
+            cells, rows = self.slices[i]
+            self._seps[i] = Separator(self.p.restrict(cells, rows))
+        return self._seps[i]
+
+    def cuts(self, x: np.ndarray, side: np.ndarray | None = None, time_budget: float | None = None,
+             failing: np.ndarray | None = None, limit: int | None = None) -> list[Violation]:
+        """The violated requirements of the slices at the pattern ``x``, with cuts over all
+        cells (``side`` as in :meth:`Separator.violations`): those found within ``time_budget``,
+        at most about ``limit`` of them (each is a dense row), only in slices through the
+        ``failing`` cells if given (a requirement that holds in the table holds in its slices)."""
         stop = None if time_budget is None else time.perf_counter() + time_budget
         x = np.asarray(x, dtype=float)[:self.p.n]
+        todo = range(len(self.slices))
+        if failing is not None:
+            bad = np.zeros(self.p.n, dtype=bool)
+            bad[np.asarray(failing, dtype=np.int64)] = True
+            todo = [i for i, (cells, _) in enumerate(self.slices) if bad[cells].any()]
         out: list[Violation] = []
-        for cells, sep in self.slices:
-            if stop is not None and time.perf_counter() > stop:
+        for i in todo:
+            if (stop is not None and time.perf_counter() > stop) or (limit is not None and len(out) >= limit):
                 break
+            cells = self.slices[i][0]
+            sep = self._separator(i)
             sub_side = None
             if side is not None:
                 sub_side = np.asarray(side)[self.sens_pos[cells[sep.p.sensitive]]]
@@ -437,3 +452,14 @@ class SliceCuts:
                 coef[cells] = v.coef
                 out.append(Violation(int(cells[v.cell]), v.kind, v.level, v.gain, coef))
         return out
+
+
+def _group(keys: np.ndarray, wanted: np.ndarray, items: np.ndarray | None = None) -> dict:
+    """``{key: items whose key it is}`` for the keys in ``wanted`` (items default to positions)."""
+    items = np.arange(keys.size) if items is None else items
+    sel = np.isin(keys, wanted)
+    keys, items = keys[sel], items[sel]
+    order = np.argsort(keys, kind="stable")
+    keys, items = keys[order], items[order]
+    cut = np.flatnonzero(np.diff(keys)) + 1
+    return {int(g[0]): it for g, it in zip(np.split(keys, cut), np.split(items, cut)) if g.size}
