@@ -461,6 +461,21 @@ def test_capped_fractional_cuts_keep_every_protected_pattern(name, preset):
         assert judge.violations(h), f"a cut excludes the protected pattern {np.flatnonzero(h)}"
 
 
+def _assert_excluded_patterns_fail(cuts, candidates, judge) -> None:
+    """Every candidate pattern a cut excludes fails that cut's requirement (cell and
+    direction) in ``judge``'s attacker LPs, and the cuts exclude some pattern."""
+    H = candidates.astype(float)
+    failing: dict = {}
+    excluded = 0
+    for v in cuts:
+        for h in np.flatnonzero(H @ v.coef < v.level - 1e-7):
+            if h not in failing:
+                failing[h] = {(w.cell, w.kind) for w in judge.violations(H[h])}
+            assert (v.cell, v.kind) in failing[h], f"{v.kind} cut of cell {v.cell} excludes {np.flatnonzero(H[h])}"
+            excluded += 1
+    assert excluded
+
+
 @pytest.mark.parametrize("preset", ("strict", "policy"))
 @pytest.mark.parametrize("name", ("3x3", "2x2x2b", "hier"))
 def test_pareto_cuts_keep_every_protected_pattern(name, preset):
@@ -487,17 +502,8 @@ def test_pareto_cuts_keep_every_protected_pattern(name, preset):
             assert any(w.cell == v.cell and w.kind == v.kind for w in viols)
             cuts.append(v)
     assert cuts
-    H = bf.candidates.astype(float)
     judge = Separator(dataclasses.replace(p, policy=False))  # each side on its own
-    failing: dict = {}
-    excluded = 0
-    for v in cuts:
-        for h in np.flatnonzero(H @ v.coef < v.level - 1e-7):
-            if h not in failing:
-                failing[h] = {(w.cell, w.kind) for w in judge.violations(H[h])}
-            assert (v.cell, v.kind) in failing[h], f"{v.kind} cut of cell {v.cell} excludes {np.flatnonzero(H[h])}"
-            excluded += 1
-    assert excluded
+    _assert_excluded_patterns_fail(cuts, bf.candidates, judge)
 
 
 @pytest.mark.parametrize("preset", ("strict", "policy"))
@@ -529,16 +535,7 @@ def test_slice_cuts_keep_every_protected_pattern(name, preset):
             assert (v.cell, v.kind) in full, "a slice fails where the table does not"
             cuts.append(v)
     assert cuts
-    H = bf.candidates.astype(float)
-    failing: dict = {}
-    excluded = 0
-    for v in cuts:
-        for h in np.flatnonzero(H @ v.coef < v.level - 1e-7):
-            if h not in failing:
-                failing[h] = {(w.cell, w.kind) for w in judge.violations(H[h])}
-            assert (v.cell, v.kind) in failing[h], f"{v.kind} cut of cell {v.cell} excludes {np.flatnonzero(H[h])}"
-            excluded += 1
-    assert excluded
+    _assert_excluded_patterns_fail(cuts, bf.candidates, judge)
 
 
 def test_slice_cuts_on_a_hierarchical_three_way_table():
