@@ -224,10 +224,9 @@ def build_problem(table: LinearTable, req, cost, hidden_nonzero: bool) -> Proble
 
 def _codes(table: LinearTable) -> np.ndarray | None:
     """Code index per dimension of every cell (cells are in C order over the codes)."""
-    shape = getattr(table, "shape", None)
-    if not isinstance(table, Table) or shape is None:
-        return None
-    return np.indices(shape).reshape(len(shape), -1).T.copy()
+    if not isinstance(table, Table):
+        return None  # e.g. a JJ file: equations without dimensions
+    return np.indices(table.shape).reshape(len(table.shape), -1).T.copy()
 
 
 def _check_feasible_alone(table, p: Problem) -> None:
