@@ -262,23 +262,36 @@ def _lp_rounds(m: _Master, limit: int) -> float:
     return obj
 
 
-def _row_generation(m: _Master, mip_gap: float, export_model, guide_after: float = 0.0) -> bool:
+def _row_generation(m: _Master, mip_gap: float, export_model, guide_after: float = 0.0,
+                    final_share: float = 0.35, reserve: float = 0.08) -> bool:
     """Master MILP, audit, cuts; returns True when optimality (within the gap) is proven.
 
     When the first master solution fails, the LP-guided heuristic (:meth:`_Master.guided`) gets
     up to ``guide_after`` seconds, if that is at most 60% of the time left (the bound needs the
     rest); two-way tables, usually solved by their first master MILP, never pay for it.
+
+    Once only ``final_share`` of the time is left (and after at least three rounds), one master
+    solve gets all of it but ``reserve`` (for its solution's separation and repair): HiGHS
+    restarts its search at every solve, and a long one lifts the bound further than many short
+    ones (10x10x10, 600 s: bound 4,087-4,094 -> 4,110-4,120; 6x6x6, 300 s: 1,408 -> 1,428-1,436,
+    with gaps of 13.8% and 10.1%).
     """
     p, n = m.p, m.n
     # a master short of cuts is not worth solving to the end: its solution only feeds separation.
     # Each solve gets a slice of time that doubles while it keeps running out without a solution
     # worth separating, and a master solved to optimality gives the bound as before
     slice_ = 5.0
+    span = None if m.deadline is None else m.deadline - time.perf_counter()
+    final_done = False
     while not m.out_of_time():
         if export_model:
             _export(m.model, export_model)
         left = m.remaining()
         limit = None if left is None else min(left, slice_)
+        if (span is not None and not final_done and m.stats["mip_solves"] >= 3
+                and left <= final_share * span):
+            limit = max(limit, left - reserve * span)
+            final_done = True
         sol = m.model.solve(time_limit=limit, mip_gap=mip_gap, mip_abs_gap=(0.5 if m.integral else None))
         m.stats["mip_solves"] += 1
         if sol.status == "infeasible":
