@@ -270,11 +270,11 @@ def _row_generation(m: _Master, mip_gap: float, export_model, guide_after: float
     up to ``guide_after`` seconds, if that is at most 60% of the time left (the bound needs the
     rest); two-way tables, usually solved by their first master MILP, never pay for it.
 
-    Once only ``final_share`` of the time is left (and after at least three rounds), one master
-    solve gets all of it but ``reserve`` (for its solution's separation and repair): HiGHS
+    Once only ``final_share`` of this loop's time is left (and after at least three rounds), one
+    master solve gets all of it but ``reserve`` (for its solution's separation and repair): HiGHS
     restarts its search at every solve, and a long one lifts the bound further than many short
-    ones (10x10x10, 600 s: bound 4,087-4,094 -> 4,110-4,120; 6x6x6, 300 s: 1,408 -> 1,428-1,436,
-    with gaps of 13.8% and 10.1%).
+    ones (10x10x10, 600 s: bound 4,087-4,094 -> 4,110, 4,120 without the reserve; 6x6x6, 300 s:
+    1,408 -> 1,428, 1,436 without it).
     """
     p, n = m.p, m.n
     # a master short of cuts is not worth solving to the end: its solution only feeds separation.
