@@ -18,7 +18,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .certify import certify_levels
-from .linear import LinearTable, hidden_blocks, known_sum_rows
+from .linear import LinearTable, block_members, hidden_blocks, known_sum_rows
 from .rules import Requirement, requirement
 from .solvers import HighsModel, LinearProgram
 
@@ -198,12 +198,8 @@ def feasibility_intervals(table: LinearTable, hidden: np.ndarray, attacker_lb: n
     target = row_targets(table, hidden)
     nb, bcell, brow = hidden_blocks(table.M, hidden)
     M = sp.csr_matrix(table.M)
-    cell_order = np.argsort(bcell, kind="stable")
-    cell_order = cell_order[bcell[cell_order] >= 0]
-    cell_cuts = np.searchsorted(bcell[cell_order], np.arange(nb + 1))
-    row_order = np.argsort(brow, kind="stable")
-    row_order = row_order[brow[row_order] >= 0]
-    row_cuts = np.searchsorted(brow[row_order], np.arange(nb + 1))
+    cell_order, cell_cuts = block_members(bcell, nb)
+    row_order, row_cuts = block_members(brow, nb)
     solves = 0
     last_report = time.perf_counter()
     for b in range(nb):

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from .linear import hidden_blocks
+from .linear import block_members, hidden_blocks
 from .solvers import HighsModel, LinearProgram
 
 __all__ = ["Certificate", "certify", "certify_levels", "level_targets"]
@@ -136,10 +136,8 @@ def certify(M: sp.spmatrix, hidden: np.ndarray, cap_up: np.ndarray, cap_dn: np.n
         return cert
     nb, bcell, brow = hidden_blocks(M, hidden)
     blocks = np.unique(bcell[wanted])
-    cell_order = np.argsort(bcell, kind="stable")
-    cell_cuts = np.searchsorted(bcell[cell_order], np.arange(nb + 1))
-    row_order = np.argsort(brow, kind="stable")
-    row_cuts = np.searchsorted(brow[row_order], np.arange(nb + 1))
+    cell_order, cell_cuts = block_members(bcell, nb)
+    row_order, row_cuts = block_members(brow, nb)
     for b in blocks:
         if b < 0:
             continue

@@ -155,6 +155,19 @@ def hidden_blocks(M: sp.spmatrix, hidden: np.ndarray) -> tuple[int, np.ndarray, 
     return int(uniq.size), block_of_cell, block_of_row
 
 
+def block_members(labels: np.ndarray, n_blocks: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions grouped by block label: block ``b`` holds ``order[cuts[b]:cuts[b + 1]]``
+    (labels below 0, e.g. published cells, belong to none).
+
+    >>> order, cuts = block_members(np.array([1, -1, 0, 1]), 2)
+    >>> [order[cuts[b]:cuts[b + 1]].tolist() for b in range(2)]
+    [[2], [0, 3]]
+    """
+    order = np.argsort(labels, kind="stable")
+    cuts = np.searchsorted(labels[order], np.arange(n_blocks + 1))
+    return order, cuts
+
+
 def known_sum_rows(Mh: sp.spmatrix, sums: np.ndarray, threshold: float, tol: float = 1e-6) -> np.ndarray:
     """Equations whose hidden cells (two or more, all with the same sign) have a known sum
     ``|sums|`` in ``1..threshold``: the sum of those cells is disclosed as a small count.
