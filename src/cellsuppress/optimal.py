@@ -2,12 +2,12 @@
 solution passes every one of them (DESIGN.md §2).
 
 The master starts from the single-equation cuts and the cuts the heuristic met, is cut
-at its LP relaxation until the attacker LPs find nothing, and is then solved as a MILP;
-each failing integer solution adds its own cuts, a Pareto-optimal cut per failed
+at its LP relaxation until the attacker LPs find nothing, and is then solved as a MILP.
+Each failing integer solution adds its own cuts; a Pareto-optimal cut per failed
 requirement (the dual tightest at the root LP's solution,
-:class:`cellsuppress.separation.ParetoCuts`), in tables of three or more dimensions the cuts
-of the two-way slices through the failing cells (:class:`cellsuppress.separation.SliceCuts`),
-and the cuts of a few greedy repair steps
+:class:`cellsuppress.separation.ParetoCuts`); in tables of three or more dimensions, the
+cuts of the two-way slices through the failing cells
+(:class:`cellsuppress.separation.SliceCuts`); and the cuts of a few greedy repair steps
 around it (patterns near the master's choice give the cuts it needs next). The root LP's
 solution also guides a second heuristic pattern. In two-way tables this ends in a round
 or two. In three or more dimensions, where a cell needs a whole cycle of partners, it
