@@ -163,6 +163,20 @@ def test_two_sided_row_added(make):
 
 
 @BACKENDS
+def test_delete_rows_then_resolve(make):
+    m = make(small_milp())
+    m.add_rows(sp.csr_matrix([[1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]]), [1.0, -INF], [INF, 0.0])
+    assert m.n_rows == 4 and m.solve().objective == pytest.approx(9.0)
+    m.delete_rows(np.array([3]))  # d may come back: a = c = d = 1 again
+    assert m.n_rows == 3 and m.solve().objective == pytest.approx(8.0)
+    # rows added after a deletion are new rows, and the earlier ones keep their places
+    m.add_rows(sp.csr_matrix([[0.0, 0.0, 1.0, 0.0]]), [-INF], [0.0])
+    assert m.n_rows == 4 and m.solve().status == "infeasible"
+    m.delete_rows(np.array([2, 3]))  # neither a >= 1 nor c = 0: the original optimum
+    assert m.n_rows == 2 and m.solve().objective == pytest.approx(8.0)
+
+
+@BACKENDS
 def test_col_bounds(make):
     m = make(small_milp())
     m.set_col_bounds(np.array([3]), np.array([0.0]), np.array([0.0]))  # no d: b = c = 1, then a = 1: 9
@@ -290,6 +304,8 @@ def test_no_pulp_deprecation_warnings():
         m.solve()
         m.set_integer(True)
         m.add_rows(sp.csr_matrix([[1.0, 0, 0, 0]]), [0.0], [1.0])
+        assert m.solve().status == "optimal"
+        m.delete_rows(np.array([2]))
         assert m.solve().status == "optimal"
 
 

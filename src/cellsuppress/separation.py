@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .linear import hidden_blocks, known_sum_rows
+from .linear import block_members, hidden_blocks, known_sum_rows
 from .model import Problem, attacker_bound, capacity_cut
 from .solvers import HighsModel, LinearProgram
 
@@ -82,12 +82,14 @@ class Separator:
         order = np.argsort(bcell[sens], kind="stable")
         sens = sens[order]
         blocks = bcell[sens]
+        cell_order, cell_cuts = block_members(bcell, nb)
+        row_order, row_cuts = block_members(brow, nb)
         for b in np.unique(blocks):
             if b < 0:
                 continue
             ks = sens[blocks == b]
-            cols = np.flatnonzero(bcell == b)
-            rows = np.flatnonzero(brow == b)
+            cols = cell_order[cell_cuts[b]:cell_cuts[b + 1]]
+            rows = row_order[row_cuts[b]:row_cuts[b + 1]]
             A = self.M[rows][:, cols]
             lp = LinearProgram(c=np.zeros(cols.size), A=A, row_lo=np.zeros(rows.size), row_hi=np.zeros(rows.size),
                                col_lo=-self.cap_dn[cols] * x[cols], col_hi=self.cap_up[cols] * x[cols])
@@ -308,7 +310,8 @@ class ParetoCuts:
         n = p.n
         x = np.clip(np.asarray(x, dtype=float)[:n], 0.0, 1.0)
         w = x + self.share * self.core + 1e-4
-        _, bcell, brow = hidden_blocks(self.M, x > 0.5)
+        nb, bcell, brow = hidden_blocks(self.M, x > 0.5)
+        row_order, row_cuts = block_members(brow, nb)
         by_block: dict[int, list[Violation]] = {}
         for v in todo:
             by_block.setdefault(int(bcell[v.cell]), []).append(v)
@@ -316,7 +319,7 @@ class ParetoCuts:
         for b, vs in by_block.items():
             if b < 0:
                 continue
-            rows = np.flatnonzero(brow == b)
+            rows = row_order[row_cuts[b]:row_cuts[b + 1]]
             A = self.M[rows]
             cols = np.unique(A.indices)
             B = sp.csr_matrix(A[:, cols].T)  # cells x equations

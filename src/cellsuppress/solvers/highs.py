@@ -119,6 +119,16 @@ class HighsModel:
         self.h.addRows(A.shape[0], _fin(lo), _fin(hi), A.nnz, A.indptr.astype(np.int32),
                        A.indices.astype(np.int32), A.data.astype(float))
 
+    @property
+    def n_rows(self) -> int:
+        return int(self.h.getNumRow())
+
+    def delete_rows(self, idx: np.ndarray) -> None:
+        """Drop rows ``idx``; the rows after them move up."""
+        idx = np.unique(np.asarray(idx, dtype=np.int32))
+        if idx.size:
+            self.h.deleteRows(idx.size, idx)
+
     def solve_lp(self, switch_after: float = 1.0, time_limit: float | None = None, cold: bool = False) -> Solution:
         """An LP solve that leaves simplex for the interior point method (with crossover, so
         the answer is still a vertex with duals) when simplex runs past ``switch_after`` seconds.

@@ -125,6 +125,7 @@ class PulpModel:
             self.vars = [self._new_var(f"x{j:0{width}d}", lp.col_lo[j], lp.col_hi[j], bool(self.integer[j]))
                          for j in range(self.n)]
         self.rows: list[list] = []  # per row of the program: its PuLP constraints
+        self._named = 0  # rows ever added: names stay unique after deletions
         self._set_objective_expr()
         self.add_rows(lp.A, lp.row_lo, lp.row_hi)
 
@@ -193,7 +194,8 @@ class PulpModel:
             for r in range(m):
                 s, e = ptr[r], ptr[r + 1]
                 terms = [(V[j], v) for j, v in zip(ind[s:e].tolist(), data[s:e].tolist()) if v != 0.0]
-                i = len(self.rows)
+                i = self._named
+                self._named += 1
                 l, h = float(lo[r]), float(hi[r])
                 cons = []
                 if l == h:
@@ -209,6 +211,23 @@ class PulpModel:
                     self.prob.addConstraint(c)
                     made.append(c)
                 self.rows.append(made)  # a free row (-inf, inf) gets no constraint
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.rows)
+
+    def delete_rows(self, idx: np.ndarray) -> None:
+        """Drop rows ``idx``; the rows after them move up."""
+        drop = set(np.asarray(idx, dtype=np.int64).tolist())
+        # PuLP has no call to remove a constraint; 3.3 keeps them in ``_constraints`` (its
+        # ``constraints`` mapping warns on use), older versions in the ``constraints`` dict
+        store = getattr(self.prob, "_constraints", None)
+        if store is None:
+            store = self.prob.constraints
+        for i in drop:
+            for c in self.rows[i]:
+                del store[c.name]
+        self.rows = [r for i, r in enumerate(self.rows) if i not in drop]
 
     # -- solving -------------------------------------------------------------------------
     def _solver(self, time_limit, mip_gap, mip_abs_gap, log_path, options=None):
