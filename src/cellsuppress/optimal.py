@@ -364,29 +364,35 @@ def _local_branching(m: _Master, until: float, k: int = 20, solve_limit: float =
         first = m.model.n_rows
         m.model.add_rows(rows, np.full(2, -np.inf), np.array([k - float((centre & free).sum()), m.best_cost - step]))
         try:
-            exhausted = _search_near(m, centre, until, solve_limit, k)
+            outcome = _search_near(m, centre, until, solve_limit, k)
         finally:
             m.model.delete_rows(np.array([first, first + 1]))
-        if exhausted:
+        if outcome == "exhausted":
             if k >= free.sum():  # the whole space holds nothing cheaper
                 m.lower = max(m.lower, m.best_cost - step)
                 break
             k = int(np.ceil(1.5 * k))
+        elif outcome == "stuck":  # not even a solution in time: a smaller neighbourhood
+            k = max(2, k // 2)
     return k
 
 
-def _search_near(m: _Master, centre: np.ndarray, until: float, solve_limit: float, k: int) -> bool:
-    """Rounds of :func:`_local_branching` around one centre: True when no cheaper pattern is
-    left within ``k`` cells of it, False when a cheaper one was found or time ran out."""
+def _search_near(m: _Master, centre: np.ndarray, until: float, solve_limit: float, k: int) -> str:
+    """Rounds of :func:`_local_branching` around one centre: ``exhausted`` (nothing cheaper
+    within ``k`` cells of it), ``improved``, ``stuck`` (a solve found no solution in time) or
+    ``time`` (``until`` came)."""
     n = m.n
-    while time.perf_counter() < until:
-        sol = m.model.solve(time_limit=min(solve_limit, until - time.perf_counter()), mip_gap=0.0,
-                            mip_abs_gap=(0.5 if m.integral else None))
+    repair_took = 0.0  # a solution found with no time left to repair it is wasted
+    while True:
+        limit = min(solve_limit, until - time.perf_counter() - repair_took)
+        if limit <= 0.0:
+            return "time"
+        sol = m.model.solve(time_limit=limit, mip_gap=0.0, mip_abs_gap=(0.5 if m.integral else None))
         m.stats["polish_solves"] = m.stats.get("polish_solves", 0) + 1
         if sol.status == "infeasible":
-            return True
+            return "exhausted"
         if not sol.has_solution:
-            return False
+            return "stuck"
         xv = np.round(sol.x)
         viols = m.separate(xv, integral=True)
         before = m.best_cost
@@ -398,12 +404,13 @@ def _search_near(m: _Master, centre: np.ndarray, until: float, solve_limit: floa
             m.add(viols)
             # the centre's cells cost half while the repair hides cells, and its clean-up may
             # run to the end: a clean-up cut short kept 4,731 where a whole one gave 4,665
-            m._heuristic_pattern(x0=xv[:n], cleanup_budget=max(0.0, until - time.perf_counter()),
+            t = time.perf_counter()
+            m._heuristic_pattern(x0=xv[:n], cleanup_budget=max(0.0, until - t),
                                  give_up_at=m.deadline, guide=m.p.weight * np.where(centre, 0.5, 1.0))
+            repair_took = time.perf_counter() - t
         if m.best_cost < before:
             m.say(f"local branching (k={k}): cost {m.best_cost:g}")
-            return False
-    return False
+            return "improved"
 
 
 def _rule_cuts(p: Problem, x: np.ndarray) -> list[Violation]:
