@@ -370,18 +370,3 @@ def test_highs_time_limit_per_solve():
     for _ in range(2):  # LP re-solves after the MIP's time still run (not "out of time")
         assert model.solve(time_limit=0.5).status == "optimal"
 
-
-@BACKENDS
-def test_mip_start_keeps_the_optimum(make):
-    # a start, whole or partial, feasible or not, is a hint: the optimum stays the optimum
-    for start in [(np.arange(4), [1.0, 1.0, 1.0, 0.0]), (np.array([0, 2]), [1.0, 1.0]),
-                  (np.arange(4), [0.0, 0.0, 0.0, 0.0])]:
-        m = make(small_milp())
-        sol = m.solve(start=start)
-        assert sol.status == "optimal" and sol.objective == pytest.approx(8.0)
-        np.testing.assert_allclose(sol.x, [1, 0, 1, 1], atol=1e-7)
-    # a time-limited solve from a feasible start returns a solution at least that good
-    m = make(_random_cover(73))
-    full = m.solve()
-    sol = m.solve(start=(np.arange(full.x.size), np.round(full.x)), time_limit=0.01)
-    assert sol.has_solution and sol.objective <= full.objective + 1e-6

@@ -12,7 +12,9 @@ around it (patterns near the master's choice give the cuts it needs next). The r
 solution also guides a second heuristic pattern. In two-way tables this ends in a round
 or two. In three or more dimensions, where a cell needs a whole cycle of partners, it
 can take many rounds: the best pattern that passed the attacker LPs (heuristic or
-integer solution, repaired) and the best MILP bound give the stated gap. A Python
+integer solution, repaired) and the best MILP bound give the stated gap. With a time
+limit, part of it goes to local branching inside the master around the best pattern,
+which finds cheaper patterns faster than more rounds do. A Python
 branch-and-cut over the same master was tried and lifted the bound more slowly than
 HiGHS's own MILP search on these masters.
 """
@@ -140,6 +142,13 @@ class _Master:
         self.walk(x, trajectory)
         self._heuristic_pattern(x0=x, cleanup_budget=budget(self.deadline, share), give_up_at=self.deadline)
 
+    def repair_near(self, x: np.ndarray, centre: np.ndarray, until: float) -> None:
+        """Repair ``x``, a master solution near the incumbent ``centre``: the centre's cells
+        cost half while cells are hidden, and the clean-up may run until ``until`` (on a
+        10x10x10 table a clean-up cut short kept 4,731 where a whole one gave 4,665)."""
+        self._heuristic_pattern(x0=x, cleanup_budget=max(0.0, until - time.perf_counter()),
+                                give_up_at=self.deadline, guide=self.p.weight * np.where(centre, 0.5, 1.0))
+
     def _heuristic_pattern(self, **kw) -> bool:
         """Run the heuristic (``kw`` as :func:`heuristic` takes them), pool the cuts it met and
         offer its pattern; False when it gave up or its pattern is not cheaper."""
@@ -263,18 +272,26 @@ def _lp_rounds(m: _Master, limit: int) -> float:
 
 
 def _row_generation(m: _Master, mip_gap: float, export_model, guide_after: float = 0.0,
-                    polish_share: float = 0.6, final_share: float = 0.35, reserve: float = 0.08) -> bool:
+                    polish_share: float = 0.75, final_share: float = 0.15, reserve: float = 0.04) -> bool:
     """Master MILP, audit, cuts; returns True when optimality (within the gap) is proven.
 
     When the first master solution fails, the LP-guided heuristic (:meth:`_Master.guided`) gets
     up to ``guide_after`` seconds, if that is at most 60% of the time left (the bound needs the
     rest); two-way tables, usually solved by their first master MILP, never pay for it.
 
-    Once only ``final_share`` of this loop's time is left (and after at least three rounds), one
-    master solve gets all of it but ``reserve`` (for its solution's separation and repair): HiGHS
-    restarts its search at every solve, and a long one lifts the bound further than many short
-    ones (10x10x10, 600 s: bound 4,087-4,094 -> 4,110, 4,120 without the reserve; 6x6x6, 300 s:
-    1,408 -> 1,428, 1,436 without it).
+    With a deadline the loop has three phases (shares of its own time; the first needs at
+    least three rounds):
+
+    - rounds until ``polish_share`` of the time is left: the bound and the cuts;
+    - local branching around the incumbent (:func:`_local_branching`) until ``final_share`` is
+      left: better patterns, and cuts near them;
+    - one long master solve with all but ``reserve`` of the rest, whose solution is repaired
+      near the incumbent (:meth:`_Master.repair_near`). HiGHS restarts its search at every
+      solve, and a long one lifts the bound further than many short ones.
+
+    On a 10x10x10 table (129 sensitive cells) at 600 s, local branching took the best pattern
+    from 4,923 to 4,498-4,561 where rounds alone ended at 4,755-4,860, and the final solve
+    lifted the bound from about 4,048 to 4,095.
     """
     p, n = m.p, m.n
     # a master short of cuts is not worth solving to the end: its solution only feeds separation.
@@ -300,11 +317,9 @@ def _row_generation(m: _Master, mip_gap: float, export_model, guide_after: float
                 and left <= final_share * span):
             limit = max(limit, left - reserve * span)
             final_done = True
-        # the incumbent as a MIP start: a solve cut short returns it (or better), not the first
-        # dear solution HiGHS met (8,348 failing one requirement where the incumbent cost 4,914)
-        start = None if m.best_x is None else (np.arange(n), m.best_x)
-        sol = m.model.solve(time_limit=limit, mip_gap=mip_gap, mip_abs_gap=(0.5 if m.integral else None),
-                            start=start)
+        # no MIP start from the incumbent: with one, HiGHS 1.16 returned the start as its
+        # solution next to the objective of another (3x3 table, exact preset, unity costs)
+        sol = m.model.solve(time_limit=limit, mip_gap=mip_gap, mip_abs_gap=(0.5 if m.integral else None))
         m.stats["mip_solves"] += 1
         if sol.status == "infeasible":
             raise InfeasibleError("no pattern protects every sensitive cell (the master problem is infeasible)")
@@ -328,16 +343,22 @@ def _row_generation(m: _Master, mip_gap: float, export_model, guide_after: float
             m.offer(xv[:n])
             return sol.status == "optimal" or m.closed(mip_gap)
         m.add(viols)
+        if final_done and m.best_x is not None:
+            # the long solve's solution is the master's best guess: what is left goes to it
+            m.repair_near(xv[:n], m.best_x > 0.5, m.deadline)
+            continue
         if guide_after > 0 and m.pareto is not None:
             left = m.remaining()
             if left is None or guide_after <= 0.6 * left:
                 m.guided(m.pareto.core, give_up_at=time.perf_counter() + guide_after)
             guide_after = 0.0
-        m.repair(xv[:n], trajectory=5)
+        # a short clean-up: these repairs seldom give the best pattern (local branching does),
+        # and rounds come faster (10x10x10: bound 4,047 at 150 s, where 5% gave 4,039 at 172 s)
+        m.repair(xv[:n], share=0.02, trajectory=5)
     return False
 
 
-def _local_branching(m: _Master, until: float, k: int = 20, solve_limit: float = 30.0) -> int:
+def _local_branching(m: _Master, until: float, k: int = 20, solve_limit: float = 15.0) -> int:
     """Look for cheaper protected patterns near the incumbent until ``until`` (a
     ``time.perf_counter()`` value); returns the neighbourhood size reached.
 
@@ -348,8 +369,9 @@ def _local_branching(m: _Master, until: float, k: int = 20, solve_limit: float =
     it grows by half. The rows go once a centre is done, and the bounds found under them,
     which hold only near the centre, are not kept. Once the neighbourhood is the whole space
     and holds nothing cheaper, the incumbent is optimal (the lower bound says so) and it
-    stops. On a 10x10x10 table, 360 s of this after 240 s of rounds took the best pattern
-    from 4,923 to 4,497.
+    stops; a neighbourhood in which a solve finds no solution in time halves. On a 10x10x10
+    table, about 330 s of this took the best pattern from 4,923 to 4,498, an improvement
+    every 30 s or so (solves of 15 s; of 30 s the steps were not larger).
     """
     p = m.p
     free = ~p.force_hidden & ~(p.force_published & ~p.force_hidden)
@@ -402,11 +424,8 @@ def _search_near(m: _Master, centre: np.ndarray, until: float, solve_limit: floa
             m.offer(xv[:n])
         else:
             m.add(viols)
-            # the centre's cells cost half while the repair hides cells, and its clean-up may
-            # run to the end: a clean-up cut short kept 4,731 where a whole one gave 4,665
             t = time.perf_counter()
-            m._heuristic_pattern(x0=xv[:n], cleanup_budget=max(0.0, until - t),
-                                 give_up_at=m.deadline, guide=m.p.weight * np.where(centre, 0.5, 1.0))
+            m.repair_near(xv[:n], centre, until)
             repair_took = time.perf_counter() - t
         if m.best_cost < before:
             m.say(f"local branching (k={k}): cost {m.best_cost:g}")

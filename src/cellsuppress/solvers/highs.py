@@ -145,18 +145,13 @@ class HighsModel:
             self.h.setOptionValue("solver", "choose")
 
     def solve(self, time_limit: float | None = None, mip_gap: float | None = None,
-              mip_abs_gap: float | None = None, cold: bool = False, start=None) -> Solution:
+              mip_abs_gap: float | None = None, cold: bool = False) -> Solution:
         """Solve; ``cold`` drops the previous basis first. After bounds and objective change
         wholesale a cold start is faster: on a 2,020-cell table warm re-solves took 0.1-2 s
-        and cold ones 0.05-0.2 s. ``start`` = ``(columns, values)``: a MIP start, possibly
-        partial (HiGHS completes it)."""
+        and cold ones 0.05-0.2 s."""
         h = self.h
         if cold:
             h.clearSolver()
-        if start is not None and not self.relaxed:
-            idx, val = start
-            idx = np.asarray(idx, dtype=np.int32)
-            h.setSolution(idx.size, idx, np.asarray(val, dtype=float))
         # a limit of 0 (the deadline has passed) is a limit, not "no limit". HiGHS 1.16 compares
         # an LP's limit with the instance's run time summed over all runs, so add what has run so
         # far; a MIP's limit counts from the start of its own run

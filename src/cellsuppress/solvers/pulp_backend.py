@@ -126,7 +126,6 @@ class PulpModel:
                          for j in range(self.n)]
         self.rows: list[list] = []  # per row of the program: its PuLP constraints
         self._named = 0  # rows ever added: names stay unique after deletions
-        self._start = None  # the MIP start of the solve under way
         self._set_objective_expr()
         self.add_rows(lp.A, lp.row_lo, lp.row_hi)
 
@@ -245,21 +244,11 @@ class PulpModel:
             kw["threads"] = int(self.threads)
         if log_path is not None:
             kw["logPath"] = log_path
-        start = self._start
-        if (start is not None and not self.relaxed and os.name != "nt"
-                and self.solver_name in ("COIN_CMD", "PULP_CBC_CMD")):
-            # CBC reads every column's current value (the last solution's where the start is silent)
-            for j, val in zip(np.asarray(start[0]).tolist(), np.asarray(start[1], dtype=float).tolist()):
-                self.vars[j].setInitialValue(val, check=False)
-            kw["warmStart"] = True
         with _quiet():
             return pulp.getSolver(self.solver_name, **kw)
 
     def solve(self, time_limit: float | None = None, mip_gap: float | None = None,
-              mip_abs_gap: float | None = None, start=None) -> Solution:
-        """Solve. ``start`` = ``(columns, values)``, a MIP start, goes to CBC (not on Windows,
-        where PuLP would need to keep its files); other solvers here solve without it."""
-        self._start = start
+              mip_abs_gap: float | None = None) -> Solution:
         sol, log = self._run(time_limit, mip_gap, mip_abs_gap)
         if (sol.status == "infeasible" and time_limit is not None
                 and "Pre-processing says infeasible" in log):
