@@ -272,7 +272,7 @@ def _lp_rounds(m: _Master, limit: int) -> float:
 
 
 def _row_generation(m: _Master, mip_gap: float, export_model, guide_after: float = 0.0,
-                    polish_share: float = 0.75, final_share: float = 0.15, reserve: float = 0.04) -> bool:
+                    polish_share: float = 0.75, min_polish: float = 120.0) -> bool:
     """Master MILP, audit, cuts; returns True when optimality (within the gap) is proven.
 
     When the first master solution fails, the LP-guided heuristic (:meth:`_Master.guided`) gets
@@ -283,15 +283,17 @@ def _row_generation(m: _Master, mip_gap: float, export_model, guide_after: float
     least three rounds):
 
     - rounds until ``polish_share`` of the time is left: the bound and the cuts;
-    - local branching around the incumbent (:func:`_local_branching`) until ``final_share`` is
-      left: better patterns, and cuts near them;
-    - one long master solve with all but ``reserve`` of the rest, whose solution is repaired
-      near the incumbent (:meth:`_Master.repair_near`). HiGHS restarts its search at every
-      solve, and a long one lifts the bound further than many short ones.
+    - local branching around the incumbent (:func:`_local_branching`) until 15% is left:
+      better patterns, and cuts near them. Only when that makes ``min_polish`` seconds or
+      more (several neighbourhoods); otherwise rounds go on until 35% is left;
+    - one long master solve with the rest but 4% (8% without local branching), whose
+      solution is repaired near the incumbent (:meth:`_Master.repair_near`). HiGHS restarts
+      its search at every solve, and a long one lifts the bound further than many short ones.
 
     On a 10x10x10 table (129 sensitive cells) at 600 s, local branching took the best pattern
-    from 4,923 to 4,498-4,561 where rounds alone ended at 4,755-4,860, and the final solve
-    lifted the bound from about 4,048 to 4,095.
+    from 4,923 to 4,498-4,508 where rounds alone ended at 4,755-4,860, and the final solve
+    lifted the bound from about 4,050 to 4,088-4,117. In 60 s runs of the ``instances``
+    benchmark a short local branching phase cost bound and gained little, hence ``min_polish``.
     """
     p, n = m.p, m.n
     # a master short of cuts is not worth solving to the end: its solution only feeds separation.
@@ -299,14 +301,15 @@ def _row_generation(m: _Master, mip_gap: float, export_model, guide_after: float
     # worth separating, and a master solved to optimality gives the bound as before
     slice_ = 5.0
     span = None if m.deadline is None else m.deadline - time.perf_counter()
-    final_done = polished = False
+    no_polish = polished = span is None or (polish_share - 0.15) * span < min_polish
+    final_share, reserve = (0.35, 0.08) if no_polish else (0.15, 0.04)
+    final_done = False
     k = 20
     while not m.out_of_time():
         if export_model:
             _export(m.model, export_model)
         left = m.remaining()
-        if (span is not None and not polished and m.stats["mip_solves"] >= 3
-                and final_share * span < left <= polish_share * span):
+        if not polished and m.stats["mip_solves"] >= 3 and final_share * span < left <= polish_share * span:
             k = _local_branching(m, until=m.deadline - final_share * span, k=k)
             polished = True
             if m.closed(mip_gap):
@@ -352,9 +355,10 @@ def _row_generation(m: _Master, mip_gap: float, export_model, guide_after: float
             if left is None or guide_after <= 0.6 * left:
                 m.guided(m.pareto.core, give_up_at=time.perf_counter() + guide_after)
             guide_after = 0.0
-        # a short clean-up: these repairs seldom give the best pattern (local branching does),
-        # and rounds come faster (10x10x10: bound 4,047 at 150 s, where 5% gave 4,039 at 172 s)
-        m.repair(xv[:n], share=0.02, trajectory=5)
+        # with local branching to come, a short clean-up: these repairs seldom give the best
+        # pattern then, and rounds come faster (10x10x10: bound 4,047 at 150 s, where 5% gave
+        # 4,039 at 172 s); without it they are where patterns come from
+        m.repair(xv[:n], share=0.05 if no_polish else 0.02, trajectory=5)
     return False
 
 
@@ -428,7 +432,7 @@ def _search_near(m: _Master, centre: np.ndarray, until: float, solve_limit: floa
             m.repair_near(xv[:n], centre, until)
             repair_took = time.perf_counter() - t
         if m.best_cost < before:
-            m.say(f"local branching (k={k}): cost {m.best_cost:g}")
+            m.say(f"local branching (k={k}): cost {m.best_cost:g}", force=True)
             return "improved"
 
 
