@@ -291,8 +291,8 @@ def _row_generation(m: _Master, mip_gap: float, export_model, guide_after: float
       its search at every solve, and a long one lifts the bound further than many short ones.
 
     On a 10x10x10 table (129 sensitive cells) at 600 s, local branching took the best pattern
-    from 4,923 to 4,498-4,508 where rounds alone ended at 4,755-4,860, and the final solve
-    lifted the bound from about 4,050 to 4,088-4,117. In 60 s runs of the ``instances``
+    from 4,923 to 4,498-4,594 where rounds alone ended at 4,755-4,860, and the final solve
+    lifted the bound from about 4,050 to 4,083-4,117. In 60 s runs of the ``instances``
     benchmark a short local branching phase cost bound and gained little, hence ``min_polish``.
     """
     p, n = m.p, m.n
