@@ -304,13 +304,12 @@ def _row_generation(m: _Master, mip_gap: float, export_model, guide_after: float
     no_polish = polished = span is None or (polish_share - 0.15) * span < min_polish
     final_share, reserve = (0.35, 0.08) if no_polish else (0.15, 0.04)
     final_done = False
-    k = 20
     while not m.out_of_time():
         if export_model:
             _export(m.model, export_model)
         left = m.remaining()
         if not polished and m.stats["mip_solves"] >= 3 and final_share * span < left <= polish_share * span:
-            k = _local_branching(m, until=m.deadline - final_share * span, k=k)
+            _local_branching(m, until=m.deadline - final_share * span)
             polished = True
             if m.closed(mip_gap):
                 return True
@@ -362,9 +361,9 @@ def _row_generation(m: _Master, mip_gap: float, export_model, guide_after: float
     return False
 
 
-def _local_branching(m: _Master, until: float, k: int = 20, solve_limit: float = 15.0) -> int:
+def _local_branching(m: _Master, until: float, k: int = 20, solve_limit: float = 15.0) -> None:
     """Look for cheaper protected patterns near the incumbent until ``until`` (a
-    ``time.perf_counter()`` value); returns the neighbourhood size reached.
+    ``time.perf_counter()`` value), starting with neighbourhoods of ``k`` cells.
 
     The master gets two more rows: at most ``k`` cells may change from the incumbent's
     pattern, and the cost must drop (local branching, Fischetti and Lodi 2003). Each
@@ -378,7 +377,7 @@ def _local_branching(m: _Master, until: float, k: int = 20, solve_limit: float =
     every 30 s or so (solves of 15 s; of 30 s the steps were not larger).
     """
     p = m.p
-    free = ~p.force_hidden & ~(p.force_published & ~p.force_hidden)
+    free = ~p.force_hidden & ~p.force_published
     while m.best_x is not None and time.perf_counter() < until:
         centre = m.best_x > 0.5
         step = 0.5 if m.integral else 1e-6 * max(1.0, abs(m.best_cost))
@@ -400,7 +399,6 @@ def _local_branching(m: _Master, until: float, k: int = 20, solve_limit: float =
             k = int(np.ceil(1.5 * k))
         elif outcome == "stuck":  # not even a solution in time: a smaller neighbourhood
             k = max(2, k // 2)
-    return k
 
 
 def _search_near(m: _Master, centre: np.ndarray, until: float, solve_limit: float, k: int) -> str:
