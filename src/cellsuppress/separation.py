@@ -459,11 +459,10 @@ class SliceCuts:
 
 
 def _group(keys: np.ndarray, wanted: np.ndarray, items: np.ndarray | None = None) -> dict:
-    """``{key: items whose key it is}`` for the keys in ``wanted`` (items default to positions)."""
+    """``{key: items whose key it is}`` for the keys in ``wanted`` (sorted, unique) that some
+    item has (items default to positions)."""
     items = np.arange(keys.size) if items is None else items
-    sel = np.isin(keys, wanted)
-    keys, items = keys[sel], items[sel]
-    order = np.argsort(keys, kind="stable")
-    keys, items = keys[order], items[order]
-    cut = np.flatnonzero(np.diff(keys)) + 1
-    return {int(g[0]): it for g, it in zip(np.split(keys, cut), np.split(items, cut)) if g.size}
+    label = np.searchsorted(wanted, keys)
+    label[~np.isin(keys, wanted)] = -1  # keys outside ``wanted`` belong to no group
+    order, cuts = block_members(label, wanted.size)
+    return {int(w): items[order[cuts[i]:cuts[i + 1]]] for i, w in enumerate(wanted) if cuts[i + 1] > cuts[i]}
