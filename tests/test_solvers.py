@@ -370,3 +370,39 @@ def test_highs_time_limit_per_solve():
     for _ in range(2):  # LP re-solves after the MIP's time still run (not "out of time")
         assert model.solve(time_limit=0.5).status == "optimal"
 
+
+
+def test_background_solve_stops_early_with_its_bound():
+    # a MILP HiGHS cannot finish in a minute (the time-limit test's, larger), solved in another
+    # thread: the caller's thread runs meanwhile, and stop() ends it at once with a valid bound
+    import time
+
+    from cellsuppress.background import BackgroundSolve
+
+    rng = np.random.default_rng(0)
+    n, m = 600, 400
+    A = sp.random(m, n, density=0.05, random_state=1, format="csr")
+    A.data = np.round(A.data * 10) + 1
+    lp = LinearProgram(c=rng.integers(1, 100, n).astype(float), A=A, row_lo=np.full(m, 20.0),
+                       row_hi=np.full(m, INF), col_lo=np.zeros(n), col_hi=np.ones(n),
+                       integer=np.ones(n, dtype=bool))
+    t0 = time.perf_counter()
+    job = BackgroundSolve(lp, "highs", time_limit=60.0)
+    assert not job.done and job.result() is None
+    relaxed = HighsModel(lp)
+    relaxed.set_integer(False)
+    lp_bound = relaxed.solve().objective  # the caller's own solve, while the job runs
+    time.sleep(1.0)
+    job.stop()
+    assert job.done and time.perf_counter() - t0 < 5.0
+    sol = job.result()
+    assert sol.status == "time_limit"
+    assert lp_bound - 1e-6 <= sol.bound <= sol.objective + 1e-6
+    assert (A @ sol.x >= 20 - 1e-6).all()
+
+
+def test_background_solve_needs_a_backend_that_can_stop():
+    from cellsuppress.background import BackgroundSolve
+
+    with pytest.raises(ValueError, match="cbc backend cannot be stopped"):
+        BackgroundSolve(small_milp(), "cbc", time_limit=1.0)

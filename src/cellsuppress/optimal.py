@@ -14,7 +14,8 @@ or two. In three or more dimensions, where a cell needs a whole cycle of partner
 can take many rounds: the best pattern that passed the attacker LPs (heuristic or
 integer solution, repaired) and the best MILP bound give the stated gap. With a time
 limit, part of it goes to local branching inside the master around the best pattern,
-which finds cheaper patterns faster than more rounds do. A Python
+which finds cheaper patterns faster than more rounds do, while a copy of the master is
+solved for the bound on the second core. A Python
 branch-and-cut over the same master was tried and lifted the bound more slowly than
 HiGHS's own MILP search on these masters.
 """
@@ -26,10 +27,11 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
+from .background import BackgroundSolve
 from .heuristic import OutOfTime, _greedy_cover, heuristic
 from .model import InfeasibleError, Problem, integral_costs, master_program, policy_rows, tie_break
 from .separation import ParetoCuts, Separator, SliceCuts, Violation, equation_sum_disclosures
-from .solvers import make_model
+from .solvers import LinearProgram, make_model
 
 TOL = 1e-6
 
@@ -49,7 +51,10 @@ class _Master:
         self.n = p.n
         self.n_side = int(p.sensitive.sum()) if p.policy else 0
         self.lp = master_program(p)
+        self.solver = solver
         self.model = make_model(self.lp, solver)
+        self.cut_rows: list[tuple[sp.csr_matrix, np.ndarray]] = []  # what add() gave the model
+        self.bound_job: BackgroundSolve | None = None
         self.sep = Separator(p)
         levels = np.concatenate([p.up, p.dn, p.spl, [0.0]])
         self.sep_frac = Separator(p, cap_limit=float(levels.max()))
@@ -96,8 +101,59 @@ class _Master:
                 A = sp.vstack([As, A[~side]], format="csr")
                 rhs = np.concatenate([rs, rhs[~side]])
         self.model.add_rows(A, rhs, np.full(rhs.size, np.inf))
+        self.cut_rows.append((A, rhs))
         self.stats["cuts"] += rhs.size
         return rhs.size
+
+    def snapshot(self) -> LinearProgram:
+        """The master program with every cut so far (not local branching's rows)."""
+        lp = self.lp
+        A = sp.vstack([lp.A] + [a for a, _ in self.cut_rows], format="csr")
+        lo = np.concatenate([lp.row_lo] + [r for _, r in self.cut_rows])
+        return dataclasses.replace(lp, A=A, row_lo=lo, row_hi=np.full(lo.size, np.inf))
+
+    # -- the bound from a copy of the master solved in another thread ------------------------------
+    @property
+    def can_solve_in_background(self) -> bool:
+        return callable(getattr(self.model, "stop", None))
+
+    def start_bound(self) -> None:
+        """Solve a copy of the master, with every cut so far, in another thread until the
+        deadline: its bound is the master's, and the loop goes on meanwhile."""
+        if self.bound_job is not None:  # one at a time: it has the second core
+            return
+        self.bound_job = BackgroundSolve(self.snapshot(), self.solver, time_limit=self.remaining(),
+                                         mip_gap=0.0, mip_abs_gap=(0.5 if self.integral else None))
+        self.stats["background_solves"] = self.stats.get("background_solves", 0) + 1
+        self.say(f"master with {self.stats['cuts']} cuts solving in the background for its bound")
+
+    def poll_bound(self, stop: bool = False) -> None:
+        """Take the background solve's bound once it has ended (``stop``: end it now). A
+        solution it proved optimal is separated: protected, it is the optimum; otherwise its cuts
+        join the pool and a new copy starts, if there is time for one."""
+        job = self.bound_job
+        if job is None:
+            return
+        if stop:
+            job.stop()
+        sol = job.result()
+        if sol is None:
+            return
+        self.bound_job = None
+        if sol.status == "infeasible":
+            raise InfeasibleError("no pattern protects every sensitive cell (the master problem is infeasible)")
+        if np.isfinite(sol.bound):
+            self.lower = max(self.lower, sol.bound - self.tb_total)
+        self.say(f"background solve: {sol.status}, bound {self.lower:.6g}", force=True)
+        if sol.status != "optimal" or not sol.has_solution:
+            return
+        xv = np.round(sol.x)
+        viols = self.separate(xv, integral=True)
+        if not viols:
+            self.offer(xv[:self.n])
+        elif not stop and not self.out_of_time():
+            self.add(viols)
+            self.start_bound()
 
     def separate(self, xv: np.ndarray, integral: bool) -> list[Violation]:
         """Failed requirements at the master point ``xv`` (cells, then policy sides)."""
@@ -207,7 +263,10 @@ def optimal(p: Problem, say, deadline, mip_gap: float, solver: str, max_root_rou
     say(f"heuristic incumbent: cost {m.best_cost:g}", force=True)
 
     _lp_rounds(m, max_root_rounds)
-    done = m.closed(mip_gap) or _row_generation(m, mip_gap, export_model, guide_after=2.0 * t_h + 1.0)
+    try:
+        done = m.closed(mip_gap) or _row_generation(m, mip_gap, export_model, guide_after=2.0 * t_h + 1.0)
+    finally:
+        m.poll_bound(stop=True)
     if export_model:
         _export(m.model, export_model)
     m.stats["lps"] += (m.sep.n_lps + m.sep_frac.n_lps + m.slices.n_lps
@@ -283,12 +342,16 @@ def _row_generation(m: _Master, mip_gap: float, export_model, guide_after: float
     least three rounds):
 
     - rounds until ``polish_share`` of the time is left: the bound and the cuts;
-    - local branching around the incumbent (:func:`_local_branching`) until 15% is left:
-      better patterns, and cuts near them. Only when that makes ``min_polish`` seconds or
-      more (several neighbourhoods); otherwise rounds go on until 35% is left;
-    - one long master solve with the rest but 4% (8% without local branching), whose
-      solution is repaired near the incumbent (:meth:`_Master.repair_near`). HiGHS restarts
-      its search at every solve, and a long one lifts the bound further than many short ones.
+    - local branching around the incumbent (:func:`_local_branching`): better patterns, and
+      cuts near them. Only when that makes ``min_polish`` seconds or more (several
+      neighbourhoods); otherwise rounds go on;
+    - the bound: a copy of the master with every cut so far solved in another thread
+      (:meth:`_Master.start_bound`) from the start of local branching, or from 35% of the
+      time left without it, to the deadline, while this thread goes on. HiGHS restarts its
+      search at every solve, and one long solve lifts the bound further than many short ones.
+      A backend that cannot be stopped from outside (PuLP) gets one long solve here instead,
+      from 15% (35%) of the time left to 4% (8%), whose solution is repaired near the
+      incumbent (:meth:`_Master.repair_near`).
 
     On a 10x10x10 table (129 sensitive cells) at 600 s, local branching took the best pattern
     from 4,923 to 4,498-4,594 where rounds alone ended at 4,755-4,860, and the final solve
@@ -296,6 +359,7 @@ def _row_generation(m: _Master, mip_gap: float, export_model, guide_after: float
     benchmark a short local branching phase cost bound and gained little, hence ``min_polish``.
     """
     p, n = m.p, m.n
+    background = m.can_solve_in_background
     # a master short of cuts is not worth solving to the end: its solution only feeds separation.
     # Each solve gets a slice of time that doubles while it keeps running out without a solution
     # worth separating, and a master solved to optimality gives the bound as before
@@ -307,18 +371,29 @@ def _row_generation(m: _Master, mip_gap: float, export_model, guide_after: float
     while not m.out_of_time():
         if export_model:
             _export(m.model, export_model)
+        m.poll_bound()
+        if m.closed(mip_gap):
+            return True
         left = m.remaining()
         if not polished and m.stats["mip_solves"] >= 3 and final_share * span < left <= polish_share * span:
-            _local_branching(m, until=m.deadline - final_share * span)
+            _local_branching(m, until=m.deadline - final_share * span, mip_gap=mip_gap)
             polished = True
+            if background and not m.closed(mip_gap):
+                # the bound takes the second core now; local branching goes on one solve at a time
+                m.start_bound()
+                _local_branching(m, until=m.deadline, mip_gap=mip_gap)
+                return m.closed(mip_gap)
             if m.closed(mip_gap):
                 return True
             continue
         limit = None if left is None else min(left, slice_)
         if (span is not None and not final_done and m.stats["mip_solves"] >= 3
                 and left <= final_share * span):
-            limit = max(limit, left - reserve * span)
             final_done = True
+            if background:
+                m.start_bound()  # and rounds go on
+            else:
+                limit = max(limit, left - reserve * span)
         # no MIP start from the incumbent: with one, HiGHS 1.16 returned the start as its
         # solution next to the objective of another (3x3 table, exact preset, unity costs)
         sol = m.model.solve(time_limit=limit, mip_gap=mip_gap, mip_abs_gap=(0.5 if m.integral else None))
@@ -345,7 +420,7 @@ def _row_generation(m: _Master, mip_gap: float, export_model, guide_after: float
             m.offer(xv[:n])
             return sol.status == "optimal" or m.closed(mip_gap)
         m.add(viols)
-        if final_done and m.best_x is not None:
+        if final_done and not background and m.best_x is not None:
             # the long solve's solution is the master's best guess: what is left goes to it
             m.repair_near(xv[:n], m.best_x > 0.5, m.deadline)
             continue
@@ -361,77 +436,110 @@ def _row_generation(m: _Master, mip_gap: float, export_model, guide_after: float
     return False
 
 
-def _local_branching(m: _Master, until: float, k: int = 20, solve_limit: float = 15.0) -> None:
+def _local_branching(m: _Master, until: float, k: int = 20, solve_limit: float = 15.0,
+                     mip_gap: float = 0.0) -> None:
     """Look for cheaper protected patterns near the incumbent until ``until`` (a
     ``time.perf_counter()`` value), starting with neighbourhoods of ``k`` cells.
 
-    The master gets two more rows: at most ``k`` cells may change from the incumbent's
-    pattern, and the cost must drop (local branching, Fischetti and Lodi 2003). Each
-    solution there is separated (its cuts are valid everywhere and stay) and repaired; a
-    cheaper pattern becomes the new centre, and a neighbourhood with nothing cheaper left in
-    it grows by half. The rows go once a centre is done, and the bounds found under them,
-    which hold only near the centre, are not kept. Once the neighbourhood is the whole space
-    and holds nothing cheaper, the incumbent is optimal (the lower bound says so) and it
-    stops; a neighbourhood in which a solve finds no solution in time halves. On a 10x10x10
-    table, about 330 s of this took the best pattern from 4,923 to 4,498, an improvement
-    every 30 s or so (solves of 15 s; of 30 s the steps were not larger).
+    Each solve is the master with two more rows: at most ``k`` cells may change from the
+    incumbent's pattern, and the cost must drop (local branching, Fischetti and Lodi 2003).
+    Its solution is separated (the cuts are valid everywhere and stay) and repaired near the
+    incumbent; a cheaper pattern becomes the new centre. A neighbourhood with nothing
+    cheaper left in it grows by half; once it is the whole space, the incumbent is optimal
+    (the lower bound says so). A neighbourhood in which a solve finds no solution in time
+    halves. The bounds found under the two rows hold only near the centre and are not kept.
+
+    While the second core is free (a backend that solves in another thread, and no
+    background bound solve), the next neighbourhood is solved there while this thread
+    repairs the last solution: on a 10x10x10 table a solve and a repair take about 15 s
+    each, and most repairs end in a new centre, so the solve that ran alongside belongs to
+    the previous one; its solution is still a cheap master solution to separate and repair.
+    Without it, the rows are added to the master itself and removed after the solve.
     """
-    p = m.p
-    free = ~p.force_hidden & ~p.force_published
-    while m.best_x is not None and time.perf_counter() < until:
+    free = ~m.p.force_hidden & ~m.p.force_published
+    ahead = m.can_solve_in_background and m.bound_job is None
+    pending: _NearSolve | None = None
+    repair_took = 0.0  # a solution found with no time left to repair it is wasted
+    try:
+        while m.best_x is not None:
+            m.poll_bound()
+            limit = min(solve_limit, until - time.perf_counter() - repair_took)
+            if m.closed(mip_gap) or limit <= 0.0:
+                return
+            near = pending if pending is not None else _NearSolve(m, free, k, limit, ahead)
+            pending = None
+            sol = near.solution()
+            m.stats["polish_solves"] = m.stats.get("polish_solves", 0) + 1
+            current = near.centre_cost == m.best_cost  # not a solve that ran ahead of a new centre
+            if sol.status == "infeasible":
+                if current and k >= free.sum():  # the whole space holds nothing cheaper
+                    m.lower = max(m.lower, m.best_cost - near.step)
+                    return
+                if current:
+                    k = int(np.ceil(1.5 * k))
+                continue
+            if not sol.has_solution:
+                if current:  # not even a solution in time: a smaller neighbourhood
+                    k = max(2, k // 2)
+                continue
+            xv = np.round(sol.x)
+            viols = m.separate(xv, integral=True)
+            before = m.best_cost
+            m.say(f"local branching (k={near.k}): {sol.status} at cost {float(m.p.cost[xv[:m.n] > 0.5].sum()):g}, "
+                  f"{len({(v.cell, v.kind) for v in viols})} violated")
+            if not viols:
+                m.offer(xv[:m.n])
+            else:
+                m.add(viols)
+                if ahead:
+                    pending = _NearSolve(m, free, k, min(solve_limit, until - time.perf_counter()), ahead)
+                t = time.perf_counter()
+                m.repair_near(xv[:m.n], m.best_x > 0.5, until)
+                repair_took = time.perf_counter() - t
+            if m.best_cost < before:
+                m.say(f"local branching (k={near.k}): cost {m.best_cost:g}", force=True)
+    finally:
+        if pending is not None:
+            pending.stop()
+
+
+class _NearSolve:
+    """One solve of :func:`_local_branching`: the master within ``k`` cells of the incumbent
+    and cheaper than it, in another thread (``ahead``, on a copy) or now (on the master)."""
+
+    def __init__(self, m: _Master, free: np.ndarray, k: int, limit: float, ahead: bool):
         centre = m.best_x > 0.5
-        step = 0.5 if m.integral else 1e-6 * max(1.0, abs(m.best_cost))
+        self.k, self.centre_cost = k, m.best_cost
+        self.step = 0.5 if m.integral else 1e-6 * max(1.0, abs(m.best_cost))
         # sum over the centre's free cells of (1 - x) + sum over the others of x <= k
         near = np.where(centre, -1.0, 1.0) * free
-        rows = sp.csr_matrix(np.vstack([near, p.cost]))
+        rows = sp.csr_matrix(np.vstack([near, m.p.cost]))
         if m.n_side:
             rows = sp.hstack([rows, sp.csr_matrix((2, m.n_side))], format="csr")
-        first = m.model.n_rows
-        m.model.add_rows(rows, np.full(2, -np.inf), np.array([k - float((centre & free).sum()), m.best_cost - step]))
-        try:
-            outcome = _search_near(m, centre, until, solve_limit, k)
-        finally:
-            m.model.delete_rows(np.array([first, first + 1]))
-        if outcome == "exhausted":
-            if k >= free.sum():  # the whole space holds nothing cheaper
-                m.lower = max(m.lower, m.best_cost - step)
-                break
-            k = int(np.ceil(1.5 * k))
-        elif outcome == "stuck":  # not even a solution in time: a smaller neighbourhood
-            k = max(2, k // 2)
-
-
-def _search_near(m: _Master, centre: np.ndarray, until: float, solve_limit: float, k: int) -> str:
-    """Rounds of :func:`_local_branching` around one centre: ``exhausted`` (nothing cheaper
-    within ``k`` cells of it), ``improved``, ``stuck`` (a solve found no solution in time) or
-    ``time`` (``until`` came)."""
-    n = m.n
-    repair_took = 0.0  # a solution found with no time left to repair it is wasted
-    while True:
-        limit = min(solve_limit, until - time.perf_counter() - repair_took)
-        if limit <= 0.0:
-            return "time"
-        sol = m.model.solve(time_limit=limit, mip_gap=0.0, mip_abs_gap=(0.5 if m.integral else None))
-        m.stats["polish_solves"] = m.stats.get("polish_solves", 0) + 1
-        if sol.status == "infeasible":
-            return "exhausted"
-        if not sol.has_solution:
-            return "stuck"
-        xv = np.round(sol.x)
-        viols = m.separate(xv, integral=True)
-        before = m.best_cost
-        m.say(f"local branching (k={k}): {sol.status} at cost {float(m.p.cost[xv[:n] > 0.5].sum()):g}, "
-              f"{len({(v.cell, v.kind) for v in viols})} violated")
-        if not viols:
-            m.offer(xv[:n])
+        lo = np.full(2, -np.inf)
+        hi = np.array([k - float((centre & free).sum()), m.best_cost - self.step])
+        options = dict(time_limit=limit, mip_gap=0.0, mip_abs_gap=(0.5 if m.integral else None))
+        self.job: BackgroundSolve | None = None
+        self.sol = None
+        if ahead:
+            lp = m.snapshot()
+            lp = dataclasses.replace(lp, A=sp.vstack([lp.A, rows], format="csr"),
+                                     row_lo=np.concatenate([lp.row_lo, lo]), row_hi=np.concatenate([lp.row_hi, hi]))
+            self.job = BackgroundSolve(lp, m.solver, **options)
         else:
-            m.add(viols)
-            t = time.perf_counter()
-            m.repair_near(xv[:n], centre, until)
-            repair_took = time.perf_counter() - t
-        if m.best_cost < before:
-            m.say(f"local branching (k={k}): cost {m.best_cost:g}", force=True)
-            return "improved"
+            first = m.model.n_rows
+            m.model.add_rows(rows, lo, hi)
+            try:
+                self.sol = m.model.solve(**options)
+            finally:
+                m.model.delete_rows(np.array([first, first + 1]))
+
+    def solution(self):
+        return self.sol if self.job is None else self.job.result(wait=True)
+
+    def stop(self) -> None:
+        if self.job is not None:
+            self.job.stop()
 
 
 def _rule_cuts(p: Problem, x: np.ndarray) -> list[Violation]:

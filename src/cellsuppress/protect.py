@@ -111,8 +111,9 @@ def protect(table: LinearTable, preset: str = "strict", threshold: float = 20, c
                       lpl=lpl, upl=upl, spl=spl)
     p = build_problem(table, req, cost, hidden_nonzero)
     _check_feasible_alone(table, p)
-    # the limit covers the final audit too: the search stops a little before it
-    deadline = None if time_limit is None else t0 + 0.9 * float(time_limit)
+    # the limit covers the final audit too: the search stops a little before it (a few
+    # seconds on the largest instances, 0.2 s on a 1,331-cell table)
+    deadline = None if time_limit is None else t0 + float(time_limit) - _audit_reserve(float(time_limit))
 
     ncomp, comp = _components(p)
     x = np.zeros(p.n)
@@ -187,6 +188,12 @@ def protect(table: LinearTable, preset: str = "strict", threshold: float = 20, c
     say(f"done: cost {total:g}, lower bound {lower:g}, gap {gap:.2%}", force=True)
     return Result(frame=frame, hidden=hidden, cost=total, lower_bound=lower, gap=gap,
                   optimal=bool(optimal_flag), audit=report, stats=stats, message="\n".join(notes))
+
+
+def _audit_reserve(time_limit: float) -> float:
+    """Seconds of a time limit kept for the final audit: 10% of short limits, 6 s or 3% of
+    long ones."""
+    return min(0.1 * time_limit, max(6.0, 0.03 * time_limit))
 
 
 def build_problem(table: LinearTable, req, cost, hidden_nonzero: bool) -> Problem:
