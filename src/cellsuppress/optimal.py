@@ -127,16 +127,17 @@ class _Master:
         self.stats["background_solves"] = self.stats.get("background_solves", 0) + 1
         self.say(f"master with {self.stats['cuts']} cuts solving in the background for its bound")
 
-    def poll_bound(self, stop: bool = False) -> None:
-        """Take the background solve's bound once it has ended (``stop``: end it now). A
-        solution it proved optimal is separated: protected, it is the optimum; otherwise its cuts
-        join the pool and a new copy starts, if there is time for one."""
+    def poll_bound(self, stop: bool = False, wait: bool = False) -> None:
+        """Take the background solve's bound once it has ended (``stop``: end it now; ``wait``:
+        wait for its end, at the deadline at the latest). A solution it proved optimal is
+        separated: protected, it is the optimum; otherwise its cuts join the pool and a new
+        copy starts, if there is time for one (and, with ``wait``, is waited for too)."""
         job = self.bound_job
         if job is None:
             return
         if stop:
             job.stop()
-        sol = job.result()
+        sol = job.result(wait=wait)
         if sol is None:
             return
         self.bound_job = None
@@ -154,6 +155,8 @@ class _Master:
         elif not stop and not self.out_of_time():
             self.add(viols)
             self.start_bound()
+            if wait:
+                self.poll_bound(wait=True)
 
     def separate(self, xv: np.ndarray, integral: bool) -> list[Violation]:
         """Failed requirements at the master point ``xv`` (cells, then policy sides)."""
@@ -382,6 +385,8 @@ def _row_generation(m: _Master, mip_gap: float, export_model, guide_after: float
                 # the bound takes the second core now; local branching goes on one solve at a time
                 m.start_bound()
                 _local_branching(m, until=m.deadline, mip_gap=mip_gap)
+                # local branching stops short when its next repair would not fit; the bound need not
+                m.poll_bound(wait=True)
                 return m.closed(mip_gap)
             if m.closed(mip_gap):
                 return True
