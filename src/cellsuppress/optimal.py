@@ -345,16 +345,17 @@ def _row_generation(m: _Master, mip_gap: float, export_model, guide_after: float
     least three rounds):
 
     - rounds until ``polish_share`` of the time is left: the bound and the cuts;
-    - local branching around the incumbent (:func:`_local_branching`): better patterns, and
-      cuts near them. Only when that makes ``min_polish`` seconds or more (several
-      neighbourhoods); otherwise rounds go on;
-    - the bound: a copy of the master with every cut so far solved in another thread
-      (:meth:`_Master.start_bound`) from the start of local branching, or from 35% of the
-      time left without it, to the deadline, while this thread goes on. HiGHS restarts its
-      search at every solve, and one long solve lifts the bound further than many short ones.
-      A backend that cannot be stopped from outside (PuLP) gets one long solve here instead,
-      from 15% (35%) of the time left to 4% (8%), whose solution is repaired near the
-      incumbent (:meth:`_Master.repair_near`).
+    - local branching around the incumbent (:func:`_local_branching`) until 15% is left:
+      better patterns, and cuts near them; its solves run on the second core, ahead of the
+      repairs. Only when that makes ``min_polish`` seconds or more (several neighbourhoods);
+      otherwise rounds go on;
+    - the bound: a copy of the master with every cut so far solved on the second core
+      (:meth:`_Master.start_bound`) until the deadline, while local branching goes on one
+      solve at a time (without local branching: from 35% of the time left, while rounds go
+      on). HiGHS restarts its search at every solve, and one long solve lifts the bound
+      further than many short ones. A backend that cannot be stopped from another thread
+      (PuLP) gets one long solve here instead, from 15% (35%) of the time left to 4% (8%),
+      whose solution is repaired near the incumbent (:meth:`_Master.repair_near`).
 
     On a 10x10x10 table (129 sensitive cells) at 600 s, local branching took the best pattern
     from 4,923 to 4,498-4,594 where rounds alone ended at 4,755-4,860, and the final solve
