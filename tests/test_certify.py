@@ -221,7 +221,7 @@ def test_chunk_cleanup_keeps_the_pattern_protected(seed, preset):
     p = build_problem(t, requirement(t, preset, 20), "value", False)
     if unprotectable(p).size:
         return
-    x = np.where(p.force_published & ~p.force_hidden, 0.0, 1.0)
+    x = np.where(p.blocked, 0.0, 1.0)
     y = _chunk_cleanup(p, x, [], Separator(p), 5.0, None)
     assert (y[p.force_hidden] == 1).all() and y.sum() <= x.sum()
     assert not _filter_policy(p, Separator(p).violations(y))

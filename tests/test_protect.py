@@ -584,7 +584,7 @@ def test_local_branching_reaches_the_brute_force_optimum(name, preset, solver):
     p = build_problem(t, requirement(t, preset), "value", False)
     m = _Master(p, solver, None, lambda *a, **k: None)
     assert m.can_solve_in_background == (solver == "highs")
-    m.offer(np.where(p.force_published & ~p.force_hidden, 0.0, 1.0))
+    m.offer(np.where(p.blocked, 0.0, 1.0))
     assert m.best_cost > best
     rows_before, cuts_before = m.model.n_rows, m.stats["cuts"]
     _local_branching(m, until=time.perf_counter() + 60, k=1)

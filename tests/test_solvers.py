@@ -348,19 +348,23 @@ def test_pulp_set_option():
     assert "presolve" not in m.solver_options
 
 
+def hard_milp(n: int, m: int) -> LinearProgram:
+    """A random covering MILP with ``n`` binaries and ``m`` rows; at 600 x 400 HiGHS does not
+    solve it in a second."""
+    rng = np.random.default_rng(0)
+    A = sp.random(m, n, density=0.05, random_state=1, format="csr")
+    A.data = np.round(A.data * 10) + 1
+    return LinearProgram(c=rng.integers(1, 100, n).astype(float), A=A, row_lo=np.full(m, 20.0),
+                         row_hi=np.full(m, INF), col_lo=np.zeros(n), col_hi=np.ones(n),
+                         integer=np.ones(n, dtype=bool))
+
+
 def test_highs_time_limit_per_solve():
     # HiGHS counts an LP's limit on the instance's summed run time but a MIP's from the start of
     # its own run: every solve of a live model must stop near its own limit, not double it
     import time
 
-    rng = np.random.default_rng(0)
-    n, m = 300, 200
-    A = sp.random(m, n, density=0.05, random_state=1, format="csr")
-    A.data = np.round(A.data * 10) + 1
-    lp = LinearProgram(c=rng.integers(1, 100, n).astype(float), A=A, row_lo=np.full(m, 20.0),
-                       row_hi=np.full(m, INF), col_lo=np.zeros(n), col_hi=np.ones(n),
-                       integer=np.ones(n, dtype=bool))
-    model = HighsModel(lp)
+    model = HighsModel(hard_milp(300, 200))
     for _ in range(3):
         t0 = time.perf_counter()
         sol = model.solve(time_limit=0.5)
@@ -373,19 +377,13 @@ def test_highs_time_limit_per_solve():
 
 
 def test_background_solve_stops_early_with_its_bound():
-    # a MILP HiGHS cannot finish in a minute (the time-limit test's, larger), solved in another
-    # thread: the caller's thread runs meanwhile, and stop() ends it at once with a valid bound
+    # a slow MILP solved in another thread: the caller's thread runs meanwhile, and stop()
+    # ends it at once with a valid bound
     import time
 
     from cellsuppress.background import BackgroundSolve
 
-    rng = np.random.default_rng(0)
-    n, m = 600, 400
-    A = sp.random(m, n, density=0.05, random_state=1, format="csr")
-    A.data = np.round(A.data * 10) + 1
-    lp = LinearProgram(c=rng.integers(1, 100, n).astype(float), A=A, row_lo=np.full(m, 20.0),
-                       row_hi=np.full(m, INF), col_lo=np.zeros(n), col_hi=np.ones(n),
-                       integer=np.ones(n, dtype=bool))
+    lp = hard_milp(600, 400)
     t0 = time.perf_counter()
     job = BackgroundSolve(lp, "highs", time_limit=60.0)
     assert not job.done and job.result() is None
@@ -398,7 +396,7 @@ def test_background_solve_stops_early_with_its_bound():
     sol = job.result()
     assert sol.status == "time_limit"
     assert lp_bound - 1e-6 <= sol.bound <= sol.objective + 1e-6
-    assert (A @ sol.x >= 20 - 1e-6).all()
+    assert (lp.A @ sol.x >= 20 - 1e-6).all()
 
 
 def test_background_solve_needs_a_backend_that_can_stop():

@@ -43,7 +43,7 @@ def heuristic(p: Problem, say=None, deadline=None, x0=None, cleanup_budget: floa
     sep = Separator(p)
     x = np.zeros(p.n) if x0 is None else (np.asarray(x0) > 0.5).astype(float)
     x[p.force_hidden] = 1.0
-    x[p.force_published & ~p.force_hidden] = 0.0
+    x[p.blocked] = 0.0
     stats = {"cut_rounds": 0}
     first = _filter_policy(p, sep.violations(x))
     seeds: list = []  # moves known to be feasible for the pattern (from _batch_moves)
@@ -97,7 +97,7 @@ def heuristic(p: Problem, say=None, deadline=None, x0=None, cleanup_budget: floa
                 stats["batch"] = True
         if viol and x.sum() <= before:
             # every free cell hidden is safe if anything is; the clean-up then gives back what it can
-            x[~(p.force_published & ~p.force_hidden)] = 1.0
+            x[~p.blocked] = 1.0
             stats["hid_all"] = True
         for _, _, pub in rule:
             free = pub[~p.force_published[pub]]
@@ -156,7 +156,7 @@ def _batch_moves(p: Problem, x: np.ndarray, time_limit: float | None) -> tuple[n
     """
     stop = None if time_limit is None else time.perf_counter() + time_limit
     M = sp.csr_matrix(p.M)
-    blocked = p.force_published & ~p.force_hidden
+    blocked = p.blocked
     up_cap = np.where(blocked, 0.0, p.cap_up)
     dn_cap = np.where(blocked, 0.0, p.cap_dn)
     t_up, t_dn = level_targets(p.up, p.dn, p.spl, p.cap_up)
@@ -283,7 +283,7 @@ def _cheapest_moves(p: Problem, x: np.ndarray, failing: list[Violation], give_up
     x = x.copy()
     n = p.n
     M = sp.csr_matrix(p.M)
-    blocked = p.force_published & ~p.force_hidden
+    blocked = p.blocked
     up_cap = np.where(blocked, 0.0, p.cap_up)
     dn_cap = np.where(blocked, 0.0, p.cap_dn)
     lp = LinearProgram(c=np.zeros(2 * n), A=sp.hstack([M, -M], format="csr"), row_lo=np.zeros(M.shape[0]),
@@ -414,7 +414,7 @@ def _greedy_cover(p: Problem, x: np.ndarray, A: sp.csr_matrix, rhs: np.ndarray) 
     """Hide the cheapest cells (cost per unit of capacity) until each row of ``A x >= rhs`` holds."""
     A = sp.csr_matrix(A)
     x = x.copy()
-    blocked = p.force_published & ~p.force_hidden
+    blocked = p.blocked
     for r in np.argsort(-rhs, kind="stable"):  # big requirements first
         cols = A.indices[A.indptr[r]:A.indptr[r + 1]]
         coef = A.data[A.indptr[r]:A.indptr[r + 1]]

@@ -51,6 +51,16 @@ class Problem:
     def n(self) -> int:
         return int(self.a.size)
 
+    @property
+    def blocked(self) -> np.ndarray:
+        """Cells that may not be hidden (forced published and not forced hidden)."""
+        return self.force_published & ~self.force_hidden
+
+    @property
+    def free(self) -> np.ndarray:
+        """Cells the pattern may hide or publish."""
+        return ~self.force_hidden & ~self.force_published
+
     def subproblem(self, cells: np.ndarray) -> "Problem":
         """The problem restricted to ``cells`` (a union of whole components)."""
         rows = np.flatnonzero(np.diff(sp.csr_matrix(self.M[:, cells]).indptr) > 0)
@@ -181,7 +191,7 @@ def single_equation_cuts(p: Problem) -> tuple[sp.csr_matrix, np.ndarray, tuple[n
 def master_program(p: Problem) -> LinearProgram:
     """The master MILP before cuts: binary x, forced cells fixed, the single-equation cuts."""
     lo = np.where(p.force_hidden, 1.0, 0.0)
-    hi = np.where(p.force_published & ~p.force_hidden, 0.0, 1.0)
+    hi = np.where(p.blocked, 0.0, 1.0)
     A, rhs, sides = single_equation_cuts(p)
     n_extra = 0
     if p.policy:
@@ -247,7 +257,7 @@ def compact_program(p: Problem, big: float | None = None) -> tuple[LinearProgram
     rows, rlo, rhi = [], [], []
     Ix = sp.identity(n, format="csr")
     col_lo = np.concatenate([np.where(p.force_hidden, 1.0, 0.0), np.full(blocks * n, -np.inf)])
-    col_hi = np.concatenate([np.where(p.force_published & ~p.force_hidden, 0.0, 1.0), np.full(blocks * n, np.inf)])
+    col_hi = np.concatenate([np.where(p.blocked, 0.0, 1.0), np.full(blocks * n, np.inf)])
 
     def zblock(b, mat):
         left = sp.csr_matrix((mat.shape[0], n + b * n))

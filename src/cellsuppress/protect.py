@@ -252,7 +252,7 @@ def _check_feasible_alone(table, p: Problem) -> None:
 
 def unprotectable(p: Problem) -> np.ndarray:
     """Sensitive cells that fail even when every cell that may be hidden is hidden."""
-    x = np.where(p.force_published & ~p.force_hidden, 0.0, 1.0)
+    x = np.where(p.blocked, 0.0, 1.0)
     viols = _filter_policy(p, Separator(p).violations(x))
     return np.unique([v.cell for v in viols]).astype(np.int64)
 
