@@ -614,3 +614,33 @@ def test_background_master_solves_reach_the_brute_force_optimum(name, preset):
     assert m.lower >= best - 1 + 1e-9
     assert audit(t, hidden=m.best_x > 0.5, preset=preset).ok
     assert m.snapshot().A.shape[0] == m.model.n_rows  # the copies had every cut of the pool
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(2, 7), st.integers(1, 12), st.integers(0, 4))
+def test_rows_dropped_near_a_centre_hold_throughout_its_neighbourhood(seed, n, rows, k):
+    """Every row rows_kept_near lets go holds at every 0/1 point within k movable cells of
+    the centre (enumerated); rows with a negative coefficient or one on a further column
+    are always kept."""
+    from cellsuppress.optimal import rows_kept_near
+
+    rng = np.random.default_rng(seed)
+    extra = int(rng.integers(0, 2))  # a further column, like a policy side
+    A = rng.choice([0.0, 0.0, 1.0, 2.5, 7.0], size=(rows, n + extra))
+    A[rng.random(rows) < 0.15, 0] = -1.0
+    lo = rng.choice([0.5, 1.0, 2.5, 7.0, 10.0], size=rows)
+    centre = rng.random(n) < 0.6
+    movable = rng.random(n) < 0.8
+    keep = rows_kept_near(sp.csr_matrix(A), lo, centre, movable, k)
+    assert keep[(A < 0).any(axis=1) | (A[:, n:] != 0).any(axis=1)].all()
+    dropped = A[~keep]
+    for x in itertools.product((0.0, 1.0), repeat=n):
+        x = np.array(x)
+        if (x[~movable] != centre[~movable]).any() or (x != centre).sum() > k:
+            continue
+        assert (dropped[:, :n] @ x >= lo[~keep] - 1e-9).all()
+    # the centre's own activity minus its k largest movable coefficients: rows that meet lo
+    # that way are the ones let go
+    if k == 0 and not extra:
+        ok = (A >= 0).all(axis=1) & (A @ centre >= lo - 1e-9)
+        assert (~keep == ok).all()
