@@ -339,7 +339,7 @@ def _lp_rounds(m: _Master, limit: int) -> float:
 
 
 def _row_generation(m: _Master, mip_gap: float, export_model, guide_after: float = 0.0,
-                    polish_share: float = 0.75, min_polish: float = 120.0) -> bool:
+                    polish_share: float = 0.75, min_polish: float = 40.0) -> bool:
     """Master MILP, audit, cuts; returns True when optimality (within the gap) is proven.
 
     When the first master solution fails, the LP-guided heuristic (:meth:`_Master.guided`) gets
@@ -363,9 +363,12 @@ def _row_generation(m: _Master, mip_gap: float, export_model, guide_after: float
       whose solution is repaired near the incumbent (:meth:`_Master.repair_near`).
 
     On a 10x10x10 table (129 sensitive cells) at 600 s, local branching took the best pattern
-    from 4,923 to 4,498-4,594 where rounds alone ended at 4,755-4,860, and the final solve
-    lifted the bound from about 4,050 to 4,083-4,117. In 60 s runs of the ``instances``
-    benchmark a short local branching phase cost bound and gained little, hence ``min_polish``.
+    from 4,923 to 4,469-4,470 (two runs; 4,438-4,583 in three runs before its solves dropped the
+    cuts that hold near the centre) where rounds alone ended at 4,755-4,860, and the background
+    solve ended at bounds of 4,079-4,106. At 120 s local branching gets about 45 s and takes
+    the pattern to 4,743 (4,923 without). In 60 s runs of the ``instances`` benchmark a short
+    local branching phase cost bound and gained little (when the bound was solved in this
+    thread), hence ``min_polish``: a 60 s limit never reaches it.
     """
     p, n = m.p, m.n
     background = m.can_solve_in_background
