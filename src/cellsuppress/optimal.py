@@ -465,10 +465,11 @@ def _local_branching(m: _Master, until: float, k: int = 20, solve_limit: float =
 
     While the second core is free (a backend that solves in another thread, and no
     background bound solve), the next neighbourhood is solved there while this thread
-    repairs the last solution: on a 10x10x10 table a solve and a repair take about 15 s
-    each, and most repairs end in a new centre, so the solve that ran alongside belongs to
-    the previous one; its solution is still a cheap master solution to separate and repair.
-    Without it, the rows are added to the master itself and removed after the solve.
+    repairs the last solution: on a 10x10x10 table a solve takes 3-15 s and a repair about
+    15 s, and most repairs that improve end in a new centre, so the solve that ran alongside
+    belongs to the previous one; its solution is still a cheap master solution to separate
+    and repair. On a backend that cannot solve in another thread (PuLP), the two rows are
+    added to the master itself and removed after each solve.
     """
     free = m.p.free
     ahead = m.can_solve_in_background and m.bound_job is None
