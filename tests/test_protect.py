@@ -644,3 +644,22 @@ def test_rows_dropped_near_a_centre_hold_throughout_its_neighbourhood(seed, n, r
     if k == 0 and not extra:
         ok = (A >= 0).all(axis=1) & (A @ centre >= lo - 1e-9)
         assert (~keep == ok).all()
+
+
+def test_time_limited_three_way_run_takes_its_bound_from_the_background():
+    """A 6x6x6 table (strict) is not solved in 20 s: from 35% of the time left a copy of the
+    master is solved on the second core for the bound while rounds go on. The run ends
+    within its limit with an audited pattern and a valid bound, and no solve left running."""
+    import threading
+
+    from cellsuppress.synthetic import generate
+
+    t = generate(dims=3, levels=(6,), seed=1, mean=40, small_share=0.14, zero_share=0.05).table()
+    t0 = time.perf_counter()
+    res = protect(t, time_limit=20)
+    assert time.perf_counter() - t0 < 21
+    assert res.stats.get("background_solves", 0) >= 1
+    assert res.audit.ok and audit(t, hidden=res.hidden).ok
+    assert 0 < res.lower_bound <= res.cost
+    assert res.gap == pytest.approx((res.cost - res.lower_bound) / res.cost)
+    assert not [th for th in threading.enumerate() if th.name == "cellsuppress-background-solve"]

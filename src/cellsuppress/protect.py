@@ -35,6 +35,11 @@ class Result:
     :func:`cellsuppress.audit` gives every interval). A sensitive cell that a verified attacker
     move already protects shows the range that move reaches (its interval contains it; see
     ``audit(..., certify=True)``).
+
+    ``stats``: ``components`` solved, ``cut_rounds``, ``cuts``, ``lps`` (attacker LPs, the
+    audit's included), ``mip_solves`` of the master, ``polish_solves`` (local branching) and
+    ``background_solves`` (copies of the master solved on the second core for the bound),
+    ``seconds``.
     """
 
     frame: pd.DataFrame
@@ -121,7 +126,8 @@ def protect(table: LinearTable, preset: str = "strict", threshold: float = 20, c
     lower = 0.0
     all_optimal = True
     notes: list[str] = []
-    stats = {"components": 0, "cut_rounds": 0, "cuts": 0, "lps": 0, "mip_solves": 0}
+    stats = {"components": 0, "cut_rounds": 0, "cuts": 0, "lps": 0, "mip_solves": 0, "polish_solves": 0,
+             "background_solves": 0}
     comps_with_work = np.unique(comp[p.sensitive | p.force_hidden])
     for ci, c in enumerate(comps_with_work):
         cells = np.flatnonzero(comp == c)
@@ -144,7 +150,7 @@ def protect(table: LinearTable, preset: str = "strict", threshold: float = 20, c
                 f"{bad.size} sensitive cell(s) cannot be protected even with every other cell hidden "
                 f"(their bounds, or cells that must stay published, leave the attacker too little room): "
                 f"{', '.join(table.cell_labels(bad[:10]))}{' ...' if bad.size > 10 else ''}") from None
-        for k in ("cut_rounds", "cuts", "lps", "mip_solves"):
+        for k in ("cut_rounds", "cuts", "lps", "mip_solves", "polish_solves", "background_solves"):
             stats[k] += st.get(k, 0)
         if st.get("note"):
             notes.append(st["note"])
