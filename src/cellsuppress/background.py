@@ -39,10 +39,6 @@ class BackgroundSolve:
         except BaseException as e:  # handed to the caller's thread by result()
             self._error = e
 
-    @property
-    def done(self) -> bool:
-        return not self._thread.is_alive()
-
     def stop(self) -> None:
         """End the solve now (its best bound so far is kept) and wait for the thread."""
         while self._thread.is_alive():

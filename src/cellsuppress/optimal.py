@@ -64,7 +64,8 @@ class _Master:
         self.integral = integral_costs(p.cost)
         _, self.tb_total = tie_break(p.cost, np.zeros(p.n))
         self.seen: set = set()
-        self.stats = {"cut_rounds": 0, "cuts": 0, "lps": 0, "mip_solves": 0}
+        self.stats = {"cut_rounds": 0, "cuts": 0, "lps": 0, "mip_solves": 0, "polish_solves": 0,
+                      "background_solves": 0}
         self.best_x: np.ndarray | None = None
         self.best_cost = np.inf
         self.lower = float(p.cost[p.force_hidden].sum())
@@ -129,7 +130,7 @@ class _Master:
             return
         self.bound_job = BackgroundSolve(self.snapshot(), self.solver, time_limit=self.remaining(),
                                          mip_gap=0.0, mip_abs_gap=self.abs_gap)
-        self.stats["background_solves"] = self.stats.get("background_solves", 0) + 1
+        self.stats["background_solves"] += 1
         self.say(f"master with {self.stats['cuts']} cuts solving in the background for its bound")
 
     def poll_bound(self, stop: bool = False, wait: bool = False) -> None:
@@ -484,7 +485,7 @@ def _local_branching(m: _Master, until: float, k: int = 20, solve_limit: float =
             near = pending if pending is not None else _NearSolve(m, free, k, limit)
             pending = None
             sol = near.solution()
-            m.stats["polish_solves"] = m.stats.get("polish_solves", 0) + 1
+            m.stats["polish_solves"] += 1
             current = near.centre_cost == m.best_cost  # not a solve that ran ahead of a new centre
             if sol.status == "infeasible":
                 if current and k >= free.sum():  # the whole space holds nothing cheaper

@@ -79,6 +79,10 @@ class _Progress:
             print(f"[{now - self.t0:7.1f} s] {msg}", file=sys.stderr, flush=True)
 
 
+# what each component's solve counts, summed into Result.stats
+_SOLVE_COUNTS = ("cut_rounds", "cuts", "lps", "mip_solves", "polish_solves", "background_solves")
+
+
 def protect(table: LinearTable, preset: str = "strict", threshold: float = 20, cost="value",
             method: str = "optimal", time_limit: float | None = None, mip_gap: float = 0.0,
             solver: str = "highs", hidden_nonzero: bool = False, sensitive=None, lpl=None, upl=None,
@@ -126,8 +130,7 @@ def protect(table: LinearTable, preset: str = "strict", threshold: float = 20, c
     lower = 0.0
     all_optimal = True
     notes: list[str] = []
-    stats = {"components": 0, "cut_rounds": 0, "cuts": 0, "lps": 0, "mip_solves": 0, "polish_solves": 0,
-             "background_solves": 0}
+    stats = {"components": 0, **dict.fromkeys(_SOLVE_COUNTS, 0)}
     comps_with_work = np.unique(comp[p.sensitive | p.force_hidden])
     for ci, c in enumerate(comps_with_work):
         cells = np.flatnonzero(comp == c)
@@ -150,7 +153,7 @@ def protect(table: LinearTable, preset: str = "strict", threshold: float = 20, c
                 f"{bad.size} sensitive cell(s) cannot be protected even with every other cell hidden "
                 f"(their bounds, or cells that must stay published, leave the attacker too little room): "
                 f"{', '.join(table.cell_labels(bad[:10]))}{' ...' if bad.size > 10 else ''}") from None
-        for k in ("cut_rounds", "cuts", "lps", "mip_solves", "polish_solves", "background_solves"):
+        for k in _SOLVE_COUNTS:
             stats[k] += st.get(k, 0)
         if st.get("note"):
             notes.append(st["note"])
