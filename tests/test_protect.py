@@ -569,6 +569,30 @@ def test_slice_cuts_on_a_hierarchical_three_way_table():
     assert n_cuts and n_checked
 
 
+@pytest.mark.parametrize("seed", (1, 2))
+def test_cuts_cut_off_the_pattern_they_were_separated_at(seed):
+    """Row generation only progresses when each cut separated at a failing 0/1 pattern excludes
+    that very pattern. Cells with no upper bound (strict) are where round-off in the attacker
+    LP's duals used to turn a cut into one every pattern meets (random patterns, 7x7x7)."""
+    from cellsuppress.separation import Separator
+    from cellsuppress.synthetic import generate
+
+    t = generate(dims=3, levels=(7,), seed=seed, mean=40, small_share=0.14, zero_share=0.05).table()
+    p = build_problem(t, requirement(t, "strict"), "value", False)
+    assert np.isinf(p.cap_up).any()
+    rng = np.random.default_rng(seed)
+    sep = Separator(p)
+    n_cuts = 0
+    for share in (0.1, 0.2, 0.3, 0.4):
+        for _ in range(5):
+            x = (rng.uniform(size=p.n) < share).astype(float)
+            x[p.force_hidden] = 1.0
+            for v in sep.violations(x):
+                assert v.coef @ x <= v.gain + 1e-6 * max(1.0, v.level), f"{v.kind} cut of cell {v.cell}"
+                n_cuts += 1
+    assert n_cuts
+
+
 @pytest.mark.parametrize("solver", ("highs", "cbc"))
 @pytest.mark.parametrize("preset", ("strict", "policy"))
 @pytest.mark.parametrize("name", ("3x3b", "2x2x2", "hierb"))

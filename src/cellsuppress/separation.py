@@ -52,6 +52,7 @@ class Separator:
         self.MT = sp.csr_matrix(self.M.T)
         self.n_lps = 0
         self.cap_limit = cap_limit
+        self.unbounded = np.isinf(p.cap_up) | np.isinf(p.cap_dn)
         if cap_limit is None:
             self.cap_up, self.cap_dn = p.cap_up, p.cap_dn
         else:
@@ -183,6 +184,10 @@ class Separator:
             pi[rows] = sgn * duals
             d = -(self.MT @ pi)
             d[k] += direction
+            # HiGHS's reduced costs on cells of infinite capacity come out as 1e-17 where they
+            # are 0 (dual feasible within its tolerance); times the infinite capacity that made
+            # the bound infinite, this check fail and the cut one the pattern itself meets
+            d[self.unbounded & (np.abs(d) <= 1e-9)] = 0.0
             bound = attacker_bound(d, self.cap_up, self.cap_dn, x)
             if abs(bound - gain) <= 1e-5 * max(1.0, abs(gain)):
                 return capacity_cut(d, p.cap_up, p.cap_dn, level)
