@@ -618,11 +618,13 @@ def test_local_branching_reaches_the_brute_force_optimum(name, preset, solver):
     assert m.model.n_rows == rows_before + m.stats["cuts"] - cuts_before
 
 
+@pytest.mark.parametrize("slice_", (None, 0.001))
 @pytest.mark.parametrize("preset", ("strict", "policy"))
 @pytest.mark.parametrize("name", ("3x3b", "2x2x2", "hierb"))
-def test_background_master_solves_reach_the_brute_force_optimum(name, preset):
-    """Copies of the master solved in another thread alone (each optimum separated, its cuts
-    added, a new copy started) end at the brute-force optimum, with its bound."""
+def test_background_master_solves_reach_the_brute_force_optimum(name, preset, slice_):
+    """Copies of the master solved in another thread alone (each optimum, or with ``slice_``
+    each solution at the end of its slice, separated, its cuts added, a new copy started) end
+    at the brute-force optimum, with its bound."""
     from cellsuppress.optimal import _Master
 
     t = TINY[name]()
@@ -630,7 +632,7 @@ def test_background_master_solves_reach_the_brute_force_optimum(name, preset):
     p = build_problem(t, requirement(t, preset), "value", False)
     m = _Master(p, "highs", time.perf_counter() + 60, lambda *a, **k: None)
     assert m.can_solve_in_background
-    m.start_bound()
+    m.start_bound(slice_)
     while m.bound_job is not None:
         m.bound_job.result(wait=True)
         m.poll_bound()
@@ -638,6 +640,8 @@ def test_background_master_solves_reach_the_brute_force_optimum(name, preset):
     assert m.lower >= best - 1 + 1e-9
     assert audit(t, hidden=m.best_x > 0.5, preset=preset).ok
     assert m.snapshot().A.shape[0] == m.model.n_rows  # the copies had every cut of the pool
+    if slice_:
+        assert m.stats["background_solves"] > 1
 
 
 @settings(max_examples=60, deadline=None)

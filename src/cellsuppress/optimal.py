@@ -36,6 +36,11 @@ from .solvers import LinearProgram, make_model
 TOL = 1e-6
 
 
+# seconds of one background solve of the master before its solution is separated and a copy
+# with the new cuts starts (10x10x10: one 90 s solve lifted the bound by 2 over the rounds')
+BOUND_SLICE = 25.0
+
+
 def budget(deadline, share: float) -> float | None:
     """A share of the time left (None: no limit)."""
     if deadline is None:
@@ -55,6 +60,7 @@ class _Master:
         self.model = make_model(self.lp, solver)
         self.cut_rows: list[tuple[sp.csr_matrix, np.ndarray]] = []  # what add() gave the model
         self.bound_job: BackgroundSolve | None = None
+        self.bound_slice: float | None = None
         self.sep = Separator(p)
         levels = np.concatenate([p.up, p.dn, p.spl, [0.0]])
         self.sep_frac = Separator(p, cap_limit=float(levels.max()))
@@ -123,21 +129,27 @@ class _Master:
     def can_solve_in_background(self) -> bool:
         return callable(getattr(self.model, "stop", None))
 
-    def start_bound(self) -> None:
-        """Solve a copy of the master, with every cut so far, in another thread until the
-        deadline: its bound is the master's, and the loop goes on meanwhile."""
+    def start_bound(self, slice_: float | None = None) -> None:
+        """Solve a copy of the master, with every cut so far, in another thread: its bound is the
+        master's, and the loop goes on meanwhile. Until the deadline, or with ``slice_`` for that
+        long (the last slice runs to the deadline), after which :meth:`poll_bound` separates its
+        solution and starts the next copy with the new cuts."""
         if self.bound_job is not None:  # one at a time: it has the second core
             return
-        self.bound_job = BackgroundSolve(self.snapshot(), self.solver, time_limit=self.remaining(),
+        left = self.remaining()
+        limit = left if slice_ is None or left is None or left < 2 * slice_ else slice_
+        self.bound_slice = None if limit == left else slice_
+        self.bound_job = BackgroundSolve(self.snapshot(), self.solver, time_limit=limit,
                                          mip_gap=0.0, mip_abs_gap=self.abs_gap)
         self.stats["background_solves"] += 1
         self.say(f"master with {self.stats['cuts']} cuts solving in the background for its bound")
 
     def poll_bound(self, stop: bool = False, wait: bool = False) -> None:
         """Take the background solve's bound once it has ended (``stop``: end it now; ``wait``:
-        wait for its end, at the deadline at the latest). A solution it proved optimal is
-        separated: protected, it is the optimum; otherwise its cuts join the pool and a new
-        copy starts, if there is time for one (and, with ``wait``, is waited for too)."""
+        wait for its end, at the deadline at the latest). Its solution, if it proved it optimal
+        or ran for a slice, is separated: protected, it is offered (and optimal, the optimum);
+        otherwise its cuts join the pool. Then a new copy starts, if there is time for one
+        (and, with ``wait``, is waited for too)."""
         job = self.bound_job
         if job is None:
             return
@@ -152,17 +164,23 @@ class _Master:
         if np.isfinite(sol.bound):
             self.lower = max(self.lower, sol.bound - self.tb_total)
         self.say(f"background solve: {sol.status}, bound {self.lower:.6g}", force=True)
-        if sol.status != "optimal" or not sol.has_solution:
+        sliced = self.bound_slice is not None and not stop
+        if sol.status != "optimal" and not (sliced and sol.has_solution):
+            if sliced and not self.out_of_time():
+                self.start_bound()  # no solution in a slice: the rest of the time for one solve
             return
         xv = np.round(sol.x)
         viols = self.separate(xv, integral=True)
         if not viols:
             self.offer(xv[:self.n])
-        elif not stop and not self.out_of_time():
-            self.add(viols)
-            self.start_bound()
-            if wait:
-                self.poll_bound(wait=True)
+            if sol.status == "optimal":
+                return
+        if stop or self.out_of_time():
+            return
+        self.add(viols)
+        self.start_bound(self.bound_slice)
+        if wait:
+            self.poll_bound(wait=True)
 
     def separate(self, xv: np.ndarray, integral: bool) -> list[Violation]:
         """Failed requirements at the master point ``xv`` (cells, then policy sides)."""
@@ -350,26 +368,29 @@ def _row_generation(m: _Master, mip_gap: float, export_model, guide_after: float
     With a deadline the loop has three phases (shares of its own time; the first needs at
     least three rounds):
 
-    - rounds until ``polish_share`` of the time is left: the bound and the cuts;
+    - rounds until ``polish_share`` of the time is left: the bound and the cuts. With local
+      branching to come their solutions are not repaired (those repairs seldom gave the best
+      pattern, and without them rounds come twice as fast: on 10x10x10 the bound at the end
+      of this phase was 4,068 where it had been 3,975-4,069); a solve cut short whose solution
+      costs more than the incumbent gets a longer slice next time instead of a repair;
     - local branching around the incumbent (:func:`_local_branching`) until 15% is left:
       better patterns, and cuts near them; its solves run on the second core, ahead of the
       repairs. Only when that makes ``min_polish`` seconds or more (several neighbourhoods);
       otherwise rounds go on;
-    - the bound: a copy of the master with every cut so far solved on the second core
-      (:meth:`_Master.start_bound`) until the deadline, while local branching goes on one
-      solve at a time (without local branching: from 35% of the time left, while rounds go
-      on). HiGHS restarts its search at every solve, and one long solve lifts the bound
-      further than many short ones. A backend that cannot be stopped from another thread
+    - the bound: copies of the master with every cut so far solved on the second core
+      (:meth:`_Master.start_bound`), ``BOUND_SLICE`` seconds each and the last one to the
+      deadline, while local branching goes on one solve at a time (without local branching:
+      from 35% of the time left, while rounds go on). Each copy's solution is separated and
+      the next copy has its cuts. A backend that cannot be stopped from another thread
       (PuLP) gets one long solve here instead, from 15% (35%) of the time left to 4% (8%),
       whose solution is repaired near the incumbent (:meth:`_Master.repair_near`).
 
     On a 10x10x10 table (129 sensitive cells) at 600 s, local branching took the best pattern
-    from 4,923 to 4,469-4,470 (two runs; 4,438-4,583 in three runs before its solves dropped the
-    cuts that hold near the centre) where rounds alone ended at 4,755-4,860, and the background
-    solve ended at bounds of 4,079-4,106. At 120 s local branching gets about 45 s and takes
-    the pattern to 4,743 (4,923 without). In 60 s runs of the ``instances`` benchmark a short
-    local branching phase cost bound and gained little (when the bound was solved in this
-    thread), hence ``min_polish``: a 60 s limit never reaches it.
+    from 4,912 to 4,472-4,485 (five runs) where rounds alone ended at 4,755-4,860. At 120 s
+    local branching gets about 45 s and takes the pattern to 4,743 (4,923 without). In 60 s
+    runs of the ``instances`` benchmark a short local branching phase cost bound and gained
+    little (when the bound was solved in this thread), hence ``min_polish``: a 60 s limit
+    never reaches it.
     """
     p, n = m.p, m.n
     background = m.can_solve_in_background
@@ -393,7 +414,7 @@ def _row_generation(m: _Master, mip_gap: float, export_model, guide_after: float
             polished = True
             if background and not m.closed(mip_gap):
                 # the bound takes the second core now; local branching goes on one solve at a time
-                m.start_bound()
+                m.start_bound(slice_=BOUND_SLICE)
                 _local_branching(m, until=m.deadline, mip_gap=mip_gap)
                 # local branching stops short when its next repair would not fit; the bound need not
                 m.poll_bound(wait=True)
@@ -402,11 +423,13 @@ def _row_generation(m: _Master, mip_gap: float, export_model, guide_after: float
                 return True
             continue
         limit = None if left is None else min(left, slice_)
+        if not polished and m.stats["mip_solves"] >= 3:
+            limit = min(limit, max(1.0, left - polish_share * span))  # local branching starts on time
         if (span is not None and not final_done and m.stats["mip_solves"] >= 3
                 and left <= final_share * span):
             final_done = True
             if background:
-                m.start_bound()  # and rounds go on
+                m.start_bound(slice_=BOUND_SLICE)  # and rounds go on
             else:
                 limit = max(limit, left - reserve * span)
         # no MIP start from the incumbent: with one, HiGHS 1.16 returned the start as its
@@ -450,10 +473,9 @@ def _row_generation(m: _Master, mip_gap: float, export_model, guide_after: float
             if left is None or guide_after <= 0.6 * left:
                 m.guided(m.pareto.core, give_up_at=time.perf_counter() + guide_after)
             guide_after = 0.0
-        # with local branching to come, a short clean-up: these repairs seldom give the best
-        # pattern then, and rounds come faster (10x10x10: bound 4,047 at 150 s, where 5% gave
-        # 4,039 at 172 s); without it they are where patterns come from
-        m.repair(xv[:n], share=0.05 if no_polish else 0.02, trajectory=5)
+        if not no_polish and not polished:
+            continue  # local branching to come: no repairs, rounds come faster
+        m.repair(xv[:n], share=0.05, trajectory=5)
     return False
 
 
@@ -468,7 +490,9 @@ def _local_branching(m: _Master, until: float, k: int = 20, solve_limit: float =
     incumbent; a cheaper pattern becomes the new centre. A neighbourhood with nothing
     cheaper left in it grows by half; once it is the whole space, the incumbent is optimal
     (the lower bound says so). A neighbourhood in which a solve finds no solution in time
-    halves. The bounds found under the two rows hold only near the centre and are not kept.
+    halves, and so does one (down to 5 cells) whose solutions' repairs gave nothing cheaper
+    twice in a row. The bounds found under the two rows hold only near the centre and are
+    not kept.
 
     While the second core is free (a backend that solves in another thread, and no
     background bound solve), the next neighbourhood is solved there while this thread
@@ -522,11 +546,11 @@ def _local_branching(m: _Master, until: float, k: int = 20, solve_limit: float =
             if m.best_cost < before:
                 m.say(f"local branching (k={near.k}): cost {m.best_cost:g}", force=True)
                 misses = 0
-            elif viols:
+            elif viols and current:
                 misses += 1
-                if misses == 2 and k > 2:
+                if misses == 2 and k > 5:
                     # repairs of solutions at this distance stopped paying: look closer
-                    k, misses = max(2, k // 2), 0
+                    k, misses = max(5, k // 2), 0
                     m.say(f"local branching: two repairs in a row gave nothing, k={k}")
     finally:
         if pending is not None:
