@@ -37,7 +37,8 @@ TOL = 1e-6
 
 
 # seconds of one background solve of the master before its solution is separated and a copy
-# with the new cuts starts (10x10x10: one 90 s solve lifted the bound by 2 over the rounds')
+# with the new cuts starts (10x10x10, last 90 s: one solve lifted the bound by 2 over the
+# rounds', slices by 16 and by 0 in two runs)
 BOUND_SLICE = 25.0
 
 
@@ -371,8 +372,8 @@ def _row_generation(m: _Master, mip_gap: float, export_model, guide_after: float
     - rounds until ``polish_share`` of the time is left: the bound and the cuts. With local
       branching to come their solutions are not repaired (those repairs seldom gave the best
       pattern, and without them rounds come twice as fast: on 10x10x10 the bound at the end
-      of this phase was 4,068 where it had been 3,975-4,069); a solve cut short whose solution
-      costs more than the incumbent gets a longer slice next time instead of a repair;
+      of this phase was 4,068-4,075 in three runs, 3,975-4,069 with repairs); a solve cut short
+      whose solution costs more than the incumbent gets a longer slice next time;
     - local branching around the incumbent (:func:`_local_branching`) until 15% is left:
       better patterns, and cuts near them; its solves run on the second core, ahead of the
       repairs. Only when that makes ``min_polish`` seconds or more (several neighbourhoods);
