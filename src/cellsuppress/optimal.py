@@ -387,7 +387,7 @@ def _row_generation(m: _Master, mip_gap: float, export_model, guide_after: float
       whose solution is repaired near the incumbent (:meth:`_Master.repair_near`).
 
     On a 10x10x10 table (129 sensitive cells) at 600 s, local branching took the best pattern
-    from 4,912 to 4,471-4,534 (three runs; 4,472-4,485 in five runs before the bound came in
+    from 4,912 to 4,442-4,534 (four runs; 4,472-4,485 in five runs before the bound came in
     slices) where rounds alone ended at 4,755-4,860, with final bounds of 4,071-4,108. At 120 s
     local branching gets about 45 s and takes the pattern to 4,676 (4,923 without). In 60 s
     runs of the ``instances`` benchmark a short local branching phase cost bound and gained
