@@ -167,19 +167,23 @@ class _Master:
         self.say(f"background solve: {sol.status}, bound {self.lower:.6g}", force=True)
         sliced = self.bound_slice is not None and not stop
         if sol.status != "optimal" and not (sliced and sol.has_solution):
-            if sliced and not self.out_of_time():
-                self.start_bound()  # no solution in a slice: the rest of the time for one solve
-            return
-        xv = np.round(sol.x)
-        viols = self.separate(xv, integral=True)
-        if not viols:
-            self.offer(xv[:self.n])
-            if sol.status == "optimal":
+            if not sliced:
                 return
-        if stop or self.out_of_time():
+            next_slice = None  # no solution in a slice: the rest of the time for one solve
+        else:
+            xv = np.round(sol.x)
+            viols = self.separate(xv, integral=True)
+            if not viols:
+                self.offer(xv[:self.n])
+                if sol.status == "optimal":
+                    return
+            if stop:
+                return
+            self.add(viols)
+            next_slice = self.bound_slice
+        if self.out_of_time():
             return
-        self.add(viols)
-        self.start_bound(self.bound_slice)
+        self.start_bound(next_slice)
         if wait:
             self.poll_bound(wait=True)
 
