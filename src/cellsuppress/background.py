@@ -11,6 +11,10 @@ import threading
 from .solvers import LinearProgram, Solution, make_model
 
 
+# the name of every such thread: a caller can check that none is left running
+THREAD_NAME = "cellsuppress-background-solve"
+
+
 class BackgroundSolve:
     """Solve ``lp`` with ``solver`` in a thread of its own; the solve options are those of the
     backend's ``solve``. Only for backends that can be stopped from outside (``stop``).
@@ -30,7 +34,7 @@ class BackgroundSolve:
         self._solution: Solution | None = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, kwargs=solve_options, daemon=True,
-                                        name="cellsuppress-background-solve")
+                                        name=THREAD_NAME)
         self._thread.start()
 
     def _run(self, **solve_options) -> None:
