@@ -355,6 +355,8 @@ def _cleanup(p: Problem, x: np.ndarray, sep: Separator, witnesses: dict, budget,
     local = {c: i for i, c in enumerate(cols)}
     cand = np.flatnonzero((x > 0.5) & ~p.force_hidden)
     cand = cand[np.argsort(-p.weight[cand], kind="stable")]
+    last_failed: dict = {}  # requirement -> when it last kept a candidate hidden
+    j_count = 0
     for j in cand:
         if time.perf_counter() > t_end:
             break
@@ -368,13 +370,20 @@ def _cleanup(p: Problem, x: np.ndarray, sep: Separator, witnesses: dict, budget,
         cur_lo[jj] = cur_hi[jj] = 0.0
         pool = MovePool(cur_lo, cur_hi)  # moves found while checking j serve the other cells
         new: dict = {}
-        viol = []
+        # most candidates stay hidden, and one failing requirement is enough to know it: the
+        # requirements that failed last are checked first, and the first failure ends the check
+        affected.sort(key=lambda k: -last_failed.get(k, -1))
+        failed = False
         for k in affected:
             if time.perf_counter() > t_end:  # out of time mid-check: keep j hidden and stop
-                viol = None
+                failed = True
                 break
-            viol += sep._check_cell(model, k, local[k], cols, rows, x, None, new, pool)
-        if viol is None or _filter_policy(p, viol):
+            if _filter_policy(p, sep._check_cell(model, k, local[k], cols, rows, x, None, new, pool)):
+                last_failed[k] = j_count
+                failed = True
+                break
+        j_count += 1
+        if failed:
             x[j] = 1.0
             model.set_col_bounds(jj, lo[jj], hi[jj])
             cur_lo[jj], cur_hi[jj] = lo[jj], hi[jj]
