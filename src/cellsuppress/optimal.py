@@ -416,12 +416,13 @@ def _row_generation(m: _Master, mip_gap: float, export_model, guide_after: float
             return True
         left = m.remaining()
         if not polished and m.stats["mip_solves"] >= 3 and final_share * span < left <= polish_share * span:
-            _local_branching(m, until=m.deadline - final_share * span, mip_gap=mip_gap)
+            k = _local_branching(m, until=m.deadline - final_share * span, mip_gap=mip_gap)
             polished = True
             if background and not m.closed(mip_gap):
-                # the bound takes the second core now; local branching goes on one solve at a time
+                # the bound takes the second core now; local branching goes on one solve at a time,
+                # with the neighbourhood it had come to
                 m.start_bound(slice_=BOUND_SLICE)
-                _local_branching(m, until=m.deadline, mip_gap=mip_gap)
+                _local_branching(m, until=m.deadline, k=k, mip_gap=mip_gap)
                 # local branching stops short when its next repair would not fit; the bound need not
                 m.poll_bound(wait=True)
                 return m.closed(mip_gap)
@@ -486,9 +487,10 @@ def _row_generation(m: _Master, mip_gap: float, export_model, guide_after: float
 
 
 def _local_branching(m: _Master, until: float, k: int = 20, solve_limit: float = 15.0,
-                     mip_gap: float = 0.0) -> None:
+                     mip_gap: float = 0.0) -> int:
     """Look for cheaper protected patterns near the incumbent until ``until`` (a
-    ``time.perf_counter()`` value), starting with neighbourhoods of ``k`` cells.
+    ``time.perf_counter()`` value), starting with neighbourhoods of ``k`` cells; returns the
+    neighbourhood size it came to.
 
     Each solve is the master with two more rows: at most ``k`` cells may change from the
     incumbent's pattern, and the cost must drop (local branching, Fischetti and Lodi 2003).
@@ -518,7 +520,7 @@ def _local_branching(m: _Master, until: float, k: int = 20, solve_limit: float =
             m.poll_bound()
             limit = min(solve_limit, until - time.perf_counter() - repair_took)
             if m.closed(mip_gap) or limit <= 0.0:
-                return
+                return k
             near = pending if pending is not None else _NearSolve(m, free, k, limit)
             pending = None
             sol = near.solution()
@@ -527,7 +529,7 @@ def _local_branching(m: _Master, until: float, k: int = 20, solve_limit: float =
             if sol.status == "infeasible":
                 if current and k >= free.sum():  # the whole space holds nothing cheaper
                     m.lower = max(m.lower, m.best_cost - near.step)
-                    return
+                    return k
                 if current:
                     k = int(np.ceil(1.5 * k))
                 continue
@@ -558,6 +560,7 @@ def _local_branching(m: _Master, until: float, k: int = 20, solve_limit: float =
                     # repairs of solutions at this distance stopped paying: look closer
                     k, misses = max(5, k // 2), 0
                     m.say(f"local branching: two repairs in a row gave nothing, k={k}")
+        return k
     finally:
         if pending is not None:
             pending.stop()
