@@ -616,25 +616,31 @@ def test_cuts_cut_off_the_pattern_they_were_separated_at(seed):
     assert n_cuts
 
 
-@pytest.mark.parametrize("solver", ("highs", "cbc"))
+@pytest.mark.parametrize("solver", ("highs", "highs+bound", "cbc"))
 @pytest.mark.parametrize("preset", ("strict", "policy"))
 @pytest.mark.parametrize("name", ("3x3b", "2x2x2", "hierb"))
 def test_local_branching_reaches_the_brute_force_optimum(name, preset, solver):
     """Local branching from the dearest protected pattern (every free cell hidden) ends at the
     brute-force optimum, proves it (its neighbourhood grows to the whole table), and leaves
     the master with its cuts but without its own rows. On HiGHS the solves run in another
-    thread, ahead of the repairs; on CBC on the master itself."""
+    thread, ahead of the repairs (``highs+bound``: beside a copy of the master solved for the
+    bound, as in the optimal method); on CBC on the master itself."""
     from cellsuppress.optimal import _local_branching, _Master
 
     t = TINY[name]()
     best, _ = BruteForce(t, preset).optimum("value")
     p = build_problem(t, requirement(t, preset), "value", False)
-    m = _Master(p, solver, None, lambda *a, **k: None)
-    assert m.can_solve_in_background == (solver == "highs")
+    m = _Master(p, solver.split("+")[0], None, lambda *a, **k: None)
+    assert m.can_solve_in_background == solver.startswith("highs")
     m.offer(np.where(p.blocked, 0.0, 1.0))
     assert m.best_cost > best
     rows_before, cuts_before = m.model.n_rows, m.stats["cuts"]
+    if solver == "highs+bound":
+        m.start_bound()
+        assert m.bound_job is not None
     _local_branching(m, until=time.perf_counter() + 60, k=1)
+    m.poll_bound(stop=True)
+    assert not _background_threads()
     assert m.best_cost == pytest.approx(best)
     assert m.lower >= best - 1 + 1e-9
     assert audit(t, hidden=m.best_x > 0.5, preset=preset).ok

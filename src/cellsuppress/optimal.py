@@ -52,8 +52,9 @@ def budget(deadline, share: float) -> float | None:
 class _Master:
     """The master problem on a live backend model, with its pool of cuts and the incumbent."""
 
-    def __init__(self, p: Problem, solver: str, deadline, say):
+    def __init__(self, p: Problem, solver: str, deadline, say, mip_gap: float = 0.0):
         self.p = p
+        self.mip_gap = mip_gap
         self.n = p.n
         self.n_side = int(p.sensitive.sum()) if p.policy else 0
         self.lp = master_program(p)
@@ -181,7 +182,7 @@ class _Master:
                 return
             self.add(viols)
             next_slice = self.bound_slice
-        if self.out_of_time():
+        if self.out_of_time() or self.closed():
             return
         self.start_bound(next_slice)
         if wait:
@@ -271,7 +272,10 @@ class _Master:
             xs = _greedy_cover(self.p, xs, sp.csr_matrix(np.array([v.coef for v in viols])),
                                np.array([v.level for v in viols]))
 
-    def closed(self, mip_gap: float) -> bool:
+    def closed(self, mip_gap: float | None = None) -> bool:
+        """Whether the bound proves the incumbent optimal within ``mip_gap`` (default: the
+        master's own)."""
+        mip_gap = self.mip_gap if mip_gap is None else mip_gap
         if self.integral and self.lower > self.best_cost - 1 + TOL:
             return True
         return self.best_cost - self.lower <= mip_gap * max(self.best_cost, 1e-12) + 1e-9
@@ -280,7 +284,7 @@ class _Master:
 def optimal(p: Problem, say, deadline, mip_gap: float, solver: str, max_root_rounds: int = 50,
             export_model: str | None = None) -> tuple[np.ndarray, float, bool, dict]:
     """Solve ``p`` to optimality (or to the deadline). Returns ``(x, lower bound, optimal, stats)``."""
-    m = _Master(p, solver, deadline, say)
+    m = _Master(p, solver, deadline, say, mip_gap)
     found: list = []
     # the heuristic gets most of the time only when it needs it: it stops at its own deadline
     h_deadline = None if deadline is None else time.perf_counter() + 0.6 * (deadline - time.perf_counter())
@@ -370,29 +374,32 @@ def _row_generation(m: _Master, mip_gap: float, export_model, guide_after: float
     up to ``guide_after`` seconds, if that is at most 60% of the time left (the bound needs the
     rest); two-way tables, usually solved by their first master MILP, never pay for it.
 
-    With a deadline the loop has three phases (shares of its own time; the first needs at
+    With a deadline the loop has two phases (shares of its own time; the first needs at
     least three rounds):
 
     - rounds until ``polish_share`` of the time is left: the bound and the cuts. With local
       branching to come their solutions are not repaired (those repairs seldom gave the best
       pattern, and without them rounds come twice as fast: on 10x10x10 the bound at the end
-      of this phase was 4,068-4,075 in three runs, 3,975-4,069 with repairs); a solve cut short
+      of this phase was 4,058-4,075 in five runs, 3,975-4,069 with repairs); a solve cut short
       whose solution costs more than the incumbent gets a longer slice next time;
-    - local branching around the incumbent (:func:`_local_branching`) until 15% is left:
-      better patterns, and cuts near them; its solves run on the second core, ahead of the
-      repairs. Only when that makes ``min_polish`` seconds or more (several neighbourhoods);
-      otherwise rounds go on;
-    - the bound: copies of the master with every cut so far solved on the second core
+    - local branching around the incumbent (:func:`_local_branching`) to the deadline: better
+      patterns, and cuts near them; its solves run in another thread, ahead of the repairs.
+      Beside it, copies of the master with every cut so far are solved for the bound
       (:meth:`_Master.start_bound`), ``BOUND_SLICE`` seconds each and the last one to the
-      deadline, while local branching goes on one solve at a time (without local branching:
-      from 35% of the time left, while rounds go on). Each copy's solution is separated and
-      the next copy has its cuts. A backend that cannot be stopped from another thread
-      (PuLP) gets one long solve here instead, from 15% (35%) of the time left to 4% (8%),
-      whose solution is repaired near the incumbent (:meth:`_Master.repair_near`).
+      deadline; each copy's solution is separated and the next copy has its cuts: the rounds
+      go on there. Three threads share the two cores, but this one mostly waits for the
+      neighbourhood solves (a repair takes 4-8 s, a solve up to 15 s). Local branching only
+      when that phase makes ``min_polish`` seconds or more (several neighbourhoods);
+      otherwise rounds go on, and the bound's copies start at 35% of the time left.
+
+    A backend that cannot be stopped from another thread (PuLP) does all of this in one
+    thread: local branching until 15% of the time is left, then one long master solve to 4%
+    (without local branching: from 35% to 8%), whose solution is repaired near the
+    incumbent (:meth:`_Master.repair_near`).
 
     On a 10x10x10 table (129 sensitive cells) at 600 s, local branching took the best pattern
-    from 4,912 to 4,442-4,534 (four runs; 4,472-4,485 in five runs before the bound came in
-    slices) where rounds alone ended at 4,755-4,860, with final bounds of 4,071-4,108. At 120 s
+    from 4,912 to 4,440-4,459 (three runs) where rounds alone ended at 4,755-4,860; the
+    bound ended at 4,094-4,100. At 120 s
     local branching gets about 45 s and takes the pattern to 4,676 (4,923 without). In 60 s
     runs of the ``instances`` benchmark a short local branching phase cost bound and gained
     little (when the bound was solved in this thread), hence ``min_polish``: a 60 s limit
@@ -416,16 +423,16 @@ def _row_generation(m: _Master, mip_gap: float, export_model, guide_after: float
             return True
         left = m.remaining()
         if not polished and m.stats["mip_solves"] >= 3 and final_share * span < left <= polish_share * span:
-            k = _local_branching(m, until=m.deadline - final_share * span, mip_gap=mip_gap)
             polished = True
-            if background and not m.closed(mip_gap):
-                # the bound takes the second core now; local branching goes on one solve at a time,
-                # with the neighbourhood it had come to
+            if background:
+                # the bound's copies and local branching's solves run beside this thread's repairs
                 m.start_bound(slice_=BOUND_SLICE)
-                _local_branching(m, until=m.deadline, k=k, mip_gap=mip_gap)
-                # local branching stops short when its next repair would not fit; the bound need not
-                m.poll_bound(wait=True)
+                _local_branching(m, until=m.deadline, mip_gap=mip_gap)
+                if not m.closed(mip_gap):
+                    # local branching stops short when its next repair would not fit; the bound need not
+                    m.poll_bound(wait=True)
                 return m.closed(mip_gap)
+            _local_branching(m, until=m.deadline - final_share * span, mip_gap=mip_gap)
             if m.closed(mip_gap):
                 return True
             continue
@@ -487,10 +494,9 @@ def _row_generation(m: _Master, mip_gap: float, export_model, guide_after: float
 
 
 def _local_branching(m: _Master, until: float, k: int = 20, solve_limit: float = 15.0,
-                     mip_gap: float = 0.0) -> int:
+                     mip_gap: float = 0.0) -> None:
     """Look for cheaper protected patterns near the incumbent until ``until`` (a
-    ``time.perf_counter()`` value), starting with neighbourhoods of ``k`` cells; returns the
-    neighbourhood size it came to.
+    ``time.perf_counter()`` value), starting with neighbourhoods of ``k`` cells.
 
     Each solve is the master with two more rows: at most ``k`` cells may change from the
     incumbent's pattern, and the cost must drop (local branching, Fischetti and Lodi 2003).
@@ -502,16 +508,16 @@ def _local_branching(m: _Master, until: float, k: int = 20, solve_limit: float =
     twice in a row. The bounds found under the two rows hold only near the centre and are
     not kept.
 
-    While the second core is free (a backend that solves in another thread, and no
-    background bound solve), the next neighbourhood is solved there while this thread
-    repairs the last solution: on a 10x10x10 table a solve takes 3-15 s and a repair about
-    15 s, and most repairs that improve end in a new centre, so the solve that ran alongside
-    belongs to the previous one; its solution is still a cheap master solution to separate
-    and repair. On a backend that cannot solve in another thread (PuLP), the two rows are
-    added to the master itself and removed after each solve.
+    On a backend that solves in another thread, the next neighbourhood is solved there
+    while this thread repairs the last solution (beside the bound's copies, if they run): on
+    a 10x10x10 table a solve takes 3-15 s and a repair 4-8 s, and most repairs that improve
+    end in a new centre, so the solve that ran alongside belongs to the previous one; its
+    solution is still a cheap master solution to separate and repair. On a backend that
+    cannot solve in another thread (PuLP), the two rows are added to the master itself and
+    removed after each solve.
     """
     free = m.p.free
-    ahead = m.can_solve_in_background and m.bound_job is None
+    ahead = m.can_solve_in_background
     pending: _NearSolve | None = None
     repair_took = 0.0  # a solution found with no time left to repair it is wasted
     misses = 0  # repairs in a row that gave no cheaper pattern
@@ -520,7 +526,7 @@ def _local_branching(m: _Master, until: float, k: int = 20, solve_limit: float =
             m.poll_bound()
             limit = min(solve_limit, until - time.perf_counter() - repair_took)
             if m.closed(mip_gap) or limit <= 0.0:
-                return k
+                return
             near = pending if pending is not None else _NearSolve(m, free, k, limit)
             pending = None
             sol = near.solution()
@@ -529,7 +535,7 @@ def _local_branching(m: _Master, until: float, k: int = 20, solve_limit: float =
             if sol.status == "infeasible":
                 if current and k >= free.sum():  # the whole space holds nothing cheaper
                     m.lower = max(m.lower, m.best_cost - near.step)
-                    return k
+                    return
                 if current:
                     k = int(np.ceil(1.5 * k))
                 continue
@@ -560,7 +566,6 @@ def _local_branching(m: _Master, until: float, k: int = 20, solve_limit: float =
                     # repairs of solutions at this distance stopped paying: look closer
                     k, misses = max(5, k // 2), 0
                     m.say(f"local branching: two repairs in a row gave nothing, k={k}")
-        return k
     finally:
         if pending is not None:
             pending.stop()
