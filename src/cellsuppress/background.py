@@ -51,10 +51,13 @@ class BackgroundSolve:
             self.model.stop()
             self._thread.join(0.2)
 
-    def result(self, wait: bool = False) -> Solution | None:
-        """The solution once the solve has ended (None before, unless ``wait``)."""
-        if wait:
+    def result(self, wait: bool | float = False) -> Solution | None:
+        """The solution once the solve has ended (None before, unless ``wait``; a number: wait
+        that many seconds at most)."""
+        if wait is True:
             self._thread.join()
+        elif wait:
+            self._thread.join(float(wait))
         if self._thread.is_alive():
             return None
         if self._error is not None:
