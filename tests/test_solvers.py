@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from cellsuppress.solvers import HighsModel, LinearProgram, SolverError, make_model
+from cellsuppress.solvers import HighsModel, LinearProgram, Solution, SolverError, make_model
 from cellsuppress.solvers.pulp_backend import PulpModel, available_solvers
 
 INF = np.inf
@@ -404,3 +404,38 @@ def test_background_solve_needs_a_backend_that_can_stop():
 
     with pytest.raises(ValueError, match="cbc backend cannot be stopped"):
         BackgroundSolve(small_milp(), "cbc", time_limit=1.0)
+
+
+def test_background_solve_that_ignores_its_time_limit_is_left_behind(monkeypatch):
+    # HiGHS does not check its time limit everywhere (a neighbourhood solve once ran for minutes
+    # in a sub-MIP's presolve): no wait may outlast the limit by more than the grace, the
+    # caller gets "time limit, nothing found" and a warning, and the thread ends when it can
+    import threading
+    import time
+
+    from cellsuppress import background
+
+    release = threading.Event()
+
+    class Stuck:
+        def solve(self, **options):
+            release.wait(60.0)
+            return Solution(status="optimal", x=np.zeros(2), objective=0.0, bound=0.0)
+
+        def stop(self):  # asked, but does not listen
+            pass
+
+    monkeypatch.setattr(background, "make_model", lambda lp, solver: Stuck())
+    monkeypatch.setattr(background.BackgroundSolve, "GRACE", 0.3)
+    t0 = time.perf_counter()
+    job = background.BackgroundSolve(small_milp(), "highs", time_limit=0.2)
+    assert job.result() is None
+    with pytest.warns(RuntimeWarning, match="did not stop at its time limit"):
+        sol = job.result(wait=True)
+    assert time.perf_counter() - t0 < 2.0
+    assert job.abandoned and sol.status == "time_limit" and not sol.has_solution
+    job.stop()  # once abandoned, a stop returns at once
+    assert time.perf_counter() - t0 < 2.0
+    release.set()
+    job._thread.join(5.0)
+    assert not job._thread.is_alive()

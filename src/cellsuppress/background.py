@@ -7,6 +7,8 @@ backend releases the GIL while it solves (highspy does), so the threads run side
 from __future__ import annotations
 
 import threading
+import time
+import warnings
 
 from .solvers import LinearProgram, Solution, make_model
 
@@ -19,6 +21,13 @@ class BackgroundSolve:
     """Solve ``lp`` with ``solver`` in a thread of its own; the solve options are those of the
     backend's ``solve``. Only for backends that can be stopped from outside (``stop``).
 
+    HiGHS does not check its time limit everywhere: a 15 s neighbourhood solve once ran for
+    minutes in the presolve of a RENS sub-MIP (``HPresolve::strengthenInequalities``), and
+    did not stop when asked. So no wait here outlasts the solve's own time limit by more
+    than ``GRACE`` seconds: a solve still running then is asked to stop, and if it does not
+    within ``GRACE`` more it is left to end on its own (``abandoned``) and its result reads
+    as a time limit with nothing found.
+
     >>> import numpy as np, scipy.sparse as sp
     >>> lp = LinearProgram(c=[1, 1], A=sp.csr_matrix([[1., 1.]]), row_lo=[1.5], row_hi=[np.inf],
     ...                    col_lo=[0, 0], col_hi=[1, 1], integer=np.array([True, True]))
@@ -27,12 +36,17 @@ class BackgroundSolve:
     2.0
     """
 
+    GRACE = 5.0
+
     def __init__(self, lp: LinearProgram, solver: str, **solve_options):
         self.model = make_model(lp, solver)
         if not callable(getattr(self.model, "stop", None)):
             raise ValueError(f"the {solver} backend cannot be stopped from another thread")
         self._solution: Solution | None = None
         self._error: BaseException | None = None
+        self.abandoned = False
+        limit = solve_options.get("time_limit")
+        self._due = None if limit is None else time.perf_counter() + float(limit) + self.GRACE
         self._thread = threading.Thread(target=self._run, kwargs=solve_options, daemon=True,
                                         name=THREAD_NAME)
         self._thread.start()
@@ -44,8 +58,16 @@ class BackgroundSolve:
             self._error = e
 
     def stop(self) -> None:
-        """End the solve now (its best bound so far is kept) and wait for the thread."""
-        while self._thread.is_alive():
+        """End the solve now (its best bound so far is kept) and wait for the thread, ``GRACE``
+        seconds at most (then it is abandoned)."""
+        give_up = time.perf_counter() + self.GRACE
+        while self._thread.is_alive() and not self.abandoned:
+            if time.perf_counter() > give_up:
+                self.abandoned = True
+                warnings.warn(f"a {type(self.model).__name__} solve did not stop at its time limit nor when "
+                              "asked; its thread is left to end on its own (one core stays busy)",
+                              RuntimeWarning, stacklevel=2)
+                return
             # again until it ends: a stop that comes before the solve has set its own time
             # limit would be overwritten by it
             self.model.stop()
@@ -53,11 +75,17 @@ class BackgroundSolve:
 
     def result(self, wait: bool | float = False) -> Solution | None:
         """The solution once the solve has ended (None before, unless ``wait``; a number: wait
-        that many seconds at most)."""
+        that many seconds at most). Past its time limit and ``GRACE``, a solve still running is
+        stopped, or abandoned."""
+        now = time.perf_counter()
         if wait is True:
-            self._thread.join()
+            self._thread.join(None if self._due is None else max(0.0, self._due - now))
         elif wait:
             self._thread.join(float(wait))
+        if self._thread.is_alive() and self._due is not None and time.perf_counter() > self._due:
+            self.stop()
+        if self.abandoned:
+            return Solution(status="time_limit", stats={"abandoned": True})
         if self._thread.is_alive():
             return None
         if self._error is not None:
