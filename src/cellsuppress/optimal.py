@@ -36,9 +36,9 @@ from .solvers import LinearProgram, make_model
 TOL = 1e-6
 
 
-# seconds of one background solve of the master before its solution is separated and a copy
-# with the new cuts starts (10x10x10, last 90 s: one solve lifted the bound by 2 over the
-# rounds', slices by 16, 0, 38 and 10 in four runs)
+# seconds of the first background solve of the master before its solution is separated and a
+# copy with the new cuts starts (10x10x10, last 90 s: one solve lifted the bound by 2 over the
+# rounds', slices by 16, 0, 38 and 10 in four runs); a slice that lifts nothing doubles
 BOUND_SLICE = 25.0
 
 
@@ -183,9 +183,9 @@ class _Master:
                 return
             self.add(viols)
             # a slice that did not lift the bound was too short for the tree to get past what
-            # earlier solves proved: the next is twice as long (10x10x10: twelve slices of
-            # 25-35 s after phase one's 4,082 lifted nothing, where one long solve of the last
-            # 35% had come to 4,109-4,120)
+            # earlier solves proved: the next is twice as long (10x10x10 at 600 s: in one run
+            # twelve slices of 25-35 s lifted nothing over the rounds' 4,082, where one long
+            # solve of the last 35% once came to 4,109-4,120)
             next_slice = self.bound_slice
             if next_slice is not None and self.lower <= before + 1e-9:
                 next_slice *= 2
