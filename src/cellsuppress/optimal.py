@@ -392,8 +392,8 @@ def _row_generation(m: _Master, mip_gap: float, export_model, guide_after: float
     - local branching around the incumbent (:func:`_local_branching`) to the deadline: better
       patterns, and cuts near them; its solves run in another thread, ahead of the repairs.
       Beside it, copies of the master with every cut so far are solved for the bound
-      (:meth:`_Master.start_bound`), ``BOUND_SLICE`` seconds each and the last one to the
-      deadline; each copy's solution is separated and the next copy has its cuts: the rounds
+      (:meth:`_Master.start_bound`), the first for ``BOUND_SLICE`` seconds, twice as long
+      after one that did not lift the bound, the last to the deadline; each copy's solution is separated and the next copy has its cuts: the rounds
       go on there. Three threads share the two cores, but this one mostly waits for the
       neighbourhood solves (a repair takes 4-8 s, a solve up to 15 s). Local branching only
       when that phase makes ``min_polish`` seconds or more (several neighbourhoods);
@@ -405,9 +405,9 @@ def _row_generation(m: _Master, mip_gap: float, export_model, guide_after: float
     incumbent (:meth:`_Master.repair_near`).
 
     On a 10x10x10 table (129 sensitive cells) at 600 s, local branching took the best pattern
-    from 4,912 to 4,440-4,459 (three runs) where rounds alone ended at 4,755-4,860; the
-    bound ended at 4,094-4,100. At 120 s
-    local branching gets about 45 s and takes the pattern to 4,676 (4,923 without). In 60 s
+    from 4,912 to 4,402-4,500 (eight runs) where rounds alone ended at 4,755-4,860; the
+    bound ended at 4,082-4,108 (gaps 6.8-8.9%). At 120 s
+    local branching gets about 45 s and takes the pattern to 4,662 (4,923 without). In 60 s
     runs of the ``instances`` benchmark a short local branching phase cost bound and gained
     little (when the bound was solved in this thread), hence ``min_polish``: a 60 s limit
     never reaches it.
