@@ -393,9 +393,10 @@ def _row_generation(m: _Master, mip_gap: float, export_model, guide_after: float
       patterns, and cuts near them; its solves run in another thread, ahead of the repairs.
       Beside it, copies of the master with every cut so far are solved for the bound
       (:meth:`_Master.start_bound`), the first for ``BOUND_SLICE`` seconds, twice as long
-      after one that did not lift the bound, the last to the deadline; each copy's solution is separated and the next copy has its cuts: the rounds
-      go on there. Three threads share the two cores, but this one mostly waits for the
-      neighbourhood solves (a repair takes 4-8 s, a solve up to 15 s). Local branching only
+      after one that did not lift the bound, the last to the deadline; each copy's solution
+      is separated and the next copy has its cuts: the rounds go on there. Three threads
+      share the two cores, but this one mostly waits for the neighbourhood solves (a repair
+      takes 4-8 s, a solve up to 15 s). Local branching only
       when that phase makes ``min_polish`` seconds or more (several neighbourhoods);
       otherwise rounds go on, and the bound's copies start at 35% of the time left.
 
