@@ -406,8 +406,8 @@ def _row_generation(m: _Master, mip_gap: float, export_model, guide_after: float
     incumbent (:meth:`_Master.repair_near`).
 
     On a 10x10x10 table (129 sensitive cells) at 600 s, local branching took the best pattern
-    from 4,912 to 4,402-4,500 (eight runs) where rounds alone ended at 4,755-4,860; the
-    bound ended at 4,082-4,108 (gaps 6.8-8.9%). At 120 s
+    from 4,912 to 4,384-4,500 (nine runs) where rounds alone ended at 4,755-4,860; the
+    bound ended at 4,082-4,108 (gaps 6.6-8.9%). At 120 s
     local branching gets about 45 s and takes the pattern to 4,662 (4,923 without). In 60 s
     runs of the ``instances`` benchmark a short local branching phase cost bound and gained
     little (when the bound was solved in this thread), hence ``min_polish``: a 60 s limit
