@@ -355,9 +355,8 @@ def _cleanup(p: Problem, x: np.ndarray, sep: Separator, witnesses: dict, budget,
     local = {c: i for i, c in enumerate(cols)}
     cand = np.flatnonzero((x > 0.5) & ~p.force_hidden)
     cand = cand[np.argsort(-p.weight[cand], kind="stable")]
-    last_failed: dict = {}  # requirement -> when it last kept a candidate hidden
-    j_count = 0
-    for j in cand:
+    last_failed: dict = {}  # requirement -> the step at which it last kept a candidate hidden
+    for step, j in enumerate(cand):
         if time.perf_counter() > t_end:
             break
         affected = [k for k, held in witnesses.items() if _needs(p, held, j)]
@@ -379,10 +378,9 @@ def _cleanup(p: Problem, x: np.ndarray, sep: Separator, witnesses: dict, budget,
                 failed = True
                 break
             if _filter_policy(p, sep._check_cell(model, k, local[k], cols, rows, x, None, new, pool)):
-                last_failed[k] = j_count
+                last_failed[k] = step
                 failed = True
                 break
-        j_count += 1
         if failed:
             x[j] = 1.0
             model.set_col_bounds(jj, lo[jj], hi[jj])

@@ -279,13 +279,11 @@ class _Master:
             xs = _greedy_cover(self.p, xs, sp.csr_matrix(np.array([v.coef for v in viols])),
                                np.array([v.level for v in viols]))
 
-    def closed(self, mip_gap: float | None = None) -> bool:
-        """Whether the bound proves the incumbent optimal within ``mip_gap`` (default: the
-        master's own)."""
-        mip_gap = self.mip_gap if mip_gap is None else mip_gap
+    def closed(self) -> bool:
+        """Whether the bound proves the incumbent optimal within the master's ``mip_gap``."""
         if self.integral and self.lower > self.best_cost - 1 + TOL:
             return True
-        return self.best_cost - self.lower <= mip_gap * max(self.best_cost, 1e-12) + 1e-9
+        return self.best_cost - self.lower <= self.mip_gap * max(self.best_cost, 1e-12) + 1e-9
 
 
 def optimal(p: Problem, say, deadline, mip_gap: float, solver: str, max_root_rounds: int = 50,
@@ -307,7 +305,7 @@ def optimal(p: Problem, say, deadline, mip_gap: float, solver: str, max_root_rou
 
     _lp_rounds(m, max_root_rounds)
     try:
-        done = m.closed(mip_gap) or _row_generation(m, mip_gap, export_model, guide_after=2.0 * t_h + 1.0)
+        done = m.closed() or _row_generation(m, export_model, guide_after=2.0 * t_h + 1.0)
     finally:
         m.poll_bound(stop=True)
     if export_model:
@@ -318,7 +316,7 @@ def optimal(p: Problem, say, deadline, mip_gap: float, solver: str, max_root_rou
     if m.integral:
         lower = float(np.ceil(lower - TOL))
     lower = min(lower, m.best_cost)
-    proven = done or m.closed(mip_gap)
+    proven = done or m.closed()
     if not proven:
         m.stats["note"] = f"stopped before proving optimality: cost {m.best_cost:g}, lower bound {lower:g}"
     return m.best_x, lower, proven, m.stats
@@ -373,7 +371,7 @@ def _lp_rounds(m: _Master, limit: int) -> float:
     return obj
 
 
-def _row_generation(m: _Master, mip_gap: float, export_model, guide_after: float = 0.0,
+def _row_generation(m: _Master, export_model, guide_after: float = 0.0,
                     polish_share: float = 0.75, min_polish: float = 40.0) -> bool:
     """Master MILP, audit, cuts; returns True when optimality (within the gap) is proven.
 
@@ -427,7 +425,7 @@ def _row_generation(m: _Master, mip_gap: float, export_model, guide_after: float
         if export_model:
             _export(m.model, export_model)
         m.poll_bound()
-        if m.closed(mip_gap):
+        if m.closed():
             return True
         left = m.remaining()
         if not polished and m.stats["mip_solves"] >= 3 and final_share * span < left <= polish_share * span:
@@ -435,13 +433,13 @@ def _row_generation(m: _Master, mip_gap: float, export_model, guide_after: float
             if background:
                 # the bound's copies and local branching's solves run beside this thread's repairs
                 m.start_bound(slice_=BOUND_SLICE)
-                _local_branching(m, until=m.deadline, mip_gap=mip_gap)
-                if not m.closed(mip_gap):
+                _local_branching(m, until=m.deadline)
+                if not m.closed():
                     # local branching stops short when its next repair would not fit; the bound need not
                     m.poll_bound(wait=True)
-                return m.closed(mip_gap)
-            _local_branching(m, until=m.deadline - final_share * span, mip_gap=mip_gap)
-            if m.closed(mip_gap):
+                return m.closed()
+            _local_branching(m, until=m.deadline - final_share * span)
+            if m.closed():
                 return True
             continue
         limit = None if left is None else min(left, slice_)
@@ -456,13 +454,13 @@ def _row_generation(m: _Master, mip_gap: float, export_model, guide_after: float
                 limit = max(limit, left - reserve * span)
         # no MIP start from the incumbent: with one, HiGHS 1.16 returned the start as its
         # solution next to the objective of another (3x3 table, exact preset, unity costs)
-        sol = m.model.solve(time_limit=limit, mip_gap=mip_gap, mip_abs_gap=m.abs_gap)
+        sol = m.model.solve(time_limit=limit, mip_gap=m.mip_gap, mip_abs_gap=m.abs_gap)
         m.stats["mip_solves"] += 1
         if sol.status == "infeasible":
             raise InfeasibleError("no pattern protects every sensitive cell (the master problem is infeasible)")
         if np.isfinite(sol.bound):
             m.lower = max(m.lower, sol.bound - m.tb_total)
-        if m.closed(mip_gap):
+        if m.closed():
             return True
         if not sol.has_solution:
             slice_ *= 2
@@ -478,7 +476,7 @@ def _row_generation(m: _Master, mip_gap: float, export_model, guide_after: float
               f"{len({(v.cell, v.kind) for v in viols})} violated")
         if not viols:
             m.offer(xv[:n])
-            return sol.status == "optimal" or m.closed(mip_gap)
+            return sol.status == "optimal" or m.closed()
         m.add(viols)
         if sol.status != "optimal" and cost_x >= m.best_cost:
             # a solve cut short often ends on HiGHS's first feasible point (10x10x10: 7,000-8,400
@@ -501,8 +499,7 @@ def _row_generation(m: _Master, mip_gap: float, export_model, guide_after: float
     return False
 
 
-def _local_branching(m: _Master, until: float, k: int = 20, solve_limit: float = 15.0,
-                     mip_gap: float = 0.0) -> None:
+def _local_branching(m: _Master, until: float, k: int = 20, solve_limit: float = 15.0) -> None:
     """Look for cheaper protected patterns near the incumbent until ``until`` (a
     ``time.perf_counter()`` value), starting with neighbourhoods of ``k`` cells.
 
@@ -533,7 +530,7 @@ def _local_branching(m: _Master, until: float, k: int = 20, solve_limit: float =
         while m.best_x is not None:
             m.poll_bound()
             limit = min(solve_limit, until - time.perf_counter() - repair_took)
-            if m.closed(mip_gap) or limit <= 0.0:
+            if m.closed() or limit <= 0.0:
                 return
             near = pending if pending is not None else _NearSolve(m, free, k, limit)
             pending = None
