@@ -68,7 +68,7 @@ def synthetic(**kw) -> tuple:
 def build_table(source: tuple):
     kind, spec = source
     if kind == "synthetic":
-        from cellsuppress.synthetic import generate
+        from cellsuppress.tables.synthetic import generate
 
         return generate(**spec).table()
     if kind == "jj":
@@ -165,7 +165,7 @@ def _run_protect(case: Case, table, row: dict) -> None:
 
 
 def _run_audit(case: Case, table, row: dict) -> None:
-    from cellsuppress.audit import audit
+    from cellsuppress.auditing.report import audit
 
     rng = np.random.default_rng(case.hidden_seed)
     n = table.n_cells

@@ -12,14 +12,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cellsuppress import Hierarchy, HierarchyError, Table
-from cellsuppress.audit import AuditError, audit, feasibility_intervals
+from cellsuppress.auditing.intervals import feasibility_intervals
+from cellsuppress.auditing.report import AuditError, audit
 from cellsuppress.rules import RuleError, requirement
 from helpers import leaves_below
 
 
 def test_doctests():
-    # by name: ``cellsuppress.audit`` may also be the function once the package exports it
-    for mod in (importlib.import_module("cellsuppress.audit"), importlib.import_module("cellsuppress.rules")):
+    # by name: ``cellsuppress.auditing.report`` may also be the function once the package exports it
+    for mod in (importlib.import_module("cellsuppress.auditing.report"), importlib.import_module("cellsuppress.rules")):
         res = doctest.testmod(mod)
         assert res.attempted > 0 and res.failed == 0, mod.__name__
 
@@ -390,7 +391,7 @@ def test_relations_hold_on_every_table(seed):
     """The relations the audit finds between hidden cells hold on many tables."""
     from scipy.optimize import linprog
 
-    from cellsuppress.audit import _relations
+    from cellsuppress.auditing.intervals import _relations
 
     t, hidden = random_hier_table(seed)
     h = np.flatnonzero(hidden)
@@ -618,7 +619,7 @@ def test_summary_mentions_the_verdict():
 
 def test_sensitive_only_same_verdict_and_intervals():
     from cellsuppress import protect
-    from cellsuppress.synthetic import generate
+    from cellsuppress.tables.synthetic import generate
 
     t = generate(dims=2, levels=(8,), seed=5, mean=30, small_share=0.2).table()
     hidden = protect(t, method="fast").hidden

@@ -10,14 +10,14 @@ from hypothesis import strategies as st
 from scipy.optimize import linprog
 
 import cellsuppress as cs
-import cellsuppress.certify as certify_mod
-from cellsuppress.audit import audit
-from cellsuppress.certify import certify, certify_levels
-from cellsuppress.heuristic import _check_certified
-from cellsuppress.protect import build_problem
+import cellsuppress.auditing.certify as certify_mod
+from cellsuppress.auditing.report import audit
+from cellsuppress.auditing.certify import certify, certify_levels
+from cellsuppress.suppress.heuristic import _check_certified
+from cellsuppress.suppress.problem import build_problem
 from cellsuppress.rules import requirement
-from cellsuppress.separation import Separator
-from cellsuppress.synthetic import generate
+from cellsuppress.suppress.separation import Separator
+from cellsuppress.tables.synthetic import generate
 
 
 def test_doctests():
@@ -193,7 +193,7 @@ def test_certifier_agrees_with_the_exact_audit_on_fixed_cases():
 @given(st.integers(0, 10_000), st.sampled_from(["strict", "policy"]))
 def test_batch_moves_give_a_protected_pattern(seed, preset):
     """The heuristic's last resort before hiding every cell: the cells of one move per direction."""
-    from cellsuppress.heuristic import _batch_moves, _filter_policy
+    from cellsuppress.suppress.heuristic import _batch_moves, _filter_policy
 
     t, _ = random_case(seed)
     p = build_problem(t, requirement(t, preset, 20), "value", False)
@@ -213,9 +213,9 @@ def test_batch_moves_give_a_protected_pattern(seed, preset):
 @settings(max_examples=8, deadline=None)
 @given(st.integers(0, 10_000), st.sampled_from(["strict", "policy"]))
 def test_chunk_cleanup_keeps_the_pattern_protected(seed, preset):
-    from cellsuppress.heuristic import _chunk_cleanup, _filter_policy
+    from cellsuppress.suppress.heuristic import _chunk_cleanup, _filter_policy
     from cellsuppress.protect import unprotectable
-    from cellsuppress.separation import equation_sum_disclosures
+    from cellsuppress.suppress.separation import equation_sum_disclosures
 
     t, _ = random_case(seed)
     p = build_problem(t, requirement(t, preset, 20), "value", False)

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import cellsuppress.hierarchy as hierarchy_module
+import cellsuppress.tables.hierarchy as hierarchy_module
 from cellsuppress import Table
-from cellsuppress.hierarchy import Hierarchy, HierarchyError
+from cellsuppress.tables.hierarchy import Hierarchy, HierarchyError
 
 REGION_PAIRS = [("Total", "North"), ("Total", "South"), ("North", "N1"), ("North", "N2"),
                 ("South", "S1")]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import cellsuppress as cs
-from cellsuppress.audit import audit
+from cellsuppress.auditing.report import audit
 
 INSTANCES = Path(__file__).resolve().parents[1].parent / "shared" / "instances"
 

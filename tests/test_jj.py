@@ -11,7 +11,7 @@ import pytest
 import scipy.sparse as sp
 
 from cellsuppress.io import JJFormatError, NonAdditiveWarning, read_jj, write_jj
-from cellsuppress.linear import LinearTable
+from cellsuppress.tables.linear import LinearTable
 
 INSTANCES = Path(__file__).resolve().parents[1].parent / "shared" / "instances"
 

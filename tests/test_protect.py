@@ -19,9 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cellsuppress import Hierarchy, Table
-from cellsuppress.audit import audit
-from cellsuppress.model import compact_program, cost_weights
-from cellsuppress.protect import InfeasibleError, build_problem, protect
+from cellsuppress.auditing.report import audit
+from cellsuppress.suppress.model import compact_program
+from cellsuppress.suppress.problem import build_problem, cost_weights
+from cellsuppress.protect import InfeasibleError, protect
 from cellsuppress.rules import requirement
 from cellsuppress.solvers import HighsModel
 
@@ -392,7 +393,7 @@ def test_cbc_export_model(tmp_path):
 def test_attacker_lps_on_unbounded_blocks():
     # a pattern whose blocks let cells grow without bound: HiGHS, re-solving in place, ended some of
     # these LPs with "Unknown" and the separation raised "attacker LP failed: error"
-    from cellsuppress.separation import Separator
+    from cellsuppress.suppress.separation import Separator
 
     t = make_table([groups(), flat("b", 2)], [26, 29, 13, 15, 2, 2, 5, 0])
     x = np.zeros(t.n_cells)
@@ -420,8 +421,8 @@ def test_heuristic_out_of_time_still_protects(preset):
     # hides every free cell: whatever it returns must pass the audit, and return soon
     import time
 
-    from cellsuppress.heuristic import heuristic
-    from cellsuppress.synthetic import generate
+    from cellsuppress.suppress.heuristic import heuristic
+    from cellsuppress.tables.synthetic import generate
 
     t = generate(dims=3, levels=(6,), seed=3, mean=30, small_share=0.25).table()
     p = build_problem(t, requirement(t, preset), "value", hidden_nonzero=False)
@@ -438,9 +439,9 @@ def test_heuristic_clean_up_leaves_no_cell_it_could_publish(preset, seed):
     """Given the time, the clean-up keeps only complementary cells that are needed: publishing any
     one of them alone makes a requirement fail (hiding fewer cells never helps under these
     presets, so a cell kept at its turn is still needed at the end)."""
-    from cellsuppress.heuristic import heuristic
-    from cellsuppress.separation import Separator
-    from cellsuppress.synthetic import generate
+    from cellsuppress.suppress.heuristic import heuristic
+    from cellsuppress.suppress.separation import Separator
+    from cellsuppress.tables.synthetic import generate
 
     t = generate(dims=3, levels=(4,), seed=seed, mean=30, small_share=0.2).table()
     p = build_problem(t, requirement(t, preset), "value", hidden_nonzero=False)
@@ -460,8 +461,8 @@ def test_heuristic_clean_up_leaves_no_cell_it_could_publish(preset, seed):
 def test_capped_fractional_cuts_keep_every_protected_pattern(name, preset):
     """The cuts separated at fractional points with capped capacities are still valid: every
     pattern that violates one of them fails its attacker LPs."""
-    from cellsuppress.optimal import _Master
-    from cellsuppress.separation import Separator
+    from cellsuppress.suppress.optimal import _Master
+    from cellsuppress.suppress.separation import Separator
 
     t = TINY[name]()
     bf = BruteForce(t, preset)
@@ -506,8 +507,8 @@ def test_pareto_cuts_keep_every_protected_pattern(name, preset):
     """Pareto-optimal cuts (the dual tightest at a core point) are violated at the failing
     pattern they come from, and every pattern that violates one fails that very requirement
     (cell and direction) in its attacker LPs."""
-    from cellsuppress.optimal import _Master, _lp_rounds
-    from cellsuppress.separation import Separator
+    from cellsuppress.suppress.optimal import _Master, _lp_rounds
+    from cellsuppress.suppress.separation import Separator
 
     t = TINY[name]()
     bf = BruteForce(t, preset)
@@ -535,7 +536,7 @@ def test_pareto_cuts_keep_every_protected_pattern(name, preset):
 def test_slice_cuts_keep_every_protected_pattern(name, preset):
     """Cuts from the two-way slices of a three-way table are violated at the pattern they come
     from, and every pattern one of them excludes fails that requirement in the whole table."""
-    from cellsuppress.separation import Separator, SliceCuts
+    from cellsuppress.suppress.separation import Separator, SliceCuts
 
     t = TINY[name]()
     bf = BruteForce(t, preset)
@@ -565,7 +566,7 @@ def test_slice_cuts_keep_every_protected_pattern(name, preset):
 def test_slice_cuts_on_a_hierarchical_three_way_table():
     """Slices of a table with a hierarchy hold the hierarchy's equations; a pattern that
     violates a slice cut fails that requirement in the whole table (random patterns)."""
-    from cellsuppress.separation import Separator, SliceCuts
+    from cellsuppress.suppress.separation import Separator, SliceCuts
 
     rng = np.random.default_rng(11)
     counts = rng.integers(0, 45, size=4 * 3 * 3)
@@ -597,8 +598,8 @@ def test_cuts_cut_off_the_pattern_they_were_separated_at(seed):
     """Row generation only progresses when each cut separated at a failing 0/1 pattern excludes
     that very pattern. Cells with no upper bound (strict) are where round-off in the attacker
     LP's duals used to turn a cut into one every pattern meets (random patterns, 7x7x7)."""
-    from cellsuppress.separation import Separator
-    from cellsuppress.synthetic import generate
+    from cellsuppress.suppress.separation import Separator
+    from cellsuppress.tables.synthetic import generate
 
     t = generate(dims=3, levels=(7,), seed=seed, mean=40, small_share=0.14, zero_share=0.05).table()
     p = build_problem(t, requirement(t, "strict"), "value", False)
@@ -625,7 +626,7 @@ def test_local_branching_reaches_the_brute_force_optimum(name, preset, solver):
     the master with its cuts but without its own rows. On HiGHS the solves run in another
     thread, ahead of the repairs (``highs+bound``: beside a copy of the master solved for the
     bound, as in the optimal method); on CBC on the master itself."""
-    from cellsuppress.optimal import _local_branching, _Master
+    from cellsuppress.suppress.optimal import _local_branching, _Master
 
     t = TINY[name]()
     best, _ = BruteForce(t, preset).optimum("value")
@@ -654,7 +655,7 @@ def test_background_master_solves_reach_the_brute_force_optimum(name, preset, sl
     """Copies of the master solved in another thread alone (each optimum, or with ``slice_``
     each solution at the end of its slice, separated, its cuts added, a new copy started) end
     at the brute-force optimum, with its bound."""
-    from cellsuppress.optimal import _Master
+    from cellsuppress.suppress.optimal import _Master
 
     t = TINY[name]()
     best, _ = BruteForce(t, preset).optimum("value")
@@ -673,7 +674,7 @@ def test_background_master_solves_reach_the_brute_force_optimum(name, preset, sl
 def _background_threads() -> list:
     import threading
 
-    from cellsuppress.background import THREAD_NAME
+    from cellsuppress.solvers.background import THREAD_NAME
 
     return [th for th in threading.enumerate() if th.name == THREAD_NAME]
 
@@ -681,8 +682,8 @@ def _background_threads() -> list:
 def test_background_master_solves_in_slices_feed_the_next_copy():
     """With slices, a copy of the master cut short has its solution separated and the next
     copy holds the new cuts; the bound only rises and stays below a protected pattern's cost."""
-    from cellsuppress.optimal import _Master
-    from cellsuppress.synthetic import generate
+    from cellsuppress.suppress.optimal import _Master
+    from cellsuppress.tables.synthetic import generate
 
     t = generate(dims=3, levels=(5,), seed=1, mean=40, small_share=0.14, zero_share=0.05).table()
     p = build_problem(t, requirement(t, "strict"), "value", False)
@@ -708,7 +709,7 @@ def test_rows_dropped_near_a_centre_hold_throughout_its_neighbourhood(seed, n, r
     """Every row rows_kept_near lets go holds at every 0/1 point within k movable cells of
     the centre (enumerated); rows with a negative coefficient or one on a further column
     are always kept."""
-    from cellsuppress.optimal import rows_kept_near
+    from cellsuppress.suppress.optimal import rows_kept_near
 
     rng = np.random.default_rng(seed)
     extra = int(rng.integers(0, 2))  # a further column, like a policy side
@@ -736,7 +737,7 @@ def test_time_limited_three_way_run_takes_its_bound_from_the_background():
     """A 6x6x6 table (strict) is not solved in 20 s: from 35% of the time left a copy of the
     master is solved on the second core for the bound while rounds go on. The run ends
     within its limit with an audited pattern and a valid bound, and no solve left running."""
-    from cellsuppress.synthetic import generate
+    from cellsuppress.tables.synthetic import generate
 
     t = generate(dims=3, levels=(6,), seed=1, mean=40, small_share=0.14, zero_share=0.05).table()
     t0 = time.perf_counter()

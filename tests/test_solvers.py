@@ -381,7 +381,7 @@ def test_background_solve_stops_early_with_its_bound():
     # ends it at once with a valid bound
     import time
 
-    from cellsuppress.background import BackgroundSolve
+    from cellsuppress.solvers.background import BackgroundSolve
 
     lp = hard_milp(600, 400)
     t0 = time.perf_counter()
@@ -400,7 +400,7 @@ def test_background_solve_stops_early_with_its_bound():
 
 
 def test_background_solve_needs_a_backend_that_can_stop():
-    from cellsuppress.background import BackgroundSolve
+    from cellsuppress.solvers.background import BackgroundSolve
 
     with pytest.raises(ValueError, match="cbc backend cannot be stopped"):
         BackgroundSolve(small_milp(), "cbc", time_limit=1.0)
@@ -413,7 +413,7 @@ def test_background_solve_that_ignores_its_time_limit_is_left_behind(monkeypatch
     import threading
     import time
 
-    from cellsuppress import background
+    from cellsuppress.solvers import background
 
     release = threading.Event()
 

@@ -5,10 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import cellsuppress.synthetic as synthetic
-from cellsuppress.hierarchy import Hierarchy
-from cellsuppress.synthetic import SyntheticTable, generate
-from cellsuppress.table import Table
+import cellsuppress.tables.synthetic as synthetic
+from cellsuppress.tables.hierarchy import Hierarchy
+from cellsuppress.tables.synthetic import SyntheticTable, generate
+from cellsuppress.tables.table import Table
 
 
 def test_doctests():

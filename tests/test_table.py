@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import cellsuppress.linear as linear_module
-import cellsuppress.table as table_module
+import cellsuppress.tables.linear as linear_module
+import cellsuppress.tables.table as table_module
 from cellsuppress import Hierarchy, Table, TableError
-from cellsuppress.table import DEFAULT_MARKERS, additivity_matrix
+from cellsuppress.tables.table import DEFAULT_MARKERS, additivity_matrix
 from helpers import leaves_below
 
 REGION = {"Total": ["North", "South"], "North": ["N1", "N2"], "South": ["S1"]}

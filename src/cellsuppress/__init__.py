@@ -6,19 +6,15 @@
 >>> cs.protect(t).audit.ok
 True
 """
-from .hierarchy import Hierarchy, HierarchyError
-from .linear import LinearTable
-from .table import Table, TableError
-from .rules import RuleError
-from .audit import AuditError, AuditReport
-from .model import InfeasibleError
-from .protect import Result
-from .io.jj import JJFormatError, NonAdditiveWarning, read_jj, write_jj
-from .audit import audit  # noqa: E402  (the function; the module stays importable as cellsuppress.audit)
-from .protect import protect
+from .errors import (AuditError, CellSuppressError, HierarchyError, InfeasibleError, JJFormatError,
+                     NonAdditiveWarning, RuleError, SolverError, TableError, VerificationError)
+from .tables import Hierarchy, LinearTable, Table
+from .auditing import AuditReport, audit
+from .protect import Result, protect
+from .io.jj import read_jj, write_jj
 
 __version__ = "0.1.0"
 
-__all__ = ["Hierarchy", "HierarchyError", "LinearTable", "Table", "TableError", "RuleError", "AuditError",
-           "AuditReport", "InfeasibleError", "Result", "JJFormatError", "NonAdditiveWarning", "read_jj",
-           "write_jj", "audit", "protect"]
+__all__ = ["Hierarchy", "LinearTable", "Table", "protect", "Result", "audit", "AuditReport", "read_jj",
+           "write_jj", "CellSuppressError", "TableError", "HierarchyError", "RuleError", "AuditError",
+           "InfeasibleError", "SolverError", "VerificationError", "JJFormatError", "NonAdditiveWarning"]

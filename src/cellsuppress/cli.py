@@ -19,12 +19,13 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
+from .errors import CellSuppressError, VerificationError
 
 PRESET_CHOICES = ("strict", "policy", "exact", "custom")
 COST_CHOICES = ("value", "unity", "log", "file")
 
 
-class UsageError(ValueError):
+class UsageError(CellSuppressError):
     """Bad command-line arguments (exit code 2)."""
 
 
@@ -206,7 +207,7 @@ def _dims_count(args) -> tuple[list[str], str]:
 
 
 def _hierarchies(args, dims: list[str]) -> dict:
-    from .hierarchy import Hierarchy
+    from .tables.hierarchy import Hierarchy
 
     out = {}
     for spec in args.hierarchy:
@@ -231,7 +232,7 @@ def _read_csv(path: str, dims: list[str]) -> pd.DataFrame:
 
 
 def _load_csv_table(args, published: bool, markers=None):
-    from .table import Table
+    from .tables.table import Table
 
     dims, count = _dims_count(args)
     df = _read_csv(args.input, dims)
@@ -270,7 +271,7 @@ def _read_indices(path: str, n: int) -> np.ndarray:
 # audit
 # ---------------------------------------------------------------------------
 def cmd_audit(args) -> int:
-    from .audit import audit
+    from .auditing import audit
 
     if _is_jj(args.input):
         table = _read_jj(args.input)
@@ -337,7 +338,7 @@ def cmd_protect(args) -> int:
     t0 = time.perf_counter()
     try:
         result = protect(table, **kwargs)
-    except RuntimeError as e:  # the pattern failed its own audit: never publish it
+    except VerificationError as e:  # the pattern failed its own audit: never publish it
         print(f"error: {_one_line(e)}", file=sys.stderr)
         return 1
     seconds = time.perf_counter() - t0
@@ -430,7 +431,7 @@ def parse_levels(spec: str, dims: int | None) -> tuple[int, tuple]:
 
 
 def cmd_synth(args) -> int:
-    from .synthetic import generate
+    from .tables.synthetic import generate
 
     dims, levels = parse_levels(args.levels, args.dims)
     names = _split(args.names) or None
@@ -472,6 +473,7 @@ def cmd_convert(args) -> int:
         return 0
     if not _is_jj(out):
         raise UsageError("convert: give a .jj input (-> CSV) or a CSV input with -o OUT.jj")
+    from .io.jj import write_jj
     from .rules import sensitive_cells
 
     table = _load_csv_table(args, published=False)
@@ -481,7 +483,7 @@ def cmd_convert(args) -> int:
     table.lpl = np.where(sens, table.values - table.lb, 0.0)
     table.upl = np.where(sens, args.threshold + 1 - table.values, 0.0)
     table.spl = np.zeros(table.n_cells)
-    table.to_jj(out)
+    write_jj(table, out)
     print(f"{table.n_cells} cells ({int(sens.sum())} unsafe), {table.n_equations} relations -> {out}")
     return 0
 

@@ -12,14 +12,14 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from .audit import AuditReport, audit as run_audit
-from .linear import LinearTable
-from .heuristic import _filter_policy, heuristic
-from .model import InfeasibleError, Problem, cost_weights, integral_costs, tie_break
-from .optimal import budget as _budget, optimal
+from .auditing import AuditReport, audit as run_audit
+from .errors import InfeasibleError, VerificationError
 from .rules import requirement
-from .separation import Separator
-from .table import Table
+from .suppress.heuristic import _filter_policy, heuristic
+from .suppress.optimal import budget as _budget, optimal
+from .suppress.problem import Problem, build_problem, integral_costs, tie_break
+from .suppress.separation import Separator
+from .tables.linear import LinearTable
 
 METHODS = ("optimal", "fast")
 
@@ -32,7 +32,7 @@ class Result:
 
     ``audit`` is the report that verified the pattern: it computes the intervals of the
     sensitive cells, which decide the verdict; complementary cells show NaN there (a call to
-    :func:`cellsuppress.audit` gives every interval). A sensitive cell that a verified attacker
+    :func:`cellsuppress.auditing.report` gives every interval). A sensitive cell that a verified attacker
     move already protects shows the range that move reaches (its interval contains it; see
     ``audit(..., certify=True)``).
 
@@ -92,7 +92,7 @@ def protect(table: LinearTable, preset: str = "strict", threshold: float = 20, c
 
     ``method="optimal"`` proves optimality (or states the gap when the time
     limit stops it); ``"fast"`` returns the heuristic pattern alone. Every
-    returned pattern has passed :func:`cellsuppress.audit` under ``preset``.
+    returned pattern has passed :func:`cellsuppress.auditing.report` under ``preset``.
 
     >>> import pandas as pd, cellsuppress as cs
     >>> df = pd.DataFrame({"r": list("aabb"), "c": list("xyxy"), "n": [3, 40, 25, 30]})
@@ -167,7 +167,7 @@ def protect(table: LinearTable, preset: str = "strict", threshold: float = 20, c
                        sensitive=req.sensitive, lpl=lpl, upl=upl, spl=spl, progress=progress,
                        sensitive_only=True, certify=True)
     if not report.ok:
-        raise RuntimeError(
+        raise VerificationError(
             "internal error: the pattern failed its audit; please report this table. "
             + report.summary())
     total = float(p.cost[hidden].sum())
@@ -203,46 +203,6 @@ def _audit_reserve(time_limit: float) -> float:
     """Seconds of a time limit kept for the final audit: 10% of short limits, 6 s or 3% of
     long ones."""
     return min(0.1 * time_limit, max(6.0, 0.03 * time_limit))
-
-
-def build_problem(table: LinearTable, req, cost, hidden_nonzero: bool) -> Problem:
-    """Capacities, levels, weights and forced cells of ``table`` under ``req``."""
-    a = table.values
-    lb = req.attacker_lb
-    cap_up = table.ub - a
-    cap_dn = a - lb
-    sens = req.sensitive
-    if req.preset == "exact":
-        up = np.zeros_like(a)
-        dn = np.zeros_like(a)
-    else:
-        up = np.where(sens, np.maximum(req.need_hi - a, 0.0), 0.0)
-        dn = np.where(sens, np.maximum(a - req.need_lo, 0.0), 0.0)
-    spl = np.where(sens, req.spl, 0.0)
-    w = cost_weights(a, cost, table.cost)
-    eps, _ = tie_break(w, table.depth)
-    force_published = np.zeros(a.size, dtype=bool)
-    force_hidden = sens.copy()
-    if table.status is not None:
-        force_published |= table.status == "z"
-        force_hidden |= table.status == "m"
-    if hidden_nonzero:
-        force_published |= a == 0
-    clash = force_hidden & force_published
-    if clash.any():
-        raise InfeasibleError(f"cells both sensitive (or manually hidden) and required to stay published: "
-                              f"{table.cell_labels(np.flatnonzero(clash)[:5])}")
-    return Problem(M=sp.csr_matrix(table.M), a=a, cap_up=np.maximum(cap_up, 0.0), cap_dn=np.maximum(cap_dn, 0.0),
-                   sensitive=sens, up=up, dn=dn, spl=spl, weight=w + eps, cost=w,
-                   force_hidden=force_hidden, force_published=force_published,
-                   policy=req.preset == "policy", threshold=req.threshold, codes=_codes(table))
-
-
-def _codes(table: LinearTable) -> np.ndarray | None:
-    """Code index per dimension of every cell (cells are in C order over the codes)."""
-    if not isinstance(table, Table):
-        return None  # e.g. a JJ file: equations without dimensions
-    return np.indices(table.shape).reshape(len(table.shape), -1).T.copy()
 
 
 def _check_feasible_alone(table, p: Problem) -> None:

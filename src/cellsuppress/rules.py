@@ -14,11 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import RuleError
+
 PRESETS = ("strict", "policy", "exact", "custom")
-
-
-class RuleError(ValueError):
-    """A sensitivity rule or preset cannot be applied."""
 
 
 def sensitive_cells(values: np.ndarray, threshold: float = 20, flags=None) -> np.ndarray:
@@ -80,7 +78,7 @@ def requirement(table, preset: str = "strict", threshold: float = 20, sensitive=
     upper and sliding protection levels, relative to the true value.
 
     >>> import numpy as np, scipy.sparse as sp
-    >>> from cellsuppress.linear import LinearTable
+    >>> from cellsuppress.tables.linear import LinearTable
     >>> t = LinearTable(values=np.array([8., 3., 5.]), M=sp.csr_matrix([[-1., 1, 1]]))
     >>> r = requirement(t, "strict", threshold=20)
     >>> r.sensitive.tolist(), r.need_hi[r.sensitive].tolist()

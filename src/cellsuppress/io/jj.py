@@ -46,7 +46,8 @@ from typing import IO, Union
 import numpy as np
 import scipy.sparse as sp
 
-from ..linear import LinearTable
+from ..errors import JJFormatError, NonAdditiveWarning
+from ..tables.linear import LinearTable
 
 __all__ = ["read_jj", "write_jj", "JJFormatError", "NonAdditiveWarning"]
 
@@ -55,25 +56,6 @@ PathOrFile = Union[str, "os.PathLike[str]", IO[str], IO[bytes]]
 _STATUSES = ("s", "u", "m", "z")
 # relative tolerance for "a relation holds": |res| <= _ADD_TOL * max(1, max |value|)
 _ADD_TOL = 1e-9
-
-
-class JJFormatError(ValueError):
-    """A JJ file that cannot be read: the message names the file and the 1-based line.
-
-    ``filename`` and ``lineno`` are also attributes (``lineno`` is ``None`` when
-    the problem is not on a line, e.g. the file ends too early).
-    """
-
-    def __init__(self, message: str, filename: str = "<jj>", lineno: int | None = None):
-        self.filename = filename
-        self.lineno = lineno
-        self.reason = message
-        where = f"{filename}, line {lineno}" if lineno is not None else filename
-        super().__init__(f"{where}: {message}")
-
-
-class NonAdditiveWarning(UserWarning):
-    """Some relations ``M y = rhs`` do not hold with the table's values."""
 
 
 # ---------------------------------------------------------------------------

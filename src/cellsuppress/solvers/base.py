@@ -6,9 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-
-class SolverError(RuntimeError):
-    """A solver is missing or failed."""
+from ..errors import SolverError
 
 
 @dataclass

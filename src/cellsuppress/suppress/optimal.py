@@ -27,11 +27,13 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from .background import BackgroundSolve
+from ..errors import InfeasibleError
+from ..solvers import LinearProgram, make_model
+from ..solvers.background import BackgroundSolve
 from .heuristic import OutOfTime, _greedy_cover, heuristic
-from .model import InfeasibleError, Problem, integral_costs, master_program, policy_rows, tie_break
+from .model import master_program, policy_rows
+from .problem import Problem, integral_costs, tie_break
 from .separation import ParetoCuts, Separator, SliceCuts, Violation, equation_sum_disclosures
-from .solvers import LinearProgram, make_model
 
 TOL = 1e-6
 

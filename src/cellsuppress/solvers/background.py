@@ -10,7 +10,8 @@ import threading
 import time
 import warnings
 
-from .solvers import LinearProgram, Solution, make_model
+from . import make_model
+from .base import LinearProgram, Solution
 
 
 # the name of every such thread: a caller can check that none is left running

@@ -13,14 +13,11 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ..errors import TableError
 from .hierarchy import Hierarchy, as_code
 from .linear import LinearTable
 
 DEFAULT_MARKERS = ("", "NA", "*", "x", "X", "S", "D", "<20", "<=20", "..")
-
-
-class TableError(ValueError):
-    """The input table is invalid (bad counts, inconsistent margins, ...)."""
 
 
 class Table(LinearTable):
@@ -190,11 +187,6 @@ class Table(LinearTable):
         self.extra = extra
 
     # -- output --------------------------------------------------------------
-    def to_jj(self, path) -> None:
-        """Write the table in tau-ARGUS JJ format."""
-        from .io.jj import write_jj
-
-        write_jj(self, path)
 
 
 def additivity_matrix(hierarchies: Sequence[Hierarchy]) -> sp.csr_matrix:

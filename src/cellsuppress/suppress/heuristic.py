@@ -9,10 +9,11 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from .certify import certify_levels, level_targets
-from .model import InfeasibleError, Problem
+from ..auditing.certify import certify_levels, level_targets
+from ..errors import InfeasibleError
+from ..solvers import HighsModel, LinearProgram
+from .problem import Problem
 from .separation import MovePool, Separator, Violation, equation_sum_disclosures
-from .solvers import HighsModel, LinearProgram
 
 
 class OutOfTime(Exception):

@@ -13,9 +13,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-
-class HierarchyError(ValueError):
-    """A hierarchy is malformed (cycle, two parents, several roots, ...)."""
+from ..errors import HierarchyError
 
 
 class Hierarchy:

@@ -42,8 +42,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from .linear import block_members, hidden_blocks
-from .solvers import HighsModel, LinearProgram
+from ..solvers import HighsModel, LinearProgram
+from ..tables.linear import block_members, hidden_blocks
 
 __all__ = ["Certificate", "certify", "certify_levels", "level_targets"]
 

@@ -1,0 +1,327 @@
+"""The audit: verdicts per cell from the attacker's intervals, and the report.
+
+A hidden sensitive cell is protected when its feasibility interval
+(:mod:`cellsuppress.auditing.intervals`) meets the preset's requirement
+(:mod:`cellsuppress.rules`); verified attacker moves
+(:mod:`cellsuppress.auditing.certify`) may stand in for its LPs.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from ..errors import AuditError
+from ..rules import Requirement, requirement
+from ..tables.linear import LinearTable, known_sum_rows
+from .certify import certify_levels
+from .intervals import Intervals, feasibility_intervals
+
+TOL = 1e-6
+
+@dataclass
+class AuditReport:
+    """Result of :func:`audit`.
+
+    ``frame`` has one row per hidden cell (and per published sensitive cell):
+    the cell's codes, ``value``, ``lo``, ``hi``, ``sensitive``, ``protected``
+    and ``reason``. ``ok`` is True only when every sensitive cell is verified
+    protected, no published cell is sensitive, no multi-cell disclosure
+    exists (presets ``strict`` and ``policy``) and no verdict depends on an
+    unknown value.
+    """
+
+    frame: pd.DataFrame
+    ok: bool
+    multi_cell: pd.DataFrame
+    preset: str
+    threshold: float
+    integer: bool
+    lo: np.ndarray = field(repr=False)
+    hi: np.ndarray = field(repr=False)
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def n_hidden(self) -> int:
+        return int(self.stats.get("hidden", 0))
+
+    @property
+    def unprotected(self) -> pd.DataFrame:
+        return self.frame[self.frame["protected"].eq(False)]
+
+    @property
+    def undetermined(self) -> pd.DataFrame:
+        return self.frame[self.frame["protected"].isna()]
+
+    def summary(self) -> str:
+        f = self.frame
+        lines = [
+            f"audit ({self.preset}, threshold {self.threshold:g}, {'integer' if self.integer else 'LP'} attacker): "
+            f"{'SAFE' if self.ok else 'NOT SAFE'}",
+            f"  hidden cells: {self.n_hidden} in {self.stats.get('blocks', 0)} block(s); "
+            f"sensitive: {int(f['sensitive'].eq(True).sum())}"
+            + (f", possibly sensitive: {int(f['sensitive'].isna().sum())}" if f['sensitive'].isna().any() else ""),
+            f"  unprotected: {len(self.unprotected)}; undetermined (depends on an unknown value): "
+            f"{len(self.undetermined)}; multi-cell disclosures: {len(self.multi_cell)}",
+        ]
+        worst = pd.concat([self.unprotected, self.undetermined]).head(10)
+        if len(worst):
+            lines.append("  worst cells:")
+            for _, r in worst.iterrows():
+                lines.append(f"    {_describe(r)}")
+        if len(self.multi_cell):
+            lines.append("  multi-cell disclosures:")
+            for _, r in self.multi_cell.head(5).iterrows():
+                lines.append(f"    {r['equation']}: hidden {r['cells']} sum to {r['sum']:g}")
+        lines.append(f"  {self.stats.get('solves', 0)} solves in {self.stats.get('seconds', 0):.2f} s")
+        return "\n".join(lines)
+
+
+def _describe(r) -> str:
+    codes = ", ".join(f"{k}={v}" for k, v in r.items()
+                      if k not in ("value", "lo", "hi", "hidden", "sensitive", "protected", "reason", "cell"))
+    name = codes or f"cell {r.get('cell')}"
+    val = "?" if pd.isna(r["value"]) else f"{r['value']:g}"
+    return f"({name}) value {val}: [{r['lo']:g}, {r['hi']:g}] {r['reason']}"
+
+
+def resolve_hidden(table: LinearTable, hidden) -> np.ndarray:
+    """Hidden cells as a boolean array from any accepted form."""
+    n = table.n_cells
+    if hidden is None:
+        if table.hidden is None:
+            raise AuditError("no hidden cells given: pass hidden=... or a published table with markers")
+        return table.hidden.copy()
+    if isinstance(hidden, str):
+        frame = table.frame
+        if hidden not in frame.columns:
+            raise AuditError(f"hidden column {hidden!r} not in the table; it has {list(frame.columns)}")
+        col = frame[hidden]
+        return _as_bool(col.fillna(False), hidden)
+    if isinstance(hidden, pd.DataFrame):
+        dims = getattr(table, "dims", None)
+        if dims is None:
+            raise AuditError("a DataFrame of codes needs a table with dimensions")
+        out = np.zeros(n, dtype=bool)
+        out[table.cell_index(hidden)] = True
+        return out
+    arr = np.asarray(hidden)
+    if arr.dtype != bool:
+        if arr.ndim == 1 and arr.size and np.issubdtype(arr.dtype, np.integer) and arr.size != n:
+            out = np.zeros(n, dtype=bool)
+            if arr.min() < 0 or arr.max() >= n:
+                raise AuditError(f"hidden cell index out of range 0..{n - 1}")
+            out[arr] = True
+            return out
+        arr = _as_bool(pd.Series(arr), "hidden")
+    if arr.shape != (n,):
+        raise AuditError(f"hidden has {arr.size} entries but the table has {n} cells")
+    return arr.astype(bool)
+
+
+def _as_bool(col: pd.Series, name: str) -> np.ndarray:
+    if col.dtype == bool:
+        return col.to_numpy()
+    vals = set(pd.unique(col.astype(str).str.lower()))
+    if vals <= {"true", "false", "1", "0", "1.0", "0.0"}:
+        return col.astype(str).str.lower().isin(["true", "1", "1.0"]).to_numpy()
+    raise AuditError(f"{name} must be boolean; found values {sorted(vals)[:5]}")
+
+
+def multi_cell_disclosures(table: LinearTable, hidden: np.ndarray, target: np.ndarray,
+                           threshold: float, sensitive: np.ndarray | None = None) -> pd.DataFrame:
+    """Equations whose hidden cells (two or more, all on one side) have a known sum in ``1..threshold``.
+
+    ``risk`` says whether a cell of the sum is sensitive or of unknown value: a known sum of
+    non-sensitive cells only (possible with user-given sensitivity) is listed but not a failure.
+    """
+    Mh = sp.csr_matrix(table.M[:, hidden])
+    idx = np.flatnonzero(hidden)
+    sens = np.asarray(sensitive if sensitive is not None else np.zeros(table.n_cells, bool))
+    risky = (sens | np.isnan(table.values))[hidden].astype(float)
+    rows = known_sum_rows(Mh, target, threshold, TOL)
+    s = np.abs(target)
+    risk = np.asarray(abs(Mh) @ risky).ravel() > 0
+    recs = []
+    for r in rows:  # only the flagged equations, usually none
+        cols = idx[Mh.indices[Mh.indptr[r]:Mh.indptr[r + 1]]]
+        recs.append({"equation": table.equation_label(r), "row": int(r),
+                     "cells": "; ".join(table.cell_labels(cols)), "sum": float(s[r]),
+                     "risk": bool(risk[r])})
+    return pd.DataFrame(recs, columns=["equation", "row", "cells", "sum", "risk"])
+
+
+def audit(table: LinearTable, hidden=None, preset: str = "strict", threshold: float = 20,
+          integer: bool = False, hidden_nonzero: bool = False, sensitive=None,
+          lpl=None, upl=None, spl=None, progress: bool = False, sensitive_only: bool = False,
+          certify: bool = False) -> AuditReport:
+    """Audit a suppression pattern.
+
+    ``sensitive_only`` computes the intervals of the sensitive hidden cells alone (the others'
+    ``lo``/``hi`` are NaN): the verdict is the same, and large blocks take far fewer solves.
+
+    ``certify`` (with ``sensitive_only``, LP attacker, known values) first looks for attacker
+    moves that protect many sensitive cells at once (:mod:`cellsuppress.auditing.certify`); a cell whose
+    requirement such a verified move meets needs no interval LP, and its ``lo``/``hi`` are then the
+    values that the verified tables reach (its true interval contains ``[lo, hi]``; ``stats``
+    counts these cells as ``certified``). Every other sensitive cell gets its exact interval, so
+    the verdict is the same.
+
+    ``hidden``: a boolean array aligned to ``table.frame``, a boolean column
+    of ``table.frame``, a DataFrame of codes of hidden cells, or ``None`` for
+    a published table whose markers say which cells are hidden.
+
+    >>> import pandas as pd, cellsuppress as cs
+    >>> from cellsuppress.auditing.report import audit
+    >>> df = pd.DataFrame({"r": ["a", "a", "b", "b"], "c": ["x", "y"] * 2, "n": [3, 40, 25, 30]})
+    >>> t = cs.Table.from_frame(df, dims=["r", "c"], count="n")
+    >>> rep = audit(t, hidden=(t.frame.r == "a") & (t.frame.c == "x"))
+    >>> rep.ok, rep.frame["reason"].iloc[0]
+    (False, 'exactly disclosed')
+    """
+    hidden = resolve_hidden(table, hidden)
+    if hidden_nonzero and (hidden & (table.values == 0)).any():
+        zero = np.flatnonzero(hidden & (table.values == 0))
+        raise AuditError(f"hidden_nonzero=True, but hidden cell(s) {table.cell_labels(zero[:5])} are 0; "
+                         "the attacker's bound of 1 would be wrong")
+    req = requirement(table, preset, threshold, sensitive=sensitive, hidden_nonzero=hidden_nonzero,
+                      lpl=lpl, upl=upl, spl=spl)
+    only = None
+    done = None
+    if sensitive_only:
+        only = req.sensitive | np.isnan(table.values)  # a cell of unknown value may be sensitive
+        if certify and not integer and not np.isnan(table.values[hidden]).any():
+            t0 = time.perf_counter()
+            done, clo, chi, n_lps = certified_cells(table, hidden, req)
+            only = only & ~done
+            t_cert = time.perf_counter() - t0
+    iv = feasibility_intervals(table, hidden, req.attacker_lb, integer=integer, progress=progress, only=only)
+    if done is not None:
+        iv.lo[done], iv.hi[done] = clo[done], chi[done]
+        iv.n_solves += n_lps
+        iv.seconds += t_cert
+    report = build_report(table, hidden, req, iv, integer)
+    if done is not None:
+        report.stats["certified"] = int(done.sum())
+    return report
+
+
+def certified_cells(table: LinearTable, hidden: np.ndarray, req: Requirement):
+    """Sensitive hidden cells whose requirement verified attacker moves meet (LP attacker).
+
+    Returns ``(done, lo, hi, lps)``: ``lo``/``hi`` are the least and greatest values the verified
+    tables give each cell, so its interval contains ``[lo, hi]``; ``done`` is where the audit's
+    own rule (:meth:`Requirement.satisfied`) accepts ``[lo, hi]``. Needs every hidden value.
+    """
+    a = table.values
+    lb = np.where(hidden, req.attacker_lb, table.lb)
+    cap_up = table.ub - a
+    cap_dn = a - lb
+    want = hidden & req.sensitive
+    with np.errstate(invalid="ignore"):
+        up = np.where(want, req.need_hi - a, 0.0)
+        dn = np.where(want, a - req.need_lo, 0.0)
+    spl = np.where(want, req.spl, 0.0)  # policy: need_lo 0 and need_hi T+1, either side will do
+    cert, held = certify_levels(table.M, hidden, cap_up, cap_dn, np.nan_to_num(up, neginf=0.0),
+                                np.nan_to_num(dn, neginf=0.0), spl, either=req.disjunctive,
+                                focus=2 * int(want.sum()))
+    lo, hi = a - cert.gain_dn, a + cert.gain_up
+    done = want & held & req.satisfied(lo, hi)
+    return done, lo, hi, cert.lps
+
+
+def build_report(table: LinearTable, hidden: np.ndarray, req: Requirement, iv: Intervals,
+                 integer: bool) -> AuditReport:
+    """Verdicts per cell from the intervals."""
+    T = req.threshold
+    lo, hi = iv.lo, iv.hi
+    value = table.values
+    known = ~np.isnan(value)
+    everyone = Requirement(req.preset, T, np.ones_like(req.sensitive), req.need_lo, req.need_hi, req.spl,
+                           req.attacker_lb)
+    meets = everyone.satisfied(lo, hi)
+    rows = np.flatnonzero(hidden | (req.sensitive & ~hidden))
+    n = rows.size
+    sens = pd.array([pd.NA] * n, dtype="boolean")
+    prot = pd.array([pd.NA] * n, dtype="boolean")
+    reason = np.empty(n, dtype=object)
+    h = hidden[rows]
+    k = known[rows]
+    s = req.sensitive[rows]
+    m = meets[rows]
+    l, u = lo[rows], hi[rows]
+    exact = (u - l) <= TOL
+    # known values
+    sens[k] = s[k]
+    pub_sens = ~h & s
+    prot[pub_sens] = False
+    reason[pub_sens] = "published"
+    hk = h & k
+    prot[hk & ~s] = True
+    reason[hk & ~s] = "not sensitive"
+    hs = hk & s
+    prot[hs] = m[hs]
+    reason[hs & m] = "protected"
+    fail = hs & ~m
+    reason[fail] = _why(l[fail], u[fail], req, rows[fail])
+    # unknown values (published tables)
+    hu = h & ~k
+    possible = (u >= 1 - TOL) & (l <= T + TOL)
+    certain = (l >= 1 - TOL) & (u <= T + TOL)
+    a = hu & m
+    prot[a] = True
+    reason[a] = "protected whatever its value"
+    b = hu & ~m & ~possible
+    sens[b] = False
+    prot[b] = True
+    reason[b] = f"not sensitive: cannot lie in 1..{T:g}"
+    c = hu & ~m & possible & certain
+    sens[c] = True
+    prot[c] = False
+    reason[c] = _why(l[c], u[c], req, rows[c])
+    d = hu & ~m & possible & ~certain
+    reason[d] = "undetermined: the verdict depends on the hidden value"
+    sens[hu & m & exact] = (l[hu & m & exact] >= 1 - TOL) & (l[hu & m & exact] <= T + TOL)
+    if getattr(table, "labels", None) is not None:
+        frame = table.labels.iloc[rows].astype(str).reset_index(drop=True)
+    else:
+        frame = pd.DataFrame({"cell": rows})
+    frame["value"] = value[rows]
+    frame["lo"] = l
+    frame["hi"] = u
+    frame["hidden"] = h
+    frame["sensitive"] = sens
+    frame["protected"] = prot
+    frame["reason"] = reason
+    frame.index = rows
+    mc = multi_cell_disclosures(table, hidden, iv.row_target, T, req.sensitive)
+    mc_fail = req.preset in ("strict", "policy") and bool(mc["risk"].any())
+    ok = bool(frame["protected"].fillna(False).all() and not mc_fail)
+    stats = {"hidden": int(hidden.sum()), "blocks": iv.n_blocks, "solves": iv.n_solves, "seconds": iv.seconds}
+    return AuditReport(frame=frame, ok=ok, multi_cell=mc, preset=req.preset, threshold=T,
+                       integer=integer, lo=lo, hi=hi, stats=stats)
+
+
+def _why(l, u, req: Requirement, cells) -> np.ndarray:
+    out = np.empty(l.size, dtype=object)
+    T = req.threshold
+    for i in range(l.size):  # only the failing cells
+        if u[i] - l[i] <= TOL:
+            out[i] = "exactly disclosed"
+        elif req.preset == "policy" or (l[i] >= 1 - TOL and u[i] <= T + TOL):
+            out[i] = f"interval inside 1..{T:g}"
+        elif req.preset == "exact":
+            out[i] = "exactly disclosed"
+        else:
+            parts = []
+            if u[i] < req.need_hi[cells[i]] - TOL:
+                parts.append(f"upper bound below {req.need_hi[cells[i]]:g}")
+            if l[i] > req.need_lo[cells[i]] + TOL:
+                parts.append(f"lower bound above {req.need_lo[cells[i]]:g}")
+            if u[i] - l[i] < req.spl[cells[i]] - TOL:
+                parts.append(f"interval narrower than {req.spl[cells[i]]:g}")
+            out[i] = "; ".join(parts) or "unprotected"
+    return out

@@ -1,0 +1,166 @@
+"""The suppression problem on plain arrays: what the methods solve.
+
+A :class:`Problem` holds, per cell, the value, how far an attacker may move it
+when hidden (capacities), the protection levels of the sensitive cells, the
+weights of the objective and the cells forced hidden or published. It is built
+from a table and a preset's requirement by :func:`build_problem`; everything in
+:mod:`cellsuppress.suppress` works on it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..errors import InfeasibleError
+from ..tables.linear import LinearTable
+from ..tables.table import Table
+
+COSTS = ("value", "unity", "log", "file")
+
+
+@dataclass
+class Problem:
+    """One suppression problem on cells ``0..n-1`` (a table or one of its components).
+
+    Capacities are how far an attacker may move a hidden cell: ``cap_up =
+    ub - a`` and ``cap_dn = a - lb``. ``up``/``dn``/``spl`` are the protection
+    levels (0 where none); with ``policy`` each sensitive cell needs ``up``
+    **or** ``dn``.
+    """
+
+    M: sp.csr_matrix
+    a: np.ndarray
+    cap_up: np.ndarray
+    cap_dn: np.ndarray
+    sensitive: np.ndarray
+    up: np.ndarray
+    dn: np.ndarray
+    spl: np.ndarray
+    weight: np.ndarray  # objective as solved (true cost plus tie-break)
+    cost: np.ndarray  # true cost
+    force_hidden: np.ndarray
+    force_published: np.ndarray
+    policy: bool = False
+    threshold: float = 20.0
+    # code index per dimension (cells x dims) for tables with dimensions, else None
+    codes: np.ndarray | None = None
+
+    @property
+    def n(self) -> int:
+        return int(self.a.size)
+
+    @property
+    def blocked(self) -> np.ndarray:
+        """Cells that may not be hidden (forced published and not forced hidden)."""
+        return self.force_published & ~self.force_hidden
+
+    @property
+    def free(self) -> np.ndarray:
+        """Cells the pattern may hide or publish."""
+        return ~self.force_hidden & ~self.force_published
+
+    def subproblem(self, cells: np.ndarray) -> "Problem":
+        """The problem restricted to ``cells`` (a union of whole components)."""
+        rows = np.flatnonzero(np.diff(sp.csr_matrix(self.M[:, cells]).indptr) > 0)
+        return self.restrict(cells, rows)
+
+    def restrict(self, cells: np.ndarray, rows: np.ndarray) -> "Problem":
+        """The problem on ``cells`` with only the equations ``rows`` (which must lie within them)."""
+        kw = {k: getattr(self, k)[cells] for k in ("a", "cap_up", "cap_dn", "sensitive", "up", "dn", "spl",
+                                                   "weight", "cost", "force_hidden", "force_published")}
+        codes = None if self.codes is None else self.codes[cells]
+        return Problem(M=sp.csr_matrix(self.M[rows][:, cells]), policy=self.policy, threshold=self.threshold,
+                       codes=codes, **kw)
+
+
+def cost_weights(values: np.ndarray, cost="value", file_cost: np.ndarray | None = None) -> np.ndarray:
+    """Per-cell information loss: ``value``, ``unity``, ``log`` (log(1+value)), ``file`` or an array.
+
+    >>> cost_weights(np.array([0., 9.]), "log").round(3).tolist()
+    [0.0, 2.303]
+    """
+    v = np.asarray(values, dtype=float)
+    if isinstance(cost, str):
+        if cost == "value":
+            return v.copy()
+        if cost == "unity":
+            return np.ones_like(v)
+        if cost == "log":
+            return np.log1p(v)
+        if cost == "file":
+            if file_cost is None:
+                raise ValueError("cost='file' needs a table that carries costs (e.g. a JJ file)")
+            return np.asarray(file_cost, dtype=float).copy()
+        raise ValueError(f"unknown cost {cost!r}; choose one of {', '.join(COSTS)} or pass an array")
+    w = np.asarray(cost, dtype=float)
+    if w.shape != v.shape:
+        raise ValueError(f"cost array has {w.size} entries but the table has {v.size} cells")
+    if (w < 0).any() or ~np.isfinite(w).all():
+        raise ValueError("costs must be finite and non-negative")
+    return w
+
+
+def tie_break(cost: np.ndarray, depth: np.ndarray) -> tuple[np.ndarray, float]:
+    """A tiny extra weight per hidden cell, larger for margins, so that among equal-cost
+    patterns the solver hides fewer cells and prefers detail cells over totals.
+
+    Returns ``(epsilon per cell, bound on its total)``. For integral costs the
+    total stays below 1/4, so it never changes which cost is optimal.
+    """
+    n = cost.size
+    if n == 0:
+        return np.zeros(0), 0.0
+    dmax = float(depth.max()) if depth.size else 0.0
+    shape = 1.0 + (dmax - depth) / (dmax + 1.0)  # in [1, 2): totals cost most
+    pos = cost[cost > 0]
+    unit = 1.0 if integral_costs(cost) else (float(np.min(pos)) if pos.size else 1.0) * 1e-3
+    eps = unit * 0.125 / n
+    return eps * shape, 0.25 * unit
+
+
+def integral_costs(cost: np.ndarray) -> bool:
+    return bool(np.all(np.abs(cost - np.round(cost)) < 1e-9))
+
+
+def build_problem(table: LinearTable, req, cost, hidden_nonzero: bool) -> Problem:
+    """Capacities, levels, weights and forced cells of ``table`` under ``req``."""
+    a = table.values
+    lb = req.attacker_lb
+    cap_up = table.ub - a
+    cap_dn = a - lb
+    sens = req.sensitive
+    if req.preset == "exact":
+        up = np.zeros_like(a)
+        dn = np.zeros_like(a)
+    else:
+        up = np.where(sens, np.maximum(req.need_hi - a, 0.0), 0.0)
+        dn = np.where(sens, np.maximum(a - req.need_lo, 0.0), 0.0)
+    spl = np.where(sens, req.spl, 0.0)
+    w = cost_weights(a, cost, table.cost)
+    eps, _ = tie_break(w, table.depth)
+    force_published = np.zeros(a.size, dtype=bool)
+    force_hidden = sens.copy()
+    if table.status is not None:
+        force_published |= table.status == "z"
+        force_hidden |= table.status == "m"
+    if hidden_nonzero:
+        force_published |= a == 0
+    clash = force_hidden & force_published
+    if clash.any():
+        raise InfeasibleError(f"cells both sensitive (or manually hidden) and required to stay published: "
+                              f"{table.cell_labels(np.flatnonzero(clash)[:5])}")
+    return Problem(M=sp.csr_matrix(table.M), a=a, cap_up=np.maximum(cap_up, 0.0), cap_dn=np.maximum(cap_dn, 0.0),
+                   sensitive=sens, up=up, dn=dn, spl=spl, weight=w + eps, cost=w,
+                   force_hidden=force_hidden, force_published=force_published,
+                   policy=req.preset == "policy", threshold=req.threshold, codes=_codes(table))
+
+
+def _codes(table: LinearTable) -> np.ndarray | None:
+    """Code index per dimension of every cell (cells are in C order over the codes)."""
+    if not isinstance(table, Table):
+        return None  # e.g. a JJ file: equations without dimensions
+    return np.indices(table.shape).reshape(len(table.shape), -1).T.copy()
+
+
