@@ -532,6 +532,21 @@ def test_hidden_as_a_column_name():
         audit(t, hidden="c")
 
 
+@pytest.mark.parametrize("yes, no", [("1", "0"), ("TRUE", "false"), ("Yes", "no"), (1, 0), (1.0, 0.0)])
+def test_hidden_column_accepts_0_1_true_false_yes_no(yes, no):
+    df = frame_with_flag().assign(supp=[yes, yes, no, no])
+    t = Table.from_frame(df, dims=["r", "c"], count="n")
+    rep = audit(t, hidden="supp")
+    assert sorted(rep.frame.index[rep.frame["hidden"]]) == sorted(np.flatnonzero(mask(t, [("a", "x"), ("a", "y")])))
+
+
+def test_hidden_column_with_other_values_names_them():
+    t = Table.from_frame(frame_with_flag().assign(supp=["yes", "maybe", "no", "2"]), dims=["r", "c"], count="n")
+    with pytest.raises(AuditError, match=r"hidden column 'supp' must be boolean \(0/1, true/false or yes/no\); "
+                                         r"found 'maybe', '2'"):
+        audit(t, hidden="supp")
+
+
 def test_hidden_as_a_frame_of_codes():
     t = Table.from_frame(frame_with_flag(), dims=["r", "c"], count="n")
     codes = pd.DataFrame({"r": ["a", "a", "b", "b"], "c": ["x", "y", "x", "y"]})
@@ -636,3 +651,65 @@ def test_sensitive_only_same_verdict_and_intervals():
     bad = hidden.copy()
     bad[comp] = False
     assert audit(t, hidden=bad).ok == audit(t, hidden=bad, sensitive_only=True).ok is False
+
+
+# -- parameters are checked at the entry ---------------------------------------------------
+@pytest.mark.parametrize("kw, match", [
+    ({"threshold": -3}, r"threshold must be a number of at least 1 .* got -3$"),
+    ({"threshold": 0}, r"threshold must be .* got 0$"),
+    ({"threshold": float("nan")}, r"threshold must be .* got nan$"),
+    ({"threshold": np.int64(0)}, r"got 0$"),
+    ({"time_limit": -1}, r"time_limit must be a positive number of seconds .* got -1$"),
+    ({"time_limit": 0}, r"time_limit must be .* got 0$"),
+    ({"mip_gap": -0.1}, r"mip_gap must be a relative gap from 0 to 1 .* got -0.1$"),
+    ({"method": "quick"}, r"unknown method 'quick'; choose one of optimal, fast"),
+])
+def test_protect_rejects_nonsense_parameters(kw, match):
+    from cellsuppress import protect
+
+    t = grid_table([[3, 40], [25, 30]])
+    with pytest.raises(RuleError, match=match):
+        protect(t, **kw)
+
+
+def test_protect_rejects_an_unknown_solver_whatever_the_method():
+    from cellsuppress import SolverError, protect
+
+    t = grid_table([[3, 40], [25, 30]])
+    for method in ("fast", "optimal"):
+        with pytest.raises(SolverError, match=r"unknown solver 'bogus'; choose 'highs' or one of"):
+            protect(t, method=method, solver="bogus")
+
+
+def test_audit_rejects_a_nonsense_threshold():
+    t = grid_table([[3, 40], [25, 30]])
+    with pytest.raises(RuleError, match=r"threshold must be a number of at least 1 .* got 0$"):
+        audit(t, hidden=np.zeros(t.n_cells, bool), threshold=0)
+
+
+@pytest.mark.parametrize("what", ["protect", "audit"])
+def test_a_dataframe_instead_of_a_table_says_how_to_build_one(what):
+    import cellsuppress as cs
+
+    df = pd.DataFrame({"r": list("aabb"), "c": list("xyxy"), "n": [3, 40, 25, 30]})
+    with pytest.raises(cs.TableError, match=rf"{what} needs a cellsuppress Table or LinearTable, got a DataFrame: "
+                                            r"build one with cellsuppress.Table.from_frame"):
+        getattr(cs, what)(df)
+
+
+def test_a_table_with_its_own_levels_and_costs_is_protected_with_them_by_default(tmp_path):
+    # total = a + b + c; a (3) is unsafe with LPL 3 and UPL 2; every cell at most 5 above its value,
+    # so strict (a must reach 21) is impossible; costs favour hiding c (32) over b (25)
+    from cellsuppress import InfeasibleError, protect, read_jj
+
+    f = tmp_path / "t.jj"
+    f.write_text("0\n4\n0 60 60 s 0 65 0 0 0\n1 3 3 u 0 8 3 2 0\n2 25 100 s 0 30 0 0 0\n"
+                 "3 32 1 s 0 37 0 0 0\n1\n0 4 : 0 (-1) 1 (1) 2 (1) 3 (1)\n")
+    t = read_jj(f)
+    res = protect(t)
+    assert np.flatnonzero(res.hidden).tolist() == [1, 3]
+    assert res.cost == 3 + 1  # the file's costs
+    assert audit(t, hidden=res.hidden).preset == "custom"
+    assert audit(t, hidden=res.hidden).ok
+    with pytest.raises(InfeasibleError, match="cannot be protected"):
+        protect(t, preset="strict")

@@ -1,4 +1,5 @@
 """The command line, run in-process: exit codes, messages and the files it writes."""
+import importlib
 import importlib.util
 from pathlib import Path
 
@@ -379,3 +380,61 @@ def test_protect_bad_input_exits_2(capsys, tmp_path):
                        "-o", tmp_path / "o.csv")
     assert code == 2
     one_line_error(err)
+
+
+# -- what a new user meets ------------------------------------------------------
+def test_extra_columns_are_carried_to_the_output(capsys, tmp_path):
+    f = tmp_path / "t.csv"
+    pd.read_csv(DATA / "two_way.csv").assign(year=2020, note="survey").to_csv(f, index=False)
+    out_csv = tmp_path / "o.csv"
+    code, out, err = run(capsys, "protect", f, *TWO_WAY, "-o", out_csv, "--quiet")
+    assert code == 0, out + err
+    prot = pd.read_csv(out_csv, keep_default_na=False)
+    assert list(prot.columns) == ["region", "age", "value", "status", "hidden", "year", "note"]
+    margin = (prot["region"] == "Total") | (prot["age"] == "Total")
+    assert (prot.loc[~margin, "year"].astype(str) == "2020").all()  # integers, not 2020.0
+    assert (prot.loc[margin, "year"] == "").all() and (prot.loc[~margin, "note"] == "survey").all()
+    # the output (whose status and hidden columns a re-run replaces) is valid input again
+    code, out, err = run(capsys, "protect", out_csv, "--dims", "region,age", "--count", "value",
+                         "-o", tmp_path / "o2.csv", "--quiet")
+    assert code == 0, out + err
+    assert pd.read_csv(tmp_path / "o2.csv").columns.tolist() == prot.columns.tolist()
+
+
+@pytest.mark.parametrize("yes, no", [("yes", "no"), ("1", "0"), ("TRUE", "False")])
+def test_hidden_column_spellings(capsys, tmp_path, yes, no):
+    df = pd.read_csv(DATA / "two_way.csv").assign(year=2020)
+    df["hidden"] = np.where(df["n"].between(1, 20), yes, no)
+    f = tmp_path / "t.csv"
+    df.to_csv(f, index=False)
+    code, out, err = run(capsys, "audit", f, *TWO_WAY, "--hidden-column", "hidden", "--quiet")
+    assert code == 1, out + err
+    assert "unprotected: 6" in out
+
+
+@pytest.mark.parametrize("option", [("--threshold", "-3"), ("--threshold", "0"), ("--threshold", "nan"),
+                                    ("--time-limit", "-1"), ("--mip-gap", "-0.5")])
+def test_nonsense_parameters_exit_2(capsys, tmp_path, option):
+    out_csv = tmp_path / "o.csv"
+    code, out, err = run(capsys, "protect", DATA / "two_way.csv", *TWO_WAY, *option, "-o", out_csv, "--quiet")
+    assert code == 2, out
+    name = option[0].lstrip("-").replace("-", "_")
+    assert f"{name} must be" in one_line_error(err)
+    assert not out_csv.exists()
+    if option[0] == "--threshold":
+        code, out, err = run(capsys, "audit", DATA / "published_unsafe.csv", *TWO_WAY, *option, "--quiet")
+        assert code == 2, out
+        assert "threshold must be a number of at least 1" in one_line_error(err)
+
+
+def test_an_internal_error_exits_3_not_1(capsys, tmp_path, monkeypatch):
+    protect_module = importlib.import_module("cellsuppress.protect")  # the package exports a function of that name
+
+    def broken(*args, **kwargs):
+        raise TypeError("something the package did not expect")
+
+    monkeypatch.setattr(protect_module, "protect", broken)
+    code, _, err = run(capsys, "protect", DATA / "two_way.csv", *TWO_WAY, "-o", tmp_path / "o.csv")
+    assert code == 3  # 1 would say "not safe"
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("internal error: TypeError: something")

@@ -98,6 +98,23 @@ def test_extra_columns_are_kept():
     assert f.loc[(f.region == "Total") & (f.sex == "Total"), "note"].isna().all()
 
 
+def test_extra_integer_column_is_carried_as_nullable_integers():
+    # cells without an input row (the margins) need a missing value an int64 column cannot hold
+    df = leaf_frame().assign(year=2020, code=np.arange(6, dtype="uint8"))
+    t = Table.from_frame(df, dims=["region", "sex"], count="n", hierarchies={"region": REGION})
+    f = t.frame
+    leaf = (f.region == "N2") & (f.sex == "M")
+    assert f.loc[leaf, "year"].item() == 2020 and f.loc[leaf, "code"].item() == 3
+    assert str(f["year"].dtype) == "Int64" and str(f["code"].dtype) == "UInt8"
+    assert f.loc[f.region == "Total", "year"].isna().all()
+
+
+def test_extra_column_named_value_does_not_replace_the_values():
+    df = leaf_frame().assign(value=99)
+    t = Table.from_frame(df, dims=["region", "sex"], count="n", hierarchies={"region": REGION})
+    assert value_of(t, region="N1", sex="F") == 3
+
+
 @pytest.mark.parametrize("bad, what", [
     (2.5, "is not an integer"),
     (-1, "is negative"),

@@ -4,7 +4,7 @@ Exit codes: 0 success (``audit``: the table is safe), 1 not safe (``audit``:
 some cell is disclosed; ``protect``: the result failed its audit, which
 should not happen), 2 bad input (unreadable file, bad codes or counts, bad
 arguments): a one-line ``error: ...`` on stderr, no traceback (``--traceback``
-shows it).
+shows it); 3 an internal error (a bug to report), also on one line.
 """
 from __future__ import annotations
 
@@ -77,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     _table_args(q)
     _rule_args(q)
     q.add_argument("--cost", choices=COST_CHOICES,
-                   help="information loss per hidden cell (default: value; file for .jj input)")
+                   help="information loss per hidden cell (default: the input's costs, file, when it "
+                        "carries them, as a .jj file does; else value)")
     q.add_argument("--method", choices=("optimal", "fast"), default="optimal")
     q.add_argument("--time-limit", type=float, metavar="S", help="seconds; returns the best audited pattern")
     q.add_argument("--mip-gap", type=float, default=0.0, metavar="G", help="relative gap to stop at (default 0)")
@@ -135,7 +136,8 @@ def _table_args(p: argparse.ArgumentParser) -> None:
 
 def _rule_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", choices=PRESET_CHOICES,
-                   help="protection required (default: strict; custom, i.e. the file's levels, for .jj)")
+                   help="protection required (default: the input's own protection levels, custom, when it "
+                        "has them, as a .jj file does; else strict)")
     p.add_argument("--threshold", type=float, default=20, help="counts 1..T are sensitive (default 20)")
     p.add_argument("--hidden-nonzero", action="store_true",
                    help="zeros are never hidden, so the attacker knows hidden cells are >= 1")
@@ -166,6 +168,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # a bug, not bad input: exit 3 (an uncaught exception's 1 would say "not safe")
+        if show_tb:
+            raise
+        print(f"internal error: {type(e).__name__}: {_one_line(e)} (please report it; --traceback shows where)",
+              file=sys.stderr)
+        return 3
 
 
 def _one_line(e: BaseException) -> str:
@@ -278,7 +286,6 @@ def cmd_audit(args) -> int:
         if args.hidden_column or args.markers:
             raise UsageError("--hidden-column and --markers are for CSV input; use --hidden for .jj")
         hidden = _read_indices(args.hidden, table.n_cells) if args.hidden else None
-        preset = args.preset or "custom"
     else:
         if args.hidden:
             raise UsageError("--hidden is for .jj input; for CSV use --hidden-column or markers")
@@ -291,8 +298,7 @@ def cmd_audit(args) -> int:
             markers = _split_markers(args.markers)
             table = _load_csv_table(args, published=True, markers=markers)
             hidden = None
-        preset = args.preset or "strict"
-    report = audit(table, hidden=hidden, preset=preset, threshold=args.threshold, integer=args.integer,
+    report = audit(table, hidden=hidden, preset=args.preset, threshold=args.threshold, integer=args.integer,
                    hidden_nonzero=args.hidden_nonzero, progress=not args.quiet)
     print(report.summary())
     if args.output:
@@ -312,22 +318,17 @@ def _split_markers(text: str | None):
 # protect
 # ---------------------------------------------------------------------------
 def cmd_protect(args) -> int:
-    try:
-        from .protect import protect
-    except ImportError as e:  # pragma: no cover - only before protect.py exists
-        raise UsageError(f"protect is not available in this installation ({e})") from None
+    from .params import follow_table
+    from .protect import protect
 
     jj = _is_jj(args.input)
     if jj:
         table = _read_jj(args.input)
-        preset = args.preset or "custom"
-        cost = args.cost or "file"
         if args.published:
             raise UsageError("--published needs CSV input (a JJ file has no codes to publish)")
     else:
         table = _load_csv_table(args, published=False)
-        preset = args.preset or "strict"
-        cost = args.cost or "value"
+    preset, cost = follow_table(table, args.preset, args.cost)
     kwargs = dict(preset=preset, threshold=args.threshold, cost=cost, method=args.method,
                   time_limit=args.time_limit, mip_gap=args.mip_gap, solver=args.solver,
                   progress=not args.quiet)
@@ -347,7 +348,7 @@ def cmd_protect(args) -> int:
     if jj:
         Path(args.output).write_text("".join(f"{i}\n" for i in np.flatnonzero(hidden)), encoding="utf-8")
     else:
-        frame = _output_frame(result.frame, table.dims)
+        frame = _output_frame(result.frame, table)
         frame.to_csv(args.output, index=False)
         if args.published:
             _published_frame(frame, table.dims, args.count, args.marker).to_csv(args.published, index=False)
@@ -388,15 +389,23 @@ def _int_if_whole(values: pd.Series) -> pd.Series:
     return v
 
 
-def _output_frame(frame: pd.DataFrame, dims: list[str]) -> pd.DataFrame:
-    """Dims, value, status first (values as integers when whole), then any other columns."""
+def _output_frame(frame: pd.DataFrame, table) -> pd.DataFrame:
+    """Dims, value, status, hidden (values as integers when whole), then the input's other columns
+    (empty for cells without an input row, e.g. computed margins)."""
     out = frame.copy()
-    for d in dims:
+    for d in table.dims:
         out[d] = out[d].astype(str)
     out["value"] = _int_if_whole(out["value"])
     out["hidden"] = out["status"].ne("published")
-    first = list(dims) + ["value", "status", "hidden"]
-    return out[first + [c for c in out.columns if c not in first]]
+    first = list(table.dims) + ["value", "status", "hidden"]
+    out = out[first + [c for c in out.columns if c not in first]]
+    extra = getattr(table, "extra", None)
+    if extra is not None:
+        # a status or hidden column of an earlier run's output is replaced by this run's
+        for c in extra.columns:
+            if c not in out:
+                out[c] = extra[c].array
+    return out
 
 
 def _published_frame(frame: pd.DataFrame, dims: list[str], count: str, marker: str) -> pd.DataFrame:

@@ -14,14 +14,13 @@ from scipy.sparse.csgraph import connected_components
 
 from .auditing import AuditReport, audit as run_audit
 from .errors import InfeasibleError, VerificationError
+from .params import METHODS, check_protect_params
 from .rules import requirement
 from .suppress.heuristic import _filter_policy, heuristic
 from .suppress.optimal import budget as _budget, optimal
 from .suppress.problem import Problem, build_problem, integral_costs, tie_break
 from .suppress.separation import Separator
 from .tables.linear import LinearTable
-
-METHODS = ("optimal", "fast")
 
 __all__ = ["protect", "Result", "InfeasibleError", "build_problem", "METHODS"]
 
@@ -83,7 +82,7 @@ class _Progress:
 _SOLVE_COUNTS = ("cut_rounds", "cuts", "lps", "mip_solves", "polish_solves", "background_solves")
 
 
-def protect(table: LinearTable, preset: str = "strict", threshold: float = 20, cost="value",
+def protect(table: LinearTable, preset: str | None = None, threshold: float = 20, cost=None,
             method: str = "optimal", time_limit: float | None = None, mip_gap: float = 0.0,
             solver: str = "highs", hidden_nonzero: bool = False, sensitive=None, lpl=None, upl=None,
             spl=None, progress: bool = False, export_model: str | None = None,
@@ -93,6 +92,11 @@ def protect(table: LinearTable, preset: str = "strict", threshold: float = 20, c
     ``method="optimal"`` proves optimality (or states the gap when the time
     limit stops it); ``"fast"`` returns the heuristic pattern alone. Every
     returned pattern has passed :func:`cellsuppress.auditing.report` under ``preset``.
+
+    ``preset=None`` and ``cost=None`` follow the table: its own protection levels (``custom``)
+    and costs (``file``) when it carries them, as a tau-ARGUS JJ file does, else ``strict`` and
+    ``value`` (:mod:`cellsuppress.params`). Every parameter is checked first: a bad one raises a
+    :class:`~cellsuppress.CellSuppressError` that says what is allowed.
 
     >>> import pandas as pd, cellsuppress as cs
     >>> df = pd.DataFrame({"r": list("aabb"), "c": list("xyxy"), "n": [3, 40, 25, 30]})
@@ -109,13 +113,8 @@ def protect(table: LinearTable, preset: str = "strict", threshold: float = 20, c
     """
     t0 = time.perf_counter()
     say = _Progress(progress)
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    if np.isnan(table.values).any():
-        bad = np.flatnonzero(np.isnan(table.values))
-        raise ValueError(f"protect needs every true value; unknown for {table.cell_labels(bad[:5])}")
-    if preset is None:
-        preset = "custom" if table.upl is not None else "strict"
+    preset, cost = check_protect_params(table, preset=preset, threshold=threshold, cost=cost, method=method,
+                                        time_limit=time_limit, mip_gap=mip_gap, solver=solver)
     req = requirement(table, preset, threshold, sensitive=sensitive, hidden_nonzero=hidden_nonzero,
                       lpl=lpl, upl=upl, spl=spl)
     p = build_problem(table, req, cost, hidden_nonzero)

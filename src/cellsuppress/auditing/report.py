@@ -15,6 +15,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..errors import AuditError
+from ..params import check_audit_params
 from ..rules import Requirement, requirement
 from ..tables.linear import LinearTable, known_sum_rows
 from .certify import certify_levels
@@ -100,7 +101,10 @@ def resolve_hidden(table: LinearTable, hidden) -> np.ndarray:
         if hidden not in frame.columns:
             raise AuditError(f"hidden column {hidden!r} not in the table; it has {list(frame.columns)}")
         col = frame[hidden]
-        return _as_bool(col.fillna(False), hidden)
+        out = np.zeros(n, dtype=bool)  # cells without an input row (computed margins) are published
+        given = col.notna().to_numpy()
+        out[given] = _as_bool(col[given], f"hidden column {hidden!r}")
+        return out
     if isinstance(hidden, pd.DataFrame):
         dims = getattr(table, "dims", None)
         if dims is None:
@@ -122,13 +126,24 @@ def resolve_hidden(table: LinearTable, hidden) -> np.ndarray:
     return arr.astype(bool)
 
 
+_TRUE = ("1", "true", "yes")
+_FALSE = ("0", "false", "no")
+
+
 def _as_bool(col: pd.Series, name: str) -> np.ndarray:
-    if col.dtype == bool:
-        return col.to_numpy()
-    vals = set(pd.unique(col.astype(str).str.lower()))
-    if vals <= {"true", "false", "1", "0", "1.0", "0.0"}:
-        return col.astype(str).str.lower().isin(["true", "1", "1.0"]).to_numpy()
-    raise AuditError(f"{name} must be boolean; found values {sorted(vals)[:5]}")
+    """A hidden flag per cell from booleans, 0/1, true/false or yes/no (any case)."""
+    if pd.api.types.is_bool_dtype(col.dtype):
+        return col.to_numpy(dtype=bool)
+    if pd.api.types.is_numeric_dtype(col.dtype):
+        text = col.map(lambda v: "1" if v == 1 else "0" if v == 0 else str(v))
+    else:
+        text = col.astype(str).str.strip().str.lower()
+    bad = ~text.isin(_TRUE + _FALSE)
+    if bad.any():
+        found = list(dict.fromkeys(col[bad].astype(str)))
+        raise AuditError(f"{name} must be boolean (0/1, true/false or yes/no); found "
+                         f"{', '.join(map(repr, found[:5]))}{' ...' if len(found) > 5 else ''}")
+    return text.isin(_TRUE).to_numpy()
 
 
 def multi_cell_disclosures(table: LinearTable, hidden: np.ndarray, target: np.ndarray,
@@ -154,11 +169,14 @@ def multi_cell_disclosures(table: LinearTable, hidden: np.ndarray, target: np.nd
     return pd.DataFrame(recs, columns=["equation", "row", "cells", "sum", "risk"])
 
 
-def audit(table: LinearTable, hidden=None, preset: str = "strict", threshold: float = 20,
+def audit(table: LinearTable, hidden=None, preset: str | None = None, threshold: float = 20,
           integer: bool = False, hidden_nonzero: bool = False, sensitive=None,
           lpl=None, upl=None, spl=None, progress: bool = False, sensitive_only: bool = False,
           certify: bool = False) -> AuditReport:
     """Audit a suppression pattern.
+
+    ``preset=None`` follows the table: its own protection levels (``custom``) when it has them
+    (a JJ file), else ``strict`` (:mod:`cellsuppress.params`).
 
     ``sensitive_only`` computes the intervals of the sensitive hidden cells alone (the others'
     ``lo``/``hi`` are NaN): the verdict is the same, and large blocks take far fewer solves.
@@ -182,6 +200,7 @@ def audit(table: LinearTable, hidden=None, preset: str = "strict", threshold: fl
     >>> rep.ok, rep.frame["reason"].iloc[0]
     (False, 'exactly disclosed')
     """
+    preset = check_audit_params(table, preset=preset, threshold=threshold)
     hidden = resolve_hidden(table, hidden)
     if hidden_nonzero and (hidden & (table.values == 0)).any():
         zero = np.flatnonzero(hidden & (table.values == 0))

@@ -62,7 +62,8 @@ class Table(LinearTable):
         f = self.labels.astype(str)
         f["value"] = self.values
         for c in self.extra.columns:
-            f[c] = self.extra[c].to_numpy()
+            if c not in f:  # an input column named "value" does not replace the values
+                f[c] = self.extra[c].array
         return f
 
     def cell_index(self, codes: pd.DataFrame) -> np.ndarray:
@@ -177,16 +178,23 @@ class Table(LinearTable):
         return t
 
     def _keep_extra(self, df: pd.DataFrame, dims, cell: np.ndarray, skip) -> None:
-        """Carry the input's other columns to the cells their rows gave."""
+        """Carry the input's other columns to the cells their rows gave; cells without an input
+        row (computed margins) get a missing value, so integer and boolean columns become their
+        nullable pandas types (``Int64``, ``boolean``) rather than floats."""
         cols = [c for c in df.columns if c not in set(dims) | set(skip) and not str(c).startswith("__")]
         extra = pd.DataFrame(index=pd.RangeIndex(self.n_cells))
         for c in cols:
-            col = pd.Series(pd.NA, index=extra.index, dtype=df[c].dtype if df[c].dtype != bool else "boolean")
-            col.iloc[cell] = df[c].to_numpy()
-            extra[c] = col
+            extra[c] = pd.Series(_nullable(df[c]).array, index=cell).reindex(extra.index)
         self.extra = extra
 
-    # -- output --------------------------------------------------------------
+def _nullable(col: pd.Series) -> pd.Series:
+    """``col`` in a dtype that can hold a missing value without changing the others."""
+    if pd.api.types.is_bool_dtype(col.dtype) and not isinstance(col.dtype, pd.api.extensions.ExtensionDtype):
+        return col.astype("boolean")
+    if pd.api.types.is_integer_dtype(col.dtype) and not isinstance(col.dtype, pd.api.extensions.ExtensionDtype):
+        name = col.dtype.name  # int64 -> Int64, uint8 -> UInt8
+        return col.astype("U" + name[1:].capitalize() if name.startswith("u") else name.capitalize())
+    return col
 
 
 def additivity_matrix(hierarchies: Sequence[Hierarchy]) -> sp.csr_matrix:
