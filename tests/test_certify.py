@@ -193,7 +193,7 @@ def test_certifier_agrees_with_the_exact_audit_on_fixed_cases():
 @given(st.integers(0, 10_000), st.sampled_from(["strict", "policy"]))
 def test_batch_moves_give_a_protected_pattern(seed, preset):
     """The heuristic's last resort before hiding every cell: the cells of one move per direction."""
-    from cellsuppress.suppress.heuristic import _batch_moves, _filter_policy
+    from cellsuppress.suppress.heuristic import _batch_moves, _filter_either_side
 
     t, _ = random_case(seed)
     p = build_problem(t, requirement(t, preset, 20), "value", False)
@@ -202,9 +202,9 @@ def test_batch_moves_give_a_protected_pattern(seed, preset):
         return
     x, moves = out
     assert (x[p.force_hidden] == 1).all()
-    assert not _filter_policy(p, Separator(p).violations(x))
+    assert not _filter_either_side(p, Separator(p).violations(x))
     # the moves certify every requirement by themselves
-    _, held = certify_levels(p.M, x > 0.5, p.cap_up, p.cap_dn, p.up, p.dn, p.spl, either=p.policy,
+    _, held = certify_levels(p.M, x > 0.5, p.cap_up, p.cap_dn, p.up, p.dn, p.spl, either=p.either_side,
                              seeds=moves, max_rounds=0)
     need = p.sensitive & ((p.up > 0) | (p.dn > 0) | (p.spl > 0))
     assert held[need].all()
@@ -213,7 +213,7 @@ def test_batch_moves_give_a_protected_pattern(seed, preset):
 @settings(max_examples=8, deadline=None)
 @given(st.integers(0, 10_000), st.sampled_from(["strict", "policy"]))
 def test_chunk_cleanup_keeps_the_pattern_protected(seed, preset):
-    from cellsuppress.suppress.heuristic import _chunk_cleanup, _filter_policy
+    from cellsuppress.suppress.heuristic import _chunk_cleanup, _filter_either_side
     from cellsuppress.protect import unprotectable
     from cellsuppress.suppress.separation import equation_sum_disclosures
 
@@ -224,5 +224,5 @@ def test_chunk_cleanup_keeps_the_pattern_protected(seed, preset):
     x = np.where(p.blocked, 0.0, 1.0)
     y = _chunk_cleanup(p, x, [], Separator(p), 5.0, None)
     assert (y[p.force_hidden] == 1).all() and y.sum() <= x.sum()
-    assert not _filter_policy(p, Separator(p).violations(y))
-    assert not (p.policy and equation_sum_disclosures(p, y))
+    assert not _filter_either_side(p, Separator(p).violations(y))
+    assert not (p.equation_sum_rule and equation_sum_disclosures(p, y))

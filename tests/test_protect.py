@@ -117,9 +117,9 @@ def single_equation_ok(t: Table, req, H: np.ndarray) -> np.ndarray:
     ok = np.ones(H.shape[0], dtype=bool)
     Hf = H.astype(float)
     for k in np.flatnonzero(req.sensitive):
-        if req.preset == "strict":
+        if req.preset.name == "strict":
             levels = {1: T + 1 - a[k], -1: a[k] - lb[k]}
-        elif req.preset == "policy":
+        elif req.preset.name == "policy":
             levels = {1: T + 1 - a[k], -1: a[k]}
         else:  # any positive move: count the cells with room (room as 0 or infinite)
             levels = {1: 1.0, -1: 1.0}
@@ -133,13 +133,13 @@ def single_equation_ok(t: Table, req, H: np.ndarray) -> np.ndarray:
                     sk = sgn[cols == k][0]
                     moves_up = (sgn != sk) == (d > 0)  # same side: opposite move
                     room = np.where(moves_up, room_up[cols], room_dn[cols])
-                    if req.preset == "exact":
+                    if req.preset.name == "exact":
                         room = np.where(room > 1e-9, np.inf, 0.0)
                     coef = np.minimum(room, L)
                     coef[cols == k] = 0.0
                     good &= Hf[:, cols] @ coef >= L - 1e-9
             side_ok[d] = good
-        if req.preset == "strict":
+        if req.preset.name == "strict":
             ok &= side_ok[1] & side_ok[-1]
         else:
             ok &= side_ok[1] | side_ok[-1]
@@ -275,6 +275,36 @@ def test_compact_model_rejects_policy():
     p = build_problem(t, requirement(t, "policy"), "value", hidden_nonzero=False)
     with pytest.raises(ValueError, match="policy"):
         compact_program(p)
+
+
+def test_a_new_preset_is_one_object(monkeypatch):
+    """A preset registered in ``rules.PRESETS`` is all protect and audit need: here one that asks
+    only that a value above the threshold cannot be ruled out."""
+    from cellsuppress import rules
+
+    class Upward(rules.Preset):
+        def bounds(self, table, threshold, sensitive, floor, given, by_rule):
+            n = table.n_cells
+            return np.full(n, np.inf), np.full(n, threshold + 1), np.zeros(n)
+
+    monkeypatch.setitem(rules.PRESETS, "upward", Upward("upward"))
+    t = TINY["3x3b"]()
+    res = protect(t, preset="upward")
+    rep = audit(t, hidden=res.hidden, preset="upward")
+    sens = requirement(t, "upward").sensitive
+    assert rep.ok and rep.preset == "upward" and res.hidden[sens].all()
+    assert (rep.hi[sens] >= 21 - 1e-6).all()
+    # a weaker requirement than strict's: never dearer, and still the brute-force optimum
+    assert res.cost <= protect(t, preset="strict").cost
+    assert res.cost == BruteForce(t, "upward").optimum("value")[0]
+    # an interval that stops short of 21 is explained by the generic rule
+    bad = rep.hi.copy()
+    k = int(np.flatnonzero(sens)[0])
+    bad[k] = 20
+    req = requirement(t, "upward")
+    assert not req.satisfied(rep.lo, bad)[k]
+    expected = "interval inside 1..20" if rep.lo[k] >= 1 else "upper bound below 21"
+    assert req.why(rep.lo[[k]], bad[[k]], np.array([k]))[0] == expected
 
 
 # -- edge cases --------------------------------------------------------------------------------
@@ -527,7 +557,7 @@ def test_pareto_cuts_keep_every_protected_pattern(name, preset):
             assert any(w.cell == v.cell and w.kind == v.kind for w in viols)
             cuts.append(v)
     assert cuts
-    judge = Separator(dataclasses.replace(p, policy=False))  # each side on its own
+    judge = Separator(dataclasses.replace(p, either_side=False, equation_sum_rule=False))  # each side on its own
     _assert_excluded_patterns_fail(cuts, bf.candidates, judge)
 
 
@@ -549,7 +579,7 @@ def test_slice_cuts_keep_every_protected_pattern(name, preset):
         in_planes[c] += 1
     assert (in_planes[p.sensitive] == 3).all()
     rng = np.random.default_rng(5)
-    judge = Separator(dataclasses.replace(p, policy=False))  # each side on its own
+    judge = Separator(dataclasses.replace(p, either_side=False, equation_sum_rule=False))  # each side on its own
     cuts = []
     for _ in range(30):
         x = (rng.uniform(size=p.n) < 0.35).astype(float)

@@ -20,8 +20,9 @@ import pandas as pd
 
 from . import __version__
 from .errors import CellSuppressError, VerificationError
+from .rules import PRESETS
 
-PRESET_CHOICES = ("strict", "policy", "exact", "custom")
+PRESET_CHOICES = tuple(PRESETS)
 COST_CHOICES = ("value", "unity", "log", "file")
 
 
@@ -483,15 +484,15 @@ def cmd_convert(args) -> int:
     if not _is_jj(out):
         raise UsageError("convert: give a .jj input (-> CSV) or a CSV input with -o OUT.jj")
     from .io.jj import write_jj
-    from .rules import sensitive_cells
+    from .rules import requirement
 
     table = _load_csv_table(args, published=False)
-    sens = sensitive_cells(table.values, args.threshold) if args.threshold > 0 else np.zeros(table.n_cells, bool)
+    # the file carries strict's protection levels, which tau-ARGUS reads as given
+    req = requirement(table, "strict", args.threshold)
+    sens = req.sensitive
+    table.upl, table.lpl, table.spl = req.levels(table.values)
     table.status = np.where(sens, "u", "s")
     table.cost = np.maximum(table.values, 1.0)
-    table.lpl = np.where(sens, table.values - table.lb, 0.0)
-    table.upl = np.where(sens, args.threshold + 1 - table.values, 0.0)
-    table.spl = np.zeros(table.n_cells)
     write_jj(table, out)
     print(f"{table.n_cells} cells ({int(sens.sum())} unsafe), {table.n_equations} relations -> {out}")
     return 0

@@ -16,7 +16,7 @@ from .auditing import AuditReport, audit as run_audit
 from .errors import InfeasibleError, VerificationError
 from .params import METHODS, check_protect_params
 from .rules import requirement
-from .suppress.heuristic import _filter_policy, heuristic
+from .suppress.heuristic import _filter_either_side, heuristic
 from .suppress.optimal import budget as _budget, optimal
 from .suppress.problem import Problem, build_problem, integral_costs, tie_break
 from .suppress.separation import Separator
@@ -206,7 +206,7 @@ def _audit_reserve(time_limit: float) -> float:
 
 def _check_feasible_alone(table, p: Problem) -> None:
     """A sensitive cell whose own bounds leave too little room can never be protected."""
-    if p.policy:
+    if p.either_side:
         bad = p.sensitive & (p.up > p.cap_up + 1e-9) & (p.dn > p.cap_dn + 1e-9)
     else:
         bad = p.sensitive & ((p.up > p.cap_up + 1e-9) | (p.dn > p.cap_dn + 1e-9)
@@ -221,7 +221,7 @@ def _check_feasible_alone(table, p: Problem) -> None:
 def unprotectable(p: Problem) -> np.ndarray:
     """Sensitive cells that fail even when every cell that may be hidden is hidden."""
     x = np.where(p.blocked, 0.0, 1.0)
-    viols = _filter_policy(p, Separator(p).violations(x))
+    viols = _filter_either_side(p, Separator(p).violations(x))
     return np.unique([v.cell for v in viols]).astype(np.int64)
 
 

@@ -81,7 +81,7 @@ class Certificate:
     def held_levels(self, up, dn, spl=None, either: bool = False) -> np.ndarray:
         """Per cell: every requirement (``up``, ``dn``, ``spl``; 0 = none) met by a verified move.
 
-        With ``either`` (the ``policy`` preset) one of ``up``/``dn`` is enough. Cells with no
+        With ``either`` (an either-side preset such as ``policy``) one of ``up``/``dn`` is enough. Cells with no
         requirement at all are False (nothing was certified for them).
         """
         up = np.nan_to_num(np.asarray(up, dtype=float), nan=0.0)

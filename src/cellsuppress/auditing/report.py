@@ -31,7 +31,7 @@ class AuditReport:
     the cell's codes, ``value``, ``lo``, ``hi``, ``sensitive``, ``protected``
     and ``reason``. ``ok`` is True only when every sensitive cell is verified
     protected, no published cell is sensitive, no multi-cell disclosure
-    exists (presets ``strict`` and ``policy``) and no verdict depends on an
+    exists (presets that audit known sums: ``strict`` and ``policy``) and no verdict depends on an
     unknown value.
     """
 
@@ -236,16 +236,10 @@ def certified_cells(table: LinearTable, hidden: np.ndarray, req: Requirement):
     own rule (:meth:`Requirement.satisfied`) accepts ``[lo, hi]``. Needs every hidden value.
     """
     a = table.values
-    lb = np.where(hidden, req.attacker_lb, table.lb)
-    cap_up = table.ub - a
-    cap_dn = a - lb
+    cap_up, cap_dn = req.capacities(table)
     want = hidden & req.sensitive
-    with np.errstate(invalid="ignore"):
-        up = np.where(want, req.need_hi - a, 0.0)
-        dn = np.where(want, a - req.need_lo, 0.0)
-    spl = np.where(want, req.spl, 0.0)  # policy: need_lo 0 and need_hi T+1, either side will do
-    cert, held = certify_levels(table.M, hidden, cap_up, cap_dn, np.nan_to_num(up, neginf=0.0),
-                                np.nan_to_num(dn, neginf=0.0), spl, either=req.disjunctive,
+    up, dn, spl = req.levels(a, where=hidden)
+    cert, held = certify_levels(table.M, hidden, cap_up, cap_dn, up, dn, spl, either=req.preset.either_side,
                                 focus=2 * int(want.sum()))
     lo, hi = a - cert.gain_dn, a + cert.gain_up
     done = want & held & req.satisfied(lo, hi)
@@ -259,9 +253,7 @@ def build_report(table: LinearTable, hidden: np.ndarray, req: Requirement, iv: I
     lo, hi = iv.lo, iv.hi
     value = table.values
     known = ~np.isnan(value)
-    everyone = Requirement(req.preset, T, np.ones_like(req.sensitive), req.need_lo, req.need_hi, req.spl,
-                           req.attacker_lb)
-    meets = everyone.satisfied(lo, hi)
+    meets = req.for_every_cell().satisfied(lo, hi)
     rows = np.flatnonzero(hidden | (req.sensitive & ~hidden))
     n = rows.size
     sens = pd.array([pd.NA] * n, dtype="boolean")
@@ -285,7 +277,7 @@ def build_report(table: LinearTable, hidden: np.ndarray, req: Requirement, iv: I
     prot[hs] = m[hs]
     reason[hs & m] = "protected"
     fail = hs & ~m
-    reason[fail] = _why(l[fail], u[fail], req, rows[fail])
+    reason[fail] = req.why(l[fail], u[fail], rows[fail])
     # unknown values (published tables)
     hu = h & ~k
     possible = (u >= 1 - TOL) & (l <= T + TOL)
@@ -300,7 +292,7 @@ def build_report(table: LinearTable, hidden: np.ndarray, req: Requirement, iv: I
     c = hu & ~m & possible & certain
     sens[c] = True
     prot[c] = False
-    reason[c] = _why(l[c], u[c], req, rows[c])
+    reason[c] = req.why(l[c], u[c], rows[c])
     d = hu & ~m & possible & ~certain
     reason[d] = "undetermined: the verdict depends on the hidden value"
     sens[hu & m & exact] = (l[hu & m & exact] >= 1 - TOL) & (l[hu & m & exact] <= T + TOL)
@@ -317,30 +309,9 @@ def build_report(table: LinearTable, hidden: np.ndarray, req: Requirement, iv: I
     frame["reason"] = reason
     frame.index = rows
     mc = multi_cell_disclosures(table, hidden, iv.row_target, T, req.sensitive)
-    mc_fail = req.preset in ("strict", "policy") and bool(mc["risk"].any())
+    mc_fail = req.preset.audit_known_sums and bool(mc["risk"].any())
     ok = bool(frame["protected"].fillna(False).all() and not mc_fail)
     stats = {"hidden": int(hidden.sum()), "blocks": iv.n_blocks, "solves": iv.n_solves, "seconds": iv.seconds}
-    return AuditReport(frame=frame, ok=ok, multi_cell=mc, preset=req.preset, threshold=T,
+    return AuditReport(frame=frame, ok=ok, multi_cell=mc, preset=req.preset.name, threshold=T,
                        integer=integer, lo=lo, hi=hi, stats=stats)
 
-
-def _why(l, u, req: Requirement, cells) -> np.ndarray:
-    out = np.empty(l.size, dtype=object)
-    T = req.threshold
-    for i in range(l.size):  # only the failing cells
-        if u[i] - l[i] <= TOL:
-            out[i] = "exactly disclosed"
-        elif req.preset == "policy" or (l[i] >= 1 - TOL and u[i] <= T + TOL):
-            out[i] = f"interval inside 1..{T:g}"
-        elif req.preset == "exact":
-            out[i] = "exactly disclosed"
-        else:
-            parts = []
-            if u[i] < req.need_hi[cells[i]] - TOL:
-                parts.append(f"upper bound below {req.need_hi[cells[i]]:g}")
-            if l[i] > req.need_lo[cells[i]] + TOL:
-                parts.append(f"lower bound above {req.need_lo[cells[i]]:g}")
-            if u[i] - l[i] < req.spl[cells[i]] - TOL:
-                parts.append(f"interval narrower than {req.spl[cells[i]]:g}")
-            out[i] = "; ".join(parts) or "unprotected"
-    return out

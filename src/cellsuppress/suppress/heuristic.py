@@ -46,7 +46,7 @@ def heuristic(p: Problem, say=None, deadline=None, x0=None, cleanup_budget: floa
     x[p.force_hidden] = 1.0
     x[p.blocked] = 0.0
     stats = {"cut_rounds": 0}
-    first = _filter_policy(p, sep.violations(x))
+    first = _filter_either_side(p, sep.violations(x))
     seeds: list = []  # moves known to be feasible for the pattern (from _batch_moves)
     if cuts is not None:
         cuts.extend(first)
@@ -65,10 +65,10 @@ def heuristic(p: Problem, say=None, deadline=None, x0=None, cleanup_budget: floa
         if stats.get("hid_all") or stats.get("batch"):
             # a full check of these big patterns solves an LP per requirement over one huge
             # block (minutes on 6-dimensional tables); batch moves certify most of them at once
-            viol = _filter_policy(p, _check_certified(p, sep, x, witnesses, check_budget, deadline, seeds))
+            viol = _filter_either_side(p, _check_certified(p, sep, x, witnesses, check_budget, deadline, seeds))
         else:
-            viol = _filter_policy(p, sep.violations(x, witnesses=witnesses, time_budget=check_budget))
-        rule = equation_sum_disclosures(p, x) if p.policy else []
+            viol = _filter_either_side(p, sep.violations(x, witnesses=witnesses, time_budget=check_budget))
+        rule = equation_sum_disclosures(p, x) if p.equation_sum_rule else []
         stats["cut_rounds"] += 1
         if not viol and not rule:
             break
@@ -131,7 +131,7 @@ def _check_certified(p: Problem, sep: Separator, x: np.ndarray, witnesses: dict,
     # the batch LPs get what is left and at least 10 s: without them this check takes minutes
     # (one batch LP of the all-hidden NINE12, 10,399 cells, takes 2.3 s)
     limit = None if deadline is None else max(10.0, deadline - time.perf_counter())
-    cert, held = certify_levels(p.M, hidden, p.cap_up, p.cap_dn, p.up, p.dn, p.spl, either=p.policy,
+    cert, held = certify_levels(p.M, hidden, p.cap_up, p.cap_dn, p.up, p.dn, p.spl, either=p.either_side,
                                 time_limit=limit, seeds=seeds, focus=2 * int(p.sensitive.sum()))
     sep.n_lps += cert.lps
     if held.any():
@@ -149,7 +149,7 @@ def _check_certified(p: Problem, sep: Separator, x: np.ndarray, witnesses: dict,
 
 def _batch_moves(p: Problem, x: np.ndarray, time_limit: float | None) -> tuple[np.ndarray, list] | None:
     """``x`` with the cells of a few moves hidden: per direction, one that meets every level of
-    that direction at once (sliding levels as in :func:`certify_levels`; under ``policy`` the upward
+    that direction at once (sliding levels as in :func:`certify_levels`; under ``either_side`` the upward
     side where the cell can go that far), then up to two more for the levels it missed. Each is an
     LP over all cells, ``M z = 0`` within the capacities, moving a hidden cell free and a published
     one at its weight per unit of the median level. Returns ``(x, moves)``, or None when some level
@@ -161,7 +161,7 @@ def _batch_moves(p: Problem, x: np.ndarray, time_limit: float | None) -> tuple[n
     up_cap = np.where(blocked, 0.0, p.cap_up)
     dn_cap = np.where(blocked, 0.0, p.cap_dn)
     t_up, t_dn = level_targets(p.up, p.dn, p.spl, p.cap_up)
-    if p.policy:  # either side will do: upwards where the cell can go that far
+    if p.either_side:  # upwards where the cell can go that far
         go_up = t_up <= up_cap
         t_up, t_dn = np.where(go_up, t_up, 0.0), np.where(go_up, 0.0, t_dn)
     levels = np.concatenate([t_up[t_up > 0], t_dn[t_dn > 0]])
@@ -234,10 +234,10 @@ def _chunk_cleanup(p: Problem, x: np.ndarray, moves: list, sep: Separator, budge
         y = x.copy()
         y[chunk] = 0.0
         kept = [m for m in moves if not np.any(m[chunk] != 0)]
-        cert, held = certify_levels(p.M, y > 0.5, p.cap_up, p.cap_dn, p.up, p.dn, p.spl, either=p.policy,
+        cert, held = certify_levels(p.M, y > 0.5, p.cap_up, p.cap_dn, p.up, p.dn, p.spl, either=p.either_side,
                                     seeds=kept, time_limit=left, focus=2 * int(need.sum()), first_failure=True)
         sep.n_lps += cert.lps
-        if held[need].all() and not (p.policy and equation_sum_disclosures(p, y)):
+        if held[need].all() and not (p.equation_sum_rule and equation_sum_disclosures(p, y)):
             x, moves = y, kept
             i += chunk.size
         elif size == 1:
@@ -250,7 +250,7 @@ def _chunk_cleanup(p: Problem, x: np.ndarray, moves: list, sep: Separator, budge
 def _cert_witness(p: Problem, cert, k: int) -> dict:
     """``kind -> cells`` of the verified moves that protect cell ``k`` (as :class:`Separator` fills them)."""
     up, dn = cert.witness(k, 1.0), cert.witness(k, -1.0)
-    if p.policy:
+    if p.either_side:
         held = {}
         if cert.reaches(p.up[k:k + 1], 1.0)[0]:
             held["up"] = up
@@ -302,13 +302,13 @@ def _cheapest_moves(p: Problem, x: np.ndarray, failing: list[Violation], give_up
             raise OutOfTime()
         if soft_stop is not None and time.perf_counter() > soft_stop:
             break
-        options = []  # policy: either side will do; otherwise every failing side is needed
+        options = []  # either_side: one side will do; otherwise every failing side is needed
         for v in vs:
             kinds = [("up", v.level), ("dn", v.level)] if v.kind == "spl" else [(v.kind, v.level)]
             if v.kind == "spl":
                 kinds = [kd for kd in kinds if (p.cap_up[k] if kd[0] == "up" else p.cap_dn[k]) >= v.level]
             options.append(kinds[:1] if kinds else [])
-        if p.policy:
+        if p.either_side:
             options = [[o[0] for o in options if o]]
         for opts in options:
             if any(pool.best(k, 1.0 if kind == "up" else -1.0)[0] >= level - 1e-6 * max(1.0, level)
@@ -362,7 +362,7 @@ def _cleanup(p: Problem, x: np.ndarray, sep: Separator, witnesses: dict, budget,
             break
         affected = [k for k, held in witnesses.items() if _needs(p, held, j)]
         x[j] = 0.0
-        if p.policy and equation_sum_disclosures(p, x):
+        if p.equation_sum_rule and equation_sum_disclosures(p, x):
             x[j] = 1.0
             continue
         jj = np.array([local[j]])
@@ -378,7 +378,7 @@ def _cleanup(p: Problem, x: np.ndarray, sep: Separator, witnesses: dict, budget,
             if time.perf_counter() > t_end:  # out of time mid-check: keep j hidden and stop
                 failed = True
                 break
-            if _filter_policy(p, sep._check_cell(model, k, local[k], cols, rows, x, None, new, pool)):
+            if _filter_either_side(p, sep._check_cell(model, k, local[k], cols, rows, x, None, new, pool)):
                 last_failed[k] = step
                 failed = True
                 break
@@ -388,7 +388,7 @@ def _cleanup(p: Problem, x: np.ndarray, sep: Separator, witnesses: dict, budget,
             cur_lo[jj], cur_hi[jj] = lo[jj], hi[jj]
             continue
         witnesses.update(new)
-        # a witness that moved j no longer exists (under policy another side may still hold)
+        # a witness that moved j no longer exists (under either_side another side may still hold)
         for k, held in witnesses.items():
             if k not in new:
                 witnesses[k] = {kind: w for kind, w in held.items() if w is not None and j not in w}
@@ -400,12 +400,12 @@ def _needs(p: Problem, held: dict, j: int) -> bool:
     uses = [w is None or j in w for w in held.values()]
     if not uses:  # no witness left: check again
         return True
-    return all(uses) if p.policy else any(uses)
+    return all(uses) if p.either_side else any(uses)
 
 
-def _filter_policy(p: Problem, viol: list[Violation]) -> list[Violation]:
-    """Under ``policy`` a cell fails only when both sides fail; keep its cheaper-to-fix side."""
-    if not p.policy:
+def _filter_either_side(p: Problem, viol: list[Violation]) -> list[Violation]:
+    """Under ``either_side`` a cell fails only when both sides fail; keep its cheaper-to-fix side."""
+    if not p.either_side:
         return viol
     by_cell: dict[int, list[Violation]] = {}
     for v in viol:

@@ -83,14 +83,12 @@ def master_program(p: Problem) -> LinearProgram:
     lo = np.where(p.force_hidden, 1.0, 0.0)
     hi = np.where(p.blocked, 0.0, 1.0)
     A, rhs, sides = single_equation_cuts(p)
-    n_extra = 0
-    if p.policy:
-        n_extra = int(p.sensitive.sum())
+    n_extra = int(p.sensitive.sum()) if p.either_side else 0  # the side chosen per sensitive cell
     c = np.concatenate([p.weight, np.zeros(n_extra)])
     if n_extra:
         A = sp.hstack([A, sp.csr_matrix((A.shape[0], n_extra))], format="csr")
         # single-equation cuts are per direction: scale them by the side chosen
-        A, rhs = policy_rows(A, rhs, p, sides)
+        A, rhs = side_rows(A, rhs, p, sides)
     col_lo = np.concatenate([lo, np.zeros(n_extra)])
     col_hi = np.concatenate([hi, np.ones(n_extra)])
     if n_extra:
@@ -101,8 +99,8 @@ def master_program(p: Problem) -> LinearProgram:
                          col_lo=col_lo, col_hi=col_hi, integer=np.ones(c.size, dtype=bool))
 
 
-def policy_rows(A: sp.csr_matrix, rhs: np.ndarray, p: Problem, sides) -> tuple[sp.csr_matrix, np.ndarray]:
-    """Make cuts conditional on the side variable ``b_k`` of the policy preset.
+def side_rows(A: sp.csr_matrix, rhs: np.ndarray, p: Problem, sides) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Make cuts conditional on the side variable ``b_k`` of an either-side preset (1: upward).
 
     Upward cut ``c x >= L`` becomes ``c x - L b_k >= 0``; downward
     ``c x >= L`` becomes ``c x + L b_k >= L``.
@@ -123,11 +121,13 @@ def compact_program(p: Problem, big: float | None = None) -> tuple[LinearProgram
     Variables are ``x`` (n binaries) then, per requirement, ``z`` in R^n with
     ``M z = 0`` and ``-cap_dn x <= z <= cap_up x``. Infinite capacities are
     replaced by ``big`` (default: 100 times the largest level, plenty for
-    small tables). For tests and small tables only; ``policy`` is not supported.
+    small tables). For tests and small tables only; every level must hold on its
+    own (no either-side preset such as ``policy``, no rule on equation sums).
     Returns the program and the number of requirement blocks.
     """
-    if p.policy:
-        raise ValueError("the compact model does not support the policy preset")
+    if p.either_side or p.equation_sum_rule:
+        raise ValueError("the compact model needs every level on its own; it does not support "
+                         "either-side presets such as policy")
     n = p.n
     M = sp.csr_matrix(p.M)
     lv = np.concatenate([p.up, p.dn, p.spl])

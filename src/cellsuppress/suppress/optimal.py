@@ -31,7 +31,7 @@ from ..errors import InfeasibleError
 from ..solvers import LinearProgram, make_model
 from ..solvers.background import BackgroundSolve
 from .heuristic import OutOfTime, _greedy_cover, heuristic
-from .model import master_program, policy_rows
+from .model import master_program, side_rows
 from .problem import Problem, integral_costs, tie_break
 from .separation import ParetoCuts, Separator, SliceCuts, Violation, equation_sum_disclosures
 
@@ -58,7 +58,7 @@ class _Master:
         self.p = p
         self.mip_gap = mip_gap
         self.n = p.n
-        self.n_side = int(p.sensitive.sum()) if p.policy else 0
+        self.n_side = int(p.sensitive.sum()) if p.either_side else 0
         self.lp = master_program(p)
         self.solver = solver
         self.model = make_model(self.lp, solver)
@@ -113,7 +113,7 @@ class _Master:
             if side.any():
                 ks = np.array([v.cell for v in viols])[side]
                 dirs = np.array([1 if v.kind == "up" else -1 for v in viols])[side]
-                As, rs = policy_rows(A[side], rhs[side], self.p, (ks, dirs))
+                As, rs = side_rows(A[side], rhs[side], self.p, (ks, dirs))
                 A = sp.vstack([As, A[~side]], format="csr")
                 rhs = np.concatenate([rs, rhs[~side]])
         self.model.add_rows(A, rhs, np.full(rhs.size, np.inf))
@@ -198,7 +198,7 @@ class _Master:
             self.poll_bound(wait=True)
 
     def separate(self, xv: np.ndarray, integral: bool) -> list[Violation]:
-        """Failed requirements at the master point ``xv`` (cells, then policy sides)."""
+        """Failed requirements at the master point ``xv`` (cells, then the chosen sides)."""
         n = self.n
         side = xv[n:] if self.n_side else None
         # past the deadline a check stops at its first violation (an empty list is still a proof)
@@ -217,7 +217,7 @@ class _Master:
                     # as many as the whole table's cuts at most: each is a dense row
                     viols += self.slices.cuts(xv[:n], side, time_budget=spend, limit=len(viols),
                                               failing=np.unique([v.cell for v in viols]))
-        if self.p.policy and integral:
+        if self.p.equation_sum_rule and integral:
             viols += _rule_cuts(self.p, xv[:n])
         self.stats["cut_rounds"] += 1
         return viols
@@ -301,7 +301,7 @@ def optimal(p: Problem, say, deadline, mip_gap: float, solver: str, max_root_rou
     m.stats["lps"] += hst.get("lps", 0)
     m.add(found)
     m.offer(hx)
-    if p.policy:
+    if p.either_side:
         _both_sides_incumbent(m, h_deadline)
     say(f"heuristic incumbent: cost {m.best_cost:g}", force=True)
 
@@ -325,15 +325,15 @@ def optimal(p: Problem, say, deadline, mip_gap: float, solver: str, max_root_rou
 
 
 def _both_sides_incumbent(m: _Master, deadline) -> None:
-    """Under ``policy``, offer the heuristic's pattern that protects both sides of every cell.
+    """Under ``either_side``, offer the heuristic's pattern that protects both sides of every cell.
 
-    It also meets the policy (either side will do, and a cell that can reach T+1 leaves no
+    It also meets the preset (either side will do, and a cell that can reach T+1 leaves no
     equation sum in 1..T); the one-side heuristic picks sides greedily and can end dearer.
     """
     if deadline is not None and time.perf_counter() > deadline:
         return
     try:
-        x, st = heuristic(dataclasses.replace(m.p, policy=False), None, deadline,
+        x, st = heuristic(dataclasses.replace(m.p, either_side=False, equation_sum_rule=False), None, deadline,
                           cleanup_budget=budget(deadline, 0.5))
     except InfeasibleError:  # e.g. hidden cells known to be non-zero cannot all reach 0
         return
@@ -633,7 +633,7 @@ class _NearSolve:
 def rows_kept_near(A: sp.spmatrix, lo: np.ndarray, centre: np.ndarray, movable: np.ndarray,
                    k: int) -> np.ndarray:
     """Which rows of ``A x >= lo`` a 0/1 point ``x`` can violate when it differs from the 0/1
-    point ``centre`` (one entry per cell; further columns, e.g. policy sides, are free) in at
+    point ``centre`` (one entry per cell; further columns, e.g. the chosen sides, are free) in at
     most ``k`` of the ``movable`` cells and the others keep their values. A row with no
     negative coefficient and none on further columns holds for all of them when it holds
     after the ``k`` largest of its coefficients on the centre's movable cells are taken away
@@ -668,7 +668,7 @@ def rows_kept_near(A: sp.spmatrix, lo: np.ndarray, centre: np.ndarray, movable: 
 
 
 def _rule_cuts(p: Problem, x: np.ndarray) -> list[Violation]:
-    """No-good cuts for equations whose hidden cells have a known sum in 1..T (policy):
+    """No-good cuts for equations whose hidden cells have a known sum in 1..T (``equation_sum_rule``):
     hide one more cell of the equation, or un-hide one of the hidden ones."""
     out = []
     for _, hid, pub in equation_sum_disclosures(p, x):

@@ -26,8 +26,10 @@ class Problem:
 
     Capacities are how far an attacker may move a hidden cell: ``cap_up =
     ub - a`` and ``cap_dn = a - lb``. ``up``/``dn``/``spl`` are the protection
-    levels (0 where none); with ``policy`` each sensitive cell needs ``up``
-    **or** ``dn``.
+    levels (0 where none). The preset's capabilities (:class:`cellsuppress.rules.Preset`):
+    with ``either_side`` each sensitive cell needs ``up`` **or** ``dn``; with
+    ``equation_sum_rule`` no equation's hidden cells may have a known sum in
+    ``1..threshold`` that holds a sensitive cell.
     """
 
     M: sp.csr_matrix
@@ -42,7 +44,8 @@ class Problem:
     cost: np.ndarray  # true cost
     force_hidden: np.ndarray
     force_published: np.ndarray
-    policy: bool = False
+    either_side: bool = False
+    equation_sum_rule: bool = False
     threshold: float = 20.0
     # code index per dimension (cells x dims) for tables with dimensions, else None
     codes: np.ndarray | None = None
@@ -71,8 +74,8 @@ class Problem:
         kw = {k: getattr(self, k)[cells] for k in ("a", "cap_up", "cap_dn", "sensitive", "up", "dn", "spl",
                                                    "weight", "cost", "force_hidden", "force_published")}
         codes = None if self.codes is None else self.codes[cells]
-        return Problem(M=sp.csr_matrix(self.M[rows][:, cells]), policy=self.policy, threshold=self.threshold,
-                       codes=codes, **kw)
+        return Problem(M=sp.csr_matrix(self.M[rows][:, cells]), either_side=self.either_side,
+                       equation_sum_rule=self.equation_sum_rule, threshold=self.threshold, codes=codes, **kw)
 
 
 def cost_weights(values: np.ndarray, cost="value", file_cost: np.ndarray | None = None) -> np.ndarray:
@@ -127,17 +130,9 @@ def integral_costs(cost: np.ndarray) -> bool:
 def build_problem(table: LinearTable, req, cost, hidden_nonzero: bool) -> Problem:
     """Capacities, levels, weights and forced cells of ``table`` under ``req``."""
     a = table.values
-    lb = req.attacker_lb
-    cap_up = table.ub - a
-    cap_dn = a - lb
+    cap_up, cap_dn = req.capacities(table)
     sens = req.sensitive
-    if req.preset == "exact":
-        up = np.zeros_like(a)
-        dn = np.zeros_like(a)
-    else:
-        up = np.where(sens, np.maximum(req.need_hi - a, 0.0), 0.0)
-        dn = np.where(sens, np.maximum(a - req.need_lo, 0.0), 0.0)
-    spl = np.where(sens, req.spl, 0.0)
+    up, dn, spl = req.levels(a)
     w = cost_weights(a, cost, table.cost)
     eps, _ = tie_break(w, table.depth)
     force_published = np.zeros(a.size, dtype=bool)
@@ -151,10 +146,11 @@ def build_problem(table: LinearTable, req, cost, hidden_nonzero: bool) -> Proble
     if clash.any():
         raise InfeasibleError(f"cells both sensitive (or manually hidden) and required to stay published: "
                               f"{table.cell_labels(np.flatnonzero(clash)[:5])}")
-    return Problem(M=sp.csr_matrix(table.M), a=a, cap_up=np.maximum(cap_up, 0.0), cap_dn=np.maximum(cap_dn, 0.0),
+    return Problem(M=sp.csr_matrix(table.M), a=a, cap_up=cap_up, cap_dn=cap_dn,
                    sensitive=sens, up=up, dn=dn, spl=spl, weight=w + eps, cost=w,
                    force_hidden=force_hidden, force_published=force_published,
-                   policy=req.preset == "policy", threshold=req.threshold, codes=_codes(table))
+                   either_side=req.preset.either_side, equation_sum_rule=req.preset.equation_sum_rule,
+                   threshold=req.threshold, codes=_codes(table))
 
 
 def _codes(table: LinearTable) -> np.ndarray | None:

@@ -29,8 +29,8 @@ class Violation:
     """A sensitive cell whose requirement fails at the pattern, with the cut(s) that exclude it.
 
     ``kind`` is ``up``, ``dn`` or ``spl``. ``coef`` is a dense row over the
-    problem's cells; the cut reads ``coef @ x >= level`` (for ``policy``,
-    conditional on the side chosen).
+    problem's cells; the cut reads ``coef @ x >= level`` (for an either-side
+    preset, conditional on the side chosen).
     """
 
     cell: int
@@ -62,7 +62,7 @@ class Separator:
 
     def violations(self, x: np.ndarray, side: np.ndarray | None = None,
                    witnesses: dict | None = None, time_budget: float | None = None) -> list[Violation]:
-        """Violated requirements at ``x``. Under ``policy``, ``side`` is the chosen side per
+        """Violated requirements at ``x``. Under ``either_side``, ``side`` is the chosen side per
         sensitive cell (1 upward, 0 downward, fractional in the LP relaxation); without it both
         sides are checked at their full levels.
 
@@ -79,7 +79,7 @@ class Separator:
         nb, bcell, brow = hidden_blocks(self.M, support)
         sens = np.flatnonzero(p.sensitive)
         side_of = {}
-        if p.policy and side is not None:
+        if p.either_side and side is not None:
             side_of = dict(zip(np.flatnonzero(p.sensitive), np.asarray(side, dtype=float)))
         out: list[Violation] = []
         order = np.argsort(bcell[sens], kind="stable")
@@ -130,7 +130,7 @@ class Separator:
             return g, duals, z
 
         needs = []
-        if p.policy and side is not None:
+        if p.either_side and side is not None:
             if p.up[k] > 0 and side > TOL:
                 needs.append(("up", p.up[k] * side, p.up[k]))
             if p.dn[k] > 0 and 1 - side > TOL:
@@ -157,7 +157,7 @@ class Separator:
             coef = self._cut(k, direction, duals, rows, x, gain, level)
             if self.cap_limit is None or coef @ x < enough:
                 out.append(Violation(k, kind, level, gain, coef))
-        if p.spl[k] > 0 and not p.policy:
+        if p.spl[k] > 0 and not p.either_side:
             spl_tol = p.spl[k] - TOL * max(1.0, p.spl[k])
             if pool is not None and pool.best(j, 1.0)[0] + pool.best(j, -1.0)[0] >= spl_tol:
                 held["spl"] = cols[np.union1d(pool.best(j, 1.0)[1], pool.best(j, -1.0)[1])]
@@ -252,7 +252,8 @@ def equation_sum_disclosures(p: Problem, x: np.ndarray) -> list[tuple[int, np.nd
     """Equations whose hidden cells (two or more, one side, a sensitive one among them) have a
     known sum in 1..threshold.
 
-    Returns ``(row, hidden cells, published cells)`` of each, for the policy rule.
+    Returns ``(row, hidden cells, published cells)`` of each, for presets with an
+    ``equation_sum_rule``.
     """
     hidden = np.asarray(x) > 0.5
     M = sp.csr_matrix(p.M)
