@@ -420,6 +420,19 @@ def test_cbc_export_model(tmp_path):
     assert path.exists() and "Minimize" in path.read_text()
 
 
+@pytest.mark.parametrize("solver", ("highs", "cbc"))
+def test_export_model_to_a_missing_directory_fails_before_solving(tmp_path, solver):
+    from cellsuppress.errors import SolverError
+
+    t = grid([[3, 40, 0], [22, 8, 31]])
+    for bad, says in ((tmp_path / "nodir" / "m.mps", "nodir.*does not exist"), (tmp_path / "m.txt", "suffix")):
+        with pytest.raises(SolverError, match=says):
+            protect(t, solver=solver, export_model=str(bad))
+    path = tmp_path / "m.mps"
+    protect(t, solver=solver, export_model=str(path))
+    assert "ROWS" in path.read_text()
+
+
 def test_attacker_lps_on_unbounded_blocks():
     # a pattern whose blocks let cells grow without bound: HiGHS, re-solving in place, ended some of
     # these LPs with "Unknown" and the separation raised "attacker LP failed: error"

@@ -221,34 +221,63 @@ def test_export_pulp(tmp_path, suffix):
     text = path.read_text()
     assert text.strip()
     # readable: HiGHS reads it back and finds the same optimum (d = 0: a = b = c = 1, 9)
-    h = HighsModel(LinearProgram(c=[0.0], A=sp.csr_matrix((0, 1)), row_lo=[], row_hi=[], col_lo=[0],
-                                 col_hi=[1]))
-    h.h.readModel(str(path))
-    h.h.run()
-    assert h.h.getObjectiveValue() == pytest.approx(9.0)
-    assert h.h.getLp().num_row_ == 3
+    h = read_back(path)
+    assert h.getObjectiveValue() == pytest.approx(9.0)
+    assert h.getLp().num_row_ == 3
 
 
 def test_export_pulp_maximize_mps_keeps_sense(tmp_path):
     m = PulpModel(small_lp(maximize=True), "cbc")
     path = tmp_path / "max.mps"
     m.export(path)
-    h = HighsModel(LinearProgram(c=[0.0], A=sp.csr_matrix((0, 1)), row_lo=[], row_hi=[], col_lo=[0],
-                                 col_hi=[1]))
-    h.h.readModel(str(path))
-    h.h.run()
-    assert h.h.getObjectiveValue() == pytest.approx(6.5)
+    assert read_back(path).getObjectiveValue() == pytest.approx(6.5)
 
 
-def test_export_unknown_suffix(tmp_path):
-    with pytest.raises(ValueError, match="suffix"):
-        PulpModel(small_lp(), "cbc").export(tmp_path / "model.txt")
+def read_back(path):
+    """The exported model read by HiGHS itself (not through the package) and solved."""
+    import highspy
+
+    from cellsuppress.solvers.highs import take_banner
+
+    take_banner()
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    assert h.readModel(str(path)) == highspy.HighsStatus.kOk
+    h.run()
+    return h
+
+
+@BACKENDS
+def test_export_unknown_suffix(tmp_path, make):
+    with pytest.raises(SolverError, match="suffix"):
+        make(small_lp()).export(tmp_path / "model.txt")
+    assert not list(tmp_path.iterdir())
+
+
+@BACKENDS
+@pytest.mark.parametrize("suffix", [".mps", ".lp"])
+def test_export_to_a_missing_directory_names_it(tmp_path, make, suffix):
+    path = tmp_path / "nodir" / f"m{suffix}"
+    with pytest.raises(SolverError, match="nodir.*does not exist"):
+        make(small_milp()).export(path)
+    assert not (tmp_path / "nodir").exists()
+
+
+@pytest.mark.parametrize("suffix", [".mps", ".lp"])
+def test_export_highs_with_added_rows(tmp_path, suffix):
+    m = HighsModel(small_milp())
+    m.add_rows(sp.csr_matrix([[0.0, 0.0, 0.0, 1.0]]), [-INF], [0.0])
+    path = tmp_path / f"model{suffix}"
+    m.export(path)
+    h = read_back(path)
+    assert h.getObjectiveValue() == pytest.approx(9.0)
+    assert h.getLp().num_row_ == 3
 
 
 def test_export_highs_mps(tmp_path):
     m = HighsModel(small_milp())
     path = tmp_path / "highs.mps"
-    m.h.writeModel(str(path))
+    m.export(path)
     assert path.exists() and "ROWS" in path.read_text()
     # PuLP reads HiGHS's MPS too
     import pulp
@@ -402,7 +431,7 @@ def test_background_solve_stops_early_with_its_bound():
 def test_background_solve_needs_a_backend_that_can_stop():
     from cellsuppress.solvers.background import BackgroundSolve
 
-    with pytest.raises(ValueError, match="cbc backend cannot be stopped"):
+    with pytest.raises(SolverError, match="cbc backend cannot be stopped"):
         BackgroundSolve(small_milp(), "cbc", time_limit=1.0)
 
 
@@ -422,6 +451,8 @@ def test_background_solve_that_ignores_its_time_limit_is_left_behind(monkeypatch
             release.wait(60.0)
             return Solution(status="optimal", x=np.zeros(2), objective=0.0, bound=0.0)
 
+        can_stop = True
+
         def stop(self):  # asked, but does not listen
             pass
 
@@ -439,3 +470,107 @@ def test_background_solve_that_ignores_its_time_limit_is_left_behind(monkeypatch
     release.set()
     job._thread.join(5.0)
     assert not job._thread.is_alive()
+
+
+@BACKENDS
+def test_row_bounds_change_in_place(make):
+    m = make(small_milp())
+    m.set_row_bounds([1], [1.0], [2.0])  # b + c + d in [1, 2]: a = c = 1, d = 0: 7
+    assert m.solve().objective == pytest.approx(7.0)
+    m.set_row_bounds([1], [3.0], [3.0])  # b = c = d = 1, then a = 1: 10
+    assert m.solve().objective == pytest.approx(10.0)
+    m.set_row_bounds([0, 1], [-INF, 0.0], [INF, 0.0])  # first row free, nothing in the second: 0
+    sol = m.solve()
+    assert sol.objective == pytest.approx(0.0) and m.n_rows == 2
+    m.set_row_bounds(np.array([0, 1]), np.array([6.0, 2.0]), np.array([INF, 2.0]))  # as built: 8
+    assert m.solve().objective == pytest.approx(8.0)
+    with pytest.raises(ValueError, match="above upper bound"):
+        m.set_row_bounds([0], [3.0], [2.0])
+
+
+def test_pulp_row_bounds_survive_export(tmp_path):
+    m = PulpModel(small_milp(), "cbc")
+    m.set_row_bounds([1], [3.0], [3.0])
+    m.set_row_bounds([1], [1.0], [2.0])  # a two-sided row again: both its constraints, once
+    path = tmp_path / "m.lp"
+    m.export(path)
+    assert read_back(path).getObjectiveValue() == pytest.approx(7.0)
+
+
+def test_backends_share_one_interface():
+    from cellsuppress.solvers import Model
+
+    h, p = HighsModel(small_milp()), PulpModel(small_milp(), "cbc")
+    assert isinstance(h, Model) and isinstance(p, Model)
+    assert h.can_stop and not p.can_stop
+    with pytest.raises(SolverError, match="cannot be stopped"):
+        p.stop()
+    with pytest.raises(SolverError, match="basis"):
+        p.basis()
+    # an LP solve is a solve on a backend with one LP algorithm
+    p.set_integer(False)
+    assert p.solve_lp(time_limit=10).objective == pytest.approx(7.0)
+
+
+def test_highs_basis_names_columns_and_slacks():
+    # (1.5, 2.5) has both columns basic; the loose third row x <= 10 has its slack in the basis
+    lp = small_lp(maximize=True)
+    m = HighsModel(lp)
+    m.add_rows(sp.csr_matrix([[1.0, 0.0]]), [-INF], [10.0])
+    assert m.solve().status == "optimal"
+    assert sorted(m.basis().tolist()) == [-3, 0, 1]
+    m.set_objective([0.0, 0.0])  # any point: still one basic variable per row
+    assert m.solve().status == "optimal" and m.basis().size == m.n_rows
+
+
+def test_check_solver_lists_the_valid_names():
+    from cellsuppress.solvers import check_solver
+
+    assert check_solver("highs") == "highs"
+    assert check_solver("cbc") in ("PULP_CBC_CMD", "COIN_CMD")
+    for bad in ("bogus", None, ""):
+        with pytest.raises(SolverError) as e:
+            check_solver(bad)
+        msg = str(e.value)
+        assert repr(bad) in msg and "highs" in msg
+    with pytest.raises(SolverError, match="'bogus'.*highs.*cbc"):
+        make_model(small_lp(), "bogus")
+
+
+def test_solves_write_nothing_on_stdout(tmp_path):
+    # a fresh process (HiGHS prints its banner with the first instance of a process) that runs
+    # every kind of solve the package makes: MIPs and LPs in the main thread, a MIP in another
+    # thread, CBC through PuLP, the audit; its stdout must hold only what it prints itself
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "solve.py"
+    script.write_text("""
+import numpy as np, scipy.sparse as sp
+import cellsuppress as cs
+from cellsuppress.solvers import HighsModel, LinearProgram
+from cellsuppress.solvers.background import BackgroundSolve
+from cellsuppress.tables.synthetic import generate
+
+rng = np.random.default_rng(0)
+A = sp.random(300, 450, density=0.05, random_state=1, format="csr")
+A.data = np.round(A.data * 10) + 1
+lp = LinearProgram(c=rng.integers(1, 100, 450).astype(float), A=A, row_lo=np.full(300, 20.0),
+                   row_hi=np.full(300, np.inf), col_lo=np.zeros(450), col_hi=np.ones(450),
+                   integer=np.ones(450, dtype=bool))
+job = BackgroundSolve(lp, "highs", time_limit=1.0)
+HighsModel(lp).solve(time_limit=1.0)
+job.result(wait=True)
+t = generate(dims=3, levels=(3,), seed=3, mean=40, small_share=0.2, zero_share=0.05).table()
+for solver in ("highs", "cbc"):
+    res = cs.protect(t, solver=solver, time_limit=30)
+    assert res.audit.ok
+assert cs.audit(t, hidden=res.hidden, integer=True).ok
+print("only this")
+""")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "only this\n"

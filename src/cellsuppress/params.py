@@ -15,15 +15,16 @@ from numbers import Real
 import numpy as np
 import pandas as pd
 
-from .errors import RuleError, SolverError, TableError
+from .errors import RuleError, TableError
+from .solvers import check_solver
+from .solvers.base import export_format
 from .tables.linear import LinearTable
 
 METHODS = ("optimal", "fast")
-HIGHS = ("highs", "highspy")  # HiGHS in memory; any other name goes to PuLP
 
 
 def check_protect_params(table, *, preset=None, threshold=20, cost=None, method="optimal",
-                         time_limit=None, mip_gap=0.0, solver="highs") -> tuple:
+                         time_limit=None, mip_gap=0.0, solver="highs", export_model=None) -> tuple:
     """Raise on a bad parameter of :func:`~cellsuppress.protect`; return ``(preset, cost)``
     with ``None`` resolved from the table."""
     _check_table(table, "protect")
@@ -40,6 +41,8 @@ def check_protect_params(table, *, preset=None, threshold=20, cost=None, method=
     if not (_is_number(mip_gap) and 0 <= mip_gap <= 1):
         raise RuleError(f"mip_gap must be a relative gap from 0 to 1 (0: prove optimality), got {_show(mip_gap)}")
     check_solver(solver)
+    if export_model is not None:
+        export_format(export_model)  # a path that cannot be written fails now, not after the solve
     return follow_table(table, preset, cost)
 
 
@@ -59,17 +62,6 @@ def follow_table(table: LinearTable, preset=None, cost=None) -> tuple:
     if cost is None:
         cost = "file" if table.cost is not None else "value"
     return preset, cost
-
-
-def check_solver(name) -> None:
-    """Raise :class:`SolverError` unless ``name`` is HiGHS or a PuLP solver installed here."""
-    if not isinstance(name, str):
-        raise SolverError(f"solver must be a name such as 'highs' or 'cbc', got {_show(name)}")
-    if name in HIGHS:
-        return
-    from .solvers.pulp_backend import resolve_solver
-
-    resolve_solver(name)  # names the unknown or missing solver and lists the available ones
 
 
 def _check_table(table, what: str) -> None:

@@ -98,6 +98,10 @@ def protect(table: LinearTable, preset: str | None = None, threshold: float = 20
     ``value`` (:mod:`cellsuppress.params`). Every parameter is checked first: a bad one raises a
     :class:`~cellsuppress.CellSuppressError` that says what is allowed.
 
+    ``solver`` chooses the MILP solver of the master problem (the choice of cells to
+    hide): ``"highs"`` (in memory, the default) or a solver PuLP runs (``"cbc"``, ...). The
+    attacker LPs (separation, heuristic, audit) always run on HiGHS.
+
     >>> import pandas as pd, cellsuppress as cs
     >>> df = pd.DataFrame({"r": list("aabb"), "c": list("xyxy"), "n": [3, 40, 25, 30]})
     >>> t = cs.Table.from_frame(df, dims=["r", "c"], count="n")
@@ -114,7 +118,8 @@ def protect(table: LinearTable, preset: str | None = None, threshold: float = 20
     t0 = time.perf_counter()
     say = _Progress(progress)
     preset, cost = check_protect_params(table, preset=preset, threshold=threshold, cost=cost, method=method,
-                                        time_limit=time_limit, mip_gap=mip_gap, solver=solver)
+                                        time_limit=time_limit, mip_gap=mip_gap, solver=solver,
+                                        export_model=export_model)
     req = requirement(table, preset, threshold, sensitive=sensitive, hidden_nonzero=hidden_nonzero,
                       lpl=lpl, upl=upl, spl=spl)
     p = build_problem(table, req, cost, hidden_nonzero)

@@ -275,7 +275,7 @@ def _relations(A, t, lb, ub, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.
         model = HighsModel(LinearProgram(c=np.zeros(k), A=A, row_lo=t, row_hi=t, col_lo=lb, col_hi=ub))
         if model.solve().status != "optimal":
             return none  # the solves proper report it
-        basic = np.asarray(model.h.getBasicVariables()[1], dtype=np.int64)
+        basic = model.basis()
     except Exception:  # noqa: BLE001 - a shortcut only: without it every cell is solved
         return none
     if basic.size != m:

@@ -1,15 +1,39 @@
-"""Solver backends: each is a small adapter from a :class:`LinearProgram` to one solver."""
-from .base import LinearProgram, Solution, SolverError
+"""Solver backends: each is a small adapter from a :class:`LinearProgram` to one solver, a live
+:class:`Model` that takes new rows, bounds and objectives between solves.
+
+``protect(..., solver=...)`` chooses the solver of the master problem, the MILP that picks the
+cells to hide: ``highs`` (HiGHS in memory, the default and the fastest) or a solver reached
+through PuLP (``cbc``, ``glpk``, ``gurobi``, ``cplex``, ...). The attacker LPs (separation, the
+heuristic, the audit) always run on HiGHS, whatever the master's solver.
+"""
+from .base import LinearProgram, Model, Solution, SolverError
 from .highs import HighsModel
 
+_HIGHS_NAMES = ("highs", "highspy")
 
-def make_model(lp: LinearProgram, solver: str = "highs", **kw):
+
+def check_solver(name: str) -> str:
+    """The backend's name for solver ``name`` (``highs``, or the PuLP class that runs it).
+
+    Raises :class:`SolverError` for a solver that is unknown or not installed here; the
+    message lists the names that would work.
+    """
+    if not isinstance(name, str):
+        raise SolverError(f"solver must be a name such as 'highs' or 'cbc', got {name!r}")
+    if name in _HIGHS_NAMES:
+        return "highs"
+    from .pulp_backend import resolve_solver
+
+    return resolve_solver(name)
+
+
+def make_model(lp: LinearProgram, solver: str = "highs", **kw) -> Model:
     """A live model of ``lp`` on the named backend (``highs`` or a PuLP solver name)."""
-    if solver in ("highs", "highspy"):
+    if check_solver(solver) == "highs":
         return HighsModel(lp, **kw)
     from .pulp_backend import PulpModel
 
     return PulpModel(lp, solver=solver, **kw)
 
 
-__all__ = ["LinearProgram", "Solution", "SolverError", "HighsModel", "make_model"]
+__all__ = ["LinearProgram", "Model", "Solution", "SolverError", "HighsModel", "check_solver", "make_model"]

@@ -11,7 +11,7 @@ import time
 import warnings
 
 from . import make_model
-from .base import LinearProgram, Solution
+from .base import LinearProgram, Solution, SolverError
 
 
 # the name of every such thread: a caller can check that none is left running
@@ -20,7 +20,7 @@ THREAD_NAME = "cellsuppress-background-solve"
 
 class BackgroundSolve:
     """Solve ``lp`` with ``solver`` in a thread of its own; the solve options are those of the
-    backend's ``solve``. Only for backends that can be stopped from outside (``stop``).
+    backend's ``solve``. Only for backends that can be stopped from outside (``can_stop``).
 
     HiGHS does not check its time limit everywhere: a 15 s neighbourhood solve once ran for
     minutes in the presolve of a RENS sub-MIP (``HPresolve::strengthenInequalities``), and
@@ -41,8 +41,8 @@ class BackgroundSolve:
 
     def __init__(self, lp: LinearProgram, solver: str, **solve_options):
         self.model = make_model(lp, solver)
-        if not callable(getattr(self.model, "stop", None)):
-            raise ValueError(f"the {solver} backend cannot be stopped from another thread")
+        if not self.model.can_stop:
+            raise SolverError(f"the {solver} backend cannot be stopped from another thread")
         self._solution: Solution | None = None
         self._error: BaseException | None = None
         self.abandoned = False

@@ -1,7 +1,10 @@
-"""Solver-neutral description of a (mixed-integer) linear program and its solution."""
+"""Solver-neutral description of a (mixed-integer) linear program, its solution, and the
+interface of a live model that every backend implements."""
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
@@ -50,3 +53,108 @@ class Solution:
     @property
     def has_solution(self) -> bool:
         return self.x is not None
+
+
+def row_bounds(m: int, lo, hi) -> tuple[np.ndarray, np.ndarray]:
+    """``lo`` and ``hi`` as arrays of ``m`` bounds (a scalar applies to every row); a row whose
+    lower bound is above its upper one is an error, not an infeasible model."""
+    lo = np.broadcast_to(np.asarray(lo, dtype=float), (m,))
+    hi = np.broadcast_to(np.asarray(hi, dtype=float), (m,))
+    if np.any(lo > hi):
+        bad = int(np.flatnonzero(lo > hi)[0])
+        raise ValueError(f"row {bad}: lower bound {lo[bad]:g} above upper bound {hi[bad]:g}")
+    return lo, hi
+
+
+def export_format(path) -> str:
+    """The format (``mps`` or ``lp``) of a model file by its suffix.
+
+    Checked before anything is written, so that a path that cannot be honoured fails at once
+    rather than after the solve: :class:`SolverError` for another suffix or a directory that
+    does not exist.
+    """
+    path = Path(path)
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in ("mps", "lp"):
+        raise SolverError(f"cannot tell the format of {str(path)!r}: use a .mps or .lp suffix")
+    folder = path.parent
+    if not folder.is_dir():
+        raise SolverError(f"cannot write the model to {str(path)!r}: the directory {str(folder)!r} does not exist")
+    return fmt
+
+
+class Model(ABC):
+    """A live (mixed-integer) linear program on one solver: rows, bounds, objective and
+    integrality change in place between solves.
+
+    Rows and columns are numbered as in the :class:`LinearProgram` the model was made from;
+    rows added later follow, and a deletion moves the rows after it up. Bounds may be
+    infinite. Every backend implements the abstract methods; the others state what a backend
+    can do beyond them (``can_stop``, :meth:`basis`).
+    """
+
+    #: whether :meth:`stop` can end a solve running in another thread
+    can_stop: bool = False
+
+    # -- changes ----------------------------------------------------------------------------
+    @abstractmethod
+    def add_rows(self, A: sp.spmatrix, lo: np.ndarray, hi: np.ndarray) -> None:
+        """Append rows ``lo <= A x <= hi``."""
+
+    @abstractmethod
+    def delete_rows(self, idx: np.ndarray) -> None:
+        """Drop rows ``idx``; the rows after them move up."""
+
+    @property
+    @abstractmethod
+    def n_rows(self) -> int:
+        """How many rows the model has now."""
+
+    @abstractmethod
+    def set_objective(self, c: np.ndarray, maximize: bool = False) -> None:
+        """A new objective (every column's cost) and sense."""
+
+    @abstractmethod
+    def set_col_bounds(self, idx: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+        """New bounds of columns ``idx``."""
+
+    @abstractmethod
+    def set_row_bounds(self, idx: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+        """New bounds of rows ``idx``."""
+
+    @abstractmethod
+    def set_integer(self, integer: bool) -> None:
+        """Switch the integer columns between integer and continuous (the LP relaxation)."""
+
+    @abstractmethod
+    def set_option(self, name: str, value) -> None:
+        """A solver-specific option for every later solve (the names are the solver's own)."""
+
+    # -- solving ----------------------------------------------------------------------------
+    @abstractmethod
+    def solve(self, time_limit: float | None = None, mip_gap: float | None = None,
+              mip_abs_gap: float | None = None, cold: bool = False) -> Solution:
+        """Solve as the model stands; ``cold`` drops what a previous solve left (basis) first.
+        A ``time_limit`` of 0 is a limit (the deadline has passed), None is none."""
+
+    def solve_lp(self, switch_after: float = 1.0, time_limit: float | None = None,
+                 cold: bool = False) -> Solution:
+        """Solve an LP; a backend with several LP algorithms may change algorithm when the
+        first one runs past ``switch_after`` seconds."""
+        return self.solve(time_limit=time_limit, cold=cold)
+
+    def stop(self) -> None:
+        """End a solve running in another thread, keeping what it found (as at a time limit).
+        Only where ``can_stop``."""
+        raise SolverError(f"a {type(self).__name__} solve cannot be stopped from another thread")
+
+    def basis(self) -> np.ndarray:
+        """The basic variables of the last LP solve, one per row: a column ``j >= 0``, or the
+        slack of row ``r`` as ``-1 - r``."""
+        raise SolverError(f"{type(self).__name__} does not expose its basis")
+
+    # -- export -----------------------------------------------------------------------------
+    @abstractmethod
+    def export(self, path) -> None:
+        """Write the model as MPS (``.mps``) or CPLEX LP (``.lp``), by the file's suffix
+        (:func:`export_format` checks it first)."""

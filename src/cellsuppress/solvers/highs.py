@@ -1,10 +1,16 @@
-"""HiGHS in memory through highspy: a live model that takes new rows and objectives."""
+"""HiGHS in memory through highspy: a live model that takes new rows and objectives.
+
+Every call into highspy of the package is in this module."""
 from __future__ import annotations
+
+import os
+import sys
+import threading
 
 import numpy as np
 import scipy.sparse as sp
 
-from .base import LinearProgram, Solution, SolverError
+from .base import LinearProgram, Model, Solution, SolverError, export_format, row_bounds
 
 try:
     import highspy
@@ -12,29 +18,38 @@ except ImportError:  # pragma: no cover - highspy is a core dependency
     highspy = None
 
 _INF = 1e30
+_banner_lock = threading.Lock()
 _banner_shown = False
 
 
-def _new_highs():
-    """A silent Highs instance; the first one in a process prints a banner on fd 1, so mute it."""
+def take_banner() -> None:
+    """HiGHS prints a banner on fd 1 when the first ``Highs`` instance of a process is made,
+    before any option can silence it; make that instance here with fd 1 muted, so no later one
+    (the package's, or PuLP's own through highspy) prints. The mute is process-wide, which is
+    why it is done once, under a lock."""
     global _banner_shown
-    if _banner_shown:
-        h = highspy.Highs()
-    else:
-        import os
-        import sys
-
+    with _banner_lock:
+        if _banner_shown:
+            return
         sys.stdout.flush()
         saved = os.dup(1)
         try:
             with open(os.devnull, "w") as null:
                 os.dup2(null.fileno(), 1)
-                h = highspy.Highs()
+                highspy.Highs()
         finally:
             os.dup2(saved, 1)
             os.close(saved)
         _banner_shown = True
+
+
+def _new_highs():
+    """A silent Highs instance: no log anywhere, and above all none on stdout, where a CLI
+    writes its table."""
+    take_banner()
+    h = highspy.Highs()
     h.setOptionValue("output_flag", False)
+    h.setOptionValue("log_to_console", False)
     return h
 
 
@@ -42,7 +57,7 @@ def _fin(a: np.ndarray) -> np.ndarray:
     return np.clip(np.asarray(a, dtype=float), -_INF, _INF)
 
 
-class HighsModel:
+class HighsModel(Model):
     """A live HiGHS model. Rows and objectives change in place, so re-solves warm start.
 
     >>> import numpy as np, scipy.sparse as sp
@@ -51,6 +66,8 @@ class HighsModel:
     >>> HighsModel(lp).solve().objective
     2.0
     """
+
+    can_stop = True
 
     def __init__(self, lp: LinearProgram, threads: int | None = None):
         if highspy is None:
@@ -95,7 +112,8 @@ class HighsModel:
         self.h.changeColsBounds(idx.size, idx, _fin(lo), _fin(hi))
 
     def set_row_bounds(self, idx: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
-        idx = np.asarray(idx, dtype=np.int32)
+        idx = np.atleast_1d(np.asarray(idx, dtype=np.int32))
+        lo, hi = row_bounds(idx.size, lo, hi)
         self.h.changeRowsBounds(idx.size, idx, _fin(lo), _fin(hi))
 
     def set_integer(self, integer: bool) -> None:
@@ -116,6 +134,7 @@ class HighsModel:
         if A.shape[0] == 0:
             return
         A.sort_indices()
+        lo, hi = row_bounds(A.shape[0], lo, hi)
         self.h.addRows(A.shape[0], _fin(lo), _fin(hi), A.nnz, A.indptr.astype(np.int32),
                        A.indices.astype(np.int32), A.data.astype(float))
 
@@ -134,6 +153,18 @@ class HighsModel:
         (HiGHS reads the option during the run; measured: within 0.2 s). Its best solution
         and bound so far are returned as at a time limit."""
         self.h.setOptionValue("time_limit", 0.0)
+
+    def basis(self) -> np.ndarray:
+        status, basic = self.h.getBasicVariables()
+        if status != highspy.HighsStatus.kOk:
+            raise SolverError("HiGHS has no basis: the last solve was not an LP solved by simplex")
+        return np.asarray(basic, dtype=np.int64)
+
+    def export(self, path) -> None:
+        export_format(path)
+        # a warning only says that HiGHS made up the column and row names
+        if self.h.writeModel(str(path)) == highspy.HighsStatus.kError:
+            raise SolverError(f"HiGHS could not write the model to {str(path)!r}")
 
     def solve_lp(self, switch_after: float = 1.0, time_limit: float | None = None, cold: bool = False) -> Solution:
         """An LP solve that leaves simplex for the interior point method (with crossover, so

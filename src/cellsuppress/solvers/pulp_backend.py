@@ -1,7 +1,7 @@
 """PuLP backend: CBC (bundled with PuLP), GLPK, CPLEX, Gurobi, Xpress, ... and LP/MPS export.
 
-A :class:`PulpModel` has the same interface as :class:`~cellsuppress.solvers.highs.HighsModel`,
-so ``protect(..., solver="cbc")`` runs the same row generation on another solver. PuLP hands
+A :class:`PulpModel` is a :class:`~cellsuppress.solvers.base.Model` like
+:class:`~cellsuppress.solvers.highs.HighsModel`, so ``protect(..., solver="cbc")`` runs the same row generation on another solver. PuLP hands
 the whole model to the solver on every solve (most of its solvers run as a separate program),
 so re-solves do not warm start; HiGHS in memory stays the fast default.
 """
@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from .base import LinearProgram, Solution, SolverError
+from .base import LinearProgram, Model, Solution, SolverError, export_format, row_bounds
+from .highs import take_banner
 
 try:
     import pulp
@@ -95,8 +96,10 @@ def _bound(v: float):
 _CBC_BOUND = re.compile(r"^(?:Lower|Upper) bound:\s*(\S+)", re.MULTILINE)
 
 
-class PulpModel:
-    """A live model of ``lp`` on a PuLP solver; same interface as :class:`HighsModel`.
+class PulpModel(Model):
+    """A live model of ``lp`` on a PuLP solver. PuLP hands the solver the whole model on every
+    solve, so no solve warm starts (``cold`` changes nothing) and none can be stopped from
+    another thread.
 
     >>> import numpy as np, scipy.sparse as sp
     >>> lp = LinearProgram(c=[1, 1], A=sp.csr_matrix([[1., 1.]]), row_lo=[2], row_hi=[np.inf],
@@ -107,10 +110,8 @@ class PulpModel:
 
     def __init__(self, lp: LinearProgram, solver: str = "cbc", threads: int | None = None):
         self.solver_name = resolve_solver(solver)
-        if self.solver_name == "HiGHS":  # highspy prints a banner with its first instance: take it silently
-            from .highs import _new_highs
-
-            _new_highs()
+        if self.solver_name == "HiGHS":  # PuLP's HiGHS is highspy, which prints a banner with its first instance
+            take_banner()
         self.requested = solver
         self.threads = threads
         self.solver_options: dict = {}
@@ -125,6 +126,7 @@ class PulpModel:
             self.vars = [self._new_var(f"x{j:0{width}d}", lp.col_lo[j], lp.col_hi[j], bool(self.integer[j]))
                          for j in range(self.n)]
         self.rows: list[list] = []  # per row of the program: its PuLP constraints
+        self.row_terms: list[tuple[int, list]] = []  # per row: its name's number and its terms
         self._named = 0  # rows ever added: names stay unique after deletions
         self._set_objective_expr()
         self.add_rows(lp.A, lp.row_lo, lp.row_hi)
@@ -182,35 +184,53 @@ class PulpModel:
             return
         if A.shape[1] != self.n:
             raise ValueError(f"rows have {A.shape[1]} columns but the model has {self.n}")
-        lo = np.broadcast_to(np.asarray(lo, dtype=float), (m,))
-        hi = np.broadcast_to(np.asarray(hi, dtype=float), (m,))
-        if np.any(lo > hi):
-            bad = int(np.flatnonzero(lo > hi)[0])
-            raise ValueError(f"row {bad}: lower bound {lo[bad]:g} above upper bound {hi[bad]:g}")
+        lo, hi = row_bounds(m, lo, hi)
         V = self.vars
-        E, LE, GE = pulp.LpConstraintEQ, pulp.LpConstraintLE, pulp.LpConstraintGE
         ind, ptr, data = A.indices, A.indptr, A.data
         with _quiet():
             for r in range(m):
                 s, e = ptr[r], ptr[r + 1]
                 terms = [(V[j], v) for j, v in zip(ind[s:e].tolist(), data[s:e].tolist()) if v != 0.0]
-                i = self._named
+                self.row_terms.append((self._named, terms))
+                self.rows.append(self._constraints(self._named, terms, float(lo[r]), float(hi[r])))
                 self._named += 1
-                l, h = float(lo[r]), float(hi[r])
-                cons = []
-                if l == h:
-                    cons.append((E, l, f"r{i}"))
-                else:
-                    if np.isfinite(l):
-                        cons.append((GE, l, f"r{i}" if not np.isfinite(h) else f"r{i}_lo"))
-                    if np.isfinite(h):
-                        cons.append((LE, h, f"r{i}" if not np.isfinite(l) else f"r{i}_hi"))
-                made = []
-                for sense, rhs, name in cons:
-                    c = pulp.LpConstraint(pulp.LpAffineExpression(terms), sense, name, rhs)
-                    self.prob.addConstraint(c)
-                    made.append(c)
-                self.rows.append(made)  # a free row (-inf, inf) gets no constraint
+
+    def _constraints(self, i: int, terms: list, l: float, h: float) -> list:
+        """Add row number ``i`` (its name) to the problem: one PuLP constraint per finite side,
+        one for an equation, none for a free row (-inf, inf)."""
+        E, LE, GE = pulp.LpConstraintEQ, pulp.LpConstraintLE, pulp.LpConstraintGE
+        cons = []
+        if l == h:
+            cons.append((E, l, f"r{i}"))
+        else:
+            if np.isfinite(l):
+                cons.append((GE, l, f"r{i}" if not np.isfinite(h) else f"r{i}_lo"))
+            if np.isfinite(h):
+                cons.append((LE, h, f"r{i}" if not np.isfinite(l) else f"r{i}_hi"))
+        made = []
+        for sense, rhs, name in cons:
+            c = pulp.LpConstraint(pulp.LpAffineExpression(terms), sense, name, rhs)
+            self.prob.addConstraint(c)
+            made.append(c)
+        return made
+
+    def _constraint_store(self) -> dict:
+        # PuLP has no call to remove a constraint; 3.3 keeps them in ``_constraints`` (its
+        # ``constraints`` mapping warns on use), older versions in the ``constraints`` dict
+        store = getattr(self.prob, "_constraints", None)
+        return self.prob.constraints if store is None else store
+
+    def set_row_bounds(self, idx: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+        idx = np.atleast_1d(np.asarray(idx, dtype=np.int64))
+        lo, hi = row_bounds(idx.size, lo, hi)
+        store = self._constraint_store()
+        with _quiet():
+            for k, l, h in zip(idx.tolist(), lo.tolist(), hi.tolist()):
+                # which sides a row has depends on its bounds: make its constraints anew
+                for c in self.rows[k]:
+                    del store[c.name]
+                i, terms = self.row_terms[k]
+                self.rows[k] = self._constraints(i, terms, l, h)
 
     @property
     def n_rows(self) -> int:
@@ -219,15 +239,12 @@ class PulpModel:
     def delete_rows(self, idx: np.ndarray) -> None:
         """Drop rows ``idx``; the rows after them move up."""
         drop = set(np.asarray(idx, dtype=np.int64).tolist())
-        # PuLP has no call to remove a constraint; 3.3 keeps them in ``_constraints`` (its
-        # ``constraints`` mapping warns on use), older versions in the ``constraints`` dict
-        store = getattr(self.prob, "_constraints", None)
-        if store is None:
-            store = self.prob.constraints
+        store = self._constraint_store()
         for i in drop:
             for c in self.rows[i]:
                 del store[c.name]
         self.rows = [r for i, r in enumerate(self.rows) if i not in drop]
+        self.row_terms = [r for i, r in enumerate(self.row_terms) if i not in drop]
 
     # -- solving -------------------------------------------------------------------------
     def _solver(self, time_limit, mip_gap, mip_abs_gap, log_path, options=None):
@@ -248,7 +265,7 @@ class PulpModel:
             return pulp.getSolver(self.solver_name, **kw)
 
     def solve(self, time_limit: float | None = None, mip_gap: float | None = None,
-              mip_abs_gap: float | None = None) -> Solution:
+              mip_abs_gap: float | None = None, cold: bool = False) -> Solution:
         sol, log = self._run(time_limit, mip_gap, mip_abs_gap)
         if (sol.status == "infeasible" and time_limit is not None
                 and "Pre-processing says infeasible" in log):
@@ -337,16 +354,12 @@ class PulpModel:
 
     # -- export -----------------------------------------------------------------------------
     def export(self, path) -> None:
-        """Write the model as MPS (``.mps``) or CPLEX LP (``.lp``), by the file's suffix."""
-        path = Path(path)
-        suffix = path.suffix.lower()
+        fmt = export_format(path)
         with _quiet():
-            if suffix == ".mps":
+            if fmt == "mps":
                 try:  # OBJSENSE section (PuLP >= 3): a maximization reads back as one
                     self.prob.writeMPS(str(path), mpsSense=self.prob.sense, with_objsense=True)
                 except TypeError:
                     self.prob.writeMPS(str(path), mpsSense=self.prob.sense)
-            elif suffix == ".lp":
-                self.prob.writeLP(str(path))
             else:
-                raise ValueError(f"cannot tell the format of {str(path)!r}: use a .mps or .lp suffix")
+                self.prob.writeLP(str(path))

@@ -131,7 +131,7 @@ class _Master:
     # -- the bound from a copy of the master solved in another thread ------------------------------
     @property
     def can_solve_in_background(self) -> bool:
-        return callable(getattr(self.model, "stop", None))
+        return self.model.can_stop
 
     def start_bound(self, slice_: float | None = None) -> None:
         """Solve a copy of the master, with every cut so far, in another thread: its bound is the
@@ -311,7 +311,7 @@ def optimal(p: Problem, say, deadline, mip_gap: float, solver: str, max_root_rou
     finally:
         m.poll_bound(stop=True)
     if export_model:
-        _export(m.model, export_model)
+        m.model.export(export_model)
     m.stats["lps"] += (m.sep.n_lps + m.sep_frac.n_lps + m.slices.n_lps
                        + (m.pareto.n_lps if m.pareto else 0))
     lower = m.lower
@@ -425,7 +425,7 @@ def _row_generation(m: _Master, export_model, guide_after: float = 0.0,
     final_done = False
     while not m.out_of_time():
         if export_model:
-            _export(m.model, export_model)
+            m.model.export(export_model)
         m.poll_bound()
         if m.closed():
             return True
@@ -678,11 +678,3 @@ def _rule_cuts(p: Problem, x: np.ndarray) -> list[Violation]:
         coef[free_hid] = -1.0
         out.append(Violation(-1, "rule", 1.0 - free_hid.size, 0.0, coef))
     return out
-
-
-def _export(model, path: str) -> None:
-    h = getattr(model, "h", None)
-    if h is not None:
-        h.writeModel(str(path))
-    elif hasattr(model, "export"):
-        model.export(path)
