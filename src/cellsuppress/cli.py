@@ -21,6 +21,8 @@ import pandas as pd
 from . import __version__
 from .errors import CellSuppressError, VerificationError
 from .rules import PRESETS
+from .release import cells_frame, denominators, whole_as_int
+from .release.crosstab import crosstabs
 
 PRESET_CHOICES = tuple(PRESETS)
 COST_CHOICES = ("value", "unity", "log", "file")
@@ -88,6 +90,17 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--published", metavar="OUT.csv",
                    help="also write the table as published: a marker in place of every hidden value")
     q.add_argument("--marker", default="*", help="marker for hidden values in --published (default '*')")
+    q.add_argument("--percent", metavar="row|column|total|DIM[,DIM]",
+                   help="with --published: add a percent column, each cell's share of its row total (the last "
+                        "dimension's total), column total (the first dimension's), the grand total, or the total "
+                        "over the named dimensions; shown only where the count and its total are both published")
+    q.add_argument("--decimals", type=_non_negative_int, default=1, metavar="N",
+                   help="decimal places of --percent, rounded half up (default 1)")
+    q.add_argument("--html", metavar="FILE.html",
+                   help="also write a self-contained page: the table as crosstabs, hidden cells marked, "
+                        "the attacker's interval of each on hover")
+    q.add_argument("--slice-by", metavar="DIM[,DIM]",
+                   help="with --html: one crosstab per code of these dimensions (default: all but the last two)")
     q.add_argument("-o", "--output", metavar="OUTPUT", required=True,
                    help="CSV input: every cell with its value, status (primary/secondary/published) and hidden; "
                         "JJ input: the 0-based indices of the hidden cells, one per line")
@@ -133,6 +146,16 @@ def _table_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hierarchy", action="append", default=[], metavar="DIM=FILE.csv",
                    help="parent,child CSV of a hierarchical dimension; may repeat")
     p.add_argument("--total-code", default="Total", help="code of the total of flat dimensions (default Total)")
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return n
 
 
 def _rule_args(p: argparse.ArgumentParser) -> None:
@@ -327,9 +350,22 @@ def cmd_protect(args) -> int:
         table = _read_jj(args.input)
         if args.published:
             raise UsageError("--published needs CSV input (a JJ file has no codes to publish)")
+        if args.slice_by:
+            raise UsageError("--slice-by needs CSV input (a JJ file has no dimensions)")
     else:
         table = _load_csv_table(args, published=False)
     preset, cost = follow_table(table, args.preset, args.cost)
+    if args.percent and not args.published:
+        raise UsageError("--percent adds a column to --published: give --published OUT.csv too")
+    if args.slice_by and not args.html:
+        raise UsageError("--slice-by lays out the --html page: give --html FILE.html too")
+    percent = _percent_arg(args.percent)
+    slice_by = _split(args.slice_by) or None
+    # bad --percent or --slice-by fail here, not after the solve
+    if percent is not None:
+        denominators(table, percent)
+    if args.html:
+        crosstabs(table, slice_by)
     kwargs = dict(preset=preset, threshold=args.threshold, cost=cost, method=args.method,
                   time_limit=args.time_limit, mip_gap=args.mip_gap, solver=args.solver,
                   progress=not args.quiet)
@@ -349,10 +385,12 @@ def cmd_protect(args) -> int:
     if jj:
         Path(args.output).write_text("".join(f"{i}\n" for i in np.flatnonzero(hidden)), encoding="utf-8")
     else:
-        frame = _output_frame(result.frame, table)
-        frame.to_csv(args.output, index=False)
+        cells_frame(result.frame, table).to_csv(args.output, index=False)
         if args.published:
-            _published_frame(frame, table.dims, args.count, args.marker).to_csv(args.published, index=False)
+            result.published(marker=args.marker, count=args.count, percent=percent,
+                             decimals=args.decimals).to_csv(args.published, index=False)
+    if args.html:
+        result.to_html(args.html, slice_by=slice_by)
 
     ok = bool(result.audit.ok)
     status = np.asarray(result.frame["status"]) if "status" in result.frame else None
@@ -366,7 +404,7 @@ def cmd_protect(args) -> int:
         f"optimal: {'yes' if result.optimal else 'no'}",
         f"  seconds: {seconds:.2f}; audit: {'SAFE' if ok else 'NOT SAFE'} "
         f"({result.audit.stats.get('solves', 0)} LP solves)",
-        f"  written: {args.output}" + (f", {args.published}" if getattr(args, "published", None) else ""),
+        f"  written: {', '.join(p for p in (args.output, args.published, args.html) if p)}",
     ]
     if result.message:
         lines.append("  " + result.message.replace("\n", "\n  "))
@@ -383,37 +421,14 @@ def _hidden_mask(result, n: int) -> np.ndarray:
     return mask
 
 
-def _int_if_whole(values: pd.Series) -> pd.Series:
-    v = pd.to_numeric(values, errors="coerce")
-    if v.notna().all() and (v == np.round(v)).all():
-        return v.astype("int64")
-    return v
-
-
-def _output_frame(frame: pd.DataFrame, table) -> pd.DataFrame:
-    """Dims, value, status, hidden (values as integers when whole), then the input's other columns
-    (empty for cells without an input row, e.g. computed margins)."""
-    out = frame.copy()
-    for d in table.dims:
-        out[d] = out[d].astype(str)
-    out["value"] = _int_if_whole(out["value"])
-    out["hidden"] = out["status"].ne("published")
-    first = list(table.dims) + ["value", "status", "hidden"]
-    out = out[first + [c for c in out.columns if c not in first]]
-    extra = getattr(table, "extra", None)
-    if extra is not None:
-        # a status or hidden column of an earlier run's output is replaced by this run's
-        for c in extra.columns:
-            if c not in out:
-                out[c] = extra[c].array
-    return out
-
-
-def _published_frame(frame: pd.DataFrame, dims: list[str], count: str, marker: str) -> pd.DataFrame:
-    pub = frame[list(dims)].copy()
-    shown = frame["status"].eq("published")
-    pub[count] = frame["value"].astype(object).where(shown, marker)
-    return pub
+def _percent_arg(text: str | None):
+    """``row``/``column``/``total`` or one dimension name as given; several names as a list."""
+    if text is None:
+        return None
+    names = _split(text)
+    if not names:
+        raise UsageError("--percent is empty; give row, column, total or dimension names")
+    return names[0] if len(names) == 1 else names
 
 
 # ---------------------------------------------------------------------------
@@ -470,14 +485,14 @@ def cmd_convert(args) -> int:
 
         cells = pd.DataFrame({
             "index": np.arange(n),
-            "value": _int_if_whole(pd.Series(t.values)),
-            "cost": _int_if_whole(pd.Series(col(t.cost, np.nan))),
+            "value": whole_as_int(pd.Series(t.values)),
+            "cost": whole_as_int(pd.Series(col(t.cost, np.nan))),
             "status": col(t.status, "s"),
             "lb": t.lb, "ub": t.ub,
             "lpl": col(t.lpl, 0.0), "upl": col(t.upl, 0.0), "spl": col(t.spl, 0.0),
         })
         for c in ("lb", "ub", "lpl", "upl", "spl"):
-            cells[c] = _int_if_whole(cells[c]) if np.isfinite(cells[c]).all() else cells[c]
+            cells[c] = whole_as_int(cells[c]) if np.isfinite(cells[c]).all() else cells[c]
         cells.to_csv(out, index=False)
         print(f"{n} cells, {t.n_equations} relations -> {out}")
         return 0

@@ -39,6 +39,10 @@ class Result:
     audit's included), ``mip_solves`` of the master, ``polish_solves`` (local branching) and
     ``background_solves`` (copies of the master solved on the second core for the bound),
     ``seconds``.
+
+    ``table`` is the table that was protected and ``settings`` the options that defined the
+    result (``preset``, ``threshold``, ``cost``, ``method``, ``hidden_nonzero``): the published
+    table and the views (:mod:`cellsuppress.release`) read them.
     """
 
     frame: pd.DataFrame
@@ -50,6 +54,8 @@ class Result:
     audit: AuditReport
     stats: dict = field(default_factory=dict)
     message: str = ""
+    table: LinearTable | None = field(default=None, repr=False)
+    settings: dict = field(default_factory=dict)
 
     @property
     def status(self) -> np.ndarray:
@@ -63,6 +69,32 @@ class Result:
                 f"gap {self.gap:.2%}; {'optimal' if self.optimal else 'not proven optimal'}; "
                 f"audit {'SAFE' if self.audit.ok else 'NOT SAFE'}; {self.stats.get('seconds', 0):.2f} s"
                 + (f"\n{self.message}" if self.message else ""))
+
+    # release reads a Result, so it is imported when called, not at the top of this module
+    def published(self, marker: str = "*", count: str = "value", percent=None, decimals: int = 1) -> pd.DataFrame:
+        """The table as published: ``marker`` for every hidden count; with ``percent`` ("row",
+        "column", "total" or dimension names) a ``percent`` column, shown only where its count and
+        its denominator are both published. See :mod:`cellsuppress.release.published`."""
+        from .release import published
+
+        return published(self.table, self.hidden, marker=marker, count=count, percent=percent,
+                         decimals=decimals)
+
+    def to_html(self, path=None, slice_by=None, intervals: bool = True, show_hidden: bool = True,
+                marker: str = "*", title: str | None = None) -> str:
+        """A self-contained HTML page of the result (see :func:`cellsuppress.release.to_html`)."""
+        from .release import to_html
+
+        return to_html(self, path, slice_by=slice_by, intervals=intervals, show_hidden=show_hidden,
+                       marker=marker, title=title)
+
+    def to_png(self, path, slice_by=None, show_hidden: bool = True, marker: str = "*",
+               title: str | None = None, dpi: int = 150):
+        """The view as a PNG picture; needs matplotlib (see :func:`cellsuppress.release.to_png`)."""
+        from .release import to_png
+
+        return to_png(self, path, slice_by=slice_by, show_hidden=show_hidden, marker=marker, title=title,
+                      dpi=dpi)
 
 
 class _Progress:
@@ -200,7 +232,9 @@ def protect(table: LinearTable, preset: str | None = None, threshold: float = 20
         notes.insert(0, f"time limit of {time_limit:g} s reached: returning the best audited pattern, gap {gap:.2%}")
     say(f"done: cost {total:g}, lower bound {lower:g}, gap {gap:.2%}", force=True)
     return Result(frame=frame, hidden=hidden, cost=total, lower_bound=lower, gap=gap,
-                  optimal=bool(optimal_flag), audit=report, stats=stats, message="\n".join(notes))
+                  optimal=bool(optimal_flag), audit=report, stats=stats, message="\n".join(notes), table=table,
+                  settings={"preset": preset, "threshold": threshold, "cost": cost, "method": method,
+                            "hidden_nonzero": bool(hidden_nonzero)})
 
 
 def _audit_reserve(time_limit: float) -> float:

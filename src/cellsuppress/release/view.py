@@ -1,0 +1,137 @@
+"""What a view of a protected table shows, whatever draws it (HTML page, PNG picture).
+
+Hidden cells are marked so that colour is never the only cue: each status has a colour from the
+Okabe-Ito palette (distinguishable with every common colour-vision deficiency), a fill pattern,
+a border style and a letter. Each hidden cell carries the interval an attacker can derive for it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..auditing.intervals import feasibility_intervals
+from ..errors import CellSuppressError
+from ..rules import requirement
+from .crosstab import Crosstab, crosstabs
+
+if TYPE_CHECKING:  # the view reads a Result; it never calls protect
+    from ..protect import Result
+
+
+@dataclass(frozen=True)
+class Mark:
+    """How one status is drawn: fill and border colours, fill pattern, border style, letter."""
+
+    status: str
+    fill: str
+    edge: str
+    pattern: str  # "solid" or "hatched"
+    border: str  # "solid" or "dashed"
+    letter: str
+    legend: str
+
+
+# Okabe-Ito orange / vermillion and sky blue / blue
+MARKS = {
+    "primary": Mark("primary", "#E69F00", "#D55E00", "solid", "solid", "P",
+                    "primary: sensitive, hidden (orange, solid border)"),
+    "secondary": Mark("secondary", "#56B4E9", "#0072B2", "hatched", "dashed", "S",
+                      "secondary: hidden to protect the primary cells (blue stripes, dashed border)"),
+}
+MARGIN_FILL = "#E6E6E6"
+GRAND_TOTAL_FILL = "#CCCCCC"
+
+
+@dataclass
+class View:
+    """Everything a drawing of the result needs."""
+
+    title: str
+    verdict: str
+    ok: bool
+    facts: list[str]
+    tables: list[Crosstab]
+    status: np.ndarray  # per cell: primary / secondary / published
+    text: list[str]  # per cell: what the cell shows
+    tip: list[str]  # per cell: the hover text
+    margin: np.ndarray  # per cell: a total or subtotal
+    threshold: float
+    show_hidden: bool
+
+
+def build_view(result: "Result", slice_by=None, intervals: bool = True, show_hidden: bool = True,
+               marker: str = "*", title: str | None = None) -> View:
+    """The view of ``result`` (see :func:`cellsuppress.release.to_html` for the parameters)."""
+    table = result_table(result)
+    status = np.asarray(result.frame["status"], dtype=str)
+    hidden = np.asarray(result.hidden, dtype=bool)
+    if status.shape != (table.n_cells,) or hidden.shape != (table.n_cells,):
+        raise CellSuppressError("the Result's frame and hidden do not match its table")
+    settings = dict(getattr(result, "settings", None) or {})
+    threshold = float(result.audit.threshold)
+    if intervals:
+        lo, hi = full_intervals(table, hidden, settings.get("hidden_nonzero", False), threshold)
+    else:  # the audit's own: sensitive cells only
+        lo, hi = np.asarray(result.audit.lo, float), np.asarray(result.audit.hi, float)
+    values = table.values
+    text = [_number(v) for v in values]
+    if not show_hidden:
+        for i in np.flatnonzero(hidden):
+            text[i] = marker
+    tip = ["published"] * table.n_cells
+    for i in np.flatnonzero(hidden):  # hidden cells only
+        what = {"primary": f"primary (sensitive: 1 to {threshold:g})", "secondary": "secondary"}[status[i]]
+        val = f"value {_number(values[i])}; " if show_hidden else ""
+        tip[i] = f"{what}, hidden: {val}an attacker can derive only {_interval(lo[i], hi[i])}"
+    tables = crosstabs(table, slice_by)
+    margin = np.zeros(table.n_cells, dtype=bool)
+    for ct in tables:
+        margin[ct.cells] |= ct.rows.margin[:, None] | ct.columns.margin[None, :]
+    n_p, n_s = int((status == "primary").sum()), int((status == "secondary").sum())
+    facts = [f"hidden {n_p + n_s} of {table.n_cells} cells: {n_p} primary, {n_s} secondary"]
+    cost = settings.get("cost")
+    facts.append(f"cost {result.cost:g}" + (f" ({cost})" if isinstance(cost, str) else "")
+                 + f"; lower bound {result.lower_bound:g}; gap {result.gap:.2%}; "
+                 + ("proven optimal" if result.optimal else "not proven optimal"))
+    how = [f"{k} {settings[k]}" for k in ("method",) if k in settings]
+    how += [f"preset {result.audit.preset}", f"threshold {threshold:g}"]
+    if settings.get("hidden_nonzero"):
+        how.append("zeros never hidden")
+    facts.append("; ".join(how))
+    ok = bool(result.audit.ok)
+    verdict = ("SAFE: the audit proves every sensitive cell protected" if ok
+               else "NOT SAFE: the audit found a sensitive cell that can be derived")
+    return View(title or "Protected table", verdict, ok, facts, tables, status, text, tip, margin,
+                threshold, show_hidden)
+
+
+def result_table(result: "Result"):
+    table = getattr(result, "table", None)
+    if table is None:
+        raise CellSuppressError("this Result has no table (results from cellsuppress.protect have one); "
+                                "a view needs the table's structure and values")
+    return table
+
+
+def full_intervals(table, hidden: np.ndarray, hidden_nonzero: bool, threshold: float):
+    """The attacker's interval of every hidden cell (the protect audit computes only the sensitive
+    cells')."""
+    # the attacker's a-priori bounds depend on hidden_nonzero only, not on the preset
+    lb = requirement(table, "strict", threshold, hidden_nonzero=hidden_nonzero).attacker_lb
+    iv = feasibility_intervals(table, hidden, lb)
+    return iv.lo, iv.hi
+
+
+def _number(v: float) -> str:
+    if np.isnan(v):
+        return "?"
+    return f"{int(v)}" if float(v).is_integer() else f"{v:g}"
+
+
+def _interval(lo: float, hi: float) -> str:
+    if np.isnan(lo) or np.isnan(hi):
+        return "(interval not computed)"
+    top = "infinity" if np.isinf(hi) else _number(hi)
+    return f"that it lies in [{_number(lo)}, {top}]"
