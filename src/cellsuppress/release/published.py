@@ -95,7 +95,10 @@ def published(table: LinearTable, hidden, marker: str = "*", count: str = "value
         den = denominators(table, percent)
         pct, defined = percentages(table.values, den, decimals)
         pct_shown = shown & shown[den]
-        out[PERCENT_COLUMN] = _with_marker(np.where(defined, pct, np.nan), pct_shown, marker)
+        pct = pct.astype(object)
+        if decimals == 0:  # whole percentages print as 17, not 17.0
+            pct[defined] = pct[defined].astype(np.int64)
+        out[PERCENT_COLUMN] = _with_marker(pct, pct_shown, marker)
     return out
 
 

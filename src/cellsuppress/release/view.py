@@ -56,8 +56,6 @@ class View:
     status: np.ndarray  # per cell: primary / secondary / published
     text: list[str]  # per cell: what the cell shows
     tip: list[str]  # per cell: the hover text
-    margin: np.ndarray  # per cell: a total or subtotal
-    threshold: float
     show_hidden: bool
 
 
@@ -86,9 +84,6 @@ def build_view(result: "Result", slice_by=None, intervals: bool = True, show_hid
         val = f"value {_number(values[i])}; " if show_hidden else ""
         tip[i] = f"{what}, hidden: {val}an attacker can derive only {_interval(lo[i], hi[i])}"
     tables = crosstabs(table, slice_by)
-    margin = np.zeros(table.n_cells, dtype=bool)
-    for ct in tables:
-        margin[ct.cells] |= ct.rows.margin[:, None] | ct.columns.margin[None, :]
     n_p, n_s = int((status == "primary").sum()), int((status == "secondary").sum())
     facts = [f"hidden {n_p + n_s} of {table.n_cells} cells: {n_p} primary, {n_s} secondary"]
     cost = settings.get("cost")
@@ -103,8 +98,7 @@ def build_view(result: "Result", slice_by=None, intervals: bool = True, show_hid
     ok = bool(result.audit.ok)
     verdict = ("SAFE: the audit proves every sensitive cell protected" if ok
                else "NOT SAFE: the audit found a sensitive cell that can be derived")
-    return View(title or "Protected table", verdict, ok, facts, tables, status, text, tip, margin,
-                threshold, show_hidden)
+    return View(title or "Protected table", verdict, ok, facts, tables, status, text, tip, show_hidden)
 
 
 def result_table(result: "Result"):
