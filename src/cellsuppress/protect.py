@@ -41,8 +41,8 @@ class Result:
     ``seconds``.
 
     ``table`` is the table that was protected and ``settings`` the options that defined the
-    result (``preset``, ``threshold``, ``cost``, ``method``, ``hidden_nonzero``): the published
-    table and the views (:mod:`cellsuppress.release`) read them.
+    result (``preset``, a :class:`~cellsuppress.rules.Preset`; ``threshold``, ``cost``, ``method``,
+    ``hidden_nonzero``): the published table and the views (:mod:`cellsuppress.release`) read them.
     """
 
     frame: pd.DataFrame
@@ -233,7 +233,7 @@ def protect(table: LinearTable, preset: str | None = None, threshold: float = 20
     say(f"done: cost {total:g}, lower bound {lower:g}, gap {gap:.2%}", force=True)
     return Result(frame=frame, hidden=hidden, cost=total, lower_bound=lower, gap=gap,
                   optimal=bool(optimal_flag), audit=report, stats=stats, message="\n".join(notes), table=table,
-                  settings={"preset": preset, "threshold": threshold, "cost": cost, "method": method,
+                  settings={"preset": req.preset, "threshold": threshold, "cost": cost, "method": method,
                             "hidden_nonzero": bool(hidden_nonzero)})
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..auditing.intervals import feasibility_intervals
 from ..errors import CellSuppressError
-from ..rules import requirement
+from ..rules import preset_named
 from .crosstab import Crosstab, crosstabs
 
 if TYPE_CHECKING:  # the view reads a Result; it never calls protect
@@ -70,7 +70,8 @@ def build_view(result: "Result", slice_by=None, intervals: bool = True, show_hid
     settings = dict(getattr(result, "settings", None) or {})
     threshold = float(result.audit.threshold)
     if intervals:
-        lo, hi = full_intervals(table, hidden, settings.get("hidden_nonzero", False), threshold)
+        lo, hi = full_intervals(table, hidden, settings.get("preset", result.audit.preset),
+                                settings.get("hidden_nonzero", False))
     else:  # the audit's own: sensitive cells only
         lo, hi = np.asarray(result.audit.lo, float), np.asarray(result.audit.hi, float)
     values = table.values
@@ -80,7 +81,7 @@ def build_view(result: "Result", slice_by=None, intervals: bool = True, show_hid
             text[i] = marker
     tip = ["published"] * table.n_cells
     for i in np.flatnonzero(hidden):  # hidden cells only
-        what = {"primary": f"primary (sensitive: 1 to {threshold:g})", "secondary": "secondary"}[status[i]]
+        what = {"primary": "primary (sensitive)", "secondary": "secondary"}[status[i]]
         val = f"value {_number(values[i])}; " if show_hidden else ""
         tip[i] = f"{what}, hidden: {val}an attacker can derive only {_interval(lo[i], hi[i])}"
     tables = crosstabs(table, slice_by)
@@ -109,12 +110,11 @@ def result_table(result: "Result"):
     return table
 
 
-def full_intervals(table, hidden: np.ndarray, hidden_nonzero: bool, threshold: float):
+def full_intervals(table, hidden: np.ndarray, preset, hidden_nonzero: bool):
     """The attacker's interval of every hidden cell (the protect audit computes only the sensitive
     cells')."""
-    # the attacker's a-priori bounds depend on hidden_nonzero only, not on the preset
-    lb = requirement(table, "strict", threshold, hidden_nonzero=hidden_nonzero).attacker_lb
-    iv = feasibility_intervals(table, hidden, lb)
+    floor = preset_named(preset).floor(table, hidden_nonzero)
+    iv = feasibility_intervals(table, hidden, floor)
     return iv.lo, iv.hi
 
 
