@@ -1,8 +1,6 @@
 """The audit: attacker's intervals against hand-derived and brute-force answers, verdicts, inputs."""
 from __future__ import annotations
 
-import doctest
-import importlib
 import itertools
 
 import numpy as np
@@ -16,13 +14,6 @@ from cellsuppress.auditing.intervals import feasibility_intervals
 from cellsuppress.auditing.report import AuditError, audit
 from cellsuppress.rules import RuleError, requirement
 from helpers import leaves_below
-
-
-def test_doctests():
-    # by name: ``cellsuppress.auditing.report`` may also be the function once the package exports it
-    for mod in (importlib.import_module("cellsuppress.auditing.report"), importlib.import_module("cellsuppress.rules")):
-        res = doctest.testmod(mod)
-        assert res.attempted > 0 and res.failed == 0, mod.__name__
 
 
 def grid_table(rows: list[list[int]]) -> Table:
@@ -241,12 +232,14 @@ def test_brute_force_two_way(case):
     check_against_brute_force(*case)
 
 
+@pytest.mark.slow
 @settings(max_examples=50, deadline=None)
 @given(small_cases("3way"))
 def test_brute_force_three_way(case):
     check_against_brute_force(*case)
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(small_cases("hier"))
 def test_brute_force_two_way_with_hierarchy(case):

@@ -1,16 +1,15 @@
 """The certifier: batch attacker moves against the exact per-cell LPs, and its callers."""
 from __future__ import annotations
 
-import doctest
 import time
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
 import cellsuppress as cs
-import cellsuppress.auditing.certify as certify_mod
 from cellsuppress.auditing.report import audit
 from cellsuppress.auditing.certify import certify, certify_levels
 from cellsuppress.suppress.heuristic import _check_certified
@@ -18,11 +17,6 @@ from cellsuppress.suppress.problem import build_problem
 from cellsuppress.rules import requirement
 from cellsuppress.suppress.separation import Separator
 from cellsuppress.tables.synthetic import generate
-
-
-def test_doctests():
-    res = doctest.testmod(certify_mod)
-    assert res.attempted > 0 and res.failed == 0
 
 
 def exact_gain(M, hidden, cap_up, cap_dn, k, direction):
@@ -158,6 +152,7 @@ def test_heuristic_check_finds_what_the_separator_finds(seed):
             assert kinds <= set(witnesses[k])
 
 
+@pytest.mark.slow
 def test_protect_honours_the_time_limit_on_a_big_table():
     # 4,096 cells in three hierarchical dimensions; unlimited, protect takes minutes
     t = generate(dims=3, levels=(5, 2), seed=1, mean=40, small_share=0.12).table()
@@ -210,6 +205,7 @@ def test_batch_moves_give_a_protected_pattern(seed, preset):
     assert held[need].all()
 
 
+@pytest.mark.slow
 @settings(max_examples=8, deadline=None)
 @given(st.integers(0, 10_000), st.sampled_from(["strict", "policy"]))
 def test_chunk_cleanup_keeps_the_pattern_protected(seed, preset):

@@ -1,7 +1,6 @@
 """Hierarchies: every way to build one, their canonical order, and precise errors."""
 from __future__ import annotations
 
-import doctest
 
 import networkx as nx
 import pandas as pd
@@ -9,7 +8,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import cellsuppress.tables.hierarchy as hierarchy_module
 from cellsuppress import Table
 from cellsuppress.tables.hierarchy import Hierarchy, HierarchyError
 
@@ -17,11 +15,6 @@ REGION_PAIRS = [("Total", "North"), ("Total", "South"), ("North", "N1"), ("North
                 ("South", "S1")]
 REGION_CODES = ["Total", "North", "N1", "N2", "South", "S1"]
 REGION_LEAVES = ["N1", "N2", "S1"]
-
-
-def test_doctests():
-    res = doctest.testmod(hierarchy_module)
-    assert res.attempted > 0 and res.failed == 0
 
 
 # -- construction ------------------------------------------------------------

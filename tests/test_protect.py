@@ -221,6 +221,7 @@ def check_result(t: Table, preset: str, res, tiny: bool):
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+@pytest.mark.slow
 @settings(max_examples=25, **SETTINGS)
 @given(tables("2way"), st.sampled_from(PRESETS))
 def test_random_two_way(t, preset):
@@ -228,6 +229,7 @@ def test_random_two_way(t, preset):
     check_result(t, preset, res, tiny=t.n_cells <= 16)
 
 
+@pytest.mark.slow
 @settings(max_examples=8, **SETTINGS)
 @given(tables("3way"), st.sampled_from(PRESETS))
 def test_random_three_way(t, preset):
@@ -236,6 +238,7 @@ def test_random_three_way(t, preset):
     check_result(t, preset, res, tiny=t.n_cells <= 27)
 
 
+@pytest.mark.slow
 @settings(max_examples=15, **SETTINGS)
 @given(tables("hier"), st.sampled_from(PRESETS))
 def test_random_hierarchical(t, preset):
@@ -500,7 +503,7 @@ def test_heuristic_clean_up_leaves_no_cell_it_could_publish(preset, seed):
 
 
 @pytest.mark.parametrize("preset", ("strict", "exact"))
-@pytest.mark.parametrize("name", ("3x3", "2x2x2b", "hier"))
+@pytest.mark.parametrize("name", ("3x3", pytest.param("2x2x2b", marks=pytest.mark.slow), "hier"))
 def test_capped_fractional_cuts_keep_every_protected_pattern(name, preset):
     """The cuts separated at fractional points with capped capacities are still valid: every
     pattern that violates one of them fails its attacker LPs."""
@@ -545,7 +548,8 @@ def _assert_excluded_patterns_fail(cuts, candidates, judge) -> None:
 
 
 @pytest.mark.parametrize("preset", ("strict", "policy"))
-@pytest.mark.parametrize("name", ("3x3", "2x2x2b", "hier"))
+@pytest.mark.parametrize("name", (pytest.param("3x3", marks=pytest.mark.slow),
+                                  pytest.param("2x2x2b", marks=pytest.mark.slow), "hier"))
 def test_pareto_cuts_keep_every_protected_pattern(name, preset):
     """Pareto-optimal cuts (the dual tightest at a core point) are violated at the failing
     pattern they come from, and every pattern that violates one fails that very requirement
@@ -574,6 +578,7 @@ def test_pareto_cuts_keep_every_protected_pattern(name, preset):
     _assert_excluded_patterns_fail(cuts, bf.candidates, judge)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset", ("strict", "policy"))
 @pytest.mark.parametrize("name", ("2x2x2", "2x2x2b"))
 def test_slice_cuts_keep_every_protected_pattern(name, preset):
@@ -606,6 +611,7 @@ def test_slice_cuts_keep_every_protected_pattern(name, preset):
     _assert_excluded_patterns_fail(cuts, bf.candidates, judge)
 
 
+@pytest.mark.slow
 def test_slice_cuts_on_a_hierarchical_three_way_table():
     """Slices of a table with a hierarchy hold the hierarchy's equations; a pattern that
     violates a slice cut fails that requirement in the whole table (random patterns)."""
@@ -662,7 +668,7 @@ def test_cuts_cut_off_the_pattern_they_were_separated_at(seed):
 
 @pytest.mark.parametrize("solver", ("highs", "highs+bound", "cbc"))
 @pytest.mark.parametrize("preset", ("strict", "policy"))
-@pytest.mark.parametrize("name", ("3x3b", "2x2x2", "hierb"))
+@pytest.mark.parametrize("name", ("3x3b", pytest.param("2x2x2", marks=pytest.mark.slow), "hierb"))
 def test_local_branching_reaches_the_brute_force_optimum(name, preset, solver):
     """Local branching from the dearest protected pattern (every free cell hidden) ends at the
     brute-force optimum, proves it (its neighbourhood grows to the whole table), and leaves
@@ -693,7 +699,7 @@ def test_local_branching_reaches_the_brute_force_optimum(name, preset, solver):
 
 @pytest.mark.parametrize("slice_", (None, 0.001))
 @pytest.mark.parametrize("preset", ("strict", "policy"))
-@pytest.mark.parametrize("name", ("3x3b", "2x2x2", "hierb"))
+@pytest.mark.parametrize("name", ("3x3b", pytest.param("2x2x2", marks=pytest.mark.slow), "hierb"))
 def test_background_master_solves_reach_the_brute_force_optimum(name, preset, slice_):
     """Copies of the master solved in another thread alone (each optimum, or with ``slice_``
     each solution at the end of its slice, separated, its cuts added, a new copy started) end
@@ -722,6 +728,7 @@ def _background_threads() -> list:
     return [th for th in threading.enumerate() if th.name == THREAD_NAME]
 
 
+@pytest.mark.slow
 def test_background_master_solves_in_slices_feed_the_next_copy():
     """With slices, a copy of the master cut short has its solution separated and the next
     copy holds the new cuts; the bound only rises and stays below a protected pattern's cost."""
@@ -776,6 +783,7 @@ def test_rows_dropped_near_a_centre_hold_throughout_its_neighbourhood(seed, n, r
         assert (~keep == ok).all()
 
 
+@pytest.mark.slow
 def test_time_limited_three_way_run_takes_its_bound_from_the_background():
     """A 6x6x6 table (strict) is not solved in 20 s: from 35% of the time left a copy of the
     master is solved on the second core for the bound while rounds go on. The run ends

@@ -1,8 +1,6 @@
 """Solver backends: HiGHS in memory and PuLP (CBC bundled) agree; statuses, new rows, export."""
 from __future__ import annotations
 
-import doctest
-import importlib
 import warnings
 
 import numpy as np
@@ -37,12 +35,6 @@ def small_milp() -> LinearProgram:
                          A=sp.csr_matrix([[3.0, 2.0, 3.0, 0.0], [0.0, 1.0, 1.0, 1.0]]),
                          row_lo=[6.0, 2.0], row_hi=[INF, 2.0], col_lo=np.zeros(4), col_hi=np.ones(4),
                          integer=np.ones(4, dtype=bool))
-
-
-def test_doctests():
-    mod = importlib.import_module("cellsuppress.solvers.pulp_backend")
-    res = doctest.testmod(mod)
-    assert res.attempted > 0 and res.failed == 0
 
 
 @pytest.mark.parametrize("maximize", [False, True])
@@ -388,6 +380,7 @@ def hard_milp(n: int, m: int) -> LinearProgram:
                          integer=np.ones(n, dtype=bool))
 
 
+@pytest.mark.slow
 def test_highs_time_limit_per_solve():
     # HiGHS counts an LP's limit on the instance's summed run time but a MIP's from the start of
     # its own run: every solve of a live model must stop near its own limit, not double it
@@ -405,6 +398,7 @@ def test_highs_time_limit_per_solve():
 
 
 
+@pytest.mark.slow
 def test_background_solve_stops_early_with_its_bound():
     # a slow MILP solved in another thread: the caller's thread runs meanwhile, and stop()
     # ends it at once with a valid bound

@@ -1,19 +1,12 @@
-import doctest
 import time
 
 import numpy as np
 import pandas as pd
 import pytest
 
-import cellsuppress.tables.synthetic as synthetic
 from cellsuppress.tables.hierarchy import Hierarchy
 from cellsuppress.tables.synthetic import SyntheticTable, generate
 from cellsuppress.tables.table import Table
-
-
-def test_doctests():
-    res = doctest.testmod(synthetic)
-    assert res.attempted > 0 and res.failed == 0
 
 
 def test_same_seed_same_frame():

@@ -1,7 +1,6 @@
 """Tables from pandas: margins, validation of the input, published tables, the additivity system."""
 from __future__ import annotations
 
-import doctest
 import itertools
 
 import numpy as np
@@ -10,8 +9,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import cellsuppress.tables.linear as linear_module
-import cellsuppress.tables.table as table_module
 from cellsuppress import Hierarchy, Table, TableError
 from cellsuppress.tables.table import DEFAULT_MARKERS, additivity_matrix
 from helpers import leaves_below
@@ -35,12 +32,6 @@ def leaf_frame() -> pd.DataFrame:
         "sex": ["F", "M", "F", "M", "F", "M"],
         "n": [3, 40, 25, 30, 0, 7],
     })
-
-
-def test_doctests():
-    for mod in (table_module, linear_module):
-        res = doctest.testmod(mod)
-        assert res.attempted > 0 and res.failed == 0, mod.__name__
 
 
 # -- from_frame ------------------------------------------------------------------
