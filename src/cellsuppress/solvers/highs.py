@@ -45,7 +45,8 @@ def take_banner() -> None:
 
 def _new_highs():
     """A silent Highs instance: no log anywhere, and above all none on stdout, where a CLI
-    writes its table."""
+    writes its table. (The MIP solver of HiGHS 1.12, which scipy bundles, also prints a debug
+    line with ``printf``, past every option; the highspy this package requires does not.)"""
     take_banner()
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
