@@ -706,3 +706,23 @@ def test_a_table_with_its_own_levels_and_costs_is_protected_with_them_by_default
     assert audit(t, hidden=res.hidden).ok
     with pytest.raises(InfeasibleError, match="cannot be protected"):
         protect(t, preset="strict")
+
+
+def _published(rows) -> Table:
+    return Table.from_published(pd.DataFrame(rows, columns=["r", "c", "n"]), dims=["r", "c"], count="n")
+
+
+def test_summary_says_how_to_settle_undetermined_cells():
+    # a x in [10, 50]: a count of 1..20 or a larger one, the published table cannot tell
+    t = _published([("Total", "Total", 100), ("Total", "x", 50), ("Total", "y", 50), ("a", "Total", 60),
+                    ("a", "x", "*"), ("a", "y", "*"), ("b", "Total", 40), ("b", "x", "*"), ("b", "y", "*")])
+    rep = audit(t)
+    assert not rep.ok and len(rep.undetermined) == 2 and len(rep.unprotected) == 0
+    hint = [ln for ln in rep.summary().splitlines() if "every failure is undetermined" in ln]
+    assert len(hint) == 1 and "--hidden-column" in hint[0] and "audit(table, hidden=...)" in hint[0]
+    # a disclosed cell is a failure the true values cannot lift: no such hint then
+    t = _published([("Total", "Total", 100), ("Total", "x", 50), ("Total", "y", 50), ("a", "Total", 60),
+                    ("a", "x", "*"), ("a", "y", 30), ("b", "Total", 40), ("b", "x", 20), ("b", "y", 20)])
+    rep = audit(t)
+    assert not rep.ok and len(rep.unprotected)
+    assert "every failure is undetermined" not in rep.summary()

@@ -438,3 +438,131 @@ def test_an_internal_error_exits_3_not_1(capsys, tmp_path, monkeypatch):
     assert code == 3  # 1 would say "not safe"
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("internal error: TypeError: something")
+
+
+def test_a_header_only_csv_is_an_error(capsys, tmp_path):
+    f = tmp_path / "header.csv"
+    f.write_text("region,age,n\n")
+    out_csv = tmp_path / "o.csv"
+    code, _, err = run(capsys, "protect", f, *TWO_WAY, "-o", out_csv, "--quiet")
+    assert code == 2
+    assert one_line_error(err) == f"error: {f}: the table has no rows"
+    assert not out_csv.exists()
+
+
+def test_hierarchy_codes_without_data_warn_on_one_line(capsys, tmp_path):
+    f = tmp_path / "geo.csv"
+    df = pd.read_csv(DATA / "geo.csv")
+    df[df["county"] != "Glenrock"].to_csv(f, index=False)
+    code, out, err = run(capsys, "convert", f, "--dims", "county,sex", "--count", "n",
+                         "--hierarchy", f"county={DATA / 'geo_hierarchy.csv'}", "-o", tmp_path / "g.jj")
+    assert code == 0, err
+    assert err.strip() == ("warning: 1 code(s) of the hierarchy of 'county' have no row in the data and "
+                           "count as 0: 'Glenrock'")
+
+
+@pytest.mark.parametrize("sep, shown", [("\t", "'\\t'"), (";", "';'")])
+def test_another_separator_is_named_with_the_option_to_use(capsys, tmp_path, sep, shown):
+    f = tmp_path / "t.csv"
+    pd.read_csv(DATA / "two_way.csv").to_csv(f, index=False, sep=sep)
+    out_csv = tmp_path / "o.csv"
+    code, _, err = run(capsys, "protect", f, *TWO_WAY, "-o", out_csv, "--quiet")
+    assert code == 2
+    line = one_line_error(err)
+    assert line.startswith(f"error: {f}: column(s)") and line.endswith(f"try --sep {shown})")
+    given = "\\t" if sep == "\t" else sep  # what a user types in a shell: --sep '\t'
+    code, out, err = run(capsys, "protect", f, *TWO_WAY, "--sep", given, "-o", out_csv, "--quiet")
+    assert code == 0, out + err
+    assert len(pd.read_csv(out_csv)) == 7 * 6
+
+
+def test_a_file_that_is_not_utf8_is_named(capsys, tmp_path):
+    f = tmp_path / "latin.csv"
+    f.write_bytes("region,age,n\nNorth,0-17,5\nSüd,0-17,40\n".encode("latin-1"))
+    code, _, err = run(capsys, "protect", f, *TWO_WAY, "-o", tmp_path / "o.csv", "--quiet")
+    assert code == 2
+    assert one_line_error(err) == f"error: {f} is not UTF-8 text (line 3: byte 0xfc); save it as UTF-8"
+
+
+def test_a_bad_count_is_named_by_file_and_line(capsys, tmp_path):
+    f = tmp_path / "neg.csv"
+    f.write_text("region,age,n\nA,x,5\nA,y,-3\nB,x,40\nB,y,30\n")
+    code, _, err = run(capsys, "protect", f, *TWO_WAY, "-o", tmp_path / "o.csv", "--quiet")
+    assert code == 2
+    assert one_line_error(err).startswith(f"error: {f}: line 3: count -3 in column 'n' is negative")
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--published", "{tmp}/nodir/p.csv"], "--published {tmp}/nodir/p.csv: directory {tmp}/nodir does not exist"),
+    (["--export-model", "{tmp}/nodir/m.mps"], "--export-model {tmp}/nodir/m.mps: directory {tmp}/nodir does not exist"),
+    (["--published", "{tmp}"], "--published {tmp} is a directory; give a file name"),
+    (["--published", "{tmp}/o.csv"], "--published {tmp}/o.csv is also --output: give another file"),
+    (["--export-model", "{tmp}/m.txt"], "--export-model {tmp}/m.txt: give a .mps or .lp file name"),
+    (["--export-model", "{tmp}/m.mps", "--method", "fast"], "--export-model needs --method optimal"),
+])
+def test_outputs_are_checked_before_the_solve(capsys, tmp_path, monkeypatch, extra, message):
+    protect_module = importlib.import_module("cellsuppress.protect")
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("protect ran before the outputs were checked")
+
+    monkeypatch.setattr(protect_module, "protect", must_not_run)
+    out_csv = tmp_path / "o.csv"
+    code, _, err = run(capsys, "protect", DATA / "two_way.csv", *TWO_WAY, "-o", out_csv,
+                       *[a.format(tmp=tmp_path) for a in extra], "--quiet")
+    assert code == 2
+    assert one_line_error(err).startswith("error: " + message.format(tmp=tmp_path))
+    assert not out_csv.exists()
+
+
+def test_the_input_is_never_an_output(capsys, tmp_path):
+    f = tmp_path / "t.csv"
+    f.write_text((DATA / "two_way.csv").read_text())
+    code, _, err = run(capsys, "protect", f, *TWO_WAY, "-o", f, "--quiet")
+    assert code == 2
+    assert "is also the input" in one_line_error(err)
+    assert f.read_text() == (DATA / "two_way.csv").read_text()
+
+
+def test_an_interrupted_write_leaves_the_old_file_and_no_part(capsys, tmp_path, monkeypatch):
+    out_csv = tmp_path / "o.csv"
+    out_csv.write_text("the previous run\n")
+    real_to_csv = pd.DataFrame.to_csv
+
+    def interrupted(self, path, *args, **kwargs):
+        Path(path).write_text("region,age\nhalf")  # some rows out, then Ctrl-C
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", interrupted)
+    code, _, err = run(capsys, "protect", DATA / "two_way.csv", *TWO_WAY, "-o", out_csv, "--quiet")
+    monkeypatch.setattr(pd.DataFrame, "to_csv", real_to_csv)
+    assert code == 130
+    assert out_csv.read_text() == "the previous run\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.csv"]
+
+
+def test_an_exported_model_is_written_whole(capsys, tmp_path):
+    mps = tmp_path / "m.mps"
+    code, out, err = run(capsys, "protect", DATA / "two_way.csv", *TWO_WAY, "-o", tmp_path / "o.csv",
+                         "--export-model", mps, "--quiet")
+    assert code == 0, out + err
+    assert mps.read_text().rstrip().endswith("ENDATA")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.mps", "o.csv"]
+
+
+def test_published_output_says_how_to_audit_with_true_values(capsys, tmp_path):
+    out_csv, pub_csv = tmp_path / "o.csv", tmp_path / "p.csv"
+    dims = ["--dims", "region,sex,age", "--count", "n"]
+    code, out, err = run(capsys, "protect", DATA / "three_way.csv", *dims, "-o", out_csv, "--published", pub_csv)
+    assert code == 0, out + err
+    said = [ln for ln in err.splitlines() if ln.startswith(f"{pub_csv}: ")]
+    assert len(said) == 1 and "NOT SAFE (undetermined)" in said[0]
+    command = said[0].split("with the true values: ")[1]
+    assert command == (f"cellsuppress audit {out_csv} --dims region,sex,age --count value "
+                       "--hidden-column hidden")
+    # the audit of the published table alone cannot settle some cells, and says what to do
+    code, out, err = run(capsys, "audit", pub_csv, *dims, "--quiet")
+    assert code == 1 and "every failure is undetermined" in out
+    # the command it gives proves the pattern safe
+    code, out, err = run(capsys, *command.split()[1:], "--quiet")
+    assert code == 0, out + err

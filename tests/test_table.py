@@ -129,7 +129,7 @@ def test_numeric_strings_are_counts():
 
 def test_duplicate_rows():
     df = pd.concat([leaf_frame(), leaf_frame().iloc[[2]]], ignore_index=True)
-    with pytest.raises(TableError, match=r"rows \[2, 6\] give the same cell \(region=N2, sex=F\) twice"):
+    with pytest.raises(TableError, match=r"rows 2 and 6 give the same cell \(region=N2, sex=F\)"):
         Table.from_frame(df, dims=["region", "sex"], count="n")
 
 
@@ -229,7 +229,7 @@ def test_from_published_margin_that_does_not_add_up():
 
 def test_from_published_lacking_a_cell():
     df = pd.DataFrame({"d": ["a", "b"], "n": ["5", "x"]})
-    with pytest.raises(TableError, match=r"lacks 1 cell\(s\), e.g. \['\(d=Total\)'\]"):
+    with pytest.raises(TableError, match=r"lacks 1 cell\(s\), e.g. \(d=Total\); a published"):
         Table.from_published(df, dims=["d"], count="n")
 
 
@@ -328,3 +328,64 @@ def test_large_three_way_table_builds():
     assert t.n_equations == 11 * 56 * 45 + 111 * 6 * 45 + 111 * 56 * 5
     assert t.values[0] == df["n"].sum()
     assert np.abs(t.residuals()).max() == 0
+
+
+# -- degenerate input, and how messages name rows and values -------------------------
+def test_a_frame_without_rows_is_an_error_not_a_table_of_zeros():
+    empty = leaf_frame().iloc[:0]
+    for make in (lambda: Table.from_frame(empty, dims=["region", "sex"], count="n"),
+                 lambda: Table.from_published(empty, dims=["region", "sex"], count="n"),
+                 lambda: Table.from_microdata(empty, dims=["region", "sex"])):
+        with pytest.raises(TableError, match="^the table has no rows$"):
+            make()
+
+
+def test_a_row_without_a_code_is_named():
+    df = leaf_frame().astype({"region": object})
+    df.index = [10, 11, 12, 13, 14, 15]
+    df.loc[12, "region"] = None
+    df.loc[14, "region"] = " "
+    with pytest.raises(TableError, match=r"^rows 12 and 14: no code in column 'region'$"):
+        Table.from_frame(df, dims=["region", "sex"], count="n")
+
+
+def test_hierarchy_codes_without_data_warn_and_count_as_zero():
+    df = leaf_frame()[lambda d: d.region != "S1"]
+    with pytest.warns(UserWarning, match=r"^1 code\(s\) of the hierarchy of 'region' have no row in the data "
+                                         r"and count as 0: 'S1'$"):
+        t = Table.from_frame(df, dims=["region", "sex"], count="n", hierarchies={"region": REGION})
+    assert value_of(t, region="South", sex="Total") == 0
+    many = {"Total": [f"c{i:02d}" for i in range(13)]}
+    with pytest.warns(UserWarning, match=r"12 code\(s\) .*: 'c01', 'c02', .*'c10', ...$"):
+        Table.from_frame(pd.DataFrame({"d": ["c00"], "n": [4]}), dims=["d"], count="n", hierarchies={"d": many})
+
+
+def test_every_hierarchy_code_in_the_data_gives_no_warning():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Table.from_frame(leaf_frame(), dims=["region", "sex"], count="n", hierarchies={"region": REGION})
+
+
+def test_messages_show_numbers_as_written():
+    df = leaf_frame()
+    df.loc[1, "n"] = -3  # an int64 column: numpy 2 would show np.int64(-3)
+    with pytest.raises(TableError) as e:
+        Table.from_frame(df, dims=["region", "sex"], count="n")
+    assert str(e.value).startswith("row 1: count -3 in column 'n' is negative")
+    assert "np." not in str(e.value)
+
+
+def test_rows_read_from_a_file_are_named_by_their_line(tmp_path):
+    from cellsuppress.tables.messages import numbered_by_line
+
+    f = tmp_path / "t.csv"
+    leaf_frame().assign(n=[3, 40, 25, 2.5, 0, 7]).to_csv(f, index=False)
+    df = numbered_by_line(pd.read_csv(f))
+    with pytest.raises(TableError, match=r"^line 5: count 2.5 in column 'n' is not an integer"):
+        Table.from_frame(df, dims=["region", "sex"], count="n")
+    h = tmp_path / "h.csv"
+    h.write_text("parent,child\nTotal,North\nNorth,\n")
+    with pytest.raises(TableError, match=r"empty parent or child in line 3$"):
+        Hierarchy.from_csv(h)

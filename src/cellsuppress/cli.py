@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
+import tempfile
 import time
+import warnings
 from collections.abc import Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from . import __version__
-from .errors import CellSuppressError, VerificationError
+from .errors import CellSuppressError, TableError, VerificationError
 from .rules import PRESETS
 from .release import cells_frame, denominators, whole_as_int
 from .release.crosstab import crosstabs
@@ -146,6 +150,15 @@ def _table_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hierarchy", action="append", default=[], metavar="DIM=FILE.csv",
                    help="parent,child CSV of a hierarchical dimension; may repeat")
     p.add_argument("--total-code", default="Total", help="code of the total of flat dimensions (default Total)")
+    p.add_argument("--sep", default=",", type=_separator,
+                   help="column separator of the CSV input and hierarchy files (default ','; '\\t' or tab for tabs)")
+
+
+def _separator(text: str) -> str:
+    sep = {"\\t": "\t", "tab": "\t"}.get(text.lower(), text)
+    if len(sep) != 1:
+        raise argparse.ArgumentTypeError(f"a separator is one character, got {text!r}")
+    return sep
 
 
 def _non_negative_int(text: str) -> int:
@@ -180,7 +193,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             args = parser.parse_args(argv)
         except SystemExit as e:  # --help, --version
             return int(e.code or 0)
-        return int(args.func(args))
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return int(args.func(args))
     except BrokenPipeError:  # e.g. `cellsuppress audit ... | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
@@ -198,6 +213,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"internal error: {type(e).__name__}: {_one_line(e)} (please report it; --traceback shows where)",
               file=sys.stderr)
         return 3
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"warning: {' '.join(str(message).split())}", file=sys.stderr)
 
 
 def _one_line(e: BaseException) -> str:
@@ -251,28 +270,73 @@ def _hierarchies(args, dims: list[str]) -> dict:
             raise UsageError(f"--hierarchy {dim}=...: {dim!r} is not one of --dims {','.join(dims)}")
         if dim in out:
             raise UsageError(f"--hierarchy given twice for {dim!r}")
-        out[dim] = Hierarchy.from_csv(_need_file(file), name=dim)
+        with _reading(file, args.sep):
+            out[dim] = Hierarchy.from_csv(_need_file(file), name=dim, sep=args.sep)
     return out
 
 
-def _read_csv(path: str, dims: list[str]) -> pd.DataFrame:
-    """Dimension columns as strings (codes like '01' survive); no 'NA' guessing."""
+def _read_csv(path: str, dims: list[str], sep: str) -> pd.DataFrame:
+    """Dimension columns as strings (codes like '01' survive); no 'NA' guessing; rows numbered
+    by their line in the file, for messages."""
+    from .tables.messages import numbered_by_line
+
     _need_file(path)
-    df = pd.read_csv(path, dtype={d: str for d in dims}, keep_default_na=False)
+    df = pd.read_csv(path, dtype={d: str for d in dims}, keep_default_na=False, sep=sep)
     df.columns = [str(c).strip() for c in df.columns]
-    return df
+    return numbered_by_line(df)
+
+
+@contextmanager
+def _reading(path: str, sep: str):
+    """An error while reading a file names it, and hints at the separator when that is the cause."""
+    try:
+        yield
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not UTF-8 text{_first_bad_byte(path)}; save it as UTF-8") from None
+    except pd.errors.EmptyDataError:
+        raise UsageError(f"{path} is empty: a CSV table needs a header line and rows") from None
+    except pd.errors.ParserError as e:
+        raise UsageError(f"{path}: {_one_line(e)}{_sep_hint(path, sep)}") from None
+    except TableError as e:
+        raise type(e)(f"{path}: {e}{_sep_hint(path, sep)}") from None
+
+
+def _first_bad_byte(path: str) -> str:
+    data = Path(path).read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        return f" (line {line}: byte 0x{data[e.start]:02x})"
+    return ""
+
+
+def _sep_hint(path: str, sep: str) -> str:
+    """When the header is one column under ``sep`` but several under another separator, say so."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            header = fh.readline()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    if len(header.split(sep)) > 1:
+        return ""
+    for other, shown in (("\t", "'\\t'"), (";", "';'"), ("|", "'|'"), (",", "','")):
+        if other != sep and len(header.split(other)) > 1:
+            return f" (the header has one column; the file looks separated by {shown}: try --sep {shown})"
+    return ""
 
 
 def _load_csv_table(args, published: bool, markers=None):
     from .tables.table import Table
 
     dims, count = _dims_count(args)
-    df = _read_csv(args.input, dims)
     hier = _hierarchies(args, dims)
-    if published:
-        return Table.from_published(df, dims=dims, count=count, hierarchies=hier,
-                                    total_code=args.total_code, markers=markers)
-    return Table.from_frame(df, dims=dims, count=count, hierarchies=hier, total_code=args.total_code)
+    with _reading(args.input, args.sep):
+        df = _read_csv(args.input, dims, args.sep)
+        if published:
+            return Table.from_published(df, dims=dims, count=count, hierarchies=hier,
+                                        total_code=args.total_code, markers=markers)
+        return Table.from_frame(df, dims=dims, count=count, hierarchies=hier, total_code=args.total_code)
 
 
 def _read_jj(path: str):
@@ -300,11 +364,65 @@ def _read_indices(path: str, n: int) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------
+# writing outputs: checked before any input is read, written whole or not at all
+# ---------------------------------------------------------------------------
+def _check_outputs(args, *options: str) -> None:
+    """Every output the options name can be written (its directory exists and is writable, it is
+    not a directory, not the input, not another output), before any reading or solving."""
+    seen = {Path(args.input).resolve(): "INPUT"}
+    for opt in options:
+        path = getattr(args, opt.lstrip("-").replace("-", "_"))
+        if not path:
+            continue
+        p = Path(path)
+        other = seen.get(p.resolve())
+        if other:
+            raise UsageError(f"{opt} {path} is also {'the input' if other == 'INPUT' else other}: give another file")
+        seen[p.resolve()] = opt
+        if p.is_dir():
+            raise UsageError(f"{opt} {path} is a directory; give a file name")
+        if not p.parent.is_dir():
+            raise UsageError(f"{opt} {path}: directory {p.parent} does not exist")
+        if not os.access(p.parent, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
+            raise UsageError(f"{opt} {path}: not writable")
+
+
+@contextmanager
+def _atomic(path: str):
+    """A temporary file beside ``path`` (same suffix: solvers choose the format by it) that
+    replaces ``path`` only when the block succeeds, so an interrupted run leaves no half-written
+    file. Yields the temporary name; a block that removes it writes nothing."""
+    p = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.stem}.", suffix=f".part{p.suffix}")
+    os.close(fd)
+    try:
+        yield tmp
+        if os.path.exists(tmp):
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; a new file gets the usual mode
+            os.replace(tmp, p)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _write_csv(frame: pd.DataFrame, path: str) -> None:
+    with _atomic(path) as tmp:
+        frame.to_csv(tmp, index=False)
+
+
+# ---------------------------------------------------------------------------
 # audit
 # ---------------------------------------------------------------------------
 def cmd_audit(args) -> int:
     from .auditing import audit
 
+    _check_outputs(args, "--output")
     if _is_jj(args.input):
         table = _read_jj(args.input)
         if args.hidden_column or args.markers:
@@ -326,7 +444,7 @@ def cmd_audit(args) -> int:
                    hidden_nonzero=args.hidden_nonzero, progress=not args.quiet)
     print(report.summary())
     if args.output:
-        report.frame.to_csv(args.output, index=False)
+        _write_csv(report.frame, args.output)
         if not args.quiet:
             print(f"report written to {args.output}", file=sys.stderr)
     return 0 if report.ok else 1
@@ -346,14 +464,17 @@ def cmd_protect(args) -> int:
     from .protect import protect
 
     jj = _is_jj(args.input)
-    if jj:
-        table = _read_jj(args.input)
-        if args.published:
-            raise UsageError("--published needs CSV input (a JJ file has no codes to publish)")
-        if args.slice_by:
-            raise UsageError("--slice-by needs CSV input (a JJ file has no dimensions)")
-    else:
-        table = _load_csv_table(args, published=False)
+    if jj and args.published:
+        raise UsageError("--published needs CSV input (a JJ file has no codes to publish)")
+    if jj and args.slice_by:
+        raise UsageError("--slice-by needs CSV input (a JJ file has no dimensions)")
+    if args.export_model:
+        if Path(args.export_model).suffix.lower() not in (".mps", ".lp"):
+            raise UsageError(f"--export-model {args.export_model}: give a .mps or .lp file name")
+        if args.method == "fast":
+            raise UsageError("--export-model needs --method optimal: the fast method builds no model")
+    _check_outputs(args, "--output", "--published", "--export-model", "--html")
+    table = _read_jj(args.input) if jj else _load_csv_table(args, published=False)
     preset, cost = follow_table(table, args.preset, args.cost)
     if args.percent and not args.published:
         raise UsageError("--percent adds a column to --published: give --published OUT.csv too")
@@ -371,11 +492,14 @@ def cmd_protect(args) -> int:
                   progress=not args.quiet)
     if args.hidden_nonzero:
         kwargs["hidden_nonzero"] = True
-    if args.export_model:
-        kwargs["export_model"] = args.export_model
     t0 = time.perf_counter()
     try:
-        result = protect(table, **kwargs)
+        with _atomic(args.export_model) if args.export_model else _nothing() as model_tmp:
+            result = protect(table, export_model=model_tmp, **kwargs)
+            if model_tmp and os.path.getsize(model_tmp) == 0:
+                os.unlink(model_tmp)
+                warnings.warn(f"--export-model {args.export_model}: not written, no model was solved "
+                              "(no part of the table has sensitive cells)")
     except VerificationError as e:  # the pattern failed its own audit: never publish it
         print(f"error: {_one_line(e)}", file=sys.stderr)
         return 1
@@ -383,14 +507,21 @@ def cmd_protect(args) -> int:
     hidden = _hidden_mask(result, table.n_cells)
 
     if jj:
-        Path(args.output).write_text("".join(f"{i}\n" for i in np.flatnonzero(hidden)), encoding="utf-8")
+        with _atomic(args.output) as tmp:
+            Path(tmp).write_text("".join(f"{i}\n" for i in np.flatnonzero(hidden)), encoding="utf-8")
     else:
-        cells_frame(result.frame, table).to_csv(args.output, index=False)
+        _write_csv(cells_frame(result.frame, table), args.output)
         if args.published:
-            result.published(marker=args.marker, count=args.count, percent=percent,
-                             decimals=args.decimals).to_csv(args.published, index=False)
+            _write_csv(result.published(marker=args.marker, count=args.count, percent=percent,
+                                        decimals=args.decimals), args.published)
+            if not args.quiet:
+                print(f"{args.published}: '{args.marker}' in place of every hidden value; an audit of it alone "
+                      f"cannot tell a hidden count of 1..{args.threshold:g} from a larger one and may say NOT SAFE "
+                      f"(undetermined); to verify the pattern with the true values: {_audit_command(args)}",
+                      file=sys.stderr)
     if args.html:
-        result.to_html(args.html, slice_by=slice_by)
+        with _atomic(args.html) as tmp:
+            result.to_html(tmp, slice_by=slice_by)
 
     ok = bool(result.audit.ok)
     status = np.asarray(result.frame["status"]) if "status" in result.frame else None
@@ -400,7 +531,7 @@ def cmd_protect(args) -> int:
         f"{'SAFE' if ok else 'NOT SAFE'}",
         f"  hidden cells: {int(hidden.sum())} of {table.n_cells}"
         + (f" ({n_primary} primary, {int(hidden.sum()) - n_primary} secondary)" if n_primary is not None else ""),
-        f"  cost: {result.cost:g}; lower bound: {result.lower_bound:g}; gap: {result.gap:.2%}; "
+        f"  cost: {result.cost:g}; lower bound: {result.lower_bound + 0.0:g}; gap: {result.gap:.2%}; "
         f"optimal: {'yes' if result.optimal else 'no'}",
         f"  seconds: {seconds:.2f}; audit: {'SAFE' if ok else 'NOT SAFE'} "
         f"({result.audit.stats.get('solves', 0)} LP solves)",
@@ -410,6 +541,28 @@ def cmd_protect(args) -> int:
         lines.append("  " + result.message.replace("\n", "\n  "))
     print("\n".join(lines))
     return 0 if ok else 1
+
+
+@contextmanager
+def _nothing():
+    yield None
+
+
+def _audit_command(args) -> str:
+    """The ``cellsuppress audit`` command that checks ``-o``'s output with its true values."""
+    cmd = ["cellsuppress", "audit", args.output, "--dims", args.dims, "--count", "value",
+           "--hidden-column", "hidden"]
+    for spec in args.hierarchy:
+        cmd += ["--hierarchy", spec]
+    if args.total_code != "Total":
+        cmd += ["--total-code", args.total_code]
+    if args.preset:
+        cmd += ["--preset", args.preset]
+    if args.threshold != 20:
+        cmd += ["--threshold", f"{args.threshold:g}"]
+    if args.hidden_nonzero:
+        cmd.append("--hidden-nonzero")
+    return " ".join(shlex.quote(str(c)) for c in cmd)
 
 
 def _hidden_mask(result, n: int) -> np.ndarray:
@@ -474,6 +627,7 @@ def cmd_synth(args) -> int:
 # ---------------------------------------------------------------------------
 def cmd_convert(args) -> int:
     out = args.output
+    _check_outputs(args, "--output")
     if _is_jj(args.input):
         if _is_jj(out):
             raise UsageError("convert .jj -> .csv: -o must not be a .jj file")
@@ -493,7 +647,7 @@ def cmd_convert(args) -> int:
         })
         for c in ("lb", "ub", "lpl", "upl", "spl"):
             cells[c] = whole_as_int(cells[c]) if np.isfinite(cells[c]).all() else cells[c]
-        cells.to_csv(out, index=False)
+        _write_csv(cells, out)
         print(f"{n} cells, {t.n_equations} relations -> {out}")
         return 0
     if not _is_jj(out):
@@ -508,7 +662,8 @@ def cmd_convert(args) -> int:
     table.upl, table.lpl, table.spl = req.levels(table.values)
     table.status = np.where(sens, "u", "s")
     table.cost = np.maximum(table.values, 1.0)
-    write_jj(table, out)
+    with _atomic(out) as tmp:
+        write_jj(table, tmp)
     print(f"{table.n_cells} cells ({int(sens.sum())} unsafe), {table.n_equations} relations -> {out}")
     return 0
 

@@ -77,6 +77,10 @@ class AuditReport:
             lines.append("  multi-cell disclosures:")
             for _, r in self.multi_cell.head(5).iterrows():
                 lines.append(f"    {r['equation']}: hidden {r['cells']} sum to {r['sum']:g}")
+        if not self.ok and len(self.undetermined) and not len(self.unprotected) and not len(self.multi_cell):
+            lines.append("  every failure is undetermined: the verdict needs hidden values this table does not give; "
+                         "to verify your own pattern, audit it with the true values (cellsuppress audit TABLE.csv "
+                         "--dims ... --count ... --hidden-column COL, or audit(table, hidden=...))")
         lines.append(f"  {self.stats.get('solves', 0)} solves in {self.stats.get('seconds', 0):.2f} s")
         return "\n".join(lines)
 

@@ -14,6 +14,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..errors import HierarchyError
+from .messages import numbered_by_line, rows_named
 
 
 class Hierarchy:
@@ -87,16 +88,16 @@ class Hierarchy:
         if missing:
             raise HierarchyError(
                 f"hierarchy{_nm(name)} table lacks column(s) {missing}; it has {list(df.columns)}")
-        bad = df[df[[parent, child]].isna().any(axis=1)]
-        if len(bad):
-            raise HierarchyError(f"hierarchy{_nm(name)}: empty parent or child in row {bad.index[0]}")
+        bad = np.flatnonzero(df[[parent, child]].isna().any(axis=1).to_numpy())
+        if bad.size:
+            raise HierarchyError(f"hierarchy{_nm(name)}: empty parent or child in {rows_named(df.index, bad[:1])}")
         return cls.from_pairs(zip(df[parent], df[child]), name=name)
 
     @classmethod
-    def from_csv(cls, path: str | Path, name: str | None = None) -> "Hierarchy":
-        """From a CSV file with columns ``parent,child``."""
-        return cls.from_frame(pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""]),
-                              name=name)
+    def from_csv(cls, path: str | Path, name: str | None = None, sep: str = ",") -> "Hierarchy":
+        """From a CSV file with columns ``parent,child`` (messages name its lines)."""
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], sep=sep)
+        return cls.from_frame(numbered_by_line(df), name=name)
 
     @classmethod
     def from_graph(cls, graph, name: str | None = None) -> "Hierarchy":

@@ -7,6 +7,7 @@ C order over the hierarchies' code orders. ``table.frame`` shows them.
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -16,6 +17,7 @@ import scipy.sparse as sp
 from ..errors import TableError
 from .hierarchy import Hierarchy, as_code
 from .linear import LinearTable
+from .messages import rows_named, show, some
 
 DEFAULT_MARKERS = ("", "NA", "*", "x", "X", "S", "D", "<20", "<=20", "..")
 
@@ -84,9 +86,12 @@ class Table(LinearTable):
 
         Rows may be leaf cells only (margins are computed) or include margins
         (they are checked against the sum of their children). Leaf cells
-        without a row are zero.
+        without a row are zero; a code of a given hierarchy that no row has
+        makes its cells zero too, with a ``UserWarning`` naming it. Other
+        columns are carried to :attr:`frame` (missing for cells without a row).
         """
         _check_columns(df, list(dims) + [count])
+        _check_rows(df, dims)
         counts = _check_counts(df, count)
         return cls._from_counts(df, dims, counts, hierarchies, total_code, lb=lb, ub=ub, skip=[count])
 
@@ -95,6 +100,7 @@ class Table(LinearTable):
                        hierarchies: Mapping[str, object] | None = None, total_code: str = "Total") -> "Table":
         """A table of counts of the rows of ``df`` (one row per person)."""
         _check_columns(df, list(dims))
+        _check_rows(df, dims)
         grouped = df.groupby([df[d].map(as_code) for d in dims], sort=False, observed=True).size()
         agg = grouped.reset_index(name="__n__")
         return cls._from_counts(agg, dims, agg["__n__"].to_numpy(float), hierarchies, total_code)
@@ -110,6 +116,7 @@ class Table(LinearTable):
         table shows all its cells, margins included).
         """
         _check_columns(df, list(dims) + [count])
+        _check_rows(df, dims)
         markers = DEFAULT_MARKERS if markers is None else tuple(markers)
         raw = df[count]
         text = raw.astype("string").str.strip()
@@ -119,7 +126,7 @@ class Table(LinearTable):
         if bad.any():
             i = bad.to_numpy().nonzero()[0][0]
             raise TableError(
-                f"row {df.index[i]}: count {raw.iloc[i]!r} in column {count!r} is neither a number "
+                f"{rows_named(df.index, [i])}: count {show(raw.iloc[i])} in column {count!r} is neither a number "
                 f"nor a suppression marker (markers: {', '.join(map(repr, markers))})")
         known = ~is_marker
         _check_counts(pd.DataFrame({count: nums[known]}, index=df.index[known]), count)
@@ -133,7 +140,7 @@ class Table(LinearTable):
         if not present.all():
             miss = np.flatnonzero(~present)
             raise TableError(
-                f"the published table lacks {miss.size} cell(s), e.g. {t.cell_labels(miss[:5])}; "
+                f"the published table lacks {miss.size} cell(s), e.g. {', '.join(t.cell_labels(miss[:5]))}; "
                 "a published table lists every cell, margins included")
         values = np.full(t.n_cells, np.nan)
         values[cell] = nums.to_numpy(dtype=float)
@@ -147,7 +154,7 @@ class Table(LinearTable):
 
     @classmethod
     def _from_counts(cls, df, dims, counts, hierarchies, total_code, lb=None, ub=None, skip=()) -> "Table":
-        hier = _hierarchies(df, dims, hierarchies, total_code)
+        hier = _hierarchies(df, dims, hierarchies, total_code, warn_absent=True)
         t = cls.__new__(cls)
         Table.__init__(t, dims, hier, np.zeros(int(np.prod([len(h) for h in hier]))), lb=lb, ub=ub)
         cell = t.cell_index(df)
@@ -270,13 +277,14 @@ def _check_counts(df: pd.DataFrame, count: str) -> np.ndarray:
     bad = nums.isna().to_numpy()
     if bad.any():
         i = np.flatnonzero(bad)[0]
-        raise TableError(f"row {df.index[i]}: count {raw.iloc[i]!r} in column {count!r} is not a number")
+        raise TableError(f"{rows_named(df.index, [i])}: count {show(raw.iloc[i])} in column {count!r} "
+                         "is not a number")
     v = nums.to_numpy(dtype=float)
     for mask, what in ((v < 0, "negative"), (v != np.round(v), "not an integer"),
                        (~np.isfinite(v), "not finite")):
         if mask.any():
             i = np.flatnonzero(mask)[0]
-            raise TableError(f"row {df.index[i]}: count {raw.iloc[i]!r} in column {count!r} is {what}; "
+            raise TableError(f"{rows_named(df.index, [i])}: count {show(raw.iloc[i])} in column {count!r} is {what}; "
                              "counts must be non-negative integers")
     return v
 
@@ -285,12 +293,24 @@ def _check_duplicates(df: pd.DataFrame, dims, cell: np.ndarray) -> None:
     u, first, cnt = np.unique(cell, return_index=True, return_counts=True)
     if (cnt > 1).any():
         c = u[cnt > 1][0]
-        rows = df.index[np.flatnonzero(cell == c)].tolist()
-        codes = ", ".join(f"{d}={df[d].iloc[np.flatnonzero(cell == c)[0]]}" for d in dims)
-        raise TableError(f"rows {rows} give the same cell ({codes}) twice")
+        at = np.flatnonzero(cell == c)
+        codes = ", ".join(f"{d}={df[d].iloc[at[0]]}" for d in dims)
+        raise TableError(f"{rows_named(df.index, at)} give the same cell ({codes})")
 
 
-def _hierarchies(df, dims, hierarchies, total_code) -> list[Hierarchy]:
+def _check_rows(df: pd.DataFrame, dims) -> None:
+    """A table needs rows, and every row a code in every dimension."""
+    if len(df) == 0:
+        raise TableError("the table has no rows")
+    for d in dims:
+        empty = (df[d].isna() | df[d].astype(str).str.strip().eq("")).to_numpy()
+        if empty.any():
+            at = np.flatnonzero(empty)
+            raise TableError(f"{rows_named(df.index, at[:5])}{' ...' if at.size > 5 else ''}: "
+                             f"no code in column {d!r}")
+
+
+def _hierarchies(df, dims, hierarchies, total_code, warn_absent: bool = False) -> list[Hierarchy]:
     hierarchies = dict(hierarchies or {})
     unknown = set(hierarchies) - set(dims)
     if unknown:
@@ -301,6 +321,13 @@ def _hierarchies(df, dims, hierarchies, total_code) -> list[Hierarchy]:
         if d in hierarchies:
             h = Hierarchy.coerce(hierarchies[d], name=d)
             h.check_codes(col.unique(), d)
+            if warn_absent:
+                present = set(col.unique())
+                absent = [c for c in h.leaves if c not in present]
+                if absent:
+                    # likely a hierarchy of other data, or codes spelt differently: say so
+                    warnings.warn(f"{len(absent)} code(s) of the hierarchy of {d!r} have no row in the data and "
+                                  f"count as 0: {some(absent)}", UserWarning, stacklevel=4)
         else:
             h = Hierarchy.flat(col.unique(), total=total_code, name=d)
         out.append(h)
