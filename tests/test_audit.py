@@ -295,7 +295,7 @@ def test_hidden_nonzero_pins_two_ones():
 
 def test_hidden_nonzero_with_a_hidden_zero_is_an_error():
     t = line_table({"a": 25, "b": 0, "c": 30})
-    with pytest.raises(AuditError, match=r"hidden_nonzero=True, but hidden cell\(s\) \['\(d=b\)'\] are 0"):
+    with pytest.raises(AuditError, match=r"hidden_nonzero=True, but hidden cell\(s\) \(d=b\) are 0"):
         audit(t, hidden=mask(t, [("b",), ("c",)]), hidden_nonzero=True)
 
 
@@ -656,6 +656,7 @@ def test_sensitive_only_same_verdict_and_intervals():
     ({"time_limit": 0}, r"time_limit must be .* got 0$"),
     ({"mip_gap": -0.1}, r"mip_gap must be a relative gap from 0 to 1 .* got -0.1$"),
     ({"method": "quick"}, r"unknown method 'quick'; choose one of optimal, fast"),
+    ({"method": "fast", "export_model": "m.mps"}, r"export_model needs method='optimal'"),
 ])
 def test_protect_rejects_nonsense_parameters(kw, match):
     from cellsuppress import protect

@@ -497,8 +497,6 @@ def test_a_bad_count_is_named_by_file_and_line(capsys, tmp_path):
     (["--export-model", "{tmp}/nodir/m.mps"], "--export-model {tmp}/nodir/m.mps: directory {tmp}/nodir does not exist"),
     (["--published", "{tmp}"], "--published {tmp} is a directory; give a file name"),
     (["--published", "{tmp}/o.csv"], "--published {tmp}/o.csv is also --output: give another file"),
-    (["--export-model", "{tmp}/m.txt"], "--export-model {tmp}/m.txt: give a .mps or .lp file name"),
-    (["--export-model", "{tmp}/m.mps", "--method", "fast"], "--export-model needs --method optimal"),
 ])
 def test_outputs_are_checked_before_the_solve(capsys, tmp_path, monkeypatch, extra, message):
     protect_module = importlib.import_module("cellsuppress.protect")
@@ -513,6 +511,19 @@ def test_outputs_are_checked_before_the_solve(capsys, tmp_path, monkeypatch, ext
     assert code == 2
     assert one_line_error(err).startswith("error: " + message.format(tmp=tmp_path))
     assert not out_csv.exists()
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--export-model", "m.txt"], "cannot tell the format of '{tmp}/m.txt': use a .mps or .lp suffix"),
+    (["--export-model", "m.mps", "--method", "fast"], "export_model needs method='optimal'"),
+])
+def test_a_model_that_cannot_be_exported_stops_the_run(capsys, tmp_path, extra, message):
+    out_csv = tmp_path / "o.csv"
+    extra = [extra[0], tmp_path / extra[1], *extra[2:]]
+    code, _, err = run(capsys, "protect", DATA / "two_way.csv", *TWO_WAY, "-o", out_csv, *extra, "--quiet")
+    assert code == 2
+    assert one_line_error(err).startswith("error: " + message.format(tmp=tmp_path))
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_input_is_never_an_output(capsys, tmp_path):

@@ -62,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "with --hidden-column) or a tau-ARGUS .jj file")
     _table_args(a)
     a.add_argument("--hidden-column", metavar="COL",
-                   help="CSV with true counts: boolean column marking the hidden cells")
+                   help="CSV with true counts: column marking the hidden cells (1/0, true/false or yes/no; "
+                        "cells without a row, e.g. computed margins, are published)")
     a.add_argument("--markers", metavar="LIST",
                    help="comma-separated suppression markers in the count column "
                         "(default: '', NA, *, x, X, S, D, <20, <=20, ..)")
@@ -106,7 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--slice-by", metavar="DIM[,DIM]",
                    help="with --html: one crosstab per code of these dimensions (default: all but the last two)")
     q.add_argument("-o", "--output", metavar="OUTPUT", required=True,
-                   help="CSV input: every cell with its value, status (primary/secondary/published) and hidden; "
+                   help="CSV input: every cell with its value, status (primary/secondary/published), hidden "
+                        "and the input's other columns; "
                         "JJ input: the 0-based indices of the hidden cells, one per line")
     q.add_argument("--quiet", action="store_true", help="no progress on stderr")
     q.set_defaults(func=cmd_protect)
@@ -462,18 +464,16 @@ def _split_markers(text: str | None):
 def cmd_protect(args) -> int:
     from .params import follow_table
     from .protect import protect
+    from .solvers.base import export_format
 
     jj = _is_jj(args.input)
     if jj and args.published:
         raise UsageError("--published needs CSV input (a JJ file has no codes to publish)")
     if jj and args.slice_by:
         raise UsageError("--slice-by needs CSV input (a JJ file has no dimensions)")
-    if args.export_model:
-        if Path(args.export_model).suffix.lower() not in (".mps", ".lp"):
-            raise UsageError(f"--export-model {args.export_model}: give a .mps or .lp file name")
-        if args.method == "fast":
-            raise UsageError("--export-model needs --method optimal: the fast method builds no model")
     _check_outputs(args, "--output", "--published", "--export-model", "--html")
+    if args.export_model:
+        export_format(args.export_model)  # by its own name: protect() sees a temporary one
     table = _read_jj(args.input) if jj else _load_csv_table(args, published=False)
     preset, cost = follow_table(table, args.preset, args.cost)
     if args.percent and not args.published:

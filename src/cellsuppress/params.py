@@ -43,6 +43,8 @@ def check_protect_params(table, *, preset=None, threshold=20, cost=None, method=
     check_solver(solver)
     if export_model is not None:
         export_format(export_model)  # a path that cannot be written fails now, not after the solve
+        if method != "optimal":
+            raise RuleError("export_model needs method='optimal': the fast method builds no model")
     return follow_table(table, preset, cost)
 
 

@@ -163,7 +163,7 @@ class _Custom(Preset):
         if unknown.any():
             bad = np.flatnonzero(unknown)
             raise RuleError(
-                f"preset 'custom' needs the true values of (possibly) sensitive cells; unknown for {table.cell_labels(bad[:5])}")
+                f"preset 'custom' needs the true values of (possibly) sensitive cells; unknown for {', '.join(table.cell_labels(bad[:5]))}")
         zero = np.zeros(n)
         lpl = zero if lpl is None else lpl
         upl = zero if upl is None else upl

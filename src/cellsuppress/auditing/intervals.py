@@ -55,7 +55,7 @@ def row_targets(table: LinearTable, hidden: np.ndarray) -> np.ndarray:
     ap = a[pub]
     if np.isnan(ap).any():
         bad = np.flatnonzero(pub & np.isnan(a))
-        raise AuditError(f"published cells without a value: {table.cell_labels(bad[:5])}")
+        raise AuditError(f"published cells without a value: {', '.join(table.cell_labels(bad[:5]))}")
     from_pub = table.rhs - M[:, pub] @ ap
     needs_pub = (abs(Mh) @ unknown_h.astype(float)) > 0
     return np.where(needs_pub, from_pub, from_hidden)
@@ -208,9 +208,9 @@ def _block_intervals(A, t, lb, ub, integer, table, cells, wanted=None):
             elif sol.status == "infeasible":
                 raise AuditError(
                     "the published values admit no table within the bounds: block of hidden cells "
-                    f"{table.cell_labels(cells[:5])}{' ...' if k > 5 else ''}")
+                    f"{', '.join(table.cell_labels(cells[:5]))}{' ...' if k > 5 else ''}")
             else:
-                raise AuditError(f"the solver failed ({sol.status}) on the block of {table.cell_labels(cells[:3])}")
+                raise AuditError(f"the solver failed ({sol.status}) on the block of {', '.join(table.cell_labels(cells[:3]))}")
             if not have_point:
                 # a table exists (an integer one if integer): pinned cells take their value
                 lo[pinned] = hi[pinned] = const[pinned]

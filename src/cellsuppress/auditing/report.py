@@ -208,7 +208,7 @@ def audit(table: LinearTable, hidden=None, preset: str | None = None, threshold:
     hidden = resolve_hidden(table, hidden)
     if hidden_nonzero and (hidden & (table.values == 0)).any():
         zero = np.flatnonzero(hidden & (table.values == 0))
-        raise AuditError(f"hidden_nonzero=True, but hidden cell(s) {table.cell_labels(zero[:5])} are 0; "
+        raise AuditError(f"hidden_nonzero=True, but hidden cell(s) {', '.join(table.cell_labels(zero[:5]))} are 0; "
                          "the attacker's bound of 1 would be wrong")
     req = requirement(table, preset, threshold, sensitive=sensitive, hidden_nonzero=hidden_nonzero,
                       lpl=lpl, upl=upl, spl=spl)

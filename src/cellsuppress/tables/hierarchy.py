@@ -14,7 +14,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..errors import HierarchyError
-from .messages import numbered_by_line, rows_named
+from .messages import numbered_by_line, rows_named, some
 
 
 class Hierarchy:
@@ -193,9 +193,9 @@ class Hierarchy:
                 # every such code has a parent, none reachable from the root: they form a cycle
                 raise HierarchyError(
                     f"hierarchy{_nm(self.name)} has a cycle among codes not under the root "
-                    f"{self.root!r}: {sorted(unreachable)[:10]}")
+                    f"{self.root!r}: {some(sorted(unreachable))}")
             raise HierarchyError(
-                f"hierarchy{_nm(self.name)}: codes not under the root {self.root!r}: {sorted(unreachable)[:10]}")
+                f"hierarchy{_nm(self.name)}: codes not under the root {self.root!r}: {some(sorted(unreachable))}")
         self.codes = codes
         self.index = {c: i for i, c in enumerate(codes)}
         self.depth = np.asarray(depth, dtype=np.int64)
