@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cellsuppress import Hierarchy, HierarchyError, Table
+from cellsuppress import Hierarchy, HierarchyError, LinearTable, Table
 from cellsuppress.auditing.intervals import feasibility_intervals
 from cellsuppress.auditing.report import AuditError, audit
 from cellsuppress.rules import RuleError, requirement
@@ -310,6 +310,145 @@ def test_hidden_nonzero_raises_the_lower_bound():
     # strict then asks the interval to reach down to the attacker's bound 1, which it does
     assert rep1.frame.loc[b, "protected"] == True  # noqa: E712
     assert rep1.ok is True
+
+
+# -- the attacker's floor under hidden_nonzero ----------------------------------------------
+NESTED = {"T": ["g1", "e"], "g1": ["g2", "c"], "g2": ["a", "b"]}
+FLOOR_HIERARCHIES = {
+    "flat2": lambda: Hierarchy.flat(["a", "b"]),
+    "flat3": lambda: Hierarchy.flat(["a", "b", "c"]),
+    "groups": lambda: Hierarchy.from_mapping({"T": ["g1", "g2"], "g1": ["a", "b"], "g2": ["c", "d"]}),
+    "nested": lambda: Hierarchy.from_mapping(NESTED),
+}
+
+
+def nonzero_leaves_below(t: Table) -> np.ndarray:
+    """Per cell, the number of non-zero (or unknown) finest-level cells below it, by walking codes."""
+    f = t.frame
+    below = [{c: leaves_below(h, c) for c in h.codes} for h in t.hierarchies]
+    is_leaf_cell = np.ones(t.n_cells, dtype=bool)
+    for d, h in zip(t.dims, t.hierarchies):
+        is_leaf_cell &= f[d].isin(h.leaves).to_numpy()
+    nonzero_leaves = [i for i in np.flatnonzero(is_leaf_cell) if t.values[i] != 0]
+    return np.array([sum(all(f.loc[j, d] in below[k][f.loc[i, d]] for k, d in enumerate(t.dims))
+                         for j in nonzero_leaves) for i in range(t.n_cells)], dtype=float)
+
+
+@st.composite
+def floor_tables(draw):
+    names = draw(st.lists(st.sampled_from(sorted(FLOOR_HIERARCHIES)), min_size=1, max_size=2))
+    hs = [FLOOR_HIERARCHIES[nm]() for nm in names]
+    n_leaves = int(np.prod([len(h.leaves) for h in hs]))
+    counts = draw(st.lists(st.sampled_from([0, 0, 1, 2, 7, 30]), min_size=n_leaves, max_size=n_leaves))
+    df = leaf_frame(hs, counts)
+    dims = list(df.columns[:-1])
+    return Table.from_frame(df, dims=dims, count="n", hierarchies=dict(zip(dims, hs)))
+
+
+@settings(max_examples=30, deadline=None)
+@given(floor_tables(), st.randoms(use_true_random=False))
+def test_nonzero_floor_counts_the_nonzero_cells_below(t, rnd):
+    expected = nonzero_leaves_below(t)
+    assert np.array_equal(t.nonzero_floor(), expected)
+    # without dimensions (as from a JJ file) the equations give the same floor
+    flat_t = LinearTable(values=t.values, M=t.M)
+    assert np.array_equal(flat_t.nonzero_floor(), expected)
+    # published with its non-zero cells hidden at random: a hidden cell counts as non-zero
+    f = t.frame.rename(columns={"value": "n"}).astype({"n": object})
+    hide = (t.values != 0) & np.array([rnd.random() < 0.5 for _ in range(t.n_cells)])
+    f.loc[hide, "n"] = "x"
+    pub = Table.from_published(f, dims=t.dims, count="n", hierarchies=dict(zip(t.dims, t.hierarchies)))
+    assert np.array_equal(pub.nonzero_floor(), expected)
+    req = requirement(pub, "strict", hidden_nonzero=True)
+    assert np.array_equal(req.attacker_lb, expected) and np.array_equal(req.need_lo, expected)
+
+
+def test_hidden_nonzero_floor_of_a_subtotal():
+    # g1 = a + b = 8 + 8: hidden cells known to be non-zero make g1 at least 2, so strict asks
+    # its interval to reach down to 2 (it can never reach 1)
+    t = Table.from_frame(pd.DataFrame({"d": ["a", "b", "c"], "n": [8, 8, 50]}), dims=["d"], count="n",
+                         hierarchies={"d": {"T": ["g1", "c"], "g1": ["a", "b"]}})
+    g1, a = cell(t, "g1"), cell(t, "a")
+    req = requirement(t, "strict", hidden_nonzero=True)
+    assert (req.need_lo[g1], req.need_lo[a]) == (2, 1)
+    hidden = mask(t, [("g1",), ("a",), ("b",), ("c",)])
+    for integer in (False, True):
+        rep = audit(t, hidden=hidden, hidden_nonzero=True, integer=integer)
+        assert (rep.lo[g1], rep.hi[g1], rep.lo[a]) == (2, 65, 1)
+        assert rep.ok
+
+
+def test_hidden_nonzero_lower_bound_above_the_floor():
+    # g1 = a + b + z with z = 5 published: g1 is at least 7, above its floor of 3
+    t = Table.from_frame(pd.DataFrame({"d": ["a", "b", "z", "c"], "n": [3, 4, 5, 50]}), dims=["d"], count="n",
+                         hierarchies={"d": {"T": ["g1", "c"], "g1": ["a", "b", "z"]}})
+    g1 = cell(t, "g1")
+    rep = audit(t, hidden=mask(t, [("g1",), ("a",), ("b",), ("c",)]), hidden_nonzero=True)
+    assert (rep.lo[g1], rep.hi[g1]) == (7, 61)
+    assert rep.frame.loc[g1, "reason"] == "lower bound above 3"
+    assert not rep.ok
+    # hiding z too lets g1 reach its floor
+    rep = audit(t, hidden=mask(t, [("g1",), ("a",), ("b",), ("z",), ("c",)]), hidden_nonzero=True)
+    assert rep.lo[g1] == 3 and rep.ok
+
+
+def test_published_table_audits_against_the_floor():
+    # Total = a + b = 16 with every cell hidden: the total is at least 2, no more is known
+    t = published({"Total": "x", "a": "x", "b": "x"})
+    rep = audit(t, hidden_nonzero=True)
+    k = cell(t, "Total")
+    assert (rep.lo[k], rep.hi[k]) == (2, np.inf)
+    assert rep.frame.loc[k, "reason"] == "protected whatever its value"
+    assert rep.ok
+
+
+def brute_force_nonzero(t: Table, hidden: np.ndarray) -> np.ndarray:
+    """Integer min of every cell over all tables consistent with what is published, each hidden
+    leaf between 1 and the grand total (the box holds a minimiser on these tiny tables)."""
+    f = t.frame
+    below = [{c: leaves_below(h, c) for c in h.codes} for h in t.hierarchies]
+    is_leaf_cell = np.ones(t.n_cells, dtype=bool)
+    for d, h in zip(t.dims, t.hierarchies):
+        is_leaf_cell &= f[d].isin(h.leaves).to_numpy()
+    leaf_cells = np.flatnonzero(is_leaf_cell)
+    B = np.array([[all(f.loc[lc, d] in below[k][f.loc[i, d]] for k, d in enumerate(t.dims)) for lc in leaf_cells]
+                  for i in range(t.n_cells)], dtype=np.int64)
+    a = t.values.astype(np.int64)
+    h_leaf = hidden[leaf_cells]
+    top = max(int(a.max()), 1)
+    Y = np.tile(a[leaf_cells], (top ** int(h_leaf.sum()), 1))
+    Y[:, h_leaf] = np.array(list(itertools.product(range(1, top + 1), repeat=int(h_leaf.sum()))))
+    V = Y @ B.T
+    ok = (V[:, ~hidden] == a[~hidden]).all(axis=1)
+    assert ok.any()  # the true table is one of them
+    return V[ok].min(axis=0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(["groups", "nested", "2x2"]), st.lists(st.integers(0, 3), min_size=4, max_size=4),
+       st.randoms(use_true_random=False))
+def test_floor_is_what_the_integer_attacker_can_reach(kind, counts, rnd):
+    hs = ([Hierarchy.flat(["a", "b"]), Hierarchy.flat(["c", "d"])] if kind == "2x2"
+          else [FLOOR_HIERARCHIES[kind]()])
+    df = leaf_frame(hs, counts)
+    dims = list(df.columns[:-1])
+    t = Table.from_frame(df, dims=dims, count="n", hierarchies=dict(zip(dims, hs)))
+    floor = requirement(t, "strict", hidden_nonzero=True).attacker_lb
+    nonzero = t.values != 0
+    some = nonzero & np.array([rnd.random() < 0.6 for _ in range(t.n_cells)])
+    for hidden in (nonzero, some):
+        if not hidden.any():
+            continue
+        lo = brute_force_nonzero(t, hidden)
+        h = np.flatnonzero(hidden)
+        # the attacker always knows the floor, and the audit's integer attacker no more than that
+        assert (lo[h] >= floor[h]).all()
+        rep = audit(t, hidden=hidden, hidden_nonzero=True, integer=True)
+        assert np.array_equal(rep.lo[h], lo[h]), (rep.lo[h], lo[h])
+    # hiding every non-zero cell takes every cell down to its floor: strict asks no less
+    if nonzero.any():
+        h = np.flatnonzero(nonzero)
+        assert np.array_equal(brute_force_nonzero(t, nonzero)[h], floor[h])
 
 
 # -- the audit's shortcuts against one solve per cell and direction -------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import re
 import time
 import warnings
 
@@ -15,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from cellsuppress import Hierarchy, Table
@@ -68,11 +69,12 @@ class BruteForce:
     so no protected pattern is lost); every other candidate is audited.
     """
 
-    def __init__(self, t: Table, preset: str):
-        self.t, self.preset = t, preset
-        req = requirement(t, preset)
+    def __init__(self, t: Table, preset: str, hidden_nonzero: bool = False):
+        self.t, self.preset, self.hidden_nonzero = t, preset, hidden_nonzero
+        req = requirement(t, preset, hidden_nonzero=hidden_nonzero)
         self.sensitive = req.sensitive
-        free = np.flatnonzero(~req.sensitive)
+        # with hidden_nonzero a zero is never hidden
+        free = np.flatnonzero(~req.sensitive & ((t.values != 0) if hidden_nonzero else True))
         assert free.size <= 12, f"{free.size} free cells: too many subsets"
         bits = np.array(list(itertools.product([False, True], repeat=free.size)), dtype=bool).reshape(-1, free.size)
         H = np.zeros((bits.shape[0], t.n_cells), dtype=bool)
@@ -87,7 +89,8 @@ class BruteForce:
         key = hidden.tobytes()
         if key not in self.cache:
             self.audits += 1
-            self.cache[key] = bool(audit(self.t, hidden=hidden, preset=self.preset).ok)
+            self.cache[key] = bool(audit(self.t, hidden=hidden, preset=self.preset,
+                                         hidden_nonzero=self.hidden_nonzero).ok)
         return self.cache[key]
 
     def optimum(self, cost: str) -> tuple[float, np.ndarray | None]:
@@ -178,6 +181,78 @@ def test_brute_force(name, preset):
             assert res.lower_bound == pytest.approx(best)
         # the pattern protect found is one brute force accepts
         assert bf.ok(res.hidden)
+
+
+NONZERO_TINY = {**TINY, "subtotal16": lambda: make_table([groups(), flat("b", 2)], [4, 4, 4, 4, 9, 30, 0, 25])}
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+@pytest.mark.parametrize("name", sorted(NONZERO_TINY))
+def test_brute_force_hidden_nonzero(name, preset):
+    # hidden cells known to be non-zero: every subtotal's floor is its count of non-zero cells
+    t = NONZERO_TINY[name]()
+    bf = BruteForce(t, preset, hidden_nonzero=True)
+    best, pattern = bf.optimum("value")
+    assert np.isfinite(best), "brute force found no protected pattern"
+    res = protect(t, preset=preset, hidden_nonzero=True)
+    assert res.audit.ok and bf.ok(res.hidden)
+    assert not (res.hidden & (t.values == 0)).any()
+    assert res.cost == best and res.optimal, (res.cost, best, np.flatnonzero(pattern), np.flatnonzero(res.hidden))
+    if preset == "strict":  # the compact model with the floors' capacities agrees
+        p = build_problem(t, requirement(t, preset, hidden_nonzero=True), "value", hidden_nonzero=True)
+        lp, _ = compact_program(p)
+        sol = HighsModel(lp).solve(mip_gap=0)
+        assert float(p.cost @ np.round(sol.x[:p.n])) == best
+
+
+def test_strict_hidden_nonzero_two_cells_totalling_16():
+    # Total = a + b = 8 + 8, all sensitive: once hidden cells are known to be non-zero the total
+    # is at least 2, and strict asks its interval to reach down to that
+    t = make_table([flat("a", 2)], [8, 8])
+    res = protect(t, preset="strict", hidden_nonzero=True)
+    assert res.hidden.all() and res.audit.ok and res.optimal
+    for integer in (False, True):
+        rep = audit(t, hidden=res.hidden, preset="strict", hidden_nonzero=True, integer=integer)
+        assert rep.ok
+        assert (rep.lo.tolist(), rep.hi.tolist()) == ([2, 1, 1], [np.inf] * 3)
+    assert res.frame.query("status == 'published'").empty
+
+
+@st.composite
+def nonzero_cases(draw):
+    """A small hierarchical table with zeros, and a priori upper bounds on some cells (so that
+    some sensitive cells cannot be protected at all)."""
+    dims = draw(st.sampled_from([[groups()], [groups(), flat("b", 2)], [flat("a", 3), flat("b", 2)]]))
+    n = int(np.prod([len(h.leaves) for h in dims]))
+    counts = draw(st.lists(st.one_of(st.just(0), st.integers(1, 20), st.integers(21, 60)), min_size=n, max_size=n))
+    probe = make_table(dims, counts)
+    tight = draw(st.lists(st.booleans(), min_size=probe.n_cells, max_size=probe.n_cells))
+    ub = np.where(np.array(tight) & draw(st.booleans()), probe.values + 3, np.inf)
+    return make_table(dims, counts, ub=ub), draw(st.sampled_from(["optimal", "fast"]))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(nonzero_cases())
+def test_hidden_nonzero_protects_or_names_what_cannot_be(case):
+    t, method = case
+    everything = t.values != 0  # every cell that may be hidden
+    all_hidden = audit(t, hidden=everything, preset="strict", hidden_nonzero=True)
+    fails = all_hidden.unprotected
+    try:
+        res = protect(t, preset="strict", hidden_nonzero=True, method=method)
+    except InfeasibleError as e:
+        named = set(re.findall(r"\(d0=[^()]*\)", str(e)))
+        failing = set(t.cell_labels(fails.index.to_numpy()))
+        assert named and named <= failing, (str(e), failing)
+        event("cannot be protected")
+        return
+    # nothing is beyond protection, and the pattern passes an independent audit
+    assert fails.empty and all_hidden.ok
+    rep = audit(t, hidden=res.hidden, preset="strict", hidden_nonzero=True)
+    assert rep.ok, rep.summary()
+    sens = requirement(t, "strict").sensitive
+    assert res.hidden[sens].all() and not (res.hidden & (t.values == 0)).any()
+    event("protected")
 
 
 # -- properties on random tables ---------------------------------------------------------------

@@ -73,10 +73,13 @@ class Preset(ABC):
     def floor(self, table, hidden_nonzero: bool) -> np.ndarray:
         """The attacker's a-priori lower bound of every cell, were it hidden.
 
-        The table's ``lb``; with ``hidden_nonzero`` (zeros are never hidden) at least 1.
+        The table's ``lb``; with ``hidden_nonzero`` (zeros are never hidden, so a hidden
+        cell is at least 1) also the least value the cell can take when every non-zero
+        cell is at least 1 (:meth:`~cellsuppress.tables.linear.LinearTable.nonzero_floor`):
+        a subtotal of two non-zero cells is at least 2.
         """
         lb = np.asarray(table.lb, dtype=float)
-        return np.maximum(lb, 1.0) if hidden_nonzero else lb.copy()
+        return np.maximum(lb, table.nonzero_floor()) if hidden_nonzero else lb.copy()
 
     @abstractmethod
     def bounds(self, table, threshold: float, sensitive: np.ndarray, floor: np.ndarray, given: tuple,
@@ -248,6 +251,12 @@ def requirement(table, preset: str = "strict", threshold: float = 20, sensitive=
     >>> r = requirement(t, "strict", threshold=20)
     >>> r.sensitive.tolist(), r.need_hi[r.sensitive].tolist()
     ([True, True, True], [21.0, 21.0, 21.0])
+
+    With ``hidden_nonzero`` the total of two non-zero cells is at least 2, and strict asks
+    its interval to reach down to that:
+
+    >>> requirement(t, "strict", hidden_nonzero=True).need_lo.tolist()
+    [2.0, 1.0, 1.0]
     """
     rule = preset_named(preset)
     by_rule = sensitive is None and not (table.status is not None and rule.given_levels)

@@ -115,10 +115,70 @@ class LinearTable:
         rh = " + ".join(self.cell_labels(pos)) or "0"
         return f"{lhs} = {rh}"
 
+    def nonzero_floor(self) -> np.ndarray:
+        """The least value of every cell when each non-zero cell is at least 1 (counts whose
+        zeros are all published: ``hidden_nonzero``); a cell of unknown value counts as non-zero.
+
+        Without dimensions (e.g. a JJ file) it comes from the equations: where an equation
+        with right-hand side 0 makes one cell a positive combination of the others (its only
+        term of its sign, as in ``total = a + b``), that cell is at least the same combination
+        of their floors, applied until nothing changes (a round per level of nesting). It is
+        what the equations and the 1s imply, so never more than an attacker can know; for a
+        table of counts it is the number of non-zero finest-level cells below each cell.
+
+        >>> import numpy as np, scipy.sparse as sp
+        >>> t = LinearTable(values=np.array([16., 8., 8., 0.]), M=sp.csr_matrix([[-1., 1, 1, 1]]))
+        >>> t.nonzero_floor().tolist()
+        [2.0, 1.0, 1.0, 0.0]
+        """
+        floor = np.where(self.values == 0, 0.0, 1.0)
+        parts, total = sum_terms(self.M, self.rhs)
+        if not total.size:
+            return floor
+        for _ in range(self.n_equations + 1):  # a chain of sums uses each equation once at most
+            new = floor.copy()
+            np.maximum.at(new, total, parts @ floor)
+            if (new - floor).max() <= 1e-9:
+                break
+            floor = new
+        return floor
+
     def residuals(self) -> np.ndarray:
         """``M a - rhs`` with the known values (NaN where a value is unknown)."""
         # sparse products touch only stored entries, so NaN reaches just its rows
         return self.M @ self.values - self.rhs
+
+
+def sum_terms(M: sp.spmatrix, rhs: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
+    """The equations that make one cell a positive combination of others: ``(P, total)`` with
+    ``y[total[i]] = P[i] @ y`` for every row ``i`` of ``P``, one per (equation, cell that is the
+    only term of its sign there, with terms of the other sign), for equations with right-hand
+    side 0.
+
+    >>> import numpy as np, scipy.sparse as sp
+    >>> P, total = sum_terms(sp.csr_matrix([[-2., 1, 3], [1, -1, 0]]), np.zeros(2))
+    >>> total.tolist(), P.toarray().tolist()
+    ([0, 1, 0], [[0.0, 0.5, 1.5], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    """
+    coo = sp.coo_matrix(M)
+    m, n = coo.shape
+    r, c, v = coo.row, coo.col, coo.data
+    keep = v != 0
+    r, c, v = r[keep], c[keep], v[keep]
+    homogeneous = np.abs(np.asarray(rhs, dtype=float)) == 0
+    count = {s: np.bincount(r[np.sign(v) == s], minlength=m) for s in (1.0, -1.0)}
+    P_blocks, totals = [], []
+    for s in (-1.0, 1.0):
+        single = homogeneous & (count[s] == 1) & (count[-s] >= 1)
+        is_total = single[r] & (np.sign(v) == s)
+        pair_of_row = np.full(m, -1, dtype=np.int64)
+        pair_of_row[r[is_total]] = np.arange(int(is_total.sum()))
+        part = single[r] & (np.sign(v) == -s)
+        pair = pair_of_row[r[part]]
+        coef = -v[part] / v[is_total][pair]
+        P_blocks.append(sp.csr_matrix((coef, (pair, c[part])), shape=(int(is_total.sum()), n)))
+        totals.append(c[is_total])
+    return sp.vstack(P_blocks, format="csr"), np.concatenate(totals).astype(np.int64)
 
 
 def hidden_blocks(M: sp.spmatrix, hidden: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:

@@ -77,6 +77,21 @@ class Table(LinearTable):
             pos.append(col.map(h.index).to_numpy(dtype=np.int64))
         return np.ravel_multi_index(tuple(pos), self.shape) if pos else np.zeros(0, np.int64)
 
+    def nonzero_floor(self) -> np.ndarray:
+        """The number of non-zero finest-level cells below every cell (1 or 0 for one of them):
+        the least value each cell can take when every non-zero cell is at least 1. A cell of
+        unknown value (hidden in a published table) counts as non-zero.
+
+        >>> import pandas as pd
+        >>> df = pd.DataFrame({"g": ["a", "b", "c"], "n": [8, 8, 0]})
+        >>> t = Table.from_frame(df, dims=["g"], count="n")
+        >>> t.nonzero_floor().tolist()
+        [2.0, 1.0, 1.0, 0.0]
+        """
+        leaves = np.ix_(*[np.flatnonzero(h.is_leaf) for h in self.hierarchies])
+        nonzero = self.values.reshape(self.shape)[leaves] != 0
+        return aggregate_leaves(nonzero.astype(float), self.hierarchies).ravel()
+
     # -- construction ------------------------------------------------------
     @classmethod
     def from_frame(cls, df: pd.DataFrame, dims: Sequence[str], count: str,
@@ -168,10 +183,7 @@ class Table(LinearTable):
         leaf_pos = tuple(np.cumsum(h.is_leaf)[p[leaf_row]] - 1 for h, p in zip(hier, pos))
         grid = np.zeros(leaf_shape)
         np.add.at(grid, leaf_pos, counts[leaf_row])
-        full = grid
-        for axis, h in enumerate(hier):
-            full = np.moveaxis(_apply(h.leaf_aggregator(), np.moveaxis(full, axis, 0)), 0, axis)
-        t.values = full.ravel()
+        t.values = aggregate_leaves(grid, hier).ravel()
         t._keep_extra(df, dims, cell, skip=list(skip))
         given = counts[~leaf_row]
         if given.size:
@@ -247,6 +259,15 @@ def additivity_matrix(hierarchies: Sequence[Hierarchy]) -> sp.csr_matrix:
     if not blocks:
         return sp.csr_matrix((0, int(np.prod(shape))))
     return sp.vstack(blocks, format="csr")
+
+
+def aggregate_leaves(grid: np.ndarray, hierarchies: Sequence[Hierarchy]) -> np.ndarray:
+    """Every cell of the table (shape: codes per dimension) as the sum of the finest-level
+    cells below it, from ``grid`` over the leaves (shape: leaves per dimension, in code order)."""
+    full = grid
+    for axis, h in enumerate(hierarchies):
+        full = np.moveaxis(_apply(h.leaf_aggregator(), np.moveaxis(full, axis, 0)), 0, axis)
+    return full
 
 
 def _grid_sum(arrays: Sequence[np.ndarray]) -> np.ndarray:
