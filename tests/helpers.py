@@ -13,3 +13,10 @@ def leaves_below(h: Hierarchy, code: str) -> set:
                 break
             c = h.parent_of(c)
     return out
+
+
+def time_bound(limit: float, grace: float = 5.0) -> float:
+    """The most wall-clock seconds a run given ``limit`` may take: the limit plus 10% plus
+    ``grace`` for the work done after it (the final audit) and for a loaded machine, where
+    other processes share the cores. A run that ignores its limit still overshoots it by far."""
+    return 1.1 * limit + grace

@@ -1,4 +1,8 @@
-"""The smallest public instance (TARGUS, tau-ARGUS JJ) solved end to end with its own levels."""
+"""The smallest public instance (TARGUS, tau-ARGUS JJ, kept in tests/data) solved end to end with
+its own levels and costs: through the library and through the command line."""
+import os
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -8,21 +12,23 @@ import pytest
 import cellsuppress as cs
 from cellsuppress.auditing.report import audit
 
-INSTANCES = Path(__file__).resolve().parents[1].parent / "shared" / "instances"
+TARGUS = Path(__file__).resolve().parent / "data" / "TARGUS.jj"
 
 
 @pytest.fixture(scope="module")
 def targus():
-    path = INSTANCES / "TARGUS.jj"
-    if not path.exists():
-        pytest.skip("shared instances not available in this checkout")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", cs.NonAdditiveWarning)  # rounded at the source
-        return cs.read_jj(path)
+        return cs.read_jj(TARGUS)
 
 
-def test_targus_is_solved_to_optimality_and_audited(targus):
-    res = cs.protect(targus, preset="custom", cost="file", time_limit=120)
+@pytest.fixture(scope="module")
+def targus_result(targus):
+    return cs.protect(targus, preset="custom", cost="file", time_limit=120)
+
+
+def test_targus_is_solved_to_optimality_and_audited(targus, targus_result):
+    res = targus_result
     sensitive = targus.status == "u"
     assert res.hidden[sensitive].all()
     assert res.audit.ok
@@ -36,12 +42,42 @@ def test_targus_is_solved_to_optimality_and_audited(targus):
     assert res.lower_bound <= res.cost + 1e-9
 
 
-def test_targus_pattern_minus_any_secondary_cell_fails(targus):
+def test_targus_pattern_minus_any_secondary_cell_fails(targus, targus_result):
     """Optimality in practice: no secondary cell of the optimal pattern can be dropped."""
-    res = cs.protect(targus, preset="custom", cost="file", time_limit=120)
+    res = targus_result
     secondary = np.flatnonzero(res.hidden & (targus.status != "u"))
     assert secondary.size > 0
     for j in secondary:
         h = res.hidden.copy()
         h[j] = False
         assert not audit(targus, h, preset="custom").ok
+
+
+def cellsuppress_command(*args, cwd: Path) -> subprocess.CompletedProcess:
+    """Run the ``cellsuppress`` command in a fresh process, on the package these tests import.
+    The installed script when it sits beside this interpreter, as a user runs it; from a source
+    tree without one, its module."""
+    script = Path(sys.executable).with_name("cellsuppress")
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "cellsuppress.cli"]
+    package_root = str(Path(cs.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+    return subprocess.run(cmd + [str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_targus_through_the_command_line(tmp_path, targus, targus_result):
+    """``cellsuppress protect TARGUS.jj -o hidden.txt`` (the file's levels and costs by default)
+    writes the optimal pattern, and ``cellsuppress audit TARGUS.jj --hidden hidden.txt`` passes it."""
+    out = cellsuppress_command("protect", TARGUS, "-o", "hidden.txt", cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "SAFE" in out.stdout and "Traceback" not in out.stderr
+    idx = [int(i) for i in (tmp_path / "hidden.txt").read_text().split()]
+    hidden = np.zeros(targus.n_cells, bool)
+    hidden[idx] = True
+    assert hidden[targus.status == "u"].all()
+    assert targus.cost[hidden].sum() == pytest.approx(targus_result.cost)
+    assert audit(targus, hidden, preset="custom").ok
+
+    out = cellsuppress_command("audit", TARGUS, "--hidden", "hidden.txt", cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "SAFE" in out.stdout and "NOT SAFE" not in out.stdout

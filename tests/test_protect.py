@@ -860,15 +860,20 @@ def test_rows_dropped_near_a_centre_hold_throughout_its_neighbourhood(seed, n, r
 
 @pytest.mark.slow
 def test_time_limited_three_way_run_takes_its_bound_from_the_background():
-    """A 6x6x6 table (strict) is not solved in 20 s: from 35% of the time left a copy of the
+    """A 6x6x6 table (strict) is not solved in 30 s: from 35% of the time left a copy of the
     master is solved on the second core for the bound while rounds go on. The run ends
     within its limit with an audited pattern and a valid bound, and no solve left running."""
     from cellsuppress.tables.synthetic import generate
+    from helpers import time_bound
 
     t = generate(dims=3, levels=(6,), seed=1, mean=40, small_share=0.14, zero_share=0.05).table()
+    # the copy starts with the first round that begins in the last 35% of the time; a round is a
+    # master solve of up to 5 s and its repair, longer on a loaded machine: 30 s leaves room for
+    # more than one round there
+    limit = 30
     t0 = time.perf_counter()
-    res = protect(t, time_limit=20)
-    assert time.perf_counter() - t0 < 21
+    res = protect(t, time_limit=limit)
+    assert time.perf_counter() - t0 < time_bound(limit)
     assert res.stats.get("background_solves", 0) >= 1
     assert res.audit.ok and audit(t, hidden=res.hidden).ok
     assert 0 < res.lower_bound <= res.cost

@@ -9,6 +9,7 @@ import scipy.sparse as sp
 
 from cellsuppress.solvers import HighsModel, LinearProgram, Solution, SolverError, make_model
 from cellsuppress.solvers.pulp_backend import PulpModel, available_solvers
+from helpers import time_bound
 
 INF = np.inf
 
@@ -383,14 +384,15 @@ def hard_milp(n: int, m: int) -> LinearProgram:
 @pytest.mark.slow
 def test_highs_time_limit_per_solve():
     # HiGHS counts an LP's limit on the instance's summed run time but a MIP's from the start of
-    # its own run: every solve of a live model must stop near its own limit, not double it
+    # its own run: every solve of a live model must stop near its own limit, not double it (a
+    # limit that added the time run so far would let the fourth solve run 4 s)
     import time
 
     model = HighsModel(hard_milp(300, 200))
-    for _ in range(3):
+    for _ in range(4):
         t0 = time.perf_counter()
         sol = model.solve(time_limit=0.5)
-        assert time.perf_counter() - t0 < 1.5
+        assert time.perf_counter() - t0 < time_bound(0.5, grace=1.0)
         assert sol.status in ("time_limit", "optimal")
     model.set_integer(False)
     for _ in range(2):  # LP re-solves after the MIP's time still run (not "out of time")
@@ -414,9 +416,10 @@ def test_background_solve_stops_early_with_its_bound():
     relaxed.set_integer(False)
     lp_bound = relaxed.solve().objective  # the caller's own solve, while the job runs
     time.sleep(1.0)
+    t_stop = time.perf_counter()
     job.stop()
     sol = job.result()
-    assert sol is not None and time.perf_counter() - t0 < 5.0
+    assert sol is not None and time.perf_counter() - t_stop < time_bound(0.0)  # not its 60 s
     assert sol.status == "time_limit"
     assert lp_bound - 1e-6 <= sol.bound <= sol.objective + 1e-6
     assert (lp.A @ sol.x >= 20 - 1e-6).all()
@@ -457,10 +460,10 @@ def test_background_solve_that_ignores_its_time_limit_is_left_behind(monkeypatch
     assert job.result() is None
     with pytest.warns(RuntimeWarning, match="did not stop at its time limit"):
         sol = job.result(wait=True)
-    assert time.perf_counter() - t0 < 2.0
+    assert time.perf_counter() - t0 < time_bound(0.2 + 0.3)  # not the 60 s it is stuck for
     assert job.abandoned and sol.status == "time_limit" and not sol.has_solution
     job.stop()  # once abandoned, a stop returns at once
-    assert time.perf_counter() - t0 < 2.0
+    assert time.perf_counter() - t0 < time_bound(0.2 + 0.3)
     release.set()
     job._thread.join(5.0)
     assert not job._thread.is_alive()
@@ -531,6 +534,7 @@ def test_check_solver_lists_the_valid_names():
         make_model(small_lp(), "bogus")
 
 
+@pytest.mark.slow
 def test_solves_write_nothing_on_stdout(tmp_path):
     # a fresh process (HiGHS prints its banner with the first instance of a process) that runs
     # every kind of solve the package makes: MIPs and LPs in the main thread, a MIP in another

@@ -114,14 +114,15 @@ def test_skewed_counts():
 
 
 def test_big_table_is_fast():
-    t0 = time.perf_counter()
+    # CPU time, which other processes on a loaded machine do not inflate as they do wall time
+    t0 = time.process_time()
     st = generate(dims=3, levels=((100,), (50,), (40,)), seed=0)
-    elapsed = time.perf_counter() - t0
+    elapsed = time.process_time() - t0
     assert len(st.frame) == 200_000
     assert elapsed < 1.0
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     generate(dims=3, levels=((10, 10), (5, 10), (4, 10)), seed=0, skewed=True)
-    assert time.perf_counter() - t0 < 1.0
+    assert time.process_time() - t0 < 1.0
 
 
 @pytest.mark.parametrize("kwargs", [
