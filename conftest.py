@@ -1,0 +1,15 @@
+"""The doctests (``--doctest-modules`` on src/cellsuppress) run on the package the tests import.
+
+Every module of ``cellsuppress`` is imported here from wherever ``import cellsuppress`` finds it:
+site-packages after ``pip install .``, the source tree when it is installed editable or on
+PYTHONPATH. The import mode ``importlib`` then collects the doctests of src/cellsuppress/*.py
+from these modules instead of loading a module that nothing imported yet a second time, from
+src/, into the installed package.
+"""
+import importlib
+import pkgutil
+
+import cellsuppress
+
+for _module in pkgutil.walk_packages(cellsuppress.__path__, "cellsuppress."):
+    importlib.import_module(_module.name)
