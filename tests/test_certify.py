@@ -12,6 +12,7 @@ from scipy.optimize import linprog
 import cellsuppress as cs
 from cellsuppress.auditing.report import audit
 from cellsuppress.auditing.certify import certify, certify_levels
+from cellsuppress.clock import Deadline
 from cellsuppress.suppress.heuristic import _check_certified
 from cellsuppress.suppress.problem import build_problem
 from cellsuppress.rules import requirement
@@ -142,7 +143,7 @@ def test_heuristic_check_finds_what_the_separator_finds(seed):
     sep = Separator(p)
     ref = {(v.cell, v.kind) for v in sep.violations(x)}
     witnesses: dict = {}
-    got = {(v.cell, v.kind) for v in _check_certified(p, Separator(p), x, witnesses, None, None)}
+    got = {(v.cell, v.kind) for v in _check_certified(p, Separator(p), x, witnesses)}
     assert got == ref
     # every cell that holds has a witness of every requirement it has
     failing = {c for c, _ in ref}
@@ -194,7 +195,7 @@ def test_batch_moves_give_a_protected_pattern(seed, preset):
 
     t, _ = random_case(seed)
     p = build_problem(t, requirement(t, preset, 20), "value", False)
-    out = _batch_moves(p, p.force_hidden.astype(float), None)
+    out = _batch_moves(p, p.force_hidden.astype(float))
     if out is None:  # some level cannot be met by one move for all cells at once
         return
     x, moves = out
@@ -220,7 +221,7 @@ def test_chunk_cleanup_keeps_the_pattern_protected(seed, preset):
     if unprotectable(p).size:
         return
     x = np.where(p.blocked, 0.0, 1.0)
-    y = _chunk_cleanup(p, x, [], Separator(p), 5.0, None)
+    y = _chunk_cleanup(p, x, [], Separator(p), Deadline(5.0))
     assert (y[p.force_hidden] == 1).all() and y.sum() <= x.sum()
     assert not _filter_either_side(p, Separator(p).violations(y))
     assert not (p.equation_sum_rule and equation_sum_disclosures(p, y))

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from cellsuppress import Hierarchy, Table
 from cellsuppress.auditing.report import audit
+from cellsuppress.clock import Deadline
 from cellsuppress.suppress.model import compact_program
 from cellsuppress.suppress.problem import build_problem, cost_weights
 from cellsuppress.protect import InfeasibleError, protect
@@ -548,7 +549,7 @@ def test_heuristic_out_of_time_still_protects(preset):
     t = generate(dims=3, levels=(6,), seed=3, mean=30, small_share=0.25).table()
     p = build_problem(t, requirement(t, preset), "value", hidden_nonzero=False)
     t0 = time.perf_counter()
-    x, stats = heuristic(p, deadline=t0 - 10.0)
+    x, stats = heuristic(p, deadline=Deadline(-10.0, start=t0))
     assert time.perf_counter() - t0 < 30
     assert audit(t, hidden=x > 0.5, preset=preset).ok
     assert (x[p.sensitive] > 0.5).all()
@@ -588,7 +589,7 @@ def test_capped_fractional_cuts_keep_every_protected_pattern(name, preset):
     t = TINY[name]()
     bf = BruteForce(t, preset)
     p = build_problem(t, requirement(t, preset), "value", False)
-    m = _Master(p, "highs", None, lambda *a, **k: None)
+    m = _Master(p, "highs")
     rng = np.random.default_rng(7)
     coefs, levels = [], []
     for _ in range(20):
@@ -635,7 +636,7 @@ def test_pareto_cuts_keep_every_protected_pattern(name, preset):
     t = TINY[name]()
     bf = BruteForce(t, preset)
     p = build_problem(t, requirement(t, preset), "value", False)
-    m = _Master(p, "highs", None, lambda *a, **k: None)
+    m = _Master(p, "highs")
     _lp_rounds(m, 50)
     assert m.pareto is not None
     rng = np.random.default_rng(3)
@@ -755,7 +756,7 @@ def test_local_branching_reaches_the_brute_force_optimum(name, preset, solver):
     t = TINY[name]()
     best, _ = BruteForce(t, preset).optimum("value")
     p = build_problem(t, requirement(t, preset), "value", False)
-    m = _Master(p, solver.split("+")[0], None, lambda *a, **k: None)
+    m = _Master(p, solver.split("+")[0])
     assert m.can_solve_in_background == solver.startswith("highs")
     m.offer(np.where(p.blocked, 0.0, 1.0))
     assert m.best_cost > best
@@ -763,7 +764,7 @@ def test_local_branching_reaches_the_brute_force_optimum(name, preset, solver):
     if solver == "highs+bound":
         m.start_bound()
         assert m.bound_job is not None
-    _local_branching(m, until=time.perf_counter() + 60, k=1)
+    _local_branching(m, until=Deadline(60), k=1)
     m.poll_bound(stop=True)
     assert not _background_threads()
     assert m.best_cost == pytest.approx(best)
@@ -784,7 +785,7 @@ def test_background_master_solves_reach_the_brute_force_optimum(name, preset, sl
     t = TINY[name]()
     best, _ = BruteForce(t, preset).optimum("value")
     p = build_problem(t, requirement(t, preset), "value", False)
-    m = _Master(p, "highs", time.perf_counter() + 60, lambda *a, **k: None)
+    m = _Master(p, "highs", Deadline(60))
     assert m.can_solve_in_background
     m.start_bound(slice_)
     m.poll_bound(wait=True)  # and every copy started after it
@@ -812,7 +813,7 @@ def test_background_master_solves_in_slices_feed_the_next_copy():
 
     t = generate(dims=3, levels=(5,), seed=1, mean=40, small_share=0.14, zero_share=0.05).table()
     p = build_problem(t, requirement(t, "strict"), "value", False)
-    m = _Master(p, "highs", time.perf_counter() + 8, lambda *a, **k: None)
+    m = _Master(p, "highs", Deadline(8))
     m.offer(np.where(p.blocked, 0.0, 1.0))  # every free cell hidden: protected
     m.start_bound(0.5)
     bounds, cuts = [], [m.stats["cuts"]]

@@ -13,11 +13,13 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from .auditing import AuditReport, audit as run_audit
+from .clock import NEVER, Deadline
 from .errors import InfeasibleError, VerificationError
 from .params import METHODS, check_protect_params
 from .rules import requirement
 from .suppress.heuristic import _filter_either_side, heuristic
-from .suppress.optimal import budget as _budget, optimal
+from .suppress import schedule
+from .suppress.optimal import optimal
 from .suppress.problem import Problem, build_problem, integral_costs, tie_break
 from .suppress.separation import Separator
 from .tables.linear import LinearTable
@@ -156,9 +158,9 @@ def protect(table: LinearTable, preset: str | None = None, threshold: float = 20
                       lpl=lpl, upl=upl, spl=spl)
     p = build_problem(table, req, cost, hidden_nonzero)
     _check_feasible_alone(table, p)
-    # the limit covers the final audit too: the search stops a little before it (a few
-    # seconds on the largest instances, 0.2 s on a 1,331-cell table)
-    deadline = None if time_limit is None else t0 + float(time_limit) - _audit_reserve(float(time_limit))
+    # the one clock of the search: the limit covers the final audit too, so it ends a little before
+    deadline = (NEVER if time_limit is None
+                else Deadline(float(time_limit) - schedule.audit_reserve(float(time_limit)), start=t0))
 
     ncomp, comp = _components(p)
     x = np.zeros(p.n)
@@ -176,9 +178,8 @@ def protect(table: LinearTable, preset: str | None = None, threshold: float = 20
             force=comps_with_work.size > 1)
         try:
             if method == "fast" or not sub.sensitive.any():
-                # its last resort (batch moves) may run past its own deadline: give it 75% of the time
-                h_dl = None if deadline is None else time.perf_counter() + 0.75 * max(0.0, deadline - time.perf_counter())
-                xs, st = heuristic(sub, say, h_dl, cleanup_budget=_budget(deadline, 0.5), hard_deadline=deadline)
+                xs, st = heuristic(sub, say, deadline.share(schedule.FAST_HEURISTIC),
+                                   cleanup_budget=deadline.budget(schedule.FAST_CLEANUP), hard_deadline=deadline)
                 lb_c, opt_c = float(sub.cost[sub.force_hidden].sum()), not sub.sensitive.any()
             else:
                 xs, lb_c, opt_c, st = optimal(sub, say, deadline, mip_gap, solver, max_root_rounds,
@@ -228,19 +229,13 @@ def protect(table: LinearTable, preset: str | None = None, threshold: float = 20
         {"cell": np.arange(table.n_cells)})
     frame["value"] = table.values
     frame["status"] = status
-    if deadline is not None and time.perf_counter() > deadline and not optimal_flag:
+    if deadline.expired() and not optimal_flag:
         notes.insert(0, f"time limit of {time_limit:g} s reached: returning the best audited pattern, gap {gap:.2%}")
     say(f"done: cost {total:g}, lower bound {lower:g}, gap {gap:.2%}", force=True)
     return Result(frame=frame, hidden=hidden, cost=total, lower_bound=lower, gap=gap,
                   optimal=bool(optimal_flag), audit=report, stats=stats, message="\n".join(notes), table=table,
                   settings={"preset": req.preset, "threshold": threshold, "cost": cost, "method": method,
                             "hidden_nonzero": bool(hidden_nonzero)})
-
-
-def _audit_reserve(time_limit: float) -> float:
-    """Seconds of a time limit kept for the final audit: 10% of short limits, 6 s or 3% of
-    long ones."""
-    return min(0.1 * time_limit, max(6.0, 0.03 * time_limit))
 
 
 def _check_feasible_alone(table, p: Problem) -> None:

@@ -10,8 +10,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..auditing.certify import certify_levels, level_targets
+from ..clock import NEVER, Deadline
 from ..errors import InfeasibleError
 from ..solvers import HighsModel, LinearProgram
+from . import schedule
 from .problem import Problem
 from .separation import MovePool, Separator, Violation, equation_sum_disclosures
 
@@ -20,9 +22,9 @@ class OutOfTime(Exception):
     """The heuristic was asked to give up at a deadline (only for optional repairs)."""
 
 
-def heuristic(p: Problem, say=None, deadline=None, x0=None, cleanup_budget: float | None = None,
-              cuts: list | None = None, give_up_at: float | None = None,
-              hard_deadline: float | None = None, guide: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
+def heuristic(p: Problem, say=None, deadline: Deadline = NEVER, x0=None, cleanup_budget: float | None = None,
+              cuts: list | None = None, give_up: Deadline = NEVER,
+              hard_deadline: Deadline = NEVER, guide: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
     """A protected pattern, fast: start from the forced cells (or ``x0``), repair, then clean up.
 
     Each repair round audits the pattern with the attacker LPs and, for every
@@ -30,11 +32,13 @@ def heuristic(p: Problem, say=None, deadline=None, x0=None, cleanup_budget: floa
     cut holds; every round hides at least one more cell, so it ends protected.
     The clean-up then un-hides complementary cells, dearest first, wherever the
     audit shows they are not needed. Cuts found on the way are appended to ``cuts``.
-    With ``give_up_at`` (a ``time.perf_counter()`` value) it raises :class:`OutOfTime` after it.
+    Past ``give_up`` it raises :class:`OutOfTime`.
 
-    Out of time for finer repairs (past 85% of the way to ``deadline``) it hides the cells of
-    batch moves, whose LPs may run past ``deadline`` by up to half the span, never past
-    ``hard_deadline``; failing that, every free cell.
+    Out of time for finer repairs (past the greedy cover's share of the way to ``deadline``,
+    :mod:`~cellsuppress.suppress.schedule`) it hides the cells of batch moves, whose LPs may run
+    past ``deadline``, never past ``hard_deadline``; failing that, every free cell. The clean-up
+    has ``cleanup_budget`` seconds (None: a multiple of what building took) and ends by
+    ``hard_deadline`` (without one, by ``deadline``).
 
     ``guide``, a weight per cell, replaces the cells' weights while cells are being hidden (not
     in the clean-up): the optimal method lowers the weight of cells its LP relaxation hides.
@@ -50,24 +54,23 @@ def heuristic(p: Problem, say=None, deadline=None, x0=None, cleanup_budget: floa
     seeds: list = []  # moves known to be feasible for the pattern (from _batch_moves)
     if cuts is not None:
         cuts.extend(first)
-    # the cheapest-move LPs give the best patterns; with a deadline they get 70% of the time and
-    # the greedy cover of the capacity cuts the next 15%; past that every free cell is hidden
-    span = None if deadline is None else max(1.0, deadline - t0)
-    soft = None if span is None else t0 + 0.7 * span
-    hard = None if span is None else t0 + 0.85 * span
-    # a failing pattern is not worth a full check when every failing cell costs an LP
-    check_budget = None if span is None else max(0.5, 0.05 * span)
-    x = _cheapest_moves(build, x, first, give_up_at, soft_stop=soft)
+    # the stages of the repair, as shares of the span (inf without a limit: no stage ends)
+    span = max(schedule.HEURISTIC_MIN_SPAN, deadline.at - t0)
+    moves_end = Deadline.until(t0 + schedule.CHEAPEST_MOVES * span)
+    cover_end = Deadline.until(t0 + schedule.GREEDY_COVER * span)
+    check_seconds = max(schedule.CHECK_MIN, schedule.CHECK * span)
+    x = _cheapest_moves(build, x, first, give_up, moves_end)
     while True:
-        if give_up_at is not None and time.perf_counter() > give_up_at:
+        if give_up.expired():
             raise OutOfTime()
         witnesses: dict = {}
         if stats.get("hid_all") or stats.get("batch"):
             # a full check of these big patterns solves an LP per requirement over one huge
             # block (minutes on 6-dimensional tables); batch moves certify most of them at once
-            viol = _filter_either_side(p, _check_certified(p, sep, x, witnesses, check_budget, deadline, seeds))
+            viol = _filter_either_side(p, _check_certified(p, sep, x, witnesses, Deadline(check_seconds),
+                                                           deadline, seeds))
         else:
-            viol = _filter_either_side(p, sep.violations(x, witnesses=witnesses, time_budget=check_budget))
+            viol = _filter_either_side(p, sep.violations(x, witnesses=witnesses, deadline=Deadline(check_seconds)))
         rule = equation_sum_disclosures(p, x) if p.equation_sum_rule else []
         stats["cut_rounds"] += 1
         if not viol and not rule:
@@ -78,9 +81,9 @@ def heuristic(p: Problem, say=None, deadline=None, x0=None, cleanup_budget: floa
             say(f"heuristic: {len(viol)} requirement(s) fail, {int((x > 0.5).sum())} hidden")
         before = x.sum()
         now = time.perf_counter()
-        if viol and (soft is None or now < soft):
-            x = _cheapest_moves(build, x, viol, give_up_at, soft_stop=soft)
-        if viol and x.sum() <= before and (hard is None or now < hard):
+        if viol and now < moves_end.at:
+            x = _cheapest_moves(build, x, viol, give_up, moves_end)
+        if viol and x.sum() <= before and now < cover_end.at:
             A = sp.csr_matrix(np.array([v.coef for v in viol]))
             x = _greedy_cover(build, x, A, np.array([v.level for v in viol]))
         if viol and x.sum() <= before and not stats.get("batch"):
@@ -89,10 +92,8 @@ def heuristic(p: Problem, say=None, deadline=None, x0=None, cleanup_budget: floa
             # and its check is one batch LP (the moves are certificates themselves)
             # (the LP may run past the deadline by up to 35% of the span: on NINE12, 10,399 cells,
             # it takes 10 s and gives a pattern of cost 3.0e7 where hiding every cell costs 7.2e7)
-            limit = None if span is None else max(0.5, 0.5 * span)
-            if hard_deadline is not None:
-                limit = max(0.0, min(np.inf if limit is None else limit, hard_deadline - time.perf_counter()))
-            batch = _batch_moves(build, x, limit)
+            batch = _batch_moves(build, x, min(Deadline(max(schedule.BATCH_MIN, schedule.BATCH * span)),
+                                                hard_deadline))
             if batch is not None:
                 x, seeds = batch
                 stats["batch"] = True
@@ -109,53 +110,52 @@ def heuristic(p: Problem, say=None, deadline=None, x0=None, cleanup_budget: floa
             x[free] = 1.0
             if not free.any():
                 raise InfeasibleError("no pattern protects every sensitive cell")
-    if cleanup_budget is None:  # the clean-up may take a few times what building took, no more
-        cleanup_budget = max(2.0, 3.0 * (time.perf_counter() - t0))
+    if cleanup_budget is None:
+        cleanup_budget = max(schedule.CLEANUP_MIN, schedule.CLEANUP_PER_BUILD * (time.perf_counter() - t0))
     if cleanup_budget > 0 and (stats.get("batch") or stats.get("hid_all")):
         # the witnesses are whole batch moves, so the cell-by-cell clean-up would re-check every
         # cell for every candidate: un-hide candidates in chunks instead, each pattern certified
         # by batch LPs; past its own deadline already, it keeps to its budget (and hard_deadline)
-        x = _chunk_cleanup(p, x, seeds, sep, cleanup_budget, hard_deadline)
+        x = _chunk_cleanup(p, x, seeds, sep, min(Deadline(cleanup_budget), hard_deadline))
     elif cleanup_budget > 0:
-        x = _cleanup(p, x, sep, witnesses, cleanup_budget, deadline if hard_deadline is None else hard_deadline)
+        end = hard_deadline if hard_deadline.limited else deadline
+        x = _cleanup(p, x, sep, witnesses, min(Deadline(cleanup_budget), end))
     stats["lps"] = sep.n_lps
     return x, stats
 
 
 def _check_certified(p: Problem, sep: Separator, x: np.ndarray, witnesses: dict,
-                     time_budget: float | None, deadline: float | None, seeds=None) -> list[Violation]:
+                     check: Deadline = NEVER, deadline: Deadline = NEVER, seeds=None) -> list[Violation]:
     """``sep.violations(x, witnesses=...)`` with the requirements that verified batch moves meet
     (:func:`cellsuppress.certify.certify_levels`) taken out first; only the rest get their own
-    attacker LPs. The certified cells' witnesses are the supports of their moves."""
+    attacker LPs, which may stop at their first violation past ``check``. The certified cells'
+    witnesses are the supports of their moves."""
     hidden = x > 0.5
-    # the batch LPs get what is left and at least 10 s: without them this check takes minutes
-    # (one batch LP of the all-hidden NINE12, 10,399 cells, takes 2.3 s)
-    limit = None if deadline is None else max(10.0, deadline - time.perf_counter())
     cert, held = certify_levels(p.M, hidden, p.cap_up, p.cap_dn, p.up, p.dn, p.spl, either=p.either_side,
-                                time_limit=limit, seeds=seeds, focus=2 * int(p.sensitive.sum()))
+                                time_limit=deadline.limit(floor=schedule.CERTIFY_MIN), seeds=seeds,
+                                focus=2 * int(p.sensitive.sum()))
     sep.n_lps += cert.lps
     if held.any():
         rest = dataclasses.replace(p, up=np.where(held, 0.0, p.up), dn=np.where(held, 0.0, p.dn),
                                    spl=np.where(held, 0.0, p.spl))
-        check = Separator(rest)
-        viol = check.violations(x, witnesses=witnesses, time_budget=time_budget)
-        sep.n_lps += check.n_lps
+        rest_sep = Separator(rest)
+        viol = rest_sep.violations(x, witnesses=witnesses, deadline=check)
+        sep.n_lps += rest_sep.n_lps
     else:
-        viol = sep.violations(x, witnesses=witnesses, time_budget=time_budget)
+        viol = sep.violations(x, witnesses=witnesses, deadline=check)
     for k in np.flatnonzero(held):
         witnesses[k] = _cert_witness(p, cert, int(k))
     return viol
 
 
-def _batch_moves(p: Problem, x: np.ndarray, time_limit: float | None) -> tuple[np.ndarray, list] | None:
+def _batch_moves(p: Problem, x: np.ndarray, until: Deadline = NEVER) -> tuple[np.ndarray, list] | None:
     """``x`` with the cells of a few moves hidden: per direction, one that meets every level of
     that direction at once (sliding levels as in :func:`certify_levels`; under ``either_side`` the upward
     side where the cell can go that far), then up to two more for the levels it missed. Each is an
     LP over all cells, ``M z = 0`` within the capacities, moving a hidden cell free and a published
     one at its weight per unit of the median level. Returns ``(x, moves)``, or None when some level
-    is still unmet (or the LPs ran out of time).
+    is still unmet (or the LPs ran out of time, at ``until``).
     """
-    stop = None if time_limit is None else time.perf_counter() + time_limit
     M = sp.csr_matrix(p.M)
     blocked = p.blocked
     up_cap = np.where(blocked, 0.0, p.cap_up)
@@ -175,7 +175,7 @@ def _batch_moves(p: Problem, x: np.ndarray, time_limit: float | None) -> tuple[n
         for _ in range(3):  # what one move cannot meet together, a second or third may
             if not open_.size:
                 break
-            z = _batch_move(p, M, x, d, open_, need[open_], up_cap, dn_cap, ref, stop)
+            z = _batch_move(p, M, x, d, open_, need[open_], up_cap, dn_cap, ref, until)
             if z is None:
                 return None
             x[z != 0] = 1.0
@@ -186,7 +186,7 @@ def _batch_moves(p: Problem, x: np.ndarray, time_limit: float | None) -> tuple[n
     return x, moves
 
 
-def _batch_move(p: Problem, M, x, d, ks, need, up_cap, dn_cap, ref, stop) -> np.ndarray | None:
+def _batch_move(p: Problem, M, x, d, ks, need, up_cap, dn_cap, ref, until: Deadline) -> np.ndarray | None:
     """One move of :func:`_batch_moves`: ``d z_k + s_k >= need_k`` for the cells ``ks``, each slack
     ``s_k`` costing far more than moving cells does (so the LP is always feasible)."""
     n = p.n
@@ -203,23 +203,19 @@ def _batch_move(p: Problem, M, x, d, ks, need, up_cap, dn_cap, ref, stop) -> np.
                        row_hi=np.concatenate([np.zeros(m), np.full(nk, np.inf)]),
                        col_lo=np.zeros(2 * n + nk),
                        col_hi=np.concatenate([up_cap, dn_cap, np.full(nk, np.inf)]))
-    left = None if stop is None else max(0.0, stop - time.perf_counter())
-    sol = HighsModel(lp).solve_lp(time_limit=left, cold=True)
+    sol = HighsModel(lp).solve_lp(time_limit=until.limit(), cold=True)
     if sol.status != "optimal" or sol.x is None:
         return None
     z = sol.x[:n] - sol.x[n:2 * n]
     return np.where(np.abs(z) > 1e-9 * max(1.0, np.abs(z).max(initial=0.0)), z, 0.0)
 
 
-def _chunk_cleanup(p: Problem, x: np.ndarray, moves: list, sep: Separator, budget: float,
-                   hard_deadline: float | None) -> np.ndarray:
+def _chunk_cleanup(p: Problem, x: np.ndarray, moves: list, sep: Separator, until: Deadline) -> np.ndarray:
     """Un-hide complementary cells, dearest first, in chunks: a chunk goes when batch moves
     certify every requirement of the pattern without it (:func:`certify_levels`; no per-cell
     LPs, so a pattern they cannot certify counts as failing). A failing chunk is halved; a
-    single cell that fails stays hidden. Moves that do not use the chunk serve as seeds."""
-    t_end = time.perf_counter() + budget
-    if hard_deadline is not None:
-        t_end = min(t_end, hard_deadline)
+    single cell that fails stays hidden. Moves that do not use the chunk serve as seeds. It
+    stops at ``until``."""
     x = x.copy()
     need = p.sensitive & ((p.up > 0) | (p.dn > 0) | (p.spl > 0))
     cand = np.flatnonzero((x > 0.5) & ~p.force_hidden)
@@ -227,15 +223,14 @@ def _chunk_cleanup(p: Problem, x: np.ndarray, moves: list, sep: Separator, budge
     size = max(1, cand.size // 8)
     i = 0
     while i < cand.size:
-        left = t_end - time.perf_counter()
-        if left <= 0:
+        if until.expired():
             break
         chunk = cand[i:i + size]
         y = x.copy()
         y[chunk] = 0.0
         kept = [m for m in moves if not np.any(m[chunk] != 0)]
         cert, held = certify_levels(p.M, y > 0.5, p.cap_up, p.cap_dn, p.up, p.dn, p.spl, either=p.either_side,
-                                    seeds=kept, time_limit=left, focus=2 * int(need.sum()), first_failure=True)
+                                    seeds=kept, time_limit=until.limit(), focus=2 * int(need.sum()), first_failure=True)
         sep.n_lps += cert.lps
         if held[need].all() and not (p.equation_sum_rule and equation_sum_disclosures(p, y)):
             x, moves = y, kept
@@ -268,8 +263,8 @@ def _cert_witness(p: Problem, cert, k: int) -> dict:
     return held
 
 
-def _cheapest_moves(p: Problem, x: np.ndarray, failing: list[Violation], give_up_at=None,
-                    soft_stop: float | None = None) -> np.ndarray:
+def _cheapest_moves(p: Problem, x: np.ndarray, failing: list[Violation], give_up: Deadline = NEVER,
+                    soft_stop: Deadline = NEVER) -> np.ndarray:
     """For each failing requirement, hide the support of the cheapest attacker move that meets it.
 
     The move is an LP over the whole problem: ``M z = 0``, ``z_k`` fixed at the
@@ -298,9 +293,9 @@ def _cheapest_moves(p: Problem, x: np.ndarray, failing: list[Violation], give_up
     for v in failing:
         by_cell.setdefault(v.cell, []).append(v)
     for k, vs in by_cell.items():
-        if give_up_at is not None and time.perf_counter() > give_up_at:
+        if give_up.expired():
             raise OutOfTime()
-        if soft_stop is not None and time.perf_counter() > soft_stop:
+        if soft_stop.expired():
             break
         options = []  # either_side: one side will do; otherwise every failing side is needed
         for v in vs:
@@ -324,8 +319,7 @@ def _cheapest_moves(p: Problem, x: np.ndarray, failing: list[Violation], give_up
                 model.set_col_bounds(idx, lo, hi)
                 unit = np.where(x > 0.5, 0.0, p.weight / max(level, 1e-9)) + 1e-9
                 model.set_objective(np.concatenate([unit, unit]))
-                cap = None if soft_stop is None else max(0.5, soft_stop - time.perf_counter())
-                sol = model.solve_lp(time_limit=cap, cold=True)
+                sol = model.solve_lp(time_limit=soft_stop.limit(floor=schedule.MOVE_LP_MIN), cold=True)
                 if sol.status == "optimal" and (best is None or sol.objective < best[0]):
                     best = (sol.objective, sol.x)
             if best is not None:
@@ -335,16 +329,13 @@ def _cheapest_moves(p: Problem, x: np.ndarray, failing: list[Violation], give_up
     return x
 
 
-def _cleanup(p: Problem, x: np.ndarray, sep: Separator, witnesses: dict, budget, deadline) -> np.ndarray:
+def _cleanup(p: Problem, x: np.ndarray, sep: Separator, witnesses: dict, until: Deadline) -> np.ndarray:
     """Un-hide complementary cells (dearest first) that no requirement needs.
 
     A cell that no attacker witness uses can go without any LP; otherwise only
     the requirements whose witnesses use it are re-checked, on one attacker LP
-    over the hidden cells whose bounds change in place (no model rebuilt).
+    over the hidden cells whose bounds change in place (no model rebuilt). It stops at ``until``.
     """
-    t_end = time.perf_counter() + (budget if budget is not None else np.inf)
-    if deadline is not None:
-        t_end = min(t_end, deadline)
     x = x.copy()
     cols = np.flatnonzero(x > 0.5)
     M = sep.M
@@ -358,7 +349,7 @@ def _cleanup(p: Problem, x: np.ndarray, sep: Separator, witnesses: dict, budget,
     cand = cand[np.argsort(-p.weight[cand], kind="stable")]
     last_failed: dict = {}  # requirement -> the step at which it last kept a candidate hidden
     for step, j in enumerate(cand):
-        if time.perf_counter() > t_end:
+        if until.expired():
             break
         affected = [k for k, held in witnesses.items() if _needs(p, held, j)]
         x[j] = 0.0
@@ -375,7 +366,7 @@ def _cleanup(p: Problem, x: np.ndarray, sep: Separator, witnesses: dict, budget,
         affected.sort(key=lambda k: -last_failed.get(k, -1))
         failed = False
         for k in affected:
-            if time.perf_counter() > t_end:  # out of time mid-check: keep j hidden and stop
+            if until.expired():  # out of time mid-check: keep j hidden and stop
                 failed = True
                 break
             if _filter_either_side(p, sep._check_cell(model, k, local[k], cols, rows, x, None, new, pool)):

@@ -27,9 +27,11 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
+from ..clock import NEVER, Deadline
 from ..errors import InfeasibleError
 from ..solvers import LinearProgram, make_model
 from ..solvers.background import BackgroundSolve
+from . import schedule
 from .heuristic import OutOfTime, _greedy_cover, heuristic
 from .model import master_program, side_rows
 from .problem import Problem, integral_costs, tie_break
@@ -38,23 +40,10 @@ from .separation import ParetoCuts, Separator, SliceCuts, Violation, equation_su
 TOL = 1e-6
 
 
-# seconds of the first background solve of the master before its solution is separated and a
-# copy with the new cuts starts (10x10x10, last 90 s: one solve lifted the bound by 2 over the
-# rounds', slices by 16, 0, 38 and 10 in four runs); a slice that lifts nothing doubles
-BOUND_SLICE = 25.0
-
-
-def budget(deadline, share: float) -> float | None:
-    """A share of the time left (None: no limit)."""
-    if deadline is None:
-        return None
-    return max(0.0, share * (deadline - time.perf_counter()))
-
-
 class _Master:
     """The master problem on a live backend model, with its pool of cuts and the incumbent."""
 
-    def __init__(self, p: Problem, solver: str, deadline, say, mip_gap: float = 0.0):
+    def __init__(self, p: Problem, solver: str, deadline: Deadline = NEVER, say=None, mip_gap: float = 0.0):
         self.p = p
         self.mip_gap = mip_gap
         self.n = p.n
@@ -70,7 +59,7 @@ class _Master:
         self.sep_frac = Separator(p, cap_limit=float(levels.max()))
         self.slices = SliceCuts(p)
         self.deadline = deadline
-        self.say = say
+        self.say = say if say is not None else (lambda *a, **k: None)
         self.integral = integral_costs(p.cost)
         _, self.tb_total = tie_break(p.cost, np.zeros(p.n))
         self.seen: set = set()
@@ -85,12 +74,6 @@ class _Master:
     def abs_gap(self) -> float | None:
         """The master's absolute MILP gap: with integral costs, a bound within 0.5 proves."""
         return 0.5 if self.integral else None
-
-    def remaining(self):
-        return None if self.deadline is None else max(0.0, self.deadline - time.perf_counter())
-
-    def out_of_time(self) -> bool:
-        return self.remaining() == 0.0
 
     # -- cuts -------------------------------------------------------------------------------------
     def add(self, viols: list[Violation]) -> int:
@@ -140,7 +123,7 @@ class _Master:
         solution and starts the next copy with the new cuts."""
         if self.bound_job is not None:  # one at a time: it has the second core
             return
-        left = self.remaining()
+        left = self.deadline.limit()
         limit = left if slice_ is None or left is None or left < 2 * slice_ else slice_
         self.bound_slice = None if limit == left else slice_
         self.bound_job = BackgroundSolve(self.snapshot(), self.solver, time_limit=limit,
@@ -191,7 +174,7 @@ class _Master:
             next_slice = self.bound_slice
             if next_slice is not None and self.lower <= before + 1e-9:
                 next_slice *= 2
-        if self.out_of_time() or self.closed():
+        if self.deadline.expired() or self.closed():
             return
         self.start_bound(next_slice)
         if wait:
@@ -202,20 +185,18 @@ class _Master:
         n = self.n
         side = xv[n:] if self.n_side else None
         # past the deadline a check stops at its first violation (an empty list is still a proof)
-        viols = [] if integral else self.sep_frac.violations(xv[:n], side, time_budget=self.remaining())
+        viols = [] if integral else self.sep_frac.violations(xv[:n], side, deadline=self.deadline)
         if not viols:
             t = time.perf_counter()
-            viols = self.sep.violations(xv[:n], side, time_budget=self.remaining())
+            viols = self.sep.violations(xv[:n], side, deadline=self.deadline)
             if integral and viols:
                 # no more time than the plain separation took for each (one more LP per failure)
-                left = self.remaining()
-                spend = max(0.05, time.perf_counter() - t)
-                spend = spend if left is None else min(spend, left)
+                spend = min(max(schedule.SEPARATE_MIN, time.perf_counter() - t), self.deadline.remaining())
                 if self.pareto is not None:
-                    viols += self.pareto.cuts(xv[:n], viols, time_budget=spend)
+                    viols += self.pareto.cuts(xv[:n], viols, deadline=Deadline(spend))
                 if self.slices.slices:
                     # as many as the whole table's cuts at most: each is a dense row
-                    viols += self.slices.cuts(xv[:n], side, time_budget=spend, limit=len(viols),
+                    viols += self.slices.cuts(xv[:n], side, deadline=Deadline(spend), limit=len(viols),
                                               failing=np.unique([v.cell for v in viols]))
         if self.p.equation_sum_rule and integral:
             viols += _rule_cuts(self.p, xv[:n])
@@ -231,21 +212,21 @@ class _Master:
             return True
         return False
 
-    def repair(self, x: np.ndarray, share: float = 0.05, trajectory: int = 0) -> None:
+    def repair(self, x: np.ndarray, share: float = schedule.REPAIR_CLEANUP, trajectory: int = 0) -> None:
         """Make a failing pattern protected with the heuristic; its cuts join the pool.
 
         With ``trajectory`` > 0, also walk that many greedy repair steps from ``x`` and pool the
         cuts found at every step: patterns near the master's solution give the cuts it needs next.
         """
         self.walk(x, trajectory)
-        self._heuristic_pattern(x0=x, cleanup_budget=budget(self.deadline, share), give_up_at=self.deadline)
+        self._heuristic_pattern(x0=x, cleanup_budget=self.deadline.budget(share), give_up=self.deadline)
 
-    def repair_near(self, x: np.ndarray, centre: np.ndarray, until: float) -> None:
+    def repair_near(self, x: np.ndarray, centre: np.ndarray, until: Deadline) -> None:
         """Repair ``x``, a master solution near the incumbent ``centre``: the centre's cells
         cost half while cells are hidden, and the clean-up may run until ``until`` (on a
         10x10x10 table a clean-up cut short kept 4,731 where a whole one gave 4,665)."""
-        self._heuristic_pattern(x0=x, cleanup_budget=max(0.0, until - time.perf_counter()),
-                                give_up_at=self.deadline, guide=self.p.weight * np.where(centre, 0.5, 1.0))
+        self._heuristic_pattern(x0=x, cleanup_budget=until.remaining(),
+                                give_up=self.deadline, guide=self.p.weight * np.where(centre, 0.5, 1.0))
 
     def _heuristic_pattern(self, **kw) -> bool:
         """Run the heuristic (``kw`` as :func:`heuristic` takes them), pool the cuts it met and
@@ -260,22 +241,21 @@ class _Master:
         self.stats["lps"] += st.get("lps", 0)
         return self.offer(x)
 
-    def guided(self, core: np.ndarray, give_up_at: float, share: float = 0.3) -> None:
+    def guided(self, core: np.ndarray, give_up: Deadline, share: float = schedule.GUIDED_CLEANUP) -> None:
         """The heuristic with the weights of the cells the LP relaxation ``core`` hides lowered
-        (by up to 40%), abandoned at ``give_up_at``: on a 10x10x10 table its pattern costs 4,927
+        (by up to 40%), abandoned at ``give_up``: on a 10x10x10 table its pattern costs 4,927
         where the plain heuristic's costs 5,668 and 600 s of repaired master solutions about 4,900."""
         guide = self.p.weight * (1.0 - 0.4 * np.clip(core[:self.n], 0.0, 1.0))
-        if self.deadline is not None:
-            give_up_at = min(give_up_at, self.deadline)
-        if self._heuristic_pattern(cleanup_budget=budget(self.deadline, share), give_up_at=give_up_at, guide=guide):
+        if self._heuristic_pattern(cleanup_budget=self.deadline.budget(share), give_up=min(give_up, self.deadline),
+                                   guide=guide):
             self.say(f"LP-guided heuristic: cost {self.best_cost:g}")
 
     def walk(self, x: np.ndarray, steps: int) -> None:
         """Pool the cuts met along ``steps`` greedy repair steps from ``x``."""
         xs = x.copy()
         for _ in range(steps):
-            viols = [v for v in self.sep.violations(xs, time_budget=self.remaining()) if v.kind != "rule"]
-            if not viols or self.out_of_time():
+            viols = [v for v in self.sep.violations(xs, deadline=self.deadline) if v.kind != "rule"]
+            if not viols or self.deadline.expired():
                 break
             self.add(viols)
             xs = _greedy_cover(self.p, xs, sp.csr_matrix(np.array([v.coef for v in viols])),
@@ -288,15 +268,14 @@ class _Master:
         return self.best_cost - self.lower <= self.mip_gap * max(self.best_cost, 1e-12) + 1e-9
 
 
-def optimal(p: Problem, say, deadline, mip_gap: float, solver: str, max_root_rounds: int = 50,
+def optimal(p: Problem, say, deadline: Deadline, mip_gap: float, solver: str, max_root_rounds: int = 50,
             export_model: str | None = None) -> tuple[np.ndarray, float, bool, dict]:
     """Solve ``p`` to optimality (or to the deadline). Returns ``(x, lower bound, optimal, stats)``."""
     m = _Master(p, solver, deadline, say, mip_gap)
     found: list = []
-    # the heuristic gets most of the time only when it needs it: it stops at its own deadline
-    h_deadline = None if deadline is None else time.perf_counter() + 0.6 * (deadline - time.perf_counter())
+    h_deadline = deadline.share(schedule.INCUMBENT)
     t_h = time.perf_counter()
-    hx, hst = heuristic(p, say, h_deadline, cuts=found, cleanup_budget=budget(deadline, 0.1))
+    hx, hst = heuristic(p, say, h_deadline, cuts=found, cleanup_budget=deadline.budget(schedule.INCUMBENT_CLEANUP))
     t_h = time.perf_counter() - t_h
     m.stats["lps"] += hst.get("lps", 0)
     m.add(found)
@@ -307,7 +286,8 @@ def optimal(p: Problem, say, deadline, mip_gap: float, solver: str, max_root_rou
 
     _lp_rounds(m, max_root_rounds)
     try:
-        done = m.closed() or _row_generation(m, export_model, guide_after=2.0 * t_h + 1.0)
+        done = m.closed() or _row_generation(
+            m, export_model, guide_after=schedule.GUIDED_PER_HEURISTIC * t_h + schedule.GUIDED_EXTRA)
     finally:
         m.poll_bound(stop=True)
     if export_model:
@@ -324,17 +304,17 @@ def optimal(p: Problem, say, deadline, mip_gap: float, solver: str, max_root_rou
     return m.best_x, lower, proven, m.stats
 
 
-def _both_sides_incumbent(m: _Master, deadline) -> None:
+def _both_sides_incumbent(m: _Master, deadline: Deadline) -> None:
     """Under ``either_side``, offer the heuristic's pattern that protects both sides of every cell.
 
     It also meets the preset (either side will do, and a cell that can reach T+1 leaves no
     equation sum in 1..T); the one-side heuristic picks sides greedily and can end dearer.
     """
-    if deadline is not None and time.perf_counter() > deadline:
+    if deadline.expired():
         return
     try:
         x, st = heuristic(dataclasses.replace(m.p, either_side=False, equation_sum_rule=False), None, deadline,
-                          cleanup_budget=budget(deadline, 0.5))
+                          cleanup_budget=deadline.budget(schedule.BOTH_SIDES_CLEANUP))
     except InfeasibleError:  # e.g. hidden cells known to be non-zero cannot all reach 0
         return
     m.stats["lps"] += st.get("lps", 0)
@@ -348,11 +328,10 @@ def _lp_rounds(m: _Master, limit: int) -> float:
     last, stall, obj, core = -np.inf, 0, -np.inf, None
     took = 0.0
     for rnd in range(limit):
-        left = m.remaining()
-        if left is not None and left <= took:  # the next round would not fit
+        if m.deadline.remaining() <= took:  # the next round would not fit
             break
         t_round = time.perf_counter()
-        sol = m.model.solve(time_limit=m.remaining())
+        sol = m.model.solve(time_limit=m.deadline.limit())
         if not sol.has_solution:
             break
         obj = sol.objective
@@ -373,87 +352,89 @@ def _lp_rounds(m: _Master, limit: int) -> float:
     return obj
 
 
-def _row_generation(m: _Master, export_model, guide_after: float = 0.0,
-                    polish_share: float = 0.75, min_polish: float = 40.0) -> bool:
-    """Master MILP, audit, cuts; returns True when optimality (within the gap) is proven.
+def _row_generation(m: _Master, export_model, guide_after: float = 0.0) -> bool:
+    """Master MILP, audit, cuts; returns True when optimality (within the gap) is proven. The
+    shares and slices of time are those of :mod:`cellsuppress.suppress.schedule`.
 
     When the first master solution fails, the LP-guided heuristic (:meth:`_Master.guided`) gets
-    up to ``guide_after`` seconds, if that is at most 60% of the time left (the bound needs the
-    rest); two-way tables, usually solved by their first master MILP, never pay for it.
+    up to ``guide_after`` seconds, if that is at most ``GUIDED_MAX`` of the time left (the bound
+    needs the rest); two-way tables, usually solved by their first master MILP, never pay for it.
 
     With a deadline the loop has two phases (shares of its own time; the first needs at
     least three rounds):
 
-    - rounds until ``polish_share`` of the time is left: the bound and the cuts. With local
-      branching to come their solutions are not repaired (those repairs seldom gave the best
-      pattern, and without them rounds come twice as fast: on 10x10x10 the bound at the end
-      of this phase was 4,058-4,075 in five runs, 3,975-4,069 with repairs); a solve cut short
-      whose solution costs more than the incumbent gets a longer slice next time;
+    - rounds until ``POLISH_LEFT`` of the time is left: the bound and the cuts. With local
+      branching to come their solutions are not repaired (those repairs seldom give the best
+      pattern, and without them rounds come about twice as fast, which lifts the bound more);
+      a solve cut short whose solution costs more than the incumbent gets a longer slice next
+      time;
     - local branching around the incumbent (:func:`_local_branching`) to the deadline: better
       patterns, and cuts near them; its solves run in another thread, ahead of the repairs.
       Beside it, copies of the master with every cut so far are solved for the bound
       (:meth:`_Master.start_bound`), the first for ``BOUND_SLICE`` seconds, twice as long
       after one that did not lift the bound, the last to the deadline; each copy's solution
       is separated and the next copy has its cuts: the rounds go on there. Three threads
-      share the two cores, but this one mostly waits for the neighbourhood solves (a repair
-      takes 4-8 s, a solve up to 15 s). Local branching only
-      when that phase makes ``min_polish`` seconds or more (several neighbourhoods);
-      otherwise rounds go on, and the bound's copies start at 35% of the time left.
+      share the two cores, but this one mostly waits for the neighbourhood solves. Local
+      branching only when that phase lasts ``MIN_POLISH`` seconds or more (several
+      neighbourhoods: a short phase costs bound and gains little); otherwise rounds go on, and
+      the bound's copies start when ``FINAL_LEFT`` of the time is left.
 
     A backend that cannot be stopped from another thread (PuLP) does all of this in one
-    thread: local branching until 15% of the time is left, then one long master solve to 4%
-    (without local branching: from 35% to 8%), whose solution is repaired near the
-    incumbent (:meth:`_Master.repair_near`).
+    thread: local branching until ``FINAL_LEFT_POLISHED`` of the time is left, then one long
+    master solve to ``LONG_SOLVE_LEFT_POLISHED`` (without local branching: from ``FINAL_LEFT``
+    to ``LONG_SOLVE_LEFT``), whose solution is repaired near the incumbent
+    (:meth:`_Master.repair_near`).
 
-    On a 10x10x10 table (129 sensitive cells) at 600 s, local branching took the best pattern
-    from 4,912 to 4,384-4,500 (nine runs) where rounds alone ended at 4,755-4,860; the
-    bound ended at 4,082-4,108 (gaps 6.6-8.9%). At 120 s
-    local branching gets about 45 s and takes the pattern to 4,662 (4,923 without). In 60 s
-    runs of the ``instances`` benchmark a short local branching phase cost bound and gained
-    little (when the bound was solved in this thread), hence ``min_polish``: a 60 s limit
-    never reaches it.
+    On tables of three or more dimensions, local branching finds much cheaper patterns than
+    the rounds alone in the same time.
     """
     p, n = m.p, m.n
     background = m.can_solve_in_background
-    # a master short of cuts is not worth solving to the end: its solution only feeds separation.
-    # Each solve gets a slice of time that doubles while it keeps running out without a solution
-    # worth separating, and a master solved to optimality gives the bound as before
-    slice_ = 5.0
-    span = None if m.deadline is None else m.deadline - time.perf_counter()
-    no_polish = polished = span is None or (polish_share - 0.15) * span < min_polish
-    final_share, reserve = (0.35, 0.08) if no_polish else (0.15, 0.04)
+    # a master solved to optimality gives the bound as before; without a time limit every
+    # solve is one
+    slice_ = schedule.FIRST_SLICE
+    no_polish = polished = (not m.deadline.limited or (schedule.POLISH_LEFT - schedule.FINAL_LEFT_POLISHED)
+                            * m.deadline.remaining() < schedule.MIN_POLISH)
+    if no_polish:
+        final_left, long_solve_left = schedule.FINAL_LEFT, schedule.LONG_SOLVE_LEFT
+    else:
+        final_left, long_solve_left = schedule.FINAL_LEFT_POLISHED, schedule.LONG_SOLVE_LEFT_POLISHED
+    # the phases, all NEVER without a time limit
+    polish_from = m.deadline.leaving(schedule.POLISH_LEFT)
+    final_from = m.deadline.leaving(final_left)
+    long_solve_end = m.deadline.leaving(long_solve_left)
     final_done = False
-    while not m.out_of_time():
+    while not m.deadline.expired():
         if export_model:
             m.model.export(export_model)
         m.poll_bound()
         if m.closed():
             return True
-        left = m.remaining()
-        if not polished and m.stats["mip_solves"] >= 3 and final_share * span < left <= polish_share * span:
+        left = m.deadline.remaining()
+        if not polished and m.stats["mip_solves"] >= 3 and polish_from.expired() and not final_from.expired():
             polished = True
             if background:
                 # the bound's copies and local branching's solves run beside this thread's repairs
-                m.start_bound(slice_=BOUND_SLICE)
+                m.start_bound(slice_=schedule.BOUND_SLICE)
                 _local_branching(m, until=m.deadline)
                 if not m.closed():
                     # local branching stops short when its next repair would not fit; the bound need not
                     m.poll_bound(wait=True)
                 return m.closed()
-            _local_branching(m, until=m.deadline - final_share * span)
+            _local_branching(m, until=final_from)
             if m.closed():
                 return True
             continue
-        limit = None if left is None else min(left, slice_)
+        limit = min(left, slice_) if m.deadline.limited else None
         if not polished and m.stats["mip_solves"] >= 3:
-            limit = min(limit, max(1.0, left - polish_share * span))  # local branching starts on time
-        if (span is not None and not final_done and m.stats["mip_solves"] >= 3
-                and left <= final_share * span):
+            # local branching starts on time
+            limit = min(limit, max(schedule.MIN_MASTER_SOLVE, polish_from.remaining()))
+        if not final_done and m.stats["mip_solves"] >= 3 and final_from.expired():
             final_done = True
             if background:
-                m.start_bound(slice_=BOUND_SLICE)  # and rounds go on
+                m.start_bound(slice_=schedule.BOUND_SLICE)  # and rounds go on
             else:
-                limit = max(limit, left - reserve * span)
+                limit = max(limit, long_solve_end.remaining())
         # no MIP start from the incumbent: with one, HiGHS 1.16 returned the start as its
         # solution next to the objective of another (3x3 table, exact preset, unity costs)
         sol = m.model.solve(time_limit=limit, mip_gap=m.mip_gap, mip_abs_gap=m.abs_gap)
@@ -491,19 +472,18 @@ def _row_generation(m: _Master, export_model, guide_after: float = 0.0,
             m.repair_near(xv[:n], m.best_x > 0.5, m.deadline)
             continue
         if guide_after > 0 and m.pareto is not None:
-            left = m.remaining()
-            if left is None or guide_after <= 0.6 * left:
-                m.guided(m.pareto.core, give_up_at=time.perf_counter() + guide_after)
+            if guide_after <= schedule.GUIDED_MAX * m.deadline.remaining():
+                m.guided(m.pareto.core, give_up=Deadline(guide_after))
             guide_after = 0.0
         if not no_polish and not polished:
             continue  # local branching to come: no repairs, rounds come faster
-        m.repair(xv[:n], share=0.05, trajectory=5)
+        m.repair(xv[:n], trajectory=5)
     return False
 
 
-def _local_branching(m: _Master, until: float, k: int = 20, solve_limit: float = 15.0) -> None:
-    """Look for cheaper protected patterns near the incumbent until ``until`` (a
-    ``time.perf_counter()`` value), starting with neighbourhoods of ``k`` cells.
+def _local_branching(m: _Master, until: Deadline, k: int = 20) -> None:
+    """Look for cheaper protected patterns near the incumbent until ``until``, starting with
+    neighbourhoods of ``k`` cells.
 
     Each solve is the master with two more rows: at most ``k`` cells may change from the
     incumbent's pattern, and the cost must drop (local branching, Fischetti and Lodi 2003).
@@ -531,7 +511,7 @@ def _local_branching(m: _Master, until: float, k: int = 20, solve_limit: float =
     try:
         while m.best_x is not None:
             m.poll_bound()
-            limit = min(solve_limit, until - time.perf_counter() - repair_took)
+            limit = min(schedule.NEAR_SOLVE, until.remaining() - repair_took)
             if m.closed() or limit <= 0.0:
                 return
             near = pending if pending is not None else _NearSolve(m, free, k, limit)
@@ -563,7 +543,7 @@ def _local_branching(m: _Master, until: float, k: int = 20, solve_limit: float =
             else:
                 m.add(viols)
                 if ahead:
-                    pending = _NearSolve(m, free, k, min(solve_limit, until - time.perf_counter()))
+                    pending = _NearSolve(m, free, k, min(schedule.NEAR_SOLVE, until.remaining()))
                 t = time.perf_counter()
                 m.repair_near(xv[:m.n], m.best_x > 0.5, until)
                 repair_took = time.perf_counter() - t

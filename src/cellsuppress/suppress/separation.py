@@ -9,15 +9,16 @@ short of the protection level the LP's row duals give a violated cut
 from __future__ import annotations
 
 import itertools
-import time
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
+from ..clock import NEVER, Deadline
 from ..errors import SolverError
 from ..solvers import HighsModel, LinearProgram
 from ..tables.linear import block_members, hidden_blocks, known_sum_rows
+from . import schedule
 from .model import attacker_bound, capacity_cut
 from .problem import Problem
 
@@ -61,7 +62,7 @@ class Separator:
             self.cap_up, self.cap_dn = np.minimum(p.cap_up, cap_limit), np.minimum(p.cap_dn, cap_limit)
 
     def violations(self, x: np.ndarray, side: np.ndarray | None = None,
-                   witnesses: dict | None = None, time_budget: float | None = None) -> list[Violation]:
+                   witnesses: dict | None = None, deadline: Deadline = NEVER) -> list[Violation]:
         """Violated requirements at ``x``. Under ``either_side``, ``side`` is the chosen side per
         sensitive cell (1 upward, 0 downward, fractional in the LP relaxation); without it both
         sides are checked at their full levels.
@@ -69,11 +70,10 @@ class Separator:
         ``witnesses``, if given, is filled with ``cell -> {kind: cells the attacker moves}``
         for the requirements that hold: the pattern stays safe for them as long as those
         cells stay hidden.
-        With ``time_budget`` (seconds) it may return early, once it has found a violation:
-        an empty list always means every requirement was checked.
+        Past ``deadline`` it may return early, once it has found a violation: an empty list
+        always means every requirement was checked.
         """
         p = self.p
-        stop = None if time_budget is None else time.perf_counter() + time_budget
         x = np.clip(np.asarray(x, dtype=float), 0.0, 1.0)
         support = x > 1e-9
         nb, bcell, brow = hidden_blocks(self.M, support)
@@ -101,7 +101,7 @@ class Separator:
             local = {c: i for i, c in enumerate(cols)}
             for k in ks:
                 out.extend(self._check_cell(model, k, local[k], cols, rows, x, side_of.get(k), witnesses, pool))
-                if out and stop is not None and time.perf_counter() > stop:
+                if out and deadline.expired():
                     return out
         return out
 
@@ -302,16 +302,15 @@ class ParetoCuts:
         self.share = share
         self.n_lps = 0
 
-    def cuts(self, x: np.ndarray, viols: list[Violation], time_budget: float | None = None) -> list[Violation]:
+    def cuts(self, x: np.ndarray, viols: list[Violation], deadline: Deadline = NEVER) -> list[Violation]:
         """A Pareto cut for each up/down violation at the pattern ``x`` that one exists for
-        (those done within ``time_budget`` seconds).
+        (those done by ``deadline``).
 
         As in :class:`Separator`, the multipliers live on the equations of the failing cell's
         block of hidden cells; the LP has a column pair per cell of those equations (on a
         10,201-cell table with small blocks, an LP over every cell made each round 1 s dearer).
         """
         p = self.p
-        stop = None if time_budget is None else time.perf_counter() + time_budget
         todo = [v for v in viols if v.kind in ("up", "dn")]
         if not todo:
             return []
@@ -341,7 +340,7 @@ class ParetoCuts:
                 col_lo=np.concatenate([np.zeros(2 * nc), np.full(nr, -np.inf)]), col_hi=np.full(2 * nc + nr, np.inf)))
             last = None
             for v in vs:
-                if stop is not None and time.perf_counter() > stop:
+                if deadline.expired():
                     return out
                 direction = 1.0 if v.kind == "up" else -1.0
                 # capped capacities in units of the level: the same optimum, and sane numbers
@@ -354,7 +353,7 @@ class ParetoCuts:
                     model.set_row_bounds([last], [0.0], [0.0])
                 model.set_row_bounds([j], [direction], [direction])
                 last = j
-                sol = model.solve_lp(time_limit=None if stop is None else max(0.01, stop - time.perf_counter()))
+                sol = model.solve_lp(time_limit=deadline.limit(floor=schedule.PARETO_LP_MIN))
                 self.n_lps += 1
                 if sol.status != "optimal" or sol.x is None:
                     continue
@@ -436,13 +435,12 @@ class SliceCuts:
             self._seps[i] = Separator(self.p.restrict(cells, rows))
         return self._seps[i]
 
-    def cuts(self, x: np.ndarray, side: np.ndarray | None = None, time_budget: float | None = None,
+    def cuts(self, x: np.ndarray, side: np.ndarray | None = None, deadline: Deadline = NEVER,
              failing: np.ndarray | None = None, limit: int | None = None) -> list[Violation]:
         """The violated requirements of the slices at the pattern ``x``, with cuts over all
-        cells (``side`` as in :meth:`Separator.violations`): those found within ``time_budget``,
+        cells (``side`` as in :meth:`Separator.violations`): those found by ``deadline``,
         at most about ``limit`` of them (each is a dense row), only in slices through the
         ``failing`` cells if given (a requirement that holds in the table holds in its slices)."""
-        stop = None if time_budget is None else time.perf_counter() + time_budget
         x = np.asarray(x, dtype=float)[:self.p.n]
         todo = range(len(self.slices))
         if failing is not None:
@@ -451,15 +449,14 @@ class SliceCuts:
             todo = [i for i, (cells, _) in enumerate(self.slices) if bad[cells].any()]
         out: list[Violation] = []
         for i in todo:
-            if (stop is not None and time.perf_counter() > stop) or (limit is not None and len(out) >= limit):
+            if deadline.expired() or (limit is not None and len(out) >= limit):
                 break
             cells = self.slices[i][0]
             sep = self._separator(i)
             sub_side = None
             if side is not None:
                 sub_side = np.asarray(side)[self.sens_pos[cells[sep.p.sensitive]]]
-            left = None if stop is None else max(0.0, stop - time.perf_counter())
-            for v in sep.violations(x[cells], sub_side, time_budget=left):
+            for v in sep.violations(x[cells], sub_side, deadline=deadline):
                 coef = np.zeros(self.p.n)
                 coef[cells] = v.coef
                 out.append(Violation(int(cells[v.cell]), v.kind, v.level, v.gain, coef))

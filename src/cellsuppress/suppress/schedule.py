@@ -1,0 +1,93 @@
+"""How a run's time limit is shared out: every share of the :class:`~cellsuppress.clock.Deadline`
+and every time slice of the search, in one place, with the reason for its value.
+
+A share is a fraction of the time left when it is taken (:meth:`Deadline.share`,
+:meth:`Deadline.budget`); a "left" value is the fraction of the time left at the start of a
+phase at which the next phase begins (:meth:`Deadline.leaving`); the rest are seconds.
+Without a time limit no share applies: the parts run to the end (the clean-up of the
+heuristic, which has no end of its own, takes a multiple of what building took).
+"""
+from __future__ import annotations
+
+# -- protect --------------------------------------------------------------------------------------
+# The limit covers the final audit too, so the search stops a little before it: a share of short
+# limits, a few seconds or a smaller share of long ones (an audit of a large pattern takes seconds).
+AUDIT_RESERVE = 0.1
+AUDIT_RESERVE_LONG = 0.03
+AUDIT_RESERVE_MIN = 6.0  # s
+
+
+def audit_reserve(time_limit: float) -> float:
+    """Seconds of a time limit kept for the final audit."""
+    return min(AUDIT_RESERVE * time_limit, max(AUDIT_RESERVE_MIN, AUDIT_RESERVE_LONG * time_limit))
+
+
+# The fast method: the heuristic's own deadline is short of the search's, because its last resort
+# (batch moves) and its clean-up may run past it, up to the search's deadline.
+FAST_HEURISTIC = 0.75
+FAST_CLEANUP = 0.5
+
+# -- the heuristic (shares of its span: the time to its deadline, at least HEURISTIC_MIN_SPAN) -----
+HEURISTIC_MIN_SPAN = 1.0  # s: even a heuristic out of time gets its stages, however short
+# the cheapest-move LPs give the best patterns and get most of the span; the greedy cover of the
+# capacity cuts the next part; past it every free cell is hidden
+CHEAPEST_MOVES = 0.7
+GREEDY_COVER = 0.85
+MOVE_LP_MIN = 0.5  # s: a cheapest-move LP started before the end of its stage gets at least this
+# a failing pattern is not worth a full check when every failing cell costs an LP: a check
+# stops at its first violation after this share of the span (and this many seconds)
+CHECK = 0.05
+CHECK_MIN = 0.5  # s
+# batch moves are the last resort before hiding every cell: their LPs may run past the
+# heuristic's deadline by this share of the span, since what they give is far cheaper
+BATCH = 0.5
+BATCH_MIN = 0.5  # s
+# the batch LPs that certify a big pattern get what is left and at least this: without them
+# the check of such a pattern takes minutes
+CERTIFY_MIN = 10.0  # s
+# without a time limit the clean-up takes a few times what building took, no more
+CLEANUP_PER_BUILD = 3.0
+CLEANUP_MIN = 2.0  # s
+
+# -- the optimal method ---------------------------------------------------------------------------
+# the heuristic incumbent gets most of the time only when it needs it: it stops at its own deadline
+INCUMBENT = 0.6
+INCUMBENT_CLEANUP = 0.1
+BOTH_SIDES_CLEANUP = 0.5  # of the incumbent heuristic's time: the either-side incumbent's clean-up
+# a failing master solution's repair: a short clean-up, as there are many of them
+REPAIR_CLEANUP = 0.05
+# the LP-guided heuristic gets GUIDED_PER_HEURISTIC times what the first heuristic took, plus
+# GUIDED_EXTRA seconds, and runs only if that is at most GUIDED_MAX of the time left (the bound
+# needs the rest)
+GUIDED_PER_HEURISTIC = 2.0
+GUIDED_EXTRA = 1.0  # s
+GUIDED_MAX = 0.6
+GUIDED_CLEANUP = 0.3
+# the cuts beyond the plain ones (Pareto, slices) get as long as the plain separation took,
+# at least this
+SEPARATE_MIN = 0.05  # s
+PARETO_LP_MIN = 0.01  # s
+
+# row generation (see cellsuppress.suppress.optimal.row_generation)
+# a master short of cuts is not worth solving to the end: its solution only feeds separation.
+# A solve gets a slice that doubles while it runs out without a solution worth separating
+FIRST_SLICE = 5.0  # s
+# the first copy of the master solved in the background for the bound, before its solution is
+# separated and a copy with the new cuts starts; a slice that lifts nothing doubles
+BOUND_SLICE = 25.0  # s
+# rounds until this share of the time is left, then local branching; only when that phase
+# would last MIN_POLISH seconds or more (several neighbourhoods): short phases cost bound and
+# gain little
+POLISH_LEFT = 0.75
+MIN_POLISH = 40.0  # s
+# the final phase (the bound's copies, or one long master solve where the backend cannot solve
+# in another thread) starts when FINAL_LEFT is left and the long solve ends at LONG_SOLVE_LEFT;
+# with local branching before it, both are later
+FINAL_LEFT = 0.35
+LONG_SOLVE_LEFT = 0.08
+FINAL_LEFT_POLISHED = 0.15
+LONG_SOLVE_LEFT_POLISHED = 0.04
+MIN_MASTER_SOLVE = 1.0  # s: a round that ends just before local branching still gets this
+# one local-branching neighbourhood solve at most: a neighbourhood with no solution in that
+# time halves
+NEAR_SOLVE = 15.0  # s
