@@ -17,6 +17,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -58,8 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     # -- audit -------------------------------------------------------------
     a = sub.add_parser("audit", help="prove or refute that a suppressed table is safe",
                        description="Audit a suppressed table: exit 0 when safe, 1 when not, 2 on bad input.")
-    a.add_argument("input", metavar="INPUT", help="a .csv table (published with markers, or true values "
-                   "with --hidden-column) or a tau-ARGUS .jj file")
+    a.add_argument("input", metavar="INPUT", nargs="+",
+                   help="a .csv table (published with markers, or true values with --hidden-column) or a "
+                        "tau-ARGUS .jj file; several .csv tables of one population (linked tables, sharing "
+                        "margins) are audited together, the attacker reading them all")
     _table_args(a)
     a.add_argument("--hidden-column", metavar="COL",
                    help="CSV with true counts: column marking the hidden cells (1/0, true/false or yes/no; "
@@ -73,7 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     _rule_args(a)
     a.add_argument("--integer", action="store_true",
                    help="integer attacker (ILP bounds; tighter, slower) instead of LP bounds")
-    a.add_argument("-o", "--output", metavar="REPORT.csv", help="write the per-cell report here")
+    a.add_argument("-o", "--output", metavar="REPORT.csv",
+                   help="write the per-cell report here (linked tables: one report, cells named by their codes "
+                        "over every dimension, a dimension a table lacks at its total)")
     a.add_argument("--quiet", action="store_true", help="no progress on stderr")
     a.set_defaults(func=cmd_audit)
 
@@ -81,8 +86,17 @@ def build_parser() -> argparse.ArgumentParser:
     q = sub.add_parser("protect", help="choose the cells to hide (primary and secondary)",
                        description="Protect a table: every sensitive cell and the cheapest set of other cells "
                                    "that protects it are hidden; the result is audited.")
-    q.add_argument("input", metavar="INPUT", help="a .csv table of true counts or a tau-ARGUS .jj file")
+    q.add_argument("input", metavar="INPUT", nargs="+",
+                   help="a .csv table of true counts or a tau-ARGUS .jj file; several .csv tables of one population "
+                        "(linked tables, sharing margins) are protected together, each with its --dims list")
     _table_args(q)
+    q.add_argument("--microdata", action="store_true",
+                   help="the input has one row per person: each --dims list is a table of counts of its rows "
+                        "(e.g. --dims 'age,sex;age,race;sex,race' for three linked tables); no --count")
+    q.add_argument("--status-column", metavar="COL",
+                   help="column of the input that fixes cells: 'published' (must stay published, e.g. already "
+                        "released) or 'hidden' ('primary'/'secondary', as -o writes, also mean hidden); empty "
+                        "where protect chooses. Linked tables: applies to the inputs that have it")
     _rule_args(q)
     q.add_argument("--cost", choices=COST_CHOICES,
                    help="information loss per hidden cell (default: the input's costs, file, when it "
@@ -109,7 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("-o", "--output", metavar="OUTPUT", required=True,
                    help="CSV input: every cell with its value, status (primary/secondary/published), hidden "
                         "and the input's other columns; "
-                        "JJ input: the 0-based indices of the hidden cells, one per line")
+                        "JJ input: the 0-based indices of the hidden cells, one per line. Several tables: a "
+                        "directory (made if missing) with one NAME.csv per table, NAME the input file's name "
+                        "or, with --microdata, the table's dimensions joined by '_'; --published and --html are "
+                        "then directories too")
     q.add_argument("--quiet", action="store_true", help="no progress on stderr")
     q.set_defaults(func=cmd_protect)
 
@@ -147,10 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _table_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dims", metavar="A,B[,C]", help="dimension columns (CSV input)")
-    p.add_argument("--count", metavar="COL", help="count column (CSV input)")
+    p.add_argument("--dims", metavar="A,B[,C]",
+                   help="dimension columns (CSV input); several tables: one list per table, separated by ';' "
+                        "(e.g. 'age,sex;age,race')")
+    p.add_argument("--count", metavar="COL",
+                   help="count column (CSV input); several inputs: one, or one per input separated by ';'")
     p.add_argument("--hierarchy", action="append", default=[], metavar="DIM=FILE.csv",
-                   help="parent,child CSV of a hierarchical dimension; may repeat")
+                   help="parent,child CSV of a hierarchical dimension (of every table that has it); may repeat")
     p.add_argument("--total-code", default="Total", help="code of the total of flat dimensions (default Total)")
     p.add_argument("--sep", default=",", type=_separator,
                    help="column separator of the CSV input and hierarchy files (default ','; '\\t' or tab for tabs)")
@@ -233,6 +253,10 @@ def _one_line(e: BaseException) -> str:
 # ---------------------------------------------------------------------------
 # reading tables
 # ---------------------------------------------------------------------------
+def _inputs(args) -> list[str]:
+    return args.input if isinstance(args.input, list) else [args.input]
+
+
 def _is_jj(path: str) -> bool:
     return Path(path).suffix.lower() == ".jj"
 
@@ -250,13 +274,19 @@ def _need_file(path: str) -> Path:
     return p
 
 
-def _dims_count(args) -> tuple[list[str], str]:
-    dims = _split(args.dims)
-    if not dims:
+def _dims_lists(args) -> list[list[str]]:
+    """``--dims``: one list of dimension columns per table, separated by ';'."""
+    lists = [_split(part) for part in (args.dims or "").split(";")]
+    if not any(lists):
         raise UsageError("--dims is required for CSV input (e.g. --dims region,age)")
-    if not args.count:
-        raise UsageError("--count is required for CSV input (e.g. --count n)")
-    return dims, args.count
+    if not all(lists):
+        raise UsageError(f"--dims {args.dims!r} has an empty list of dimensions")
+    return lists
+
+
+def _several(args) -> bool:
+    """Several tables (linked): several inputs, or several --dims lists."""
+    return len(args.input) > 1 or (args.dims is not None and ";" in args.dims)
 
 
 def _hierarchies(args, dims: list[str]) -> dict:
@@ -275,6 +305,69 @@ def _hierarchies(args, dims: list[str]) -> dict:
         with _reading(file, args.sep):
             out[dim] = Hierarchy.from_csv(_need_file(file), name=dim, sep=args.sep)
     return out
+
+
+@dataclass
+class _Input:
+    """A table read from the command line's input: ``name`` names its outputs."""
+
+    name: str
+    table: object
+    path: str
+    dims: list[str]
+    count: str | None
+
+
+def _load_tables(args, published: bool = False, markers=None) -> list[_Input]:
+    """The tables of the inputs: one per CSV input with its --dims list and --count, or with
+    --microdata one per --dims list, counting the rows of the one input."""
+    from .tables.table import Table
+
+    paths = _inputs(args)
+    lists = _dims_lists(args)
+    union = list(dict.fromkeys(d for dims in lists for d in dims))
+    hier = _hierarchies(args, union)
+    if getattr(args, "microdata", False):
+        if len(paths) != 1:
+            raise UsageError(f"--microdata takes one input file (one row per person), got {len(paths)}")
+        if args.count:
+            raise UsageError("--count is for tables of counts; with --microdata each cell counts the input's rows")
+        with _reading(paths[0], args.sep):
+            df = _read_csv(paths[0], union, args.sep)
+            return [_Input("_".join(dims), Table.from_microdata(df, dims=dims, total_code=args.total_code,
+                                                               hierarchies={d: hier[d] for d in dims if d in hier}),
+                           paths[0], dims, None) for dims in lists]
+    counts = [c.strip() for c in (args.count or "").split(";")]
+    if not all(counts):
+        raise UsageError("--count is required for CSV input (e.g. --count n); with one row per person, use "
+                         "--microdata")
+    n = len(paths)
+    if len(lists) == 1:
+        lists = lists * n
+    if len(counts) == 1:
+        counts = counts * n
+    if len(lists) != n:
+        raise UsageError(f"--dims gives {len(lists)} lists for {n} input(s): give one per input, separated by "
+                         "';' (or use --microdata to cut several tables from one file of one row per person)")
+    if len(counts) != n:
+        raise UsageError(f"--count gives {len(counts)} columns for {n} inputs: give one, or one per input "
+                         "separated by ';'")
+    out = []
+    for path, dims, count in zip(paths, lists, counts):
+        sub = {d: hier[d] for d in dims if d in hier}
+        with _reading(path, args.sep):
+            df = _read_csv(path, dims, args.sep)
+            if published:
+                t = Table.from_published(df, dims=dims, count=count, hierarchies=sub, total_code=args.total_code,
+                                         markers=markers)
+            else:
+                t = Table.from_frame(df, dims=dims, count=count, hierarchies=sub, total_code=args.total_code)
+        out.append(_Input(Path(path).stem, t, path, dims, count))
+    return out
+
+
+def _load_csv_table(args, published: bool, markers=None):
+    return _load_tables(args, published, markers)[0].table
 
 
 def _read_csv(path: str, dims: list[str], sep: str) -> pd.DataFrame:
@@ -328,19 +421,6 @@ def _sep_hint(path: str, sep: str) -> str:
     return ""
 
 
-def _load_csv_table(args, published: bool, markers=None):
-    from .tables.table import Table
-
-    dims, count = _dims_count(args)
-    hier = _hierarchies(args, dims)
-    with _reading(args.input, args.sep):
-        df = _read_csv(args.input, dims, args.sep)
-        if published:
-            return Table.from_published(df, dims=dims, count=count, hierarchies=hier,
-                                        total_code=args.total_code, markers=markers)
-        return Table.from_frame(df, dims=dims, count=count, hierarchies=hier, total_code=args.total_code)
-
-
 def _read_jj(path: str):
     from .io.jj import read_jj
 
@@ -371,7 +451,7 @@ def _read_indices(path: str, n: int) -> np.ndarray:
 def _check_outputs(args, *options: str) -> None:
     """Every output the options name can be written (its directory exists and is writable, it is
     not a directory, not the input, not another output), before any reading or solving."""
-    seen = {Path(args.input).resolve(): "INPUT"}
+    seen = {Path(p).resolve(): "INPUT" for p in _inputs(args)}
     for opt in options:
         path = getattr(args, opt.lstrip("-").replace("-", "_"))
         if not path:
@@ -425,8 +505,11 @@ def cmd_audit(args) -> int:
     from .auditing import audit
 
     _check_outputs(args, "--output")
-    if _is_jj(args.input):
-        table = _read_jj(args.input)
+    several = _several(args)
+    if several:
+        _no_jj(args)
+    if not several and _is_jj(args.input[0]):
+        table = _read_jj(args.input[0])
         if args.hidden_column or args.markers:
             raise UsageError("--hidden-column and --markers are for CSV input; use --hidden for .jj")
         hidden = _read_indices(args.hidden, table.n_cells) if args.hidden else None
@@ -436,20 +519,30 @@ def cmd_audit(args) -> int:
         if args.hidden_column:
             if args.markers:
                 raise UsageError("--markers and --hidden-column exclude each other")
-            table = _load_csv_table(args, published=False)
+            inputs = _load_tables(args, published=False)
             hidden = args.hidden_column
         else:
-            markers = _split_markers(args.markers)
-            table = _load_csv_table(args, published=True, markers=markers)
+            inputs = _load_tables(args, published=True, markers=_split_markers(args.markers))
             hidden = None
+        table = [i.table for i in inputs] if several else inputs[0].table
     report = audit(table, hidden=hidden, preset=args.preset, threshold=args.threshold, integer=args.integer,
                    hidden_nonzero=args.hidden_nonzero, progress=not args.quiet)
+    if several:
+        print(f"{len(inputs)} linked tables audited together: "
+              + ", ".join(f"{i.path} ({' x '.join(i.dims)})" for i in inputs))
     print(report.summary())
     if args.output:
         _write_csv(report.frame, args.output)
         if not args.quiet:
             print(f"report written to {args.output}", file=sys.stderr)
     return 0 if report.ok else 1
+
+
+def _no_jj(args) -> None:
+    jj = [p for p in args.input if _is_jj(p)]
+    if jj:
+        raise UsageError(f"{jj[0]}: a .jj file has no dimensions, so it cannot be linked with other tables; "
+                         "linked tables are CSV tables (or --microdata)")
 
 
 def _split_markers(text: str | None):
@@ -466,16 +559,26 @@ def cmd_protect(args) -> int:
     from .protect import protect
     from .solvers.base import export_format
 
-    jj = _is_jj(args.input)
-    if jj and args.published:
-        raise UsageError("--published needs CSV input (a JJ file has no codes to publish)")
-    if jj and args.slice_by:
-        raise UsageError("--slice-by needs CSV input (a JJ file has no dimensions)")
-    _check_outputs(args, "--output", "--published", "--export-model", "--html")
+    several = _several(args)
+    if several:
+        _no_jj(args)
+    jj = not several and _is_jj(args.input[0])
+    if jj and (args.published or args.slice_by or args.status_column or args.microdata):
+        opt = next(o for o, v in (("--published", args.published), ("--slice-by", args.slice_by),
+                                  ("--status-column", args.status_column), ("--microdata", args.microdata)) if v)
+        raise UsageError(f"{opt} needs CSV input (a JJ file has no codes; its statuses m and z fix cells)")
+    if args.microdata and args.status_column:
+        raise UsageError("--status-column needs tables of counts; --microdata has one row per person")
+    if several:
+        outputs = _output_dirs(args, _table_names(args))
+        _check_outputs(args, "--export-model")
+    else:
+        _check_outputs(args, "--output", "--published", "--export-model", "--html")
     if args.export_model:
         export_format(args.export_model)  # by its own name: protect() sees a temporary one
-    table = _read_jj(args.input) if jj else _load_csv_table(args, published=False)
-    preset, cost = follow_table(table, args.preset, args.cost)
+    inputs = [] if jj else _load_tables(args, published=False)
+    tables = [_read_jj(args.input[0])] if jj else [i.table for i in inputs]
+    preset, cost = follow_table(tables[0], args.preset, args.cost)
     if args.percent and not args.published:
         raise UsageError("--percent adds a column to --published: give --published OUT.csv too")
     if args.slice_by and not args.html:
@@ -483,19 +586,20 @@ def cmd_protect(args) -> int:
     percent = _percent_arg(args.percent)
     slice_by = _split(args.slice_by) or None
     # bad --percent or --slice-by fail here, not after the solve
-    if percent is not None:
-        denominators(table, percent)
-    if args.html:
-        crosstabs(table, slice_by)
+    for table in tables:
+        if percent is not None:
+            denominators(table, percent)
+        if args.html:
+            crosstabs(table, slice_by)
     kwargs = dict(preset=preset, threshold=args.threshold, cost=cost, method=args.method,
                   time_limit=args.time_limit, mip_gap=args.mip_gap, solver=args.solver,
-                  progress=not args.quiet)
+                  progress=not args.quiet, status_column=args.status_column)
     if args.hidden_nonzero:
         kwargs["hidden_nonzero"] = True
     t0 = time.perf_counter()
     try:
         with _atomic(args.export_model) if args.export_model else _nothing() as model_tmp:
-            result = protect(table, export_model=model_tmp, **kwargs)
+            result = protect(tables if several else tables[0], export_model=model_tmp, **kwargs)
             if model_tmp and os.path.getsize(model_tmp) == 0:
                 os.unlink(model_tmp)
                 warnings.warn(f"--export-model {args.export_model}: not written, no model was solved "
@@ -504,6 +608,9 @@ def cmd_protect(args) -> int:
         print(f"error: {_one_line(e)}", file=sys.stderr)
         return 1
     seconds = time.perf_counter() - t0
+    if several:
+        return _linked_outputs(args, result, inputs, outputs, percent, slice_by, seconds, preset, cost)
+    table = tables[0]
     hidden = _hidden_mask(result, table.n_cells)
 
     if jj:
@@ -512,13 +619,10 @@ def cmd_protect(args) -> int:
     else:
         _write_csv(cells_frame(result.frame, table), args.output)
         if args.published:
-            _write_csv(result.published(marker=args.marker, count=args.count, percent=percent,
+            _write_csv(result.published(marker=args.marker, count=inputs[0].count or "n", percent=percent,
                                         decimals=args.decimals), args.published)
             if not args.quiet:
-                print(f"{args.published}: '{args.marker}' in place of every hidden value; an audit of it alone "
-                      f"cannot tell a hidden count of 1..{args.threshold:g} from a larger one and may say NOT SAFE "
-                      f"(undetermined); to verify the pattern with the true values: {_audit_command(args)}",
-                      file=sys.stderr)
+                _published_note(args, args.published, [args.output], args.dims)
     if args.html:
         with _atomic(args.html) as tmp:
             result.to_html(tmp, slice_by=slice_by)
@@ -543,15 +647,108 @@ def cmd_protect(args) -> int:
     return 0 if ok else 1
 
 
+def _table_names(args) -> list[str]:
+    """The name of each table's outputs: its input file's name, or with --microdata its dimensions
+    joined by '_'; two tables may not share one."""
+    if args.microdata:
+        names = ["_".join(dims) for dims in _dims_lists(args)]
+    else:
+        names = [Path(p).stem for p in args.input]
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name in seen:
+            what = "--dims lists" if args.microdata else "inputs"
+            raise UsageError(f"{what} {seen[name] + 1} and {i + 1} would both write {name}.csv: give the tables "
+                             "different names (files) or dimensions")
+        seen[name] = i
+    return names
+
+
+def _output_dirs(args, names: list[str]) -> dict[str, list[Path]]:
+    """Several tables: -o, --published and --html are directories, one file per table in each.
+    Checked before any reading or solving: each directory exists or can be made, and no output
+    is an input or another output."""
+    seen = {Path(p).resolve(): "an input" for p in args.input}
+    out: dict[str, list[Path]] = {}
+    for opt, suffix in (("--output", ".csv"), ("--published", ".csv"), ("--html", ".html")):
+        d = getattr(args, opt.lstrip("-"))
+        if not d:
+            continue
+        p = Path(d)
+        if p.exists() and not p.is_dir():
+            raise UsageError(f"{opt} {d}: with several tables this is a directory (one file per table), "
+                             "and a file of that name exists")
+        base = p if p.exists() else p.parent
+        if not base.is_dir():
+            raise UsageError(f"{opt} {d}: directory {p.parent} does not exist")
+        if not os.access(base, os.W_OK | os.X_OK):
+            raise UsageError(f"{opt} {d}: not writable")
+        files = [p / f"{name}{suffix}" for name in names]
+        for f in files:
+            other = seen.get(f.resolve())
+            if other:
+                raise UsageError(f"{opt} {d} would write {f}, which is also {other}: give another directory")
+            seen[f.resolve()] = f"written for {opt}"
+            if f.exists() and not os.access(f, os.W_OK):
+                raise UsageError(f"{opt} {d}: {f} is not writable")
+        out[opt] = files
+    return out
+
+
+def _linked_outputs(args, result, inputs, outputs, percent, slice_by, seconds, preset, cost) -> int:
+    """Write one output per table of a linked set, and print the set's summary."""
+    for opt in outputs:
+        Path(getattr(args, opt.lstrip("-"))).mkdir(exist_ok=True)
+    for k, (part, inp) in enumerate(zip(result.results, inputs)):
+        _write_csv(cells_frame(part.frame, inp.table), outputs["--output"][k])
+        if args.published:
+            _write_csv(part.published(marker=args.marker, count=inp.count or "n", percent=percent,
+                                      decimals=args.decimals), outputs["--published"][k])
+        if args.html:
+            with _atomic(outputs["--html"][k]) as tmp:
+                part.to_html(tmp, slice_by=slice_by, title=f"{inp.name}: protected with {len(inputs)} linked tables")
+    if args.published and not args.quiet:
+        _published_note(args, args.published, [str(f) for f in outputs["--output"]],
+                        ";".join(",".join(i.dims) for i in inputs))
+    ok = bool(result.audit.ok)
+    hidden = result.hidden
+    n_primary = int((result.status == "primary").sum())
+    lines = [
+        f"protect ({preset}, threshold {args.threshold:g}, cost {cost}, method {args.method}), "
+        f"{len(inputs)} linked tables: {'SAFE' if ok else 'NOT SAFE'}",
+        f"  distinct cells: {hidden.size} (a cell shared by tables counts once); hidden: {int(hidden.sum())} "
+        f"({n_primary} primary, {int(hidden.sum()) - n_primary} secondary)",
+        f"  cost: {result.cost:g}; lower bound: {result.lower_bound + 0.0:g}; gap: {result.gap:.2%}; "
+        f"optimal: {'yes' if result.optimal else 'no'}",
+        f"  seconds: {seconds:.2f}; audit of the tables together: {'SAFE' if ok else 'NOT SAFE'} "
+        f"({result.audit.stats.get('solves', 0)} LP solves)",
+    ]
+    for k, (part, inp) in enumerate(zip(result.results, inputs)):
+        n_p = int((part.status == "primary").sum())
+        n_h = int(part.hidden.sum())
+        written = ", ".join(str(outputs[o][k]) for o in ("--output", "--published", "--html") if o in outputs)
+        lines.append(f"  {inp.name} ({' x '.join(inp.dims)}): hidden {n_h} of {part.hidden.size} ({n_p} primary, "
+                     f"{n_h - n_p} secondary), cost {part.cost:g}; written: {written}")
+    if result.message:
+        lines.append("  " + result.message.replace("\n", "\n  "))
+    print("\n".join(lines))
+    return 0 if ok else 1
+
+
+def _published_note(args, published: str, outputs: list[str], dims: str) -> None:
+    print(f"{published}: '{args.marker}' in place of every hidden value; an audit of it alone cannot tell a "
+          f"hidden count of 1..{args.threshold:g} from a larger one and may say NOT SAFE (undetermined); to "
+          f"verify the pattern with the true values: {_audit_command(args, outputs, dims)}", file=sys.stderr)
+
+
 @contextmanager
 def _nothing():
     yield None
 
 
-def _audit_command(args) -> str:
-    """The ``cellsuppress audit`` command that checks ``-o``'s output with its true values."""
-    cmd = ["cellsuppress", "audit", args.output, "--dims", args.dims, "--count", "value",
-           "--hidden-column", "hidden"]
+def _audit_command(args, outputs: list[str], dims: str) -> str:
+    """The ``cellsuppress audit`` command that checks ``-o``'s outputs with their true values."""
+    cmd = ["cellsuppress", "audit", *outputs, "--dims", dims, "--count", "value", "--hidden-column", "hidden"]
     for spec in args.hierarchy:
         cmd += ["--hierarchy", spec]
     if args.total_code != "Total":

@@ -20,7 +20,7 @@ from .rules import requirement
 from .suppress.heuristic import _filter_either_side, heuristic
 from .suppress import schedule
 from .suppress.optimal import optimal
-from .suppress.problem import Problem, build_problem, integral_costs, tie_break
+from .suppress.problem import Problem, build_problem, forced_cells, integral_costs, tie_break
 from .suppress.separation import Separator
 from .tables.linear import LinearTable
 
@@ -120,8 +120,20 @@ def protect(table: LinearTable, preset: str | None = None, threshold: float = 20
             method: str = "optimal", time_limit: float | None = None, mip_gap: float = 0.0,
             solver: str = "highs", hidden_nonzero: bool = False, sensitive=None, lpl=None, upl=None,
             spl=None, progress: bool = False, export_model: str | None = None,
-            max_root_rounds: int = 50) -> Result:
+            max_root_rounds: int = 50, force_published=None, force_hidden=None,
+            status_column: str | None = None) -> Result:
     """Hide the sensitive cells and the cheapest set of other cells that protects them.
+
+    ``table`` may be a list of tables of one population (linked tables, sharing margins): they
+    are protected as one system and a :class:`~cellsuppress.linked.LinkedResult` is returned
+    (see :func:`cellsuppress.linked.protect_linked`).
+
+    ``force_published`` and ``force_hidden`` fix cells (already released, or required): a boolean
+    mask aligned to ``table.frame``, cell indices, a boolean column of the frame or a DataFrame
+    of codes; ``status_column`` names a column that says ``published`` or ``hidden`` (or
+    ``primary``/``secondary``), empty where the method chooses. A sensitive cell forced
+    published, or forced cells that leave a sensitive cell no protection, raise
+    :class:`~cellsuppress.InfeasibleError` naming the cells.
 
     ``method="optimal"`` proves optimality (or states the gap when the time
     limit stops it); ``"fast"`` returns the heuristic pattern alone. Every
@@ -149,6 +161,11 @@ def protect(table: LinearTable, preset: str | None = None, threshold: float = 20
     >>> res.optimal, res.audit.ok
     (True, True)
     """
+    if isinstance(table, (list, tuple)):
+        options = {k: v for k, v in locals().items() if k != "table"}
+        from .linked import protect_linked  # above this module: it solves the set as one table here
+
+        return protect_linked(table, **options)
     t0 = time.perf_counter()
     say = _Progress(progress)
     preset, cost = check_protect_params(table, preset=preset, threshold=threshold, cost=cost, method=method,
@@ -156,7 +173,8 @@ def protect(table: LinearTable, preset: str | None = None, threshold: float = 20
                                         export_model=export_model)
     req = requirement(table, preset, threshold, sensitive=sensitive, hidden_nonzero=hidden_nonzero,
                       lpl=lpl, upl=upl, spl=spl)
-    p = build_problem(table, req, cost, hidden_nonzero)
+    keep, hide = forced_cells(table, force_published, force_hidden, status_column)
+    p = build_problem(table, req, cost, hidden_nonzero, force_hidden=hide, force_published=keep)
     _check_feasible_alone(table, p)
     # the one clock of the search: the limit covers the final audit too, so it ends a little before
     deadline = (NEVER if time_limit is None
@@ -198,6 +216,9 @@ def protect(table: LinearTable, preset: str | None = None, threshold: float = 20
         lower += lb_c
         all_optimal &= opt_c
     hidden = x > 0.5
+    if (hidden & p.blocked).any() or not hidden[p.force_hidden].all():
+        raise VerificationError("internal error: the pattern does not keep the cells forced hidden or published; "
+                                "please report this table")
     # the audit is the proof: never return a pattern it has not passed
     say("auditing the pattern", force=True)
     report = run_audit(table, hidden, preset=preset, threshold=threshold, hidden_nonzero=hidden_nonzero,

@@ -8,7 +8,9 @@ A hidden sensitive cell is protected when its feasibility interval
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
+from numbers import Real
 
 import numpy as np
 import pandas as pd
@@ -18,6 +20,7 @@ from ..errors import AuditError
 from ..params import check_audit_params
 from ..rules import Requirement, requirement
 from ..tables.linear import LinearTable, known_sum_rows
+from ..tables.linked import LinkedTables
 from .certify import certify_levels
 from .intervals import Intervals, feasibility_intervals
 
@@ -93,26 +96,30 @@ def _describe(r) -> str:
     return f"({name}) value {val}: [{r['lo']:g}, {r['hi']:g}] {r['reason']}"
 
 
-def resolve_hidden(table: LinearTable, hidden) -> np.ndarray:
-    """Hidden cells as a boolean array from any accepted form."""
+def resolve_hidden(table: LinearTable, hidden, name: str = "hidden") -> np.ndarray:
+    """Hidden cells as a boolean array from any accepted form (``name``: the parameter, for messages).
+
+    A boolean array aligned to ``table.frame``, an array of cell indices, the name of a boolean
+    column of ``table.frame``, a DataFrame of codes, or ``None`` for a published table's markers.
+    """
     n = table.n_cells
     if hidden is None:
         if table.hidden is None:
-            raise AuditError("no hidden cells given: pass hidden=... or a published table with markers")
+            raise AuditError(f"no hidden cells given: pass {name}=... or a published table with markers")
         return table.hidden.copy()
     if isinstance(hidden, str):
         frame = table.frame
         if hidden not in frame.columns:
-            raise AuditError(f"hidden column {hidden!r} not in the table; it has {list(frame.columns)}")
+            raise AuditError(f"{name} column {hidden!r} not in the table; it has {list(frame.columns)}")
         col = frame[hidden]
         out = np.zeros(n, dtype=bool)  # cells without an input row (computed margins) are published
         given = col.notna().to_numpy()
-        out[given] = _as_bool(col[given], f"hidden column {hidden!r}")
+        out[given] = _as_bool(col[given], f"{name} column {hidden!r}")
         return out
     if isinstance(hidden, pd.DataFrame):
         dims = getattr(table, "dims", None)
         if dims is None:
-            raise AuditError("a DataFrame of codes needs a table with dimensions")
+            raise AuditError(f"{name}: a DataFrame of codes needs a table with dimensions")
         out = np.zeros(n, dtype=bool)
         out[table.cell_index(hidden)] = True
         return out
@@ -121,12 +128,12 @@ def resolve_hidden(table: LinearTable, hidden) -> np.ndarray:
         if arr.ndim == 1 and arr.size and np.issubdtype(arr.dtype, np.integer) and arr.size != n:
             out = np.zeros(n, dtype=bool)
             if arr.min() < 0 or arr.max() >= n:
-                raise AuditError(f"hidden cell index out of range 0..{n - 1}")
+                raise AuditError(f"{name}: cell index out of range 0..{n - 1}")
             out[arr] = True
             return out
-        arr = _as_bool(pd.Series(arr), "hidden")
+        arr = _as_bool(pd.Series(arr), name)
     if arr.shape != (n,):
-        raise AuditError(f"hidden has {arr.size} entries but the table has {n} cells")
+        raise AuditError(f"{name} has {arr.size} entries but the table has {n} cells")
     return arr.astype(bool)
 
 
@@ -196,6 +203,13 @@ def audit(table: LinearTable, hidden=None, preset: str | None = None, threshold:
     of ``table.frame``, a DataFrame of codes of hidden cells, or ``None`` for
     a published table whose markers say which cells are hidden.
 
+    ``table`` may be a list of tables of one population (linked tables): they are audited as
+    one system (:class:`~cellsuppress.tables.linked.LinkedTables`), the attacker reading them
+    all, and ``hidden`` (and ``sensitive`` or per-cell levels) is a list with one entry per
+    table (a column name or ``None`` applies to each). A shared cell hidden in one table but
+    shown in another is published (with a warning naming it). The report names cells by their
+    codes over every dimension, a dimension a table lacks at its total.
+
     >>> import pandas as pd, cellsuppress as cs
     >>> from cellsuppress.auditing.report import audit
     >>> df = pd.DataFrame({"r": ["a", "a", "b", "b"], "c": ["x", "y"] * 2, "n": [3, 40, 25, 30]})
@@ -204,6 +218,8 @@ def audit(table: LinearTable, hidden=None, preset: str | None = None, threshold:
     >>> rep.ok, rep.frame["reason"].iloc[0]
     (False, 'exactly disclosed')
     """
+    if isinstance(table, (list, tuple)):
+        table, hidden, sensitive, lpl, upl, spl = linked_inputs(table, hidden, sensitive, lpl, upl, spl)
     preset = check_audit_params(table, preset=preset, threshold=threshold)
     hidden = resolve_hidden(table, hidden)
     if hidden_nonzero and (hidden & (table.values == 0)).any():
@@ -230,6 +246,26 @@ def audit(table: LinearTable, hidden=None, preset: str | None = None, threshold:
     if done is not None:
         report.stats["certified"] = int(done.sum())
     return report
+
+
+def linked_inputs(tables, hidden, sensitive, lpl, upl, spl) -> tuple:
+    """The joint table of linked ``tables`` and the per-table arguments of :func:`audit` joined
+    onto its cells."""
+    joint = LinkedTables(tables)
+    flags = [resolve_hidden(t, h) for t, h in zip(joint.tables, joint.per_table(hidden, "hidden"))]
+    mixed = np.flatnonzero(joint.mixed(flags))
+    if mixed.size:
+        warnings.warn(f"{mixed.size} shared cell(s) hidden in one table but shown in another count as published: "
+                      f"{'; '.join(joint.cell_labels_of(mixed[:5]))}{' ...' if mixed.size > 5 else ''}",
+                      UserWarning, stacklevel=3)
+    joined = joint.join(flags, "hidden", how="all")
+    sens = joint.per_table(sensitive, "sensitive")
+    if any(s is not None for s in sens):
+        sensitive = joint.join([np.zeros(t.n_cells, bool) if s is None else np.asarray(s, bool)
+                                for t, s in zip(joint.tables, sens)], "sensitive", how="any")
+    levels = [x if x is None or isinstance(x, Real) else joint.join(joint.per_table(x, name), name)
+              for x, name in ((lpl, "lpl"), (upl, "upl"), (spl, "spl"))]
+    return (joint, joined, sensitive, *levels)
 
 
 def certified_cells(table: LinearTable, hidden: np.ndarray, req: Requirement):

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..auditing.intervals import feasibility_intervals
 from ..errors import CellSuppressError
+from ..linked import LinkedPart
 from ..rules import preset_named
 from .crosstab import Crosstab, crosstabs
 
@@ -61,7 +62,8 @@ class View:
 
 def build_view(result: "Result", slice_by=None, intervals: bool = True, show_hidden: bool = True,
                marker: str = "*", title: str | None = None) -> View:
-    """The view of ``result`` (see :func:`cellsuppress.release.to_html` for the parameters)."""
+    """The view of ``result`` (see :func:`cellsuppress.release.to_html` for the parameters); a table
+    of a linked set shows the intervals, the cost and the verdict of the set."""
     table = result_table(result)
     status = np.asarray(result.frame["status"], dtype=str)
     hidden = np.asarray(result.hidden, dtype=bool)
@@ -69,7 +71,13 @@ def build_view(result: "Result", slice_by=None, intervals: bool = True, show_hid
         raise CellSuppressError("the Result's frame and hidden do not match its table")
     settings = dict(getattr(result, "settings", None) or {})
     threshold = float(result.audit.threshold)
-    if intervals:
+    linked = result.linked if isinstance(result, LinkedPart) else None
+    if intervals and linked is not None:  # the attacker reads every table of the set
+        lo, hi = full_intervals(linked.table, linked.hidden, settings.get("preset", result.audit.preset),
+                                settings.get("hidden_nonzero", False))
+        cells = linked.table.cells[result.position]
+        lo, hi = lo[cells], hi[cells]
+    elif intervals:
         lo, hi = full_intervals(table, hidden, settings.get("preset", result.audit.preset),
                                 settings.get("hidden_nonzero", False))
     else:  # the audit's own: sensitive cells only
@@ -88,9 +96,14 @@ def build_view(result: "Result", slice_by=None, intervals: bool = True, show_hid
     n_p, n_s = int((status == "primary").sum()), int((status == "secondary").sum())
     facts = [f"hidden {n_p + n_s} of {table.n_cells} cells: {n_p} primary, {n_s} secondary"]
     cost = settings.get("cost")
-    facts.append(f"cost {result.cost:g}" + (f" ({cost})" if isinstance(cost, str) else "")
-                 + f"; lower bound {result.lower_bound:g}; gap {result.gap:.2%}; "
-                 + ("proven optimal" if result.optimal else "not proven optimal"))
+    how_much = f" ({cost})" if isinstance(cost, str) else ""
+    if linked is not None:
+        facts.append(f"cost {result.cost:g}{how_much} of this table's hidden cells; protected with "
+                     f"{len(linked.results)} linked tables: cost {linked.cost:g}; lower bound {linked.lower_bound:g}; "
+                     f"gap {linked.gap:.2%}; " + ("proven optimal" if linked.optimal else "not proven optimal"))
+    else:
+        facts.append(f"cost {result.cost:g}{how_much}; lower bound {result.lower_bound:g}; gap {result.gap:.2%}; "
+                     + ("proven optimal" if result.optimal else "not proven optimal"))
     how = [f"{k} {settings[k]}" for k in ("method",) if k in settings]
     how += [f"preset {result.audit.preset}", f"threshold {threshold:g}"]
     if settings.get("hidden_nonzero"):
@@ -99,6 +112,8 @@ def build_view(result: "Result", slice_by=None, intervals: bool = True, show_hid
     ok = bool(result.audit.ok)
     verdict = ("SAFE: the audit proves every sensitive cell protected" if ok
                else "NOT SAFE: the audit found a sensitive cell that can be derived")
+    if linked is not None:
+        verdict += f" (audit of the {len(linked.results)} linked tables together)"
     return View(title or "Protected table", verdict, ok, facts, tables, status, text, tip, show_hidden)
 
 

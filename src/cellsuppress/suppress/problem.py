@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import InfeasibleError
+from ..auditing.report import resolve_hidden
+from ..errors import InfeasibleError, TableError
 from ..tables.linear import LinearTable
 from ..tables.table import Table
 
@@ -127,36 +128,103 @@ def integral_costs(cost: np.ndarray) -> bool:
     return bool(np.all(np.abs(cost - np.round(cost)) < 1e-9))
 
 
-def build_problem(table: LinearTable, req, cost, hidden_nonzero: bool) -> Problem:
-    """Capacities, levels, weights and forced cells of ``table`` under ``req``."""
+def build_problem(table: LinearTable, req, cost, hidden_nonzero: bool, force_hidden=None,
+                  force_published=None) -> Problem:
+    """Capacities, levels, weights and forced cells of ``table`` under ``req``.
+
+    Besides the sensitive cells, a table's status ``m`` and the boolean mask ``force_hidden`` force
+    cells hidden; status ``z``, ``force_published`` and zeros under ``hidden_nonzero`` force them
+    published."""
     a = table.values
     cap_up, cap_dn = req.capacities(table)
     sens = req.sensitive
     up, dn, spl = req.levels(a)
     w = cost_weights(a, cost, table.cost)
     eps, _ = tie_break(w, table.depth)
-    force_published = np.zeros(a.size, dtype=bool)
-    force_hidden = sens.copy()
+    hide = sens.copy()
+    keep = np.zeros(a.size, dtype=bool)
     if table.status is not None:
-        force_published |= table.status == "z"
-        force_hidden |= table.status == "m"
+        keep |= table.status == "z"
+        hide |= table.status == "m"
+    if force_hidden is not None:
+        hide |= np.asarray(force_hidden, dtype=bool)
+    if force_published is not None:
+        keep |= np.asarray(force_published, dtype=bool)
     if hidden_nonzero:
-        force_published |= a == 0
-    clash = force_hidden & force_published
-    if clash.any():
-        raise InfeasibleError(f"cells both sensitive (or manually hidden) and required to stay published: "
-                              f"{table.cell_labels(np.flatnonzero(clash)[:5])}")
+        keep |= a == 0
+    clash = np.flatnonzero(hide & keep)
+    if clash.size:
+        why = np.where(sens[clash], "sensitive", "forced hidden")
+        raise InfeasibleError(f"{clash.size} cell(s) must stay published but are sensitive or forced hidden: "
+                              + ", ".join(f"{lab} ({reason})" for lab, reason in
+                                          zip(table.cell_labels(clash[:10]), why))
+                              + (" ..." if clash.size > 10 else ""))
     return Problem(M=sp.csr_matrix(table.M), a=a, cap_up=cap_up, cap_dn=cap_dn,
                    sensitive=sens, up=up, dn=dn, spl=spl, weight=w + eps, cost=w,
-                   force_hidden=force_hidden, force_published=force_published,
+                   force_hidden=hide, force_published=keep,
                    either_side=req.preset.either_side, equation_sum_rule=req.preset.equation_sum_rule,
                    threshold=req.threshold, codes=_codes(table))
 
 
 def _codes(table: LinearTable) -> np.ndarray | None:
-    """Code index per dimension of every cell (cells are in C order over the codes)."""
+    """Code index per dimension of every cell (cells are in C order over the codes; linked tables
+    carry theirs, over the union of their dimensions)."""
+    if getattr(table, "codes", None) is not None:
+        return np.asarray(table.codes)
     if not isinstance(table, Table):
         return None  # e.g. a JJ file: equations without dimensions
     return np.indices(table.shape).reshape(len(table.shape), -1).T.copy()
 
 
+
+
+# what a status column may say: the statuses protect writes, and "hidden"
+STATUS_HIDDEN = ("hidden", "primary", "secondary")
+STATUS_PUBLISHED = ("published",)
+
+
+def forced_cells(table: LinearTable, force_published=None, force_hidden=None,
+                 status_column: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(published, hidden)``: the cells the user fixes, as boolean masks.
+
+    ``force_published`` and ``force_hidden`` take the forms of ``audit``'s ``hidden`` (a boolean
+    mask aligned to ``table.frame``, cell indices, a boolean column of the frame or a DataFrame
+    of codes); ``status_column`` names a column of the frame that says ``published`` or
+    ``hidden`` (also ``primary``/``secondary``, as ``protect`` writes), empty where the method
+    chooses. A cell fixed both ways raises :class:`InfeasibleError` naming it.
+    """
+    n = table.n_cells
+    keep = np.zeros(n, dtype=bool)
+    hide = np.zeros(n, dtype=bool)
+    if force_published is not None:
+        keep |= resolve_hidden(table, force_published, "force_published")
+    if force_hidden is not None:
+        hide |= resolve_hidden(table, force_hidden, "force_hidden")
+    if status_column is not None:
+        k, h = status_flags(table, status_column)
+        keep |= k
+        hide |= h
+    both = np.flatnonzero(keep & hide)
+    if both.size:
+        raise InfeasibleError(f"{both.size} cell(s) are required both published and hidden: "
+                              f"{', '.join(table.cell_labels(both[:10]))}{' ...' if both.size > 10 else ''}")
+    return keep, hide
+
+
+def status_flags(table: LinearTable, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(published, hidden)`` from a status column of ``table.frame`` (see :func:`forced_cells`)."""
+    frame = getattr(table, "frame", None)
+    if frame is None or column not in frame.columns:
+        have = [] if frame is None else list(frame.columns)
+        raise TableError(f"status column {column!r} not in the table; it has {have}")
+    text = frame[column].astype("string").str.strip().str.lower().fillna("")
+    bad = ~text.isin(STATUS_HIDDEN + STATUS_PUBLISHED + ("",)).to_numpy()
+    if bad.any():
+        idx = np.flatnonzero(bad)
+        found = list(dict.fromkeys(frame[column].iloc[idx].astype(str)))
+        raise TableError(
+            f"status column {column!r} says {', '.join(map(repr, found[:5]))} for "
+            f"{', '.join(table.cell_labels(idx[:3]))}{' ...' if idx.size > 3 else ''}; a status is "
+            f"{', '.join(STATUS_PUBLISHED + STATUS_HIDDEN)} (any case), or empty where protect chooses")
+    text = text.to_numpy()
+    return np.isin(text, STATUS_PUBLISHED), np.isin(text, STATUS_HIDDEN)
