@@ -475,3 +475,20 @@ def test_cli_one_table_from_microdata(capsys, tmp_path):
     assert np.array_equal(cells["value"].astype(float).to_numpy(), t.values)
     assert np.array_equal(cells["hidden"].eq("True").to_numpy(), protect(t).hidden)
     assert "n" in pd.read_csv(tmp_path / "pub.csv").columns
+
+
+def test_a_shared_hierarchical_dimension():
+    groups = {"T": ["g1", "g2"], "g1": ["a", "b"], "g2": ["c", "d"]}
+    rng = np.random.default_rng(5)
+    n = 160
+    df = pd.DataFrame({"area": rng.choice(list("abcd"), n, p=[.45, .05, .3, .2]),
+                       "sex": rng.choice(["F", "M"], n), "age": rng.choice(["young", "old"], n)})
+    tables = [Table.from_microdata(df, dims=d, hierarchies={"area": groups}) for d in (["area", "sex"], ["area", "age"])]
+    joint = LinkedTables(tables)
+    assert joint.n_cells == 21 + 21 - 7
+    assert requirement(joint, "strict").sensitive.any()
+    res = protect(tables)
+    assert res.optimal and res.audit.ok
+    assert res.cost == pytest.approx(compact_cost(joint, "strict", "value"))
+    assert_one_status(res)
+    assert audit(tables, hidden=[r.hidden for r in res.results]).ok

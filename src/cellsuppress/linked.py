@@ -47,7 +47,7 @@ class LinkedPart(Result):
         s = self.linked
         return (f"{self.name}: hidden {n_hidden} of {len(self.frame)} cells ({n_primary} primary, "
                 f"{n_hidden - n_primary} secondary); cost {self.cost:g} of its hidden cells; protected with "
-                f"{len(s.results)} linked tables: cost {s.cost:g}, lower bound {s.lower_bound:g}, gap {s.gap:.2%}, "
+                f"{_tables(len(s.results))}: cost {s.cost:g}, lower bound {s.lower_bound + 0.0:g}, gap {s.gap:.2%}, "
                 f"{'optimal' if s.optimal else 'not proven optimal'}; audit of the set "
                 f"{'SAFE' if s.audit.ok else 'NOT SAFE'}")
 
@@ -83,15 +83,19 @@ class LinkedResult:
     def summary(self) -> str:
         n_primary = int((self.frame["status"] == "primary").sum())
         n_hidden = int(self.hidden.sum())
-        lines = [f"{len(self.results)} linked tables, {len(self.frame)} distinct cells: hidden {n_hidden} "
+        lines = [f"{_tables(len(self.results))}, {len(self.frame)} distinct cells: hidden {n_hidden} "
                  f"({n_primary} primary, {n_hidden - n_primary} secondary); cost {self.cost:g}; lower bound "
-                 f"{self.lower_bound:g}; gap {self.gap:.2%}; {'optimal' if self.optimal else 'not proven optimal'}; "
+                 f"{self.lower_bound + 0.0:g}; gap {self.gap:.2%}; {'optimal' if self.optimal else 'not proven optimal'}; "
                  f"audit {'SAFE' if self.audit.ok else 'NOT SAFE'}; {self.stats.get('seconds', 0):.2f} s"]
         for r in self.results:
             lines.append(f"  {r.name}: hidden {int(r.hidden.sum())} of {len(r.frame)} cells, cost {r.cost:g}")
         if self.message:
             lines.append(self.message)
         return "\n".join(lines)
+
+
+def _tables(n: int) -> str:
+    return f"{n} linked table{'' if n == 1 else 's'}"
 
 
 def protect_linked(tables, preset=None, threshold=20, cost=None, sensitive=None, lpl=None, upl=None,

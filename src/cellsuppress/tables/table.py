@@ -113,7 +113,23 @@ class Table(LinearTable):
     @classmethod
     def from_microdata(cls, df: pd.DataFrame, dims: Sequence[str],
                        hierarchies: Mapping[str, object] | None = None, total_code: str = "Total") -> "Table":
-        """A table of counts of the rows of ``df`` (one row per person)."""
+        """A table of counts of the rows of ``df`` (microdata: one row per person).
+
+        Each cell counts the rows with its codes (margins included; a combination of codes that
+        no row has is 0). ``dims`` are columns of ``df``; its other columns are ignored.
+        ``hierarchies`` and ``total_code`` are as in :meth:`from_frame`. Several tables cut from
+        one data set share their margins; protect and audit them together by passing the list
+        (linked tables, :mod:`cellsuppress.tables.linked`).
+
+        >>> import pandas as pd
+        >>> people = pd.DataFrame({"age": ["0-17", "18-64", "18-64", "65+"], "sex": ["F", "M", "F", "F"]})
+        >>> Table.from_microdata(people, dims=["age", "sex"]).frame.query("sex == 'F'")
+              age sex  value
+        1   Total   F    3.0
+        4    0-17   F    1.0
+        7   18-64   F    1.0
+        10    65+   F    1.0
+        """
         _check_columns(df, list(dims))
         _check_rows(df, dims)
         grouped = df.groupby([df[d].map(as_code) for d in dims], sort=False, observed=True).size()
