@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Benchmarks for cellsuppress: protect and audit on synthetic tables and Castro's instances.
 
-    python benchmarks/run.py --suite quick|standard|instances|scaling|audit
+    python benchmarks/run.py --suite quick|standard|instances|scaling|audit|linked
                              [--time-limit S] [--budget S] [--out DIR]
                              [--instances-dir DIR] [--hard-timeout S] [--quiet] [--in-process]
                              [--only NAME,NAME]
@@ -66,11 +66,17 @@ def synthetic(**kw) -> tuple:
 
 
 def build_table(source: tuple):
+    """A table, or for ``("microdata", spec)`` the list of crosstabs cut from synthetic people."""
     kind, spec = source
     if kind == "synthetic":
         from cellsuppress.tables.synthetic import generate
 
         return generate(**spec).table()
+    if kind == "microdata":
+        from cellsuppress import Table
+
+        people = synthetic_people(**{k: v for k, v in spec.items() if k != "tables"})
+        return [Table.from_microdata(people, dims=list(d)) for d in spec["tables"]]
     if kind == "jj":
         from cellsuppress.io.jj import read_jj
 
@@ -109,11 +115,13 @@ def run_case(case: Case, partial=None) -> dict:
             table = build_table(case.source)
         notes += sorted({f"{w.category.__name__}" for w in caught})
         row["build seconds"] = time.perf_counter() - t_build
-        row["cells"] = table.n_cells
-        row["equations"] = table.n_equations
         from cellsuppress.rules import requirement
+        from cellsuppress.tables.linked import LinkedTables
 
-        req = requirement(table, case.preset, THRESHOLD)
+        size = LinkedTables(table) if isinstance(table, list) else table  # linked: shared cells once
+        row["cells"] = size.n_cells
+        row["equations"] = size.n_equations
+        req = requirement(size, case.preset, THRESHOLD)
         row["sensitive"] = int(req.sensitive.sum())
     except Exception as e:  # noqa: BLE001 - a benchmark records failures and goes on
         row["error"] = f"building the table: {type(e).__name__}: {e}"
@@ -129,6 +137,8 @@ def run_case(case: Case, partial=None) -> dict:
             warnings.simplefilter("always")
             if case.kind == "audit":
                 _run_audit(case, table, row)
+            elif case.kind == "linked":
+                _run_linked(case, table, row)
             else:
                 _run_protect(case, table, row)
         notes += sorted({f"{w.category.__name__}: {str(w.message)[:120]}" for w in caught})
@@ -149,6 +159,11 @@ def _run_protect(case: Case, table, row: dict) -> None:
 
     res = protect(table, preset=case.preset, threshold=THRESHOLD, cost=case.cost, method=case.method,
                   time_limit=case.time_limit, solver=case.solver)
+    _protect_row(res, table, row)
+
+
+def _protect_row(res, table, row: dict) -> None:
+    """The columns of a protect result (``table``: the one protected; the joint one for linked tables)."""
     hidden = np.asarray(res.hidden, dtype=bool)
     row["hidden"] = int(hidden.sum())
     row["hidden value"] = float(np.nansum(table.values[hidden]))
@@ -162,6 +177,49 @@ def _run_protect(case: Case, table, row: dict) -> None:
         if k in res.stats:
             row[k] = res.stats[k]
     row["message"] = "; ".join(res.message.splitlines()) if res.message else ""
+
+
+def _run_linked(case: Case, tables: list, row: dict) -> None:
+    """Linked crosstabs, by the case's ``series``: ``joint`` protects them as one system;
+    ``by table`` protects each alone, and the linked audit judges the patterns together (a shared
+    cell hidden in one table but shown in another is published); ``by table, made safe`` starts
+    from those patterns, forces their hidden cells hidden and protects the set jointly (the
+    cheapest safe release that keeps every table's own pattern). The last two rows' seconds
+    include the table-by-table runs."""
+    from cellsuppress import audit, protect
+    from cellsuppress.suppress.problem import cost_weights
+    from cellsuppress.tables.linked import LinkedTables
+
+    opts = dict(preset=case.preset, threshold=THRESHOLD, cost=case.cost, method=case.method,
+                time_limit=case.time_limit, solver=case.solver)
+    series = case.extra["series"]
+    joint = LinkedTables(tables)
+    if series == "joint":
+        _protect_row(protect(tables, **opts), joint, row)
+        return
+    alone = [protect(t, **opts) for t in tables]
+    hidden = [r.hidden for r in alone]
+    if series == "by table, made safe":
+        _protect_row(protect(tables, force_hidden=hidden, **opts), joint, row)
+        return
+    union = joint.join(hidden, "hidden", how="any")
+    with warnings.catch_warnings():  # the message counts the cells of mixed status
+        warnings.simplefilter("ignore", UserWarning)
+        rep = audit(tables, hidden=hidden, preset=case.preset, threshold=THRESHOLD)  # mixed: published
+    everywhere = audit(joint, hidden=union, preset=case.preset, threshold=THRESHOLD)
+    w = cost_weights(joint.values, case.cost)
+    row["hidden"] = int(union.sum())
+    row["hidden value"] = float(joint.values[union].sum())
+    row["cost"] = float(w[union].sum())
+    row["optimal"] = all(r.optimal for r in alone)  # each table's own pattern
+    row["audit ok"] = bool(rep.ok)
+    row["unprotected"] = int(len(rep.unprotected))
+    row["multi-cell"] = int(len(rep.multi_cell))
+    mixed = int(joint.mixed(hidden).sum())
+    row["message"] = (f"together: {'SAFE' if rep.ok else 'NOT SAFE'} ({len(rep.unprotected)} unprotected); "
+                      f"{mixed} shared cell(s) hidden in one table and shown in another; with those hidden "
+                      f"everywhere: {'SAFE' if everywhere.ok else 'NOT SAFE'} ({len(everywhere.unprotected)} "
+                      "unprotected)")
 
 
 def _run_audit(case: Case, table, row: dict) -> None:
@@ -266,6 +324,8 @@ PROTECT_COLUMNS = [
     ("cost function", "costfn", 6, str),
     ("solver", "solver", 6, str),
 ]
+
+LINKED_COLUMNS = [("table", "table", 36, str)] + PROTECT_COLUMNS[1:]
 
 AUDIT_COLUMNS = [
     ("table", "table", 29, str),
@@ -442,6 +502,63 @@ def audit_cases() -> list[Case]:
     ]
 
 
+LINKED_SERIES = ("joint", "by table", "by table, made safe")
+# crosstabs cut from one synthetic cohort: three 2-way tables sharing their 1-way margins, and two
+# 3-way tables sharing their region x age margin (a whole 2-way table of shared cells, small ones
+# among them)
+LINKED_DESIGNS = {
+    "linked 2-way x3": dict(seed=1, people=20_000, levels={"region": (30, 1.0), "age": (8, 4.0), "group": (5, 0.7)},
+                            tables=(("region", "age"), ("region", "group"), ("age", "group"))),
+    "linked 3-way x2": dict(seed=1, people=4_000,
+                            levels={"region": (10, 1.0), "age": (5, 5.0), "sex": (2, 50.0), "group": (4, 0.7)},
+                            tables=(("region", "age", "sex"), ("region", "age", "group"))),
+}
+
+
+def synthetic_people(seed: int, people: int, levels: dict):
+    """Reproducible microdata: one row per person, one column per dimension, each code drawn
+    independently with probabilities from a Dirichlet draw (``levels``: name -> (codes,
+    concentration); a small concentration makes some codes rare, as small areas and groups are)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    cols = {}
+    for name, (k, conc) in levels.items():
+        p = rng.dirichlet(np.full(k, float(conc)))
+        cols[name] = rng.choice(np.array([f"{name[0]}{i + 1:02d}" for i in range(k)]), size=people, p=p)
+    return pd.DataFrame(cols)
+
+
+def linked_cases(tl: float) -> list[Case]:
+    """Each design's crosstabs protected jointly, table by table, and table by table made safe jointly."""
+    return [Case(f"{design}: {s}", ("microdata", spec), kind="linked", time_limit=tl,
+                 extra={"series": s, "design": design})
+            for design, spec in LINKED_DESIGNS.items() for s in LINKED_SERIES]
+
+
+def linked_comparison(rows: list[dict]) -> None:
+    """Per design: joint protection against table-by-table protection made safe."""
+    for design, spec in LINKED_DESIGNS.items():
+        by = {r.get("series"): r for r in rows if r.get("design") == design and not r.get("error")}
+        if not all(s in by for s in LINKED_SERIES):
+            continue
+        joint, alone, safe = (by[s] for s in LINKED_SERIES)
+
+        def opt(r):
+            return "" if r.get("optimal") else " (not proven optimal)"
+
+        tables = ", ".join(" x ".join(t) for t in spec["tables"])
+        print()
+        print(f"{design}: {tables} of {spec['people']:,} synthetic people; {joint['cells']} distinct cells, "
+              f"{joint['sensitive']} sensitive (cost = {joint['cost function']})")
+        print(f"  joint protection:           cost {joint['cost']:.10g}, {joint['hidden']} hidden{opt(joint)}")
+        print(f"  table by table:             cost {alone['cost']:.10g}, {alone['hidden']} hidden; {alone['message']}")
+        extra = safe["cost"] - joint["cost"]
+        rel = f" ({extra / joint['cost']:+.1%})" if joint["cost"] else ""
+        print(f"  table by table, made safe:  cost {safe['cost']:.10g}, {safe['hidden']} hidden{opt(safe)}; "
+              f"{extra:+.10g}{rel} against joint protection", flush=True)
+
+
 def comparison(rows: list[dict]) -> None:
     """Per table: what strict hides beyond exact, and what policy saves against strict (value cost)."""
     by_table: dict = {}
@@ -597,7 +714,8 @@ def scaling_report(rows: list[dict], out: Path) -> None:
 
 # -- main --------------------------------------------------------------------------------------------------
 
-DEFAULT_TIME_LIMIT = {"quick": 5.0, "standard": 600.0, "instances": 60.0, "scaling": 120.0, "audit": None}
+DEFAULT_TIME_LIMIT = {"quick": 5.0, "standard": 600.0, "instances": 60.0, "scaling": 120.0, "audit": None,
+                      "linked": 120.0}
 
 
 HARD_TIMEOUT: float | None = -1.0  # -1: the default rule below; None: never kill
@@ -614,9 +732,10 @@ def _hard_timeout(tl: float | None) -> float | None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--suite", required=True, choices=["quick", "standard", "instances", "scaling", "audit"])
+    ap.add_argument("--suite", required=True, choices=["quick", "standard", "instances", "scaling", "audit", "linked"])
     ap.add_argument("--time-limit", type=float, default=None,
-                    help="seconds per table (defaults: quick 5, standard 600, instances 60, scaling 120)")
+                    help="seconds per table (defaults: quick 5, standard 600, instances 60, scaling 120, "
+                         "linked 120 per protect call)")
     ap.add_argument("--budget", type=float, default=600.0, help="scaling: total seconds for all tables (600)")
     ap.add_argument("--out", type=Path, default=HERE / "results", help="directory for the CSV files")
     ap.add_argument("--instances-dir", type=Path, default=REPO.parent / "shared" / "instances",
@@ -655,7 +774,7 @@ def main(argv=None) -> int:
         return row
 
     t0 = time.perf_counter()
-    printer = Printer(AUDIT_COLUMNS if args.suite == "audit" else PROTECT_COLUMNS, args.quiet)
+    printer = Printer({"audit": AUDIT_COLUMNS, "linked": LINKED_COLUMNS}.get(args.suite, PROTECT_COLUMNS), args.quiet)
     rows: list[dict] = []
     if args.suite == "scaling":
         rows = run_scaling(args, printer, stamp_rows)
@@ -670,6 +789,8 @@ def main(argv=None) -> int:
                       "(pass --instances-dir)")
                 return 0
             cases = instance_cases(args.instances_dir, args.time_limit)
+        elif args.suite == "linked":
+            cases = linked_cases(args.time_limit)
         else:
             cases = audit_cases()
         if args.only:
@@ -689,6 +810,8 @@ def main(argv=None) -> int:
 
     if args.suite in ("quick", "standard"):
         comparison(rows)
+    if args.suite == "linked":
+        linked_comparison(rows)
     if args.suite == "scaling" and rows:
         args.out.mkdir(parents=True, exist_ok=True)
         scaling_report(rows, args.out)
