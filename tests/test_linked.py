@@ -492,3 +492,18 @@ def test_a_shared_hierarchical_dimension():
     assert res.cost == pytest.approx(compact_cost(joint, "strict", "value"))
     assert_one_status(res)
     assert audit(tables, hidden=[r.hidden for r in res.results]).ok
+
+
+def test_the_readme_example_one_by_one_is_unsafe_together():
+    """data/synthetic/people.csv: its crosstabs protected one at a time disclose West's total (17)
+    when read together; protected together they are safe (README, Linked tables)."""
+    tables = crosstabs(people(), PEOPLE_TABLES)
+    alone = [protect(t) for t in tables]
+    with pytest.warns(UserWarning, match="shown in another"):
+        rep = audit(tables, hidden=[r.hidden for r in alone])
+    assert not rep.ok
+    west = rep.frame[(rep.frame["region"] == "West") & (rep.frame["age"] == "Total") & (rep.frame["sex"] == "Total")]
+    assert west["lo"].iloc[0] == west["hi"].iloc[0] == 17
+    assert len(rep.unprotected) == 8
+    res = protect(tables)
+    assert res.audit.ok and res.cost == 405 and int(res.hidden.sum()) == 19
