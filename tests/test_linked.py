@@ -507,3 +507,22 @@ def test_the_readme_example_one_by_one_is_unsafe_together():
     assert len(rep.unprotected) == 8
     res = protect(tables)
     assert res.audit.ok and res.cost == 405 and int(res.hidden.sum()) == 19
+
+
+def test_sensitivity_flags_per_table():
+    tables = crosstabs(people(), PEOPLE_TABLES)
+    t2 = tables[1]
+    flag = hide(t2, ("Total", "Central"))  # 117 people: sensitive only by the user's word
+    res = protect(tables, sensitive=[None, flag, None])
+    for part in (res.results[1], res.results[2]):  # the Central total is in both region tables
+        f = part.frame
+        central = ((f["region"] == "Central") & (f.drop(columns=["region", "value", "status"]) == "Total").all(axis=1))
+        assert (part.status[central.to_numpy()] == "primary").all()
+    # a table given None keeps the rule's cells: (F, West) = 6 of sex x region; the flags given
+    # replace the rule in their own table, as for one table: (0-17, West) = 3 is not flagged there
+    f = res.results[2].frame
+    assert f[(f.sex == "F") & (f.region == "West")]["status"].iloc[0] == "primary"
+    f = res.results[1].frame
+    assert f[(f.age == "0-17") & (f.region == "West")]["status"].iloc[0] != "primary"
+    rep = audit(tables, hidden=[r.hidden for r in res.results], sensitive=[None, flag, None])
+    assert rep.ok and rep.frame["sensitive"].sum() == int((res.status == "primary").sum())

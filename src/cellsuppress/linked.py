@@ -20,6 +20,7 @@ from .auditing import AuditReport
 from .errors import InfeasibleError, TableError
 from .params import follow_table
 from .protect import Result, protect
+from .rules import linked_sensitive
 from .suppress.problem import cost_weights, forced_cells
 from .tables.linked import LinkedTables
 
@@ -106,7 +107,8 @@ def protect_linked(tables, preset=None, threshold=20, cost=None, sensitive=None,
     Per-cell parameters (``sensitive``, ``force_published``, ``force_hidden``, ``cost`` as arrays,
     ``lpl``/``upl``/``spl`` as arrays) come as a list with one entry per table, each in the forms
     :func:`~cellsuppress.protect` takes for one table (``None`` for none); a shared cell flagged in
-    one table is flagged in all, and a cost or level must agree where tables share a cell.
+    one table is flagged in all (a table given ``None`` among flags of others keeps the rule's:
+    counts 1..threshold), and a cost or level must agree where tables share a cell.
     ``status_column`` applies to every table that has that column. The other options are those
     of :func:`~cellsuppress.protect`.
 
@@ -120,10 +122,7 @@ def protect_linked(tables, preset=None, threshold=20, cost=None, sensitive=None,
     """
     joint = LinkedTables(tables)
     keep, hide = _forced(joint, force_published, force_hidden, status_column)
-    sens = joint.per_table(sensitive, "sensitive")
-    sens = None if all(s is None for s in sens) else joint.join(
-        [np.zeros(t.n_cells, bool) if s is None else np.asarray(s, bool) for t, s in zip(joint.tables, sens)],
-        "sensitive", how="any")
+    sens = linked_sensitive(joint, sensitive, threshold)
     cost = cost if cost is None or isinstance(cost, str) else joint.join(joint.per_table(cost, "cost"), "cost")
     lpl, upl, spl = (_levels(joint, x, name) for x, name in ((lpl, "lpl"), (upl, "upl"), (spl, "spl")))
     res = protect(joint, preset=preset, threshold=threshold, cost=cost, sensitive=sens, lpl=lpl, upl=upl,

@@ -46,6 +46,20 @@ def sensitive_cells(values: np.ndarray, threshold: float = 20, flags=None) -> np
     return out
 
 
+def linked_sensitive(joint, flags, threshold: float = 20) -> np.ndarray | None:
+    """Sensitivity flags given per table of linked tables (``sensitive=`` of protect and audit
+    with a list: one entry per table) on the joint cells (a
+    :class:`~cellsuppress.tables.linked.LinkedTables`). ``None`` when no table has flags; a table
+    given ``None`` among others keeps the rule's flags (counts ``1..threshold``), as it would
+    alone; a shared cell flagged in one table is flagged in all."""
+    per = joint.per_table(flags, "sensitive")
+    if all(f is None for f in per):
+        return None
+    own = [sensitive_cells(t.values, threshold) if f is None else np.asarray(f, dtype=bool)
+           for t, f in zip(joint.tables, per)]
+    return joint.join(own, "sensitive", how="any")
+
+
 # -- presets -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Preset(ABC):

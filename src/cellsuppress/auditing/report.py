@@ -18,7 +18,7 @@ import scipy.sparse as sp
 
 from ..errors import AuditError
 from ..params import check_audit_params
-from ..rules import Requirement, requirement
+from ..rules import Requirement, linked_sensitive, requirement
 from ..tables.linear import LinearTable, known_sum_rows
 from ..tables.linked import LinkedTables
 from .certify import certify_levels
@@ -219,7 +219,7 @@ def audit(table: LinearTable, hidden=None, preset: str | None = None, threshold:
     (False, 'exactly disclosed')
     """
     if isinstance(table, (list, tuple)):
-        table, hidden, sensitive, lpl, upl, spl = linked_inputs(table, hidden, sensitive, lpl, upl, spl)
+        table, hidden, sensitive, lpl, upl, spl = linked_inputs(table, hidden, sensitive, lpl, upl, spl, threshold)
     preset = check_audit_params(table, preset=preset, threshold=threshold)
     hidden = resolve_hidden(table, hidden)
     if hidden_nonzero and (hidden & (table.values == 0)).any():
@@ -248,7 +248,7 @@ def audit(table: LinearTable, hidden=None, preset: str | None = None, threshold:
     return report
 
 
-def linked_inputs(tables, hidden, sensitive, lpl, upl, spl) -> tuple:
+def linked_inputs(tables, hidden, sensitive, lpl, upl, spl, threshold) -> tuple:
     """The joint table of linked ``tables`` and the per-table arguments of :func:`audit` joined
     onto its cells."""
     joint = LinkedTables(tables)
@@ -259,10 +259,7 @@ def linked_inputs(tables, hidden, sensitive, lpl, upl, spl) -> tuple:
                       f"{'; '.join(joint.cell_labels_of(mixed[:5]))}{' ...' if mixed.size > 5 else ''}",
                       UserWarning, stacklevel=3)
     joined = joint.join(flags, "hidden", how="all")
-    sens = joint.per_table(sensitive, "sensitive")
-    if any(s is not None for s in sens):
-        sensitive = joint.join([np.zeros(t.n_cells, bool) if s is None else np.asarray(s, bool)
-                                for t, s in zip(joint.tables, sens)], "sensitive", how="any")
+    sensitive = linked_sensitive(joint, sensitive, threshold)
     levels = [x if x is None or isinstance(x, Real) else joint.join(joint.per_table(x, name), name)
               for x, name in ((lpl, "lpl"), (upl, "upl"), (spl, "spl"))]
     return (joint, joined, sensitive, *levels)
