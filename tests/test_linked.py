@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import scipy.sparse as sp
 
 import cellsuppress as cs
 from cellsuppress import HierarchyError, InfeasibleError, Table, TableError, audit, protect
@@ -362,6 +361,8 @@ def test_a_new_table_protected_consistently_with_an_earlier_release():
     res = protect([age_region, sex_region], force_published=[~released.hidden, None],
                   force_hidden=[released.hidden, None])
     assert np.array_equal(res.results[0].hidden, released.hidden)  # the release stands
+    free = protect([age_region, sex_region])
+    assert not np.array_equal(free.results[0].hidden, released.hidden)  # unforced, it would not
     assert res.audit.ok
     assert audit([age_region, sex_region], hidden=[r.hidden for r in res.results]).ok
     assert_one_status(res)

@@ -85,7 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     # -- protect -----------------------------------------------------------
     q = sub.add_parser("protect", help="choose the cells to hide (primary and secondary)",
                        description="Protect a table: every sensitive cell and the cheapest set of other cells "
-                                   "that protects it are hidden; the result is audited.")
+                                   "that protects it are hidden; the result is audited. Several tables of one "
+                                   "population (linked: they share margins) are protected together, against an "
+                                   "attacker who reads them all: several inputs, each with its --dims list "
+                                   "(a.csv b.csv --dims 'age,sex;age,region' --count n -o DIR), or crosstabs of "
+                                   "one file of people (people.csv --microdata --dims 'age,sex;age,region' -o DIR).")
     q.add_argument("input", metavar="INPUT", nargs="+",
                    help="a .csv table of true counts or a tau-ARGUS .jj file; several .csv tables of one population "
                         "(linked tables, sharing margins) are protected together, each with its --dims list")
