@@ -13,7 +13,7 @@ import cellsuppress as cs
 from cellsuppress.auditing.report import audit
 from cellsuppress.auditing.certify import certify, certify_levels
 from cellsuppress.clock import Deadline
-from cellsuppress.suppress.heuristic import _check_certified
+from cellsuppress.suppress.batch import check_certified
 from cellsuppress.suppress.problem import build_problem
 from cellsuppress.rules import requirement
 from cellsuppress.suppress.separation import Separator
@@ -143,7 +143,7 @@ def test_heuristic_check_finds_what_the_separator_finds(seed):
     sep = Separator(p)
     ref = {(v.cell, v.kind) for v in sep.violations(x)}
     witnesses: dict = {}
-    got = {(v.cell, v.kind) for v in _check_certified(p, Separator(p), x, witnesses)}
+    got = {(v.cell, v.kind) for v in check_certified(p, Separator(p), x, witnesses)}
     assert got == ref
     # every cell that holds has a witness of every requirement it has
     failing = {c for c, _ in ref}
@@ -191,16 +191,17 @@ def test_certifier_agrees_with_the_exact_audit_on_fixed_cases():
 @given(st.integers(0, 10_000), st.sampled_from(["strict", "policy"]))
 def test_batch_moves_give_a_protected_pattern(seed, preset):
     """The heuristic's last resort before hiding every cell: the cells of one move per direction."""
-    from cellsuppress.suppress.heuristic import _batch_moves, _filter_either_side
+    from cellsuppress.suppress.batch import batch_moves
+    from cellsuppress.suppress.separation import filter_either_side
 
     t, _ = random_case(seed)
     p = build_problem(t, requirement(t, preset, 20), "value", False)
-    out = _batch_moves(p, p.force_hidden.astype(float))
+    out = batch_moves(p, p.force_hidden.astype(float))
     if out is None:  # some level cannot be met by one move for all cells at once
         return
     x, moves = out
     assert (x[p.force_hidden] == 1).all()
-    assert not _filter_either_side(p, Separator(p).violations(x))
+    assert not filter_either_side(p, Separator(p).violations(x))
     # the moves certify every requirement by themselves
     _, held = certify_levels(p.M, x > 0.5, p.cap_up, p.cap_dn, p.up, p.dn, p.spl, either=p.either_side,
                              seeds=moves, max_rounds=0)
@@ -212,7 +213,8 @@ def test_batch_moves_give_a_protected_pattern(seed, preset):
 @settings(max_examples=8, deadline=None)
 @given(st.integers(0, 10_000), st.sampled_from(["strict", "policy"]))
 def test_chunk_cleanup_keeps_the_pattern_protected(seed, preset):
-    from cellsuppress.suppress.heuristic import _chunk_cleanup, _filter_either_side
+    from cellsuppress.suppress.batch import chunk_cleanup
+    from cellsuppress.suppress.separation import filter_either_side
     from cellsuppress.protect import unprotectable
     from cellsuppress.suppress.separation import equation_sum_disclosures
 
@@ -221,7 +223,7 @@ def test_chunk_cleanup_keeps_the_pattern_protected(seed, preset):
     if unprotectable(p).size:
         return
     x = np.where(p.blocked, 0.0, 1.0)
-    y = _chunk_cleanup(p, x, [], Separator(p), Deadline(5.0))
+    y = chunk_cleanup(p, x, [], Separator(p), Deadline(5.0))
     assert (y[p.force_hidden] == 1).all() and y.sum() <= x.sum()
-    assert not _filter_either_side(p, Separator(p).violations(y))
+    assert not filter_either_side(p, Separator(p).violations(y))
     assert not (p.equation_sum_rule and equation_sum_disclosures(p, y))

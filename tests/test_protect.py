@@ -583,13 +583,13 @@ def test_heuristic_clean_up_leaves_no_cell_it_could_publish(preset, seed):
 def test_capped_fractional_cuts_keep_every_protected_pattern(name, preset):
     """The cuts separated at fractional points with capped capacities are still valid: every
     pattern that violates one of them fails its attacker LPs."""
-    from cellsuppress.suppress.optimal import _Master
+    from cellsuppress.suppress.master import Master
     from cellsuppress.suppress.separation import Separator
 
     t = TINY[name]()
     bf = BruteForce(t, preset)
     p = build_problem(t, requirement(t, preset), "value", False)
-    m = _Master(p, "highs")
+    m = Master(p, "highs")
     rng = np.random.default_rng(7)
     coefs, levels = [], []
     for _ in range(20):
@@ -630,14 +630,15 @@ def test_pareto_cuts_keep_every_protected_pattern(name, preset):
     """Pareto-optimal cuts (the dual tightest at a core point) are violated at the failing
     pattern they come from, and every pattern that violates one fails that very requirement
     (cell and direction) in its attacker LPs."""
-    from cellsuppress.suppress.optimal import _Master, _lp_rounds
+    from cellsuppress.suppress.master import Master
+    from cellsuppress.suppress.optimal import lp_rounds
     from cellsuppress.suppress.separation import Separator
 
     t = TINY[name]()
     bf = BruteForce(t, preset)
     p = build_problem(t, requirement(t, preset), "value", False)
-    m = _Master(p, "highs")
-    _lp_rounds(m, 50)
+    m = Master(p, "highs")
+    lp_rounds(m, 50)
     assert m.pareto is not None
     rng = np.random.default_rng(3)
     cuts = []
@@ -751,25 +752,26 @@ def test_local_branching_reaches_the_brute_force_optimum(name, preset, solver):
     the master with its cuts but without its own rows. On HiGHS the solves run in another
     thread, ahead of the repairs (``highs+bound``: beside a copy of the master solved for the
     bound, as in the optimal method); on CBC on the master itself."""
-    from cellsuppress.suppress.optimal import _local_branching, _Master
+    from cellsuppress.suppress.local_branching import local_branching
+    from cellsuppress.suppress.master import Master
 
     t = TINY[name]()
     best, _ = BruteForce(t, preset).optimum("value")
     p = build_problem(t, requirement(t, preset), "value", False)
-    m = _Master(p, solver.split("+")[0])
+    m = Master(p, solver.split("+")[0])
     assert m.can_solve_in_background == solver.startswith("highs")
-    m.offer(np.where(p.blocked, 0.0, 1.0))
-    assert m.best_cost > best
+    m.incumbent.offer(np.where(p.blocked, 0.0, 1.0))
+    assert m.incumbent.cost > best
     rows_before, cuts_before = m.model.n_rows, m.stats["cuts"]
     if solver == "highs+bound":
-        m.start_bound()
-        assert m.bound_job is not None
-    _local_branching(m, until=Deadline(60), k=1)
-    m.poll_bound(stop=True)
+        m.bound.start()
+        assert m.bound.job is not None
+    local_branching(m, until=Deadline(60), k=1)
+    m.bound.poll(stop=True)
     assert not _background_threads()
-    assert m.best_cost == pytest.approx(best)
+    assert m.incumbent.cost == pytest.approx(best)
     assert m.lower >= best - 1 + 1e-9
-    assert audit(t, hidden=m.best_x > 0.5, preset=preset).ok
+    assert audit(t, hidden=m.incumbent.x > 0.5, preset=preset).ok
     assert m.model.n_rows == rows_before + m.stats["cuts"] - cuts_before
 
 
@@ -780,20 +782,20 @@ def test_background_master_solves_reach_the_brute_force_optimum(name, preset, sl
     """Copies of the master solved in another thread alone (each optimum, or with ``slice_``
     each solution at the end of its slice, separated, its cuts added, a new copy started) end
     at the brute-force optimum, with its bound."""
-    from cellsuppress.suppress.optimal import _Master
+    from cellsuppress.suppress.master import Master
 
     t = TINY[name]()
     best, _ = BruteForce(t, preset).optimum("value")
     p = build_problem(t, requirement(t, preset), "value", False)
-    m = _Master(p, "highs", Deadline(60))
+    m = Master(p, "highs", Deadline(60))
     assert m.can_solve_in_background
-    m.start_bound(slice_)
-    m.poll_bound(wait=True)  # and every copy started after it
-    assert m.bound_job is None
-    assert m.best_cost == pytest.approx(best)
+    m.bound.start(slice_)
+    m.bound.poll(wait=True)  # and every copy started after it
+    assert m.bound.job is None
+    assert m.incumbent.cost == pytest.approx(best)
     assert m.lower >= best - 1 + 1e-9
-    assert audit(t, hidden=m.best_x > 0.5, preset=preset).ok
-    assert m.snapshot().A.shape[0] == m.model.n_rows  # the copies had every cut of the pool
+    assert audit(t, hidden=m.incumbent.x > 0.5, preset=preset).ok
+    assert m.cuts.snapshot().A.shape[0] == m.model.n_rows  # the copies had every cut of the pool
 
 
 def _background_threads() -> list:
@@ -808,24 +810,24 @@ def _background_threads() -> list:
 def test_background_master_solves_in_slices_feed_the_next_copy():
     """With slices, a copy of the master cut short has its solution separated and the next
     copy holds the new cuts; the bound only rises and stays below a protected pattern's cost."""
-    from cellsuppress.suppress.optimal import _Master
+    from cellsuppress.suppress.master import Master
     from cellsuppress.tables.synthetic import generate
 
     t = generate(dims=3, levels=(5,), seed=1, mean=40, small_share=0.14, zero_share=0.05).table()
     p = build_problem(t, requirement(t, "strict"), "value", False)
-    m = _Master(p, "highs", Deadline(8))
-    m.offer(np.where(p.blocked, 0.0, 1.0))  # every free cell hidden: protected
-    m.start_bound(0.5)
+    m = Master(p, "highs", Deadline(8))
+    m.incumbent.offer(np.where(p.blocked, 0.0, 1.0))  # every free cell hidden: protected
+    m.bound.start(0.5)
     bounds, cuts = [], [m.stats["cuts"]]
-    while m.bound_job is not None:
-        m.bound_job.result(wait=True)
-        m.poll_bound()
+    while m.bound.job is not None:
+        m.bound.job.result(wait=True)
+        m.bound.poll()
         bounds.append(m.lower)
         cuts.append(m.stats["cuts"])
     assert m.stats["background_solves"] > 2
     assert cuts[-1] > cuts[0]  # solutions cut short were separated
-    assert bounds == sorted(bounds) and bounds[-1] <= m.best_cost + 1e-9
-    assert audit(t, hidden=m.best_x > 0.5, preset="strict").ok
+    assert bounds == sorted(bounds) and bounds[-1] <= m.incumbent.cost + 1e-9
+    assert audit(t, hidden=m.incumbent.x > 0.5, preset="strict").ok
     assert not _background_threads()
 
 
@@ -835,7 +837,7 @@ def test_rows_dropped_near_a_centre_hold_throughout_its_neighbourhood(seed, n, r
     """Every row rows_kept_near lets go holds at every 0/1 point within k movable cells of
     the centre (enumerated); rows with a negative coefficient or one on a further column
     are always kept."""
-    from cellsuppress.suppress.optimal import rows_kept_near
+    from cellsuppress.suppress.local_branching import rows_kept_near
 
     rng = np.random.default_rng(seed)
     extra = int(rng.integers(0, 2))  # a further column, like a policy side

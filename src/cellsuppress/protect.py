@@ -17,11 +17,11 @@ from .clock import NEVER, Deadline
 from .errors import InfeasibleError, VerificationError
 from .params import METHODS, check_protect_params
 from .rules import requirement
-from .suppress.heuristic import _filter_either_side, heuristic
+from .suppress.heuristic import heuristic
 from .suppress import schedule
 from .suppress.optimal import optimal
 from .suppress.problem import Problem, build_problem, forced_cells, integral_costs, tie_break
-from .suppress.separation import Separator
+from .suppress.separation import Separator, filter_either_side
 from .tables.linear import LinearTable
 
 __all__ = ["protect", "Result", "InfeasibleError", "build_problem", "METHODS"]
@@ -276,7 +276,7 @@ def _check_feasible_alone(table, p: Problem) -> None:
 def unprotectable(p: Problem) -> np.ndarray:
     """Sensitive cells that fail even when every cell that may be hidden is hidden."""
     x = np.where(p.blocked, 0.0, 1.0)
-    viols = _filter_either_side(p, Separator(p).violations(x))
+    viols = filter_either_side(p, Separator(p).violations(x))
     return np.unique([v.cell for v in viols]).astype(np.int64)
 
 

@@ -100,7 +100,7 @@ class Separator:
             pool = MovePool(lp.col_lo, lp.col_hi)
             local = {c: i for i, c in enumerate(cols)}
             for k in ks:
-                out.extend(self._check_cell(model, k, local[k], cols, rows, x, side_of.get(k), witnesses, pool))
+                out.extend(self.check_cell(model, k, local[k], cols, rows, x, side_of.get(k), witnesses, pool))
                 if out and deadline.expired():
                     return out
         return out
@@ -118,7 +118,7 @@ class Separator:
             raise SolverError(f"attacker LP failed: {sol.status}")
         return sol.objective, sol.row_duals, sol.x
 
-    def _check_cell(self, model, k, j, cols, rows, x, side, witnesses=None, pool: "MovePool | None" = None):
+    def check_cell(self, model, k, j, cols, rows, x, side, witnesses=None, pool: "MovePool | None" = None):
         """Violations of cell ``k`` (local column ``j``); ``pool`` holds moves already found on
         this very model, so a requirement one of them meets needs no LP."""
         p = self.p
@@ -197,6 +197,21 @@ class Separator:
                 best = (bound, d)
         # duals off by numerics: the closest bound is still a valid cut (weak duality)
         return capacity_cut(best[1], p.cap_up, p.cap_dn, level)
+
+
+def filter_either_side(p: Problem, viol: list[Violation]) -> list[Violation]:
+    """Under ``either_side`` a cell fails only when both sides fail; keep its cheaper-to-fix side."""
+    if not p.either_side:
+        return viol
+    by_cell: dict[int, list[Violation]] = {}
+    for v in viol:
+        by_cell.setdefault(v.cell, []).append(v)
+    out = []
+    for k, vs in by_cell.items():
+        need = int(p.up[k] > 0) + int(p.dn[k] > 0)
+        if len(vs) >= need:
+            out.append(min(vs, key=lambda v: v.level - v.gain))
+    return out
 
 
 class MovePool:

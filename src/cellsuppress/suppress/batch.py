@@ -1,0 +1,162 @@
+"""Batch moves: attacker moves that each meet many requirements at once. They are the heuristic's
+last resort before hiding every free cell, and, as verified certificates
+(:mod:`cellsuppress.auditing.certify`), what checks and cleans up the big patterns it then has:
+a check of such a pattern by one LP per requirement over one huge block of hidden cells is slow.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..auditing.certify import certify_levels, level_targets
+from ..clock import NEVER, Deadline
+from ..solvers import HighsModel, LinearProgram
+from . import schedule
+from .problem import Problem
+from .separation import Separator, Violation, equation_sum_disclosures
+
+
+def check_certified(p: Problem, sep: Separator, x: np.ndarray, witnesses: dict,
+                     check: Deadline = NEVER, deadline: Deadline = NEVER, seeds=None) -> list[Violation]:
+    """``sep.violations(x, witnesses=...)`` with the requirements that verified batch moves meet
+    (:func:`cellsuppress.certify.certify_levels`) taken out first; only the rest get their own
+    attacker LPs, which may stop at their first violation past ``check``. The certified cells'
+    witnesses are the supports of their moves."""
+    hidden = x > 0.5
+    cert, held = certify_levels(p.M, hidden, p.cap_up, p.cap_dn, p.up, p.dn, p.spl, either=p.either_side,
+                                time_limit=deadline.limit(floor=schedule.CERTIFY_MIN), seeds=seeds,
+                                focus=2 * int(p.sensitive.sum()))
+    sep.n_lps += cert.lps
+    if held.any():
+        rest = dataclasses.replace(p, up=np.where(held, 0.0, p.up), dn=np.where(held, 0.0, p.dn),
+                                   spl=np.where(held, 0.0, p.spl))
+        rest_sep = Separator(rest)
+        viol = rest_sep.violations(x, witnesses=witnesses, deadline=check)
+        sep.n_lps += rest_sep.n_lps
+    else:
+        viol = sep.violations(x, witnesses=witnesses, deadline=check)
+    for k in np.flatnonzero(held):
+        witnesses[k] = _cert_witness(p, cert, int(k))
+    return viol
+
+
+
+def batch_moves(p: Problem, x: np.ndarray, until: Deadline = NEVER) -> tuple[np.ndarray, list] | None:
+    """``x`` with the cells of a few moves hidden: per direction, one that meets every level of
+    that direction at once (sliding levels as in :func:`certify_levels`; under ``either_side`` the upward
+    side where the cell can go that far), then up to two more for the levels it missed. Each is an
+    LP over all cells, ``M z = 0`` within the capacities, moving a hidden cell free and a published
+    one at its weight per unit of the median level. Returns ``(x, moves)``, or None when some level
+    is still unmet (or the LPs ran out of time, at ``until``).
+    """
+    M = sp.csr_matrix(p.M)
+    blocked = p.blocked
+    up_cap = np.where(blocked, 0.0, p.cap_up)
+    dn_cap = np.where(blocked, 0.0, p.cap_dn)
+    t_up, t_dn = level_targets(p.up, p.dn, p.spl, p.cap_up)
+    if p.either_side:  # upwards where the cell can go that far
+        go_up = t_up <= up_cap
+        t_up, t_dn = np.where(go_up, t_up, 0.0), np.where(go_up, 0.0, t_dn)
+    levels = np.concatenate([t_up[t_up > 0], t_dn[t_dn > 0]])
+    if not levels.size:
+        return None
+    ref = float(np.median(levels))
+    x = x.copy()
+    moves = []
+    for d, need in ((1.0, t_up), (-1.0, t_dn)):
+        open_ = np.flatnonzero(need > 0)
+        for _ in range(3):  # what one move cannot meet together, a second or third may
+            if not open_.size:
+                break
+            z = _batch_move(p, M, x, d, open_, need[open_], up_cap, dn_cap, ref, until)
+            if z is None:
+                return None
+            x[z != 0] = 1.0
+            moves.append(z)
+            open_ = open_[d * z[open_] < need[open_]]
+        if open_.size:
+            return None
+    return x, moves
+
+
+
+def _batch_move(p: Problem, M, x, d, ks, need, up_cap, dn_cap, ref, until: Deadline) -> np.ndarray | None:
+    """One move of :func:`batch_moves`: ``d z_k + s_k >= need_k`` for the cells ``ks``, each slack
+    ``s_k`` costing far more than moving cells does (so the LP is always feasible)."""
+    n = p.n
+    nk = ks.size
+    # z = u - v; row k of the requirements: d (u_k - v_k) + s_k >= need_k
+    R = sp.csr_matrix((np.full(nk, d), (np.arange(nk), ks)), shape=(nk, n))
+    m = M.shape[0]
+    A = sp.vstack([sp.hstack([M, -M, sp.csr_matrix((m, nk))]),
+                   sp.hstack([R, -R, sp.identity(nk, format="csr")])], format="csr")
+    unit = np.where(x > 0.5, 0.0, p.weight / max(ref, 1e-9)) + 1e-9
+    penalty = 1e3 * max(float(unit.max()), 1e-6)
+    lp = LinearProgram(c=np.concatenate([unit, unit, np.full(nk, penalty)]), A=A,
+                       row_lo=np.concatenate([np.zeros(m), need * (1 + 1e-7)]),
+                       row_hi=np.concatenate([np.zeros(m), np.full(nk, np.inf)]),
+                       col_lo=np.zeros(2 * n + nk),
+                       col_hi=np.concatenate([up_cap, dn_cap, np.full(nk, np.inf)]))
+    sol = HighsModel(lp).solve_lp(time_limit=until.limit(), cold=True)
+    if sol.status != "optimal" or sol.x is None:
+        return None
+    z = sol.x[:n] - sol.x[n:2 * n]
+    return np.where(np.abs(z) > 1e-9 * max(1.0, np.abs(z).max(initial=0.0)), z, 0.0)
+
+
+
+def chunk_cleanup(p: Problem, x: np.ndarray, moves: list, sep: Separator, until: Deadline) -> np.ndarray:
+    """Un-hide complementary cells, dearest first, in chunks: a chunk goes when batch moves
+    certify every requirement of the pattern without it (:func:`certify_levels`; no per-cell
+    LPs, so a pattern they cannot certify counts as failing). A failing chunk is halved; a
+    single cell that fails stays hidden. Moves that do not use the chunk serve as seeds. It
+    stops at ``until``."""
+    x = x.copy()
+    need = p.sensitive & ((p.up > 0) | (p.dn > 0) | (p.spl > 0))
+    cand = np.flatnonzero((x > 0.5) & ~p.force_hidden)
+    cand = cand[np.argsort(-p.weight[cand], kind="stable")]
+    size = max(1, cand.size // 8)
+    i = 0
+    while i < cand.size:
+        if until.expired():
+            break
+        chunk = cand[i:i + size]
+        y = x.copy()
+        y[chunk] = 0.0
+        kept = [m for m in moves if not np.any(m[chunk] != 0)]
+        cert, held = certify_levels(p.M, y > 0.5, p.cap_up, p.cap_dn, p.up, p.dn, p.spl, either=p.either_side,
+                                    seeds=kept, time_limit=until.limit(), focus=2 * int(need.sum()), first_failure=True)
+        sep.n_lps += cert.lps
+        if held[need].all() and not (p.equation_sum_rule and equation_sum_disclosures(p, y)):
+            x, moves = y, kept
+            i += chunk.size
+        elif size == 1:
+            i += 1
+        else:
+            size = max(1, size // 2)
+    return x
+
+
+
+def _cert_witness(p: Problem, cert, k: int) -> dict:
+    """``kind -> cells`` of the verified moves that protect cell ``k`` (as :class:`Separator` fills them)."""
+    up, dn = cert.witness(k, 1.0), cert.witness(k, -1.0)
+    if p.either_side:
+        held = {}
+        if cert.reaches(p.up[k:k + 1], 1.0)[0]:
+            held["up"] = up
+        if cert.reaches(p.dn[k:k + 1], -1.0)[0]:
+            held["dn"] = dn
+        return held
+    held = {}
+    if p.up[k] > 0:
+        held["up"] = up
+    if p.dn[k] > 0:
+        held["dn"] = dn
+    if p.spl[k] > 0:
+        parts = [w for w in (up, dn) if w is not None]
+        held["spl"] = np.unique(np.concatenate(parts)) if parts else None
+    return held
+

@@ -1,0 +1,246 @@
+"""The master problem of the optimal method on a live backend model (DESIGN.md §2): its pool of
+capacity cuts, the incumbent (the cheapest pattern known to pass every attacker LP), the lower
+bound, and the copies of it solved in another thread for that bound.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..clock import NEVER, Deadline
+from ..errors import InfeasibleError
+from ..solvers import LinearProgram, make_model
+from ..solvers.background import BackgroundSolve
+from . import schedule
+from .model import master_program, side_rows
+from .problem import Problem, integral_costs, tie_break
+from .separation import ParetoCuts, Separator, SliceCuts, Violation, equation_sum_disclosures
+
+TOL = 1e-6
+
+
+class CutPool:
+    """The cuts added to the master's model, each once (by cell, kind and coefficients). Under an
+    either-side preset a cut of one side holds only when that side is chosen (:func:`side_rows`)."""
+
+    def __init__(self, p: Problem, lp: LinearProgram, model, n_side: int, stats: dict):
+        self.p, self.lp, self.model, self.n_side = p, lp, model, n_side
+        self.stats = stats  # the master's counts: ``cuts`` is the number of rows added
+        self.rows: list[tuple[sp.csr_matrix, np.ndarray]] = []  # what add() gave the model
+        self.seen: set = set()
+
+    def add(self, viols: list[Violation]) -> int:
+        """Add the cuts not yet in the pool; returns how many were new."""
+        if not viols:
+            return 0
+        coef = np.array([v.coef for v in viols])
+        coef[np.abs(coef) < 1e-9] = 0.0
+        keys = [hash((v.cell, v.kind, np.round(c, 9).tobytes())) for v, c in zip(viols, coef)]
+        fresh = [i for i, k in enumerate(keys) if k not in self.seen]
+        self.seen.update(keys)
+        if not fresh:
+            return 0
+        viols = [viols[i] for i in fresh]
+        A = sp.csr_matrix(coef[fresh])
+        rhs = np.array([v.level for v in viols], dtype=float)
+        if self.n_side:
+            A = sp.hstack([A, sp.csr_matrix((A.shape[0], self.n_side))], format="csr")
+            side = np.array([v.kind in ("up", "dn") for v in viols])  # rule cuts have no side
+            if side.any():
+                ks = np.array([v.cell for v in viols])[side]
+                dirs = np.array([1 if v.kind == "up" else -1 for v in viols])[side]
+                As, rs = side_rows(A[side], rhs[side], self.p, (ks, dirs))
+                A = sp.vstack([As, A[~side]], format="csr")
+                rhs = np.concatenate([rs, rhs[~side]])
+        self.model.add_rows(A, rhs, np.full(rhs.size, np.inf))
+        self.rows.append((A, rhs))
+        self.stats["cuts"] += rhs.size
+        return rhs.size
+
+    def snapshot(self) -> LinearProgram:
+        """The master program with every cut so far (not local branching's rows)."""
+        lp = self.lp
+        A = sp.vstack([lp.A] + [a for a, _ in self.rows], format="csr")
+        lo = np.concatenate([lp.row_lo] + [r for _, r in self.rows])
+        return dataclasses.replace(lp, A=A, row_lo=lo, row_hi=np.full(lo.size, np.inf))
+
+
+class Incumbent:
+    """The cheapest pattern known to pass every attacker LP (``x`` is None before the first)."""
+
+    def __init__(self, cost: np.ndarray):
+        self._cost = cost
+        self.x: np.ndarray | None = None
+        self.cost = np.inf
+
+    def offer(self, x: np.ndarray) -> bool:
+        """A pattern known to pass every attacker LP; keep it if it is cheaper."""
+        c = float(self._cost[x > 0.5].sum())
+        if c < self.cost - 1e-9:
+            self.x, self.cost = (x > 0.5).astype(float), c
+            return True
+        return False
+
+
+class Master:
+    """The master problem on a live backend model, its cuts (``cuts``), its ``incumbent``, its
+    ``lower`` bound on the cost, the separators of its points, and the copies solved for the
+    bound (``bound``); ``stats`` counts the work."""
+
+    def __init__(self, p: Problem, solver: str, deadline: Deadline = NEVER, say=None, mip_gap: float = 0.0):
+        self.p = p
+        self.mip_gap = mip_gap
+        self.n = p.n
+        self.n_side = int(p.sensitive.sum()) if p.either_side else 0
+        self.lp = master_program(p)
+        self.solver = solver
+        self.model = make_model(self.lp, solver)
+        self.stats = {"cut_rounds": 0, "cuts": 0, "lps": 0, "mip_solves": 0, "polish_solves": 0,
+                      "background_solves": 0}
+        self.cuts = CutPool(p, self.lp, self.model, self.n_side, self.stats)
+        self.incumbent = Incumbent(p.cost)
+        self.bound = BoundCopies(self)
+        self.sep = Separator(p)
+        levels = np.concatenate([p.up, p.dn, p.spl, [0.0]])
+        self.sep_frac = Separator(p, cap_limit=float(levels.max()))
+        self.slices = SliceCuts(p)
+        self.pareto: ParetoCuts | None = None  # set from the root LP's solution
+        self.deadline = deadline
+        self.say = say if say is not None else (lambda *a, **k: None)
+        self.integral = integral_costs(p.cost)
+        _, self.tb_total = tie_break(p.cost, np.zeros(p.n))
+        self.lower = float(p.cost[p.force_hidden].sum())
+
+    @property
+    def abs_gap(self) -> float | None:
+        """The master's absolute MILP gap: with integral costs, a bound within 0.5 proves."""
+        return 0.5 if self.integral else None
+
+    @property
+    def can_solve_in_background(self) -> bool:
+        return self.model.can_stop
+
+    def lift(self, bound: float) -> None:
+        """A lower bound on the master's objective (which includes the tie-break) lifts the one on
+        the cost."""
+        if np.isfinite(bound):
+            self.lower = max(self.lower, bound - self.tb_total)
+
+    def separate(self, xv: np.ndarray, integral: bool) -> list[Violation]:
+        """Failed requirements at the master point ``xv`` (cells, then the chosen sides)."""
+        n = self.n
+        side = xv[n:] if self.n_side else None
+        # past the deadline a check stops at its first violation (an empty list is still a proof)
+        viols = [] if integral else self.sep_frac.violations(xv[:n], side, deadline=self.deadline)
+        if not viols:
+            t = time.perf_counter()
+            viols = self.sep.violations(xv[:n], side, deadline=self.deadline)
+            if integral and viols:
+                # no more time than the plain separation took for each (one more LP per failure)
+                spend = min(max(schedule.SEPARATE_MIN, time.perf_counter() - t), self.deadline.remaining())
+                if self.pareto is not None:
+                    viols += self.pareto.cuts(xv[:n], viols, deadline=Deadline(spend))
+                if self.slices.slices:
+                    # as many as the whole table's cuts at most: each is a dense row
+                    viols += self.slices.cuts(xv[:n], side, deadline=Deadline(spend), limit=len(viols),
+                                              failing=np.unique([v.cell for v in viols]))
+        if self.p.equation_sum_rule and integral:
+            viols += rule_cuts(self.p, xv[:n])
+        self.stats["cut_rounds"] += 1
+        return viols
+
+    def closed(self) -> bool:
+        """Whether the bound proves the incumbent optimal within the master's ``mip_gap``."""
+        best = self.incumbent.cost
+        if self.integral and self.lower > best - 1 + TOL:
+            return True
+        return best - self.lower <= self.mip_gap * max(best, 1e-12) + 1e-9
+
+
+class BoundCopies:
+    """Copies of the master, with every cut so far, solved in another thread (one at a time: it
+    has the second core) while the master's own loop goes on: their bound is the master's.
+    Only for a backend that can be stopped from another thread."""
+
+    def __init__(self, m: Master):
+        self.m = m
+        self.job: BackgroundSolve | None = None
+        self.slice: float | None = None
+
+    def start(self, slice_: float | None = None) -> None:
+        """Start a copy: until the deadline, or with ``slice_`` for that long (the last slice runs
+        to the deadline), after which :meth:`poll` separates its solution and starts the next
+        copy with the new cuts."""
+        m = self.m
+        if self.job is not None:
+            return
+        left = m.deadline.limit()
+        limit = left if slice_ is None or left is None or left < 2 * slice_ else slice_
+        self.slice = None if limit == left else slice_
+        self.job = BackgroundSolve(m.cuts.snapshot(), m.solver, time_limit=limit,
+                                   mip_gap=0.0, mip_abs_gap=m.abs_gap)
+        m.stats["background_solves"] += 1
+        m.say(f"master with {m.stats['cuts']} cuts solving in the background for its bound")
+
+    def poll(self, stop: bool = False, wait: bool = False) -> None:
+        """Take the copy's bound once it has ended (``stop``: end it now; ``wait``: wait for its
+        end, at the deadline at the latest). Its solution, if it proved it optimal or ran for a
+        slice, is separated: protected, it is offered (and optimal, the optimum); otherwise its
+        cuts join the pool. Then a new copy starts, if there is time for one (and, with
+        ``wait``, is waited for too)."""
+        m = self.m
+        job = self.job
+        if job is None:
+            return
+        if stop:
+            job.stop()
+        sol = job.result(wait=wait)
+        if sol is None:
+            return
+        self.job = None
+        if sol.status == "infeasible":
+            raise InfeasibleError("no pattern protects every sensitive cell (the master problem is infeasible)")
+        before = m.lower
+        m.lift(sol.bound)
+        m.say(f"background solve: {sol.status}, bound {m.lower:.6g}", force=True)
+        sliced = self.slice is not None and not stop
+        if sol.status != "optimal" and not (sliced and sol.has_solution):
+            if not sliced:
+                return
+            next_slice = None  # no solution in a slice: the rest of the time for one solve
+        else:
+            xv = np.round(sol.x)
+            viols = m.separate(xv, integral=True)
+            if not viols:
+                m.incumbent.offer(xv[:m.n])
+                if sol.status == "optimal":
+                    return
+            if stop:
+                return
+            m.cuts.add(viols)
+            # a slice that did not lift the bound was too short for the tree to get past what
+            # earlier solves proved: the next is twice as long
+            next_slice = self.slice
+            if next_slice is not None and m.lower <= before + 1e-9:
+                next_slice *= 2
+        if m.deadline.expired() or m.closed():
+            return
+        self.start(next_slice)
+        if wait:
+            self.poll(wait=True)
+
+
+def rule_cuts(p: Problem, x: np.ndarray) -> list[Violation]:
+    """No-good cuts for equations whose hidden cells have a known sum in 1..T (``equation_sum_rule``):
+    hide one more cell of the equation, or un-hide one of the hidden ones."""
+    out = []
+    for _, hid, pub in equation_sum_disclosures(p, x):
+        coef = np.zeros(p.n)
+        coef[pub] = 1.0
+        free_hid = hid[~p.force_hidden[hid]]
+        coef[free_hid] = -1.0
+        out.append(Violation(-1, "rule", 1.0 - free_hid.size, 0.0, coef))
+    return out
