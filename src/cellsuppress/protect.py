@@ -180,83 +180,121 @@ def protect(table: LinearTable, preset: str | None = None, threshold: float = 20
     deadline = (NEVER if time_limit is None
                 else Deadline(float(time_limit) - schedule.audit_reserve(float(time_limit)), start=t0))
 
-    ncomp, comp = _components(p)
-    x = np.zeros(p.n)
-    x[p.force_hidden] = 1.0
-    lower = 0.0
-    all_optimal = True
-    notes: list[str] = []
-    stats = {"components": 0, **dict.fromkeys(_SOLVE_COUNTS, 0)}
+    search = _search(table, p, method, deadline, say, mip_gap, solver, max_root_rounds, export_model)
+    hidden = search.x > 0.5
+    if (hidden & p.blocked).any() or not hidden[p.force_hidden].all():
+        raise VerificationError("internal error: the pattern does not keep the cells forced hidden or published; "
+                                "please report this table")
+    say("auditing the pattern", force=True)
+    report = _verified(table, hidden, req, preset=preset, threshold=threshold, hidden_nonzero=hidden_nonzero,
+                       lpl=lpl, upl=upl, spl=spl, progress=progress)
+    total = float(p.cost[hidden].sum())
+    lower, gap, optimal_flag = _bound_and_gap(table, p, search, total, method, mip_gap)
+    stats = search.stats
+    stats["seconds"] = time.perf_counter() - t0
+    stats["lps"] += report.stats.get("solves", 0)
+    notes = search.notes
+    if deadline.expired() and not optimal_flag:
+        notes.insert(0, f"time limit of {time_limit:g} s reached: returning the best audited pattern, gap {gap:.2%}")
+    say(f"done: cost {total:g}, lower bound {lower:g}, gap {gap:.2%}", force=True)
+    return Result(frame=_status_frame(table, req.sensitive, hidden), hidden=hidden, cost=total, lower_bound=lower,
+                  gap=gap, optimal=bool(optimal_flag), audit=report, stats=stats, message="\n".join(notes),
+                  table=table, settings={"preset": req.preset, "threshold": threshold, "cost": cost,
+                                         "method": method, "hidden_nonzero": bool(hidden_nonzero)})
+
+
+@dataclass
+class _Search:
+    """What the search found, component by component: the pattern ``x`` (forced cells hidden
+    from the start), the sum of the components' lower bounds, whether each proved its pattern
+    optimal, notes for the message, and the counts of :data:`_SOLVE_COUNTS`."""
+
+    x: np.ndarray
+    lower: float = 0.0
+    all_optimal: bool = True
+    notes: list = field(default_factory=list)
+    stats: dict = field(default_factory=lambda: {"components": 0, **dict.fromkeys(_SOLVE_COUNTS, 0)})
+
+    def add(self, cells: np.ndarray, x: np.ndarray, lower: float, optimal: bool, stats: dict) -> None:
+        """A component's result."""
+        self.x[cells] = x
+        self.lower += lower
+        self.all_optimal &= optimal
+        for k in _SOLVE_COUNTS:
+            self.stats[k] += stats.get(k, 0)
+        if stats.get("note"):
+            self.notes.append(stats["note"])
+
+
+def _search(table: LinearTable, p: Problem, method: str, deadline: Deadline, say, mip_gap: float, solver: str,
+            max_root_rounds: int, export_model: str | None) -> _Search:
+    """Solve each component of ``p`` with sensitive or forced cells by ``method``."""
+    _, comp = _components(p)
+    search = _Search(x=np.where(p.force_hidden, 1.0, 0.0))
     comps_with_work = np.unique(comp[p.sensitive | p.force_hidden])
     for ci, c in enumerate(comps_with_work):
         cells = np.flatnonzero(comp == c)
         sub = p.subproblem(cells)
-        stats["components"] += 1
+        search.stats["components"] += 1
         say(f"component {ci + 1}/{comps_with_work.size}: {cells.size} cells, {int(sub.sensitive.sum())} sensitive",
             force=comps_with_work.size > 1)
         try:
             if method == "fast" or not sub.sensitive.any():
                 xs, st = heuristic(sub, say, deadline.share(schedule.FAST_HEURISTIC),
                                    cleanup_budget=deadline.budget(schedule.FAST_CLEANUP), hard_deadline=deadline)
-                lb_c, opt_c = float(sub.cost[sub.force_hidden].sum()), not sub.sensitive.any()
+                search.add(cells, xs, float(sub.cost[sub.force_hidden].sum()), not sub.sensitive.any(), st)
             else:
-                xs, lb_c, opt_c, st = optimal(sub, say, deadline, mip_gap, solver, max_root_rounds,
-                                              export_model=export_model)
+                search.add(cells, *optimal(sub, say, deadline, mip_gap, solver, max_root_rounds,
+                                           export_model=export_model))
         except InfeasibleError:
             bad = cells[unprotectable(sub)]
             raise InfeasibleError(
                 f"{bad.size} sensitive cell(s) cannot be protected even with every other cell hidden "
                 f"(their bounds, or cells that must stay published, leave the attacker too little room): "
                 f"{', '.join(table.cell_labels(bad[:10]))}{' ...' if bad.size > 10 else ''}") from None
-        for k in _SOLVE_COUNTS:
-            stats[k] += st.get(k, 0)
-        if st.get("note"):
-            notes.append(st["note"])
-        x[cells] = xs
-        lower += lb_c
-        all_optimal &= opt_c
-    hidden = x > 0.5
-    if (hidden & p.blocked).any() or not hidden[p.force_hidden].all():
-        raise VerificationError("internal error: the pattern does not keep the cells forced hidden or published; "
-                                "please report this table")
-    # the audit is the proof: never return a pattern it has not passed
-    say("auditing the pattern", force=True)
-    report = run_audit(table, hidden, preset=preset, threshold=threshold, hidden_nonzero=hidden_nonzero,
-                       sensitive=req.sensitive, lpl=lpl, upl=upl, spl=spl, progress=progress,
-                       sensitive_only=True, certify=True)
+    return search
+
+
+def _verified(table: LinearTable, hidden: np.ndarray, req, **audit_options) -> AuditReport:
+    """The audit of the pattern, which is the proof: a pattern that fails it is never returned."""
+    report = run_audit(table, hidden, sensitive=req.sensitive, sensitive_only=True, certify=True, **audit_options)
     if not report.ok:
         raise VerificationError(
             "internal error: the pattern failed its audit; please report this table. "
             + report.summary())
-    total = float(p.cost[hidden].sum())
+    return report
+
+
+def _bound_and_gap(table: LinearTable, p: Problem, search: _Search, total: float, method: str,
+                   mip_gap: float) -> tuple[float, float, bool]:
+    """The lower bound, the gap of the pattern of cost ``total``, and whether it is proven optimal
+    (notes go to ``search.notes``)."""
+    lower = search.lower
     if integral_costs(p.cost):
         lower = float(np.ceil(lower - 1e-6))
     lower = min(lower, total)
     gap = 0.0 if total <= 0 else max(0.0, (total - lower) / total)
-    optimal_flag = all_optimal and gap <= max(mip_gap, 1e-9) + 1e-12
-    if all_optimal and not optimal_flag and not integral_costs(p.cost):
+    optimal_flag = search.all_optimal and gap <= max(mip_gap, 1e-9) + 1e-12
+    if search.all_optimal and not optimal_flag and not integral_costs(p.cost):
         # the master was solved to optimality, but with non-integral costs the tie-break may
         # cost up to its allowance: the pattern is optimal within that
-        allowance = tie_break(p.cost, table.depth)[1] * max(1, stats["components"])
+        allowance = tie_break(p.cost, table.depth)[1] * max(1, search.stats["components"])
         if total - lower <= allowance + 1e-9:
             optimal_flag = True
-            notes.append(f"optimal within the tie-break allowance of {allowance:.3g} (non-integral costs)")
+            search.notes.append(f"optimal within the tie-break allowance of {allowance:.3g} (non-integral costs)")
     if method == "optimal" and optimal_flag and integral_costs(p.cost):
         gap = 0.0 if mip_gap == 0 else gap
-    stats["seconds"] = time.perf_counter() - t0
-    stats["lps"] += report.stats.get("solves", 0)
-    status = np.where(req.sensitive & hidden, "primary", np.where(hidden, "secondary", "published"))
+    return lower, gap, optimal_flag
+
+
+def _status_frame(table: LinearTable, sensitive: np.ndarray, hidden: np.ndarray) -> pd.DataFrame:
+    """The table's labels (or cell numbers), values and each cell's status."""
+    status = np.where(sensitive & hidden, "primary", np.where(hidden, "secondary", "published"))
     frame = table.labels.astype(str).copy() if table.labels is not None else pd.DataFrame(
         {"cell": np.arange(table.n_cells)})
     frame["value"] = table.values
     frame["status"] = status
-    if deadline.expired() and not optimal_flag:
-        notes.insert(0, f"time limit of {time_limit:g} s reached: returning the best audited pattern, gap {gap:.2%}")
-    say(f"done: cost {total:g}, lower bound {lower:g}, gap {gap:.2%}", force=True)
-    return Result(frame=frame, hidden=hidden, cost=total, lower_bound=lower, gap=gap,
-                  optimal=bool(optimal_flag), audit=report, stats=stats, message="\n".join(notes), table=table,
-                  settings={"preset": req.preset, "threshold": threshold, "cost": cost, "method": method,
-                            "hidden_nonzero": bool(hidden_nonzero)})
+    return frame
 
 
 def _check_feasible_alone(table, p: Problem) -> None:

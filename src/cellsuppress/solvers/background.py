@@ -22,9 +22,9 @@ class BackgroundSolve:
     """Solve ``lp`` with ``solver`` in a thread of its own; the solve options are those of the
     backend's ``solve``. Only for backends that can be stopped from outside (``can_stop``).
 
-    HiGHS does not check its time limit everywhere: a 15 s neighbourhood solve once ran for
-    minutes in the presolve of a RENS sub-MIP (``HPresolve::strengthenInequalities``), and
-    did not stop when asked. So no wait here outlasts the solve's own time limit by more
+    HiGHS does not check its time limit everywhere: a solve can run far past it in the presolve
+    of a RENS sub-MIP (``HPresolve::strengthenInequalities``), and not stop when asked. So no
+    wait here outlasts the solve's own time limit by more
     than ``GRACE`` seconds: a solve still running then is asked to stop, and if it does not
     within ``GRACE`` more it is left to end on its own (``abandoned``) and its result reads
     as a time limit with nothing found.

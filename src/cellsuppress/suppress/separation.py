@@ -293,8 +293,7 @@ class ParetoCuts:
     the cell's hidden block, where ``c_i`` is the capped capacity coefficient of cell ``i`` and
     ``w = x + share * core``: the failing pattern's cells dominate (so the cut stays violated
     there) and the core point (the root LP's solution) breaks the ties towards the cut it
-    needs most. On a 5x5x5 table the master's
-    bound after 90 s rose from 966 with the plain cuts to 1,037 with both.
+    needs most: with both cuts the master's bound rises faster than with the plain ones.
 
     >>> import numpy as np, scipy.sparse as sp
     >>> from cellsuppress.suppress.model import Problem
@@ -322,8 +321,8 @@ class ParetoCuts:
         (those done by ``deadline``).
 
         As in :class:`Separator`, the multipliers live on the equations of the failing cell's
-        block of hidden cells; the LP has a column pair per cell of those equations (on a
-        10,201-cell table with small blocks, an LP over every cell made each round 1 s dearer).
+        block of hidden cells; the LP has a column pair per cell of those equations (on a large
+        table with small blocks an LP over every cell would make each round much dearer).
         """
         p = self.p
         todo = [v for v in viols if v.kind in ("up", "dn")]
@@ -359,7 +358,7 @@ class ParetoCuts:
                     return out
                 direction = 1.0 if v.kind == "up" else -1.0
                 # capped capacities in units of the level: the same optimum, and sane numbers
-                # when the cells hold 1e12 (TOYSARAH: unscaled, one LP ran for minutes)
+                # when the cells hold values like 1e12 (unscaled, such an LP can run for minutes)
                 cu = np.minimum(p.cap_up[cols] / v.level, 1.0)
                 cd = np.minimum(p.cap_dn[cols] / v.level, 1.0)
                 model.set_objective(np.concatenate([w[cols] * cu, w[cols] * cd, np.zeros(nr)]))
@@ -390,9 +389,8 @@ class SliceCuts:
     three-way tables every sensitive cell is often pinned by the whole block of hidden cells,
     and the dual the attacker LP returns there cuts off little else; in a slice the failure
     is a two-way one (no cycle of hidden cells through the cell), whose cuts are the strong
-    ones that solve two-way tables in a round or two. On a 10x10x10 table the bound of
-    ``protect`` after 120 s rose from 3,936-3,943 with the whole-table cuts alone to 4,040-4,044
-    with both (gap 20% -> 18%); 6x6x6 at 300 s went from a 15-16% gap to 13.6%.
+    ones that solve two-way tables in a round or two. With both, the bound of a time-limited
+    ``protect`` on a three-way table rises well above the one of the whole-table cuts alone.
 
     >>> import pandas as pd
     >>> from cellsuppress import Table
