@@ -440,6 +440,25 @@ def test_an_internal_error_exits_3_not_1(capsys, tmp_path, monkeypatch):
     assert len(lines) == 1 and lines[0].startswith("internal error: TypeError: something")
 
 
+
+def test_protect_interrupted_writes_the_audited_pattern(capsys, tmp_path, monkeypatch):
+    """Ctrl-C once the optimal method has a protected pattern: the command writes that pattern
+    and says it was interrupted; the pattern passes the audit."""
+    optimal_module = importlib.import_module("cellsuppress.suppress.optimal")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(optimal_module, "lp_rounds", interrupted)
+    out_csv = tmp_path / "o.csv"
+    code, out, err = run(capsys, "protect", DATA / "two_way.csv", *TWO_WAY, "-o", out_csv, "--quiet")
+    assert code == 0, out + err
+    assert "interrupted: returning the best audited pattern" in out
+    code, out, err = run(capsys, "audit", out_csv, "--dims", "region,age", "--count", "value",
+                         "--hidden-column", "hidden", "--quiet")
+    assert code == 0, out + err
+
+
 def test_a_header_only_csv_is_an_error(capsys, tmp_path):
     f = tmp_path / "header.csv"
     f.write_text("region,age,n\n")

@@ -882,3 +882,123 @@ def test_time_limited_three_way_run_takes_its_bound_from_the_background():
     assert 0 < res.lower_bound <= res.cost
     assert res.gap == pytest.approx((res.cost - res.lower_bound) / res.cost)
     assert not _background_threads()
+
+
+def _interrupt_at_round(monkeypatch, which: int, master_no: int = 1, start_bound: bool = False) -> list:
+    """Make the ``which``-th MILP round of the ``master_no``-th master raise KeyboardInterrupt, as a
+    Ctrl-C there would (with ``start_bound``, while a copy of the master solves in another
+    thread); returns the masters seen."""
+    from cellsuppress.suppress.optimal import RowGeneration
+
+    masters: list = []
+    calls: dict = {}
+    original = RowGeneration._round
+
+    def round_(self, limit):
+        if self.m not in masters:
+            masters.append(self.m)
+        calls[id(self.m)] = calls.get(id(self.m), 0) + 1
+        if masters.index(self.m) + 1 == master_no and calls[id(self.m)] == which:
+            if start_bound:
+                self.m.bound.start()
+                assert self.m.bound.job is not None
+            raise KeyboardInterrupt
+        return original(self, limit)
+
+    monkeypatch.setattr(RowGeneration, "_round", round_)
+    return masters
+
+
+THREE_WAY = dict(dims=3, levels=(4,), seed=1, mean=40, small_share=0.14, zero_share=0.05)
+
+
+def test_ctrl_c_returns_the_best_audited_pattern(monkeypatch):
+    """Ctrl-C during the MILP rounds, while a copy of the master solves in another thread for
+    the bound: protect returns the best pattern found so far, audited, says so, and leaves no
+    solve running."""
+    from cellsuppress.tables.synthetic import generate
+
+    t = generate(**THREE_WAY).table()
+    _interrupt_at_round(monkeypatch, 2, start_bound=True)
+    res = protect(t)
+    assert res.message.startswith("interrupted: returning the best audited pattern, gap ")
+    assert f"{res.gap:.2%}" in res.message.splitlines()[0]
+    assert res.audit.ok and audit(t, hidden=res.hidden).ok
+    assert res.hidden[requirement(t, "strict").sensitive].all()
+    assert 0 < res.lower_bound <= res.cost
+    assert res.stats["mip_solves"] == 1  # the second round never solved
+    assert not _background_threads()
+
+
+def test_ctrl_c_during_a_master_solve_stops_it(monkeypatch):
+    """A real SIGINT while the master's MILP runs in the solver (not in Python): the solve is
+    stopped at once and protect returns the audited incumbent. Uninterrupted, this table is
+    not solved within the time limit."""
+    import os
+    import signal
+    import threading
+
+    from cellsuppress.solvers.background import THREAD_NAME
+    from cellsuppress.solvers.highs import HighsModel
+    from cellsuppress.tables.synthetic import generate
+
+    t = generate(dims=3, levels=(6,), seed=1, mean=40, small_share=0.14, zero_share=0.05).table()
+    fired = []
+    original = HighsModel.solve
+
+    def solve(self, *args, **kwargs):
+        # the master's MILP, solved in a thread of its own: Ctrl-C as it starts
+        if not self.relaxed and threading.current_thread().name == THREAD_NAME and not fired:
+            fired.append(time.perf_counter())
+            os.kill(os.getpid(), signal.SIGINT)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(HighsModel, "solve", solve)
+    # Python's own handler, even where the tests run with SIGINT ignored (a background job)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        res = protect(t, time_limit=120)
+    except KeyboardInterrupt:
+        pytest.fail("the interrupt escaped protect")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert fired and time.perf_counter() - fired[0] < 30  # the solve stopped, the audit ran
+    assert res.message.startswith("interrupted")
+    assert res.audit.ok and audit(t, hidden=res.hidden).ok
+    assert not res.optimal and res.lower_bound < res.cost
+    assert not _background_threads()
+
+
+def test_ctrl_c_before_a_protected_pattern_goes_on(monkeypatch):
+    """Ctrl-C while the heuristic looks for the first protected pattern: nothing to return."""
+    import cellsuppress.suppress.optimal as optimal_mod
+    from cellsuppress.tables.synthetic import generate
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(optimal_mod, "heuristic", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        protect(generate(**THREE_WAY).table())
+    assert not _background_threads()
+
+
+@pytest.mark.parametrize("master_no", (1, 2))
+def test_ctrl_c_with_two_parts_returns_only_when_both_have_a_pattern(monkeypatch, master_no):
+    """A table of two independent parts: Ctrl-C while the first is solved leaves the second
+    without a pattern (KeyboardInterrupt goes on); while the second is, both have one."""
+    from cellsuppress import LinearTable
+    from cellsuppress.tables.synthetic import generate
+
+    t = generate(**THREE_WAY).table()
+    two = LinearTable(values=np.concatenate([t.values, t.values]), M=sp.block_diag([t.M, t.M], format="csr"))
+    masters = _interrupt_at_round(monkeypatch, 2, master_no=master_no)
+    if master_no == 1:
+        with pytest.raises(KeyboardInterrupt):
+            protect(two)
+        assert len(masters) == 1
+        return
+    res = protect(two)
+    assert len(masters) == 2 and res.stats["components"] == 2
+    assert res.message.startswith("interrupted") and res.audit.ok
+    assert audit(two, hidden=res.hidden).ok

@@ -19,7 +19,7 @@ from .params import METHODS, check_protect_params
 from .rules import requirement
 from .suppress.heuristic import heuristic
 from .suppress import schedule
-from .suppress.optimal import optimal
+from .suppress.optimal import Interrupted, optimal
 from .suppress.problem import Problem, build_problem, forced_cells, integral_costs, tie_break
 from .suppress.separation import Separator, filter_either_side
 from .tables.linear import LinearTable
@@ -148,6 +148,10 @@ def protect(table: LinearTable, preset: str | None = None, threshold: float = 20
     hide): ``"highs"`` (in memory, the default) or a solver PuLP runs (``"cbc"``, ...). The
     attacker LPs (separation, heuristic, audit) always run on HiGHS.
 
+    Ctrl-C (KeyboardInterrupt) during the optimal method, once every part of the table has a
+    protected pattern, ends the search: the best pattern so far is audited and returned, and
+    ``message`` says so. Before that, the KeyboardInterrupt goes on.
+
     >>> import pandas as pd, cellsuppress as cs
     >>> df = pd.DataFrame({"r": list("aabb"), "c": list("xyxy"), "n": [3, 40, 25, 30]})
     >>> t = cs.Table.from_frame(df, dims=["r", "c"], count="n")
@@ -194,7 +198,9 @@ def protect(table: LinearTable, preset: str | None = None, threshold: float = 20
     stats["seconds"] = time.perf_counter() - t0
     stats["lps"] += report.stats.get("solves", 0)
     notes = search.notes
-    if deadline.expired() and not optimal_flag:
+    if search.interrupted:
+        notes.insert(0, f"interrupted: returning the best audited pattern, gap {gap:.2%}")
+    elif deadline.expired() and not optimal_flag:
         notes.insert(0, f"time limit of {time_limit:g} s reached: returning the best audited pattern, gap {gap:.2%}")
     say(f"done: cost {total:g}, lower bound {lower:g}, gap {gap:.2%}", force=True)
     return Result(frame=_status_frame(table, req.sensitive, hidden), hidden=hidden, cost=total, lower_bound=lower,
@@ -207,11 +213,13 @@ def protect(table: LinearTable, preset: str | None = None, threshold: float = 20
 class _Search:
     """What the search found, component by component: the pattern ``x`` (forced cells hidden
     from the start), the sum of the components' lower bounds, whether each proved its pattern
-    optimal, notes for the message, and the counts of :data:`_SOLVE_COUNTS`."""
+    optimal, notes for the message, the counts of :data:`_SOLVE_COUNTS`, and whether Ctrl-C
+    ended it."""
 
     x: np.ndarray
     lower: float = 0.0
     all_optimal: bool = True
+    interrupted: bool = False
     notes: list = field(default_factory=list)
     stats: dict = field(default_factory=lambda: {"components": 0, **dict.fromkeys(_SOLVE_COUNTS, 0)})
 
@@ -228,7 +236,11 @@ class _Search:
 
 def _search(table: LinearTable, p: Problem, method: str, deadline: Deadline, say, mip_gap: float, solver: str,
             max_root_rounds: int, export_model: str | None) -> _Search:
-    """Solve each component of ``p`` with sensitive or forced cells by ``method``."""
+    """Solve each component of ``p`` with sensitive or forced cells by ``method``.
+
+    Ctrl-C (KeyboardInterrupt) in the optimal method of the last such component, once it has a
+    protected pattern, ends the search with that pattern; anywhere else some component has no
+    protected pattern yet, and the KeyboardInterrupt goes on."""
     _, comp = _components(p)
     search = _Search(x=np.where(p.force_hidden, 1.0, 0.0))
     comps_with_work = np.unique(comp[p.sensitive | p.force_hidden])
@@ -246,6 +258,11 @@ def _search(table: LinearTable, p: Problem, method: str, deadline: Deadline, say
             else:
                 search.add(cells, *optimal(sub, say, deadline, mip_gap, solver, max_root_rounds,
                                            export_model=export_model))
+        except Interrupted as stop:
+            if ci + 1 < comps_with_work.size:
+                raise KeyboardInterrupt from None  # the components after it have no pattern yet
+            search.add(cells, *stop.result)
+            search.interrupted = True
         except InfeasibleError:
             bad = cells[unprotectable(sub)]
             raise InfeasibleError(

@@ -48,21 +48,30 @@ class BackgroundSolve:
         self.abandoned = False
         limit = solve_options.get("time_limit")
         self._due = None if limit is None else time.perf_counter() + float(limit) + self.GRACE
-        self._thread = threading.Thread(target=self._run, kwargs=solve_options, daemon=True,
-                                        name=THREAD_NAME)
-        self._thread.start()
+        # the end of the solve is an event, not the thread's join: a join cut short by
+        # KeyboardInterrupt can mark a thread that still runs as stopped (CPython 3.11), and
+        # the solve would be left running
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, kwargs=solve_options, daemon=True, name=THREAD_NAME)
+        try:
+            self._thread.start()
+        except KeyboardInterrupt:  # the caller never gets the job to stop: stop it here
+            self.stop()
+            raise
 
     def _run(self, **solve_options) -> None:
         try:
             self._solution = self.model.solve(**solve_options)
         except BaseException as e:  # handed to the caller's thread by result()
             self._error = e
+        finally:
+            self._done.set()
 
     def stop(self) -> None:
         """End the solve now (its best bound so far is kept) and wait for the thread, ``GRACE``
         seconds at most (then it is abandoned)."""
         give_up = time.perf_counter() + self.GRACE
-        while self._thread.is_alive() and not self.abandoned:
+        while not self._done.is_set() and not self.abandoned:
             if time.perf_counter() > give_up:
                 self.abandoned = True
                 warnings.warn(f"a {type(self.model).__name__} solve did not stop at its time limit nor when "
@@ -72,7 +81,7 @@ class BackgroundSolve:
             # again until it ends: a stop that comes before the solve has set its own time
             # limit would be overwritten by it
             self.model.stop()
-            self._thread.join(0.2)
+            self._done.wait(0.2)
 
     def result(self, wait: bool | float = False) -> Solution | None:
         """The solution once the solve has ended (None before, unless ``wait``; a number: wait
@@ -80,14 +89,14 @@ class BackgroundSolve:
         stopped, or abandoned."""
         now = time.perf_counter()
         if wait is True:
-            self._thread.join(None if self._due is None else max(0.0, self._due - now))
+            self._done.wait(None if self._due is None else max(0.0, self._due - now))
         elif wait:
-            self._thread.join(float(wait))
-        if self._thread.is_alive() and self._due is not None and time.perf_counter() > self._due:
+            self._done.wait(float(wait))
+        if not self._done.is_set() and self._due is not None and time.perf_counter() > self._due:
             self.stop()
         if self.abandoned:
             return Solution(status="time_limit", stats={"abandoned": True})
-        if self._thread.is_alive():
+        if not self._done.is_set():
             return None
         if self._error is not None:
             raise self._error

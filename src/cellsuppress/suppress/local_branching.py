@@ -39,7 +39,7 @@ def local_branching(m: Master, until: Deadline, k: int = 20) -> None:
     """
     free = m.p.free
     ahead = m.can_solve_in_background
-    pending: NearSolve | None = None
+    near = pending = None  # the solve waited for, and the next one solving ahead
     repair_took = 0.0  # a solution found with no time left to repair it is wasted
     misses = 0  # repairs in a row that gave no cheaper pattern
     try:
@@ -90,9 +90,10 @@ def local_branching(m: Master, until: Deadline, k: int = 20) -> None:
                     # repairs of solutions at this distance stopped paying: look closer
                     k, misses = max(5, k // 2), 0
                     m.say(f"local branching: two repairs in a row gave nothing, k={k}")
-    finally:
-        if pending is not None:
-            pending.stop()
+    finally:  # no solve is left running (its result is of no use after the return, or on Ctrl-C)
+        for job in (near, pending):
+            if job is not None:
+                job.stop()
 
 
 class NearSolve:

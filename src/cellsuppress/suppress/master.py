@@ -5,6 +5,7 @@ bound, and the copies of it solved in another thread for that bound.
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 
 import numpy as np
@@ -13,7 +14,7 @@ import scipy.sparse as sp
 from ..clock import NEVER, Deadline
 from ..errors import InfeasibleError
 from ..solvers import LinearProgram, make_model
-from ..solvers.background import BackgroundSolve
+from ..solvers.background import THREAD_NAME, BackgroundSolve
 from . import schedule
 from .model import master_program, side_rows
 from .problem import Problem, integral_costs, tie_break
@@ -123,6 +124,41 @@ class Master:
     def can_solve_in_background(self) -> bool:
         return self.model.can_stop
 
+    def solve(self, **options):
+        """A solve of the master's own model (``options`` as the backend's ``solve`` takes them).
+        Where the backend can be stopped from another thread, the solve runs in one while this
+        thread waits, so that Ctrl-C stops it at once (instead of when it ends) and goes on as
+        KeyboardInterrupt once the solve has stopped."""
+        if not self.model.can_stop:
+            return self.model.solve(**options)
+        out: dict = {}
+        # the end of the solve is an event, not the thread's join: a join cut short by
+        # KeyboardInterrupt can mark a thread that still runs as stopped (CPython 3.11)
+        done = threading.Event()
+
+        def run() -> None:
+            try:
+                out["solution"] = self.model.solve(**options)
+            except BaseException as e:  # handed to this thread below
+                out["error"] = e
+            finally:
+                done.set()
+
+        try:
+            threading.Thread(target=run, daemon=True, name=THREAD_NAME).start()
+            done.wait()
+        except KeyboardInterrupt:
+            # again until it ends: a stop that comes before the solve has set its own time
+            # limit is overwritten by it; a solve that does not stop is left to end on its own
+            give_up = time.perf_counter() + BackgroundSolve.GRACE
+            while not done.is_set() and time.perf_counter() < give_up:
+                self.model.stop()
+                done.wait(0.2)
+            raise
+        if "error" in out:
+            raise out["error"]
+        return out["solution"]
+
     def lift(self, bound: float) -> None:
         """A lower bound on the master's objective (which includes the tie-break) lifts the one on
         the cost."""
@@ -231,6 +267,17 @@ class BoundCopies:
         self.start(next_slice)
         if wait:
             self.poll(wait=True)
+
+    def abandon(self) -> None:
+        """Stop the copy that runs, if one does, and take its bound but nothing else (on Ctrl-C:
+        no time for separating its solution)."""
+        job, self.job = self.job, None
+        if job is None:
+            return
+        job.stop()
+        sol = job.result()
+        if sol is not None and sol.status != "infeasible":
+            self.m.lift(sol.bound)
 
 
 def rule_cuts(p: Problem, x: np.ndarray) -> list[Violation]:

@@ -41,20 +41,42 @@ from .separation import ParetoCuts
 MIN_ROUNDS = 3
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`optimal` once it had a protected pattern: ``result`` is what
+    :func:`optimal` returns, as far as it got."""
+
+    def __init__(self, result: tuple[np.ndarray, float, bool, dict]):
+        super().__init__("interrupted")
+        self.result = result
+
+
 def optimal(p: Problem, say, deadline: Deadline, mip_gap: float, solver: str, max_root_rounds: int = 50,
             export_model: str | None = None) -> tuple[np.ndarray, float, bool, dict]:
-    """Solve ``p`` to optimality (or to the deadline). Returns ``(x, lower bound, optimal, stats)``."""
+    """Solve ``p`` to optimality (or to the deadline). Returns ``(x, lower bound, optimal, stats)``.
+
+    Ctrl-C (KeyboardInterrupt) once the heuristic has given a protected pattern stops the
+    search, and the solves in other threads, and raises :class:`Interrupted` with the best
+    pattern so far; before that, it goes on as it came."""
     m = Master(p, solver, deadline, say, mip_gap)
     took = first_incumbent(m)
     say(f"heuristic incumbent: cost {m.incumbent.cost:g}", force=True)
-    lp_rounds(m, max_root_rounds)
     try:
+        lp_rounds(m, max_root_rounds)
         done = m.closed() or RowGeneration(
             m, export_model, guide_after=schedule.GUIDED_PER_HEURISTIC * took + schedule.GUIDED_EXTRA).run()
+    except KeyboardInterrupt:
+        m.bound.abandon()
+        raise Interrupted(_outcome(m, done=False)) from None
     finally:
         m.bound.poll(stop=True)
     if export_model:
         m.model.export(export_model)
+    return _outcome(m, done)
+
+
+def _outcome(m: Master, done: bool) -> tuple[np.ndarray, float, bool, dict]:
+    """The incumbent, the lower bound, whether the incumbent is proven optimal (``done``: the
+    rounds proved it), and the counts."""
     m.stats["lps"] += (m.sep.n_lps + m.sep_frac.n_lps + m.slices.n_lps
                        + (m.pareto.n_lps if m.pareto else 0))
     lower = m.lower
@@ -112,7 +134,7 @@ def lp_rounds(m: Master, limit: int) -> float:
         if m.deadline.remaining() <= took:  # the next round would not fit
             break
         t_round = time.perf_counter()
-        sol = m.model.solve(time_limit=m.deadline.limit())
+        sol = m.solve(time_limit=m.deadline.limit())
         if not sol.has_solution:
             break
         obj = sol.objective
@@ -255,7 +277,7 @@ class RowGeneration:
         p, n = m.p, m.n
         # no MIP start from the incumbent: with one, HiGHS 1.16 returned the start as its
         # solution next to the objective of another (3x3 table, exact preset, unity costs)
-        sol = m.model.solve(time_limit=limit, mip_gap=m.mip_gap, mip_abs_gap=m.abs_gap)
+        sol = m.solve(time_limit=limit, mip_gap=m.mip_gap, mip_abs_gap=m.abs_gap)
         m.stats["mip_solves"] += 1
         if sol.status == "infeasible":
             raise InfeasibleError("no pattern protects every sensitive cell (the master problem is infeasible)")
