@@ -68,7 +68,7 @@ GUIDED_CLEANUP = 0.3
 SEPARATE_MIN = 0.05  # s
 PARETO_LP_MIN = 0.01  # s
 
-# row generation (see cellsuppress.suppress.optimal.row_generation)
+# row generation (see cellsuppress.suppress.optimal.RowGeneration)
 # a master short of cuts is not worth solving to the end: its solution only feeds separation.
 # A solve gets a slice that doubles while it runs out without a solution worth separating
 FIRST_SLICE = 5.0  # s
