@@ -11,10 +11,11 @@ from .errors import (AuditError, CellSuppressError, HierarchyError, InfeasibleEr
 from .tables import Hierarchy, LinearTable, Table
 from .auditing import AuditReport, audit
 from .protect import Result, protect
+from .many import audit_many, protect_many
 from .io.jj import read_jj, write_jj
 
 __version__ = "0.1.0"
 
-__all__ = ["Hierarchy", "LinearTable", "Table", "protect", "Result", "audit", "AuditReport", "read_jj",
-           "write_jj", "CellSuppressError", "TableError", "HierarchyError", "RuleError", "AuditError",
-           "InfeasibleError", "SolverError", "VerificationError", "JJFormatError", "NonAdditiveWarning"]
+__all__ = ["Hierarchy", "LinearTable", "Table", "protect", "Result", "audit", "AuditReport", "protect_many",
+           "audit_many", "read_jj", "write_jj", "CellSuppressError", "TableError", "HierarchyError", "RuleError",
+           "AuditError", "InfeasibleError", "SolverError", "VerificationError", "JJFormatError", "NonAdditiveWarning"]

@@ -1,8 +1,9 @@
-"""The ``cellsuppress`` command: ``audit``, ``protect``, ``synth`` and ``convert``.
+"""The ``cellsuppress`` command: ``audit``, ``protect``, ``protect-many``, ``synth`` and ``convert``.
 
 Exit codes: 0 success (``audit``: the table is safe), 1 not safe (``audit``:
 some cell is disclosed; ``protect``: the result failed its audit, which
-should not happen), 2 bad input (unreadable file, bad codes or counts, bad
+should not happen; ``protect-many``: some table failed, named in the summary),
+2 bad input (unreadable file, bad codes or counts, bad
 arguments): a one-line ``error: ...`` on stderr, no traceback (``--traceback``
 shows it); 3 an internal error (a bug to report), also on one line.
 """
@@ -18,6 +19,7 @@ import warnings
 from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -102,13 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "released) or 'hidden' ('primary'/'secondary', as -o writes, also mean hidden); empty "
                         "where protect chooses. Linked tables: applies to the inputs that have it")
     _rule_args(q)
-    q.add_argument("--cost", choices=COST_CHOICES,
-                   help="information loss per hidden cell (default: the input's costs, file, when it "
-                        "carries them, as a .jj file does; else value)")
-    q.add_argument("--method", choices=("optimal", "fast"), default="optimal")
-    q.add_argument("--time-limit", type=float, metavar="S", help="seconds; returns the best audited pattern")
-    q.add_argument("--mip-gap", type=float, default=0.0, metavar="G", help="relative gap to stop at (default 0)")
-    q.add_argument("--solver", choices=("highs", "cbc"), default="highs")
+    _solve_args(q)
     q.add_argument("--export-model", metavar="FILE.mps", help="write the master MILP to this file")
     q.add_argument("--published", metavar="OUT.csv",
                    help="also write the table as published: a marker in place of every hidden value")
@@ -133,6 +129,36 @@ def build_parser() -> argparse.ArgumentParser:
                         "then directories too")
     q.add_argument("--quiet", action="store_true", help="no progress on stderr")
     q.set_defaults(func=cmd_protect)
+
+    # -- protect-many ------------------------------------------------------
+    m = sub.add_parser("protect-many", help="protect many independent tables, in parallel",
+                       description="Protect many tables of the same layout (one --dims list and one --count "
+                                   "column for all), each on its own (as protect does), on local worker "
+                                   "processes or a Dask cluster: cellsuppress protect-many tables/ --dims "
+                                   "region,age --count n -o out/. One output per table (OUTDIR/NAME.csv, as "
+                                   "protect -o writes it) and a summary CSV with a row per table; a table that "
+                                   "fails is named in its row and the others go on. Exit 0 when every table was "
+                                   "protected, 1 when some failed (see the summary), 2 on bad arguments. Tables "
+                                   "that share cells belong together: protect them as linked tables with protect.")
+    m.add_argument("input", metavar="INPUT", nargs="+",
+                   help="CSV tables of true counts, or directories of them (every *.csv in it); each "
+                        "table's outputs are named by its file's name")
+    _table_args(m)
+    _rule_args(m)
+    _solve_args(m)
+    m.add_argument("-o", "--output", metavar="OUTDIR", required=True,
+                   help="directory (made if missing) for one NAME.csv per table: every cell with its value, "
+                        "status (primary/secondary/published), hidden and the input's other columns")
+    m.add_argument("--summary", metavar="FILE.csv",
+                   help="the summary, one row per table: name, cells, hidden, cost, lower_bound, gap, optimal, "
+                        "verdict (SAFE or ERROR), seconds, error (default OUTDIR/summary.csv)")
+    m.add_argument("--workers", type=_positive_int, metavar="N",
+                   help="local worker processes (default: one per core; 1: in this process)")
+    m.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run on the Dask cluster of this scheduler (e.g. tcp://scheduler:8786) instead of local "
+                        "processes; needs the dask extra (pip install 'cellsuppress[dask]')")
+    m.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    m.set_defaults(func=cmd_protect_many, published=None, html=None, microdata=False)
 
     # -- synth -------------------------------------------------------------
     s = sub.add_parser("synth", help="generate a synthetic count table",
@@ -187,6 +213,13 @@ def _separator(text: str) -> str:
     return sep
 
 
+def _positive_int(text: str) -> int:
+    n = _non_negative_int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return n
+
+
 def _non_negative_int(text: str) -> int:
     try:
         n = int(text)
@@ -204,6 +237,16 @@ def _rule_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threshold", type=float, default=20, help="counts 1..T are sensitive (default 20)")
     p.add_argument("--hidden-nonzero", action="store_true",
                    help="zeros are never hidden, so the attacker knows hidden cells are >= 1")
+
+
+def _solve_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cost", choices=COST_CHOICES,
+                   help="information loss per hidden cell (default: the input's costs, file, when it "
+                        "carries them, as a .jj file does; else value)")
+    p.add_argument("--method", choices=("optimal", "fast"), default="optimal")
+    p.add_argument("--time-limit", type=float, metavar="S", help="seconds; returns the best audited pattern")
+    p.add_argument("--mip-gap", type=float, default=0.0, metavar="G", help="relative gap to stop at (default 0)")
+    p.add_argument("--solver", choices=("highs", "cbc"), default="highs")
 
 
 # ---------------------------------------------------------------------------
@@ -783,6 +826,120 @@ def _percent_arg(text: str | None):
     if not names:
         raise UsageError("--percent is empty; give row, column, total or dimension names")
     return names[0] if len(names) == 1 else names
+
+
+# ---------------------------------------------------------------------------
+# protect-many
+# ---------------------------------------------------------------------------
+@dataclass
+class _ManySpec:
+    """How protect-many reads, protects and writes each table: sent to the worker processes."""
+
+    dims: list[str]
+    count: str
+    hierarchies: dict
+    total_code: str
+    sep: str
+    options: dict
+
+
+def cmd_protect_many(args) -> int:
+    from .many import protect_summary, run_many
+
+    lists = _dims_lists(args)
+    if len(lists) > 1:
+        raise UsageError("protect-many protects each table on its own, all with one --dims list; tables that "
+                         "share cells are linked: protect them together with protect")
+    if not args.count or ";" in args.count:
+        raise UsageError("--count is required: the count column of every table (e.g. --count n)")
+    args.input = _many_inputs(args.input)
+    names = _table_names(args)
+    outputs = _output_dirs(args, names)["--output"]
+    out_dir = Path(args.output)
+    summary = Path(args.summary) if args.summary else out_dir / "summary.csv"
+    if summary.resolve() in {f.resolve() for f in outputs}:
+        raise UsageError(f"the summary {summary} would be the output of the table {summary.stem}: give --summary "
+                         "another file")
+    if args.summary:
+        _check_outputs(args, "--summary")
+    executor = _many_executor(args)
+    spec = _ManySpec(dims=lists[0], count=args.count.strip(), hierarchies=_hierarchies(args, lists[0]),
+                     total_code=args.total_code, sep=args.sep,
+                     options=dict(preset=args.preset, threshold=args.threshold, cost=args.cost, method=args.method,
+                                  time_limit=args.time_limit, mip_gap=args.mip_gap, solver=args.solver,
+                                  hidden_nonzero=args.hidden_nonzero))
+    out_dir.mkdir(exist_ok=True)
+    try:
+        outcomes = run_many(partial(_protect_file, spec), list(zip(args.input, map(str, outputs))), names,
+                            executor, "protect", progress=not args.quiet)
+    finally:
+        if getattr(executor, "client", None) is not None:
+            executor.client.close()  # the client this command opened for --scheduler
+    frame = protect_summary(names, outcomes)
+    _write_csv(frame, summary)
+    failed = frame[frame["error"] != ""]
+    lines = [f"protect-many ({args.preset or 'strict'}, threshold {args.threshold:g}, method {args.method}): "
+             f"{len(frame) - len(failed)} of {len(frame)} tables protected and audited SAFE"
+             + (f", {len(failed)} failed" if len(failed) else ""),
+             f"  total cost: {frame['cost'].sum():g}; not proven optimal: {int(frame['optimal'].eq(False).sum())}; "
+             f"seconds per table: {frame['seconds'].mean():.2f} on average, {frame['seconds'].max():.2f} at most",
+             f"  written: {out_dir}/NAME.csv per table; summary: {summary}"]
+    lines += [f"  failed: {row.name}: {row.error}" for row in failed.itertuples()][:20]
+    if len(failed) > 20:
+        lines.append(f"  ... and {len(failed) - 20} more failed tables (see the summary)")
+    print("\n".join(lines))
+    return 0 if failed.empty else 1
+
+
+def _many_inputs(inputs: list[str]) -> list[str]:
+    """The CSV files of protect-many's inputs: files as given, directories by their *.csv files."""
+    files = []
+    for path in inputs:
+        p = Path(path)
+        if p.is_dir():
+            found = sorted(str(f) for f in p.glob("*.csv") if f.is_file())
+            if not found:
+                raise UsageError(f"{path}: no *.csv file in this directory")
+            files += found
+        elif _is_jj(path):
+            raise UsageError(f"{path}: protect-many takes CSV tables; protect a .jj file with protect")
+        else:
+            files.append(str(_need_file(path)))
+    return files
+
+
+def _many_executor(args):
+    from .executor import make_executor
+
+    if args.scheduler is None:
+        return make_executor(workers=args.workers)
+    if args.workers is not None:
+        raise UsageError("give --workers (local processes) or --scheduler (a Dask cluster), not both")
+    try:
+        from distributed import Client
+    except ImportError:
+        raise UsageError("--scheduler needs dask.distributed: pip install 'cellsuppress[dask]'") from None
+    try:
+        client = Client(args.scheduler, timeout=30)
+    except OSError as e:
+        raise UsageError(f"--scheduler {args.scheduler}: cannot reach the scheduler ({_one_line(e)})") from None
+    return make_executor(client=client)
+
+
+def _protect_file(spec: _ManySpec, job: tuple[str, str]):
+    """Read one table, protect it and write its cells (in a worker process)."""
+    from .protect import protect
+    from .tables.table import Table
+
+    path, out = job
+    with _reading(path, spec.sep):
+        df = _read_csv(path, spec.dims, spec.sep)
+        table = Table.from_frame(df, dims=spec.dims, count=spec.count, hierarchies=spec.hierarchies,
+                                 total_code=spec.total_code)
+    result = protect(table, **spec.options)
+    _write_csv(cells_frame(result.frame, table), out)
+    result.table = None  # the row needs the numbers only: no need to send the table back
+    return result
 
 
 # ---------------------------------------------------------------------------

@@ -1,0 +1,315 @@
+"""Run one function over many items, in this process, in local worker processes or on Dask.
+
+Every executor has one method, :meth:`Executor.map`: ``map(fn, items)`` calls ``fn(item)`` for
+each item and returns one :class:`Outcome` per item, in the order of the items. An exception in
+one call is caught and kept in that item's outcome (its type, message and traceback), so one
+failing item never stops the others; a worker process that dies (a crash, or killed for lack of
+memory) costs only the item it was running.
+
+* :class:`SerialExecutor`: the calls one after the other in this process (no pool, nothing to
+  pickle);
+* :class:`ProcessExecutor`: a pool of local worker processes (:mod:`concurrent.futures`), started
+  fresh (``forkserver`` where the platform has it, else ``spawn``), never forked from this
+  process: a fork copies the state of threads it does not copy, such as the worker threads of a
+  HiGHS solve this process may have run, and can deadlock the child. Solver objects are created
+  inside the workers, by ``fn``. ``fn`` and the items must pickle (a function defined at the top
+  of a module, :func:`functools.partial` of one), and a script that uses it needs the
+  ``if __name__ == "__main__":`` guard, since the workers import the main module;
+* :class:`DaskExecutor`: the tasks on a ``dask.distributed`` cluster through its ``Client``
+  (the optional ``dask`` extra); a cluster whose workers run one thread each runs one solve per
+  process, as the pool does.
+
+:func:`make_executor` picks one from ``workers`` and ``client``. This module knows nothing of
+tables: the callers pass the function.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import pickle
+import time
+import traceback
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from functools import partial
+from numbers import Integral
+from typing import Any
+
+from .errors import RuleError
+
+__all__ = ["Outcome", "WorkerError", "Executor", "SerialExecutor", "ProcessExecutor", "DaskExecutor",
+           "make_executor", "available_cores"]
+
+# progress(index, outcome): called in the calling process as each item finishes, in the order they finish
+Progress = Callable[[int, "Outcome"], None]
+
+
+class WorkerError(RuntimeError):
+    """A call that failed in a worker, re-raised by :meth:`Outcome.get` when its own exception
+    could not be brought back (it did not pickle, or the worker process died)."""
+
+
+@dataclass
+class Outcome:
+    """What one call of ``fn(item)`` gave: ``value``, or the exception it raised.
+
+    ``error`` is the exception's class name (``None`` when the call returned), ``message`` its
+    text and ``traceback`` the traceback formatted where it was raised (in the worker).
+    ``exception`` is the exception itself when it could be brought back from the worker.
+    ``seconds`` is the call's own wall time, without the wait for a free worker.
+    """
+
+    value: Any = None
+    error: str | None = None
+    message: str = ""
+    traceback: str = ""
+    seconds: float = 0.0
+    exception: BaseException | None = field(default=None, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def error_line(self) -> str:
+        """``"TypeName: message"`` on one line; empty when the call returned."""
+        if self.ok:
+            return ""
+        msg = " ".join(self.message.split())
+        return f"{self.error}: {msg}" if msg else self.error
+
+    def get(self):
+        """The value, or the call's exception raised again (:class:`WorkerError` with the
+        worker's traceback when the exception itself is not available)."""
+        if self.ok:
+            return self.value
+        if self.exception is not None:
+            raise self.exception
+        raise WorkerError(f"{self.error_line}\n{self.traceback}".rstrip())
+
+    @classmethod
+    def failed(cls, exc: BaseException, seconds: float = 0.0, keep: bool = True) -> "Outcome":
+        """The outcome of a call that raised ``exc``; ``keep=False`` drops the exception object
+        (a process boundary is ahead and it does not pickle)."""
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        return cls(error=type(exc).__name__, message=str(exc), traceback=tb, seconds=seconds,
+                   exception=exc if keep else None)
+
+
+def run_one(fn: Callable, item, crossing: bool = False) -> Outcome:
+    """``fn(item)`` as an :class:`Outcome`. ``crossing``: the outcome is sent to another process,
+    so an exception that would not pickle is left out (its type, text and traceback stay)."""
+    t0 = time.perf_counter()
+    try:
+        value = fn(item)
+    except Exception as exc:  # noqa: BLE001 - every failure belongs to its item
+        keep = True
+        if crossing:
+            try:
+                pickle.loads(pickle.dumps(exc))
+            except Exception:  # noqa: BLE001 - an exception with a custom __init__ may not pickle
+                keep = False
+        return Outcome.failed(exc, time.perf_counter() - t0, keep=keep)
+    return Outcome(value=value, seconds=time.perf_counter() - t0)
+
+
+class Executor(ABC):
+    """Calls ``fn`` on each item; see the module."""
+
+    #: how many calls may run at once
+    slots: int = 1
+
+    @abstractmethod
+    def map(self, fn: Callable, items: Iterable, progress: Progress | None = None) -> list[Outcome]:
+        """One :class:`Outcome` per item, in the order of ``items``. ``progress(index, outcome)``
+        is called in this process as each item finishes."""
+
+    @property
+    @abstractmethod
+    def description(self) -> str:
+        """Where the calls run, for progress messages (``"2 worker processes"``)."""
+
+
+class SerialExecutor(Executor):
+    """The calls one after the other, in this process."""
+
+    slots = 1
+
+    def map(self, fn, items, progress=None):
+        out = []
+        for i, item in enumerate(items):
+            out.append(run_one(fn, item))
+            if progress is not None:
+                progress(i, out[-1])
+        return out
+
+    @property
+    def description(self) -> str:
+        return "this process"
+
+
+def _start_method() -> str:
+    return "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+
+
+class ProcessExecutor(Executor):
+    """A pool of ``workers`` local processes, made for each :meth:`map` and closed after it."""
+
+    def __init__(self, workers: int):
+        self.slots = _check_workers(workers)
+
+    @property
+    def description(self) -> str:
+        return f"{self.slots} worker process{'es' if self.slots > 1 else ''}"
+
+    def map(self, fn, items, progress=None):
+        items = list(items)
+        out: list[Outcome | None] = [None] * len(items)
+        todo = list(range(len(items)))
+        while todo:
+            todo = self._round(fn, items, todo, out, progress)
+        return out
+
+    def _pool(self, workers: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(_start_method()))
+
+    def _round(self, fn, items, todo, out, progress) -> list[int]:
+        """Run the items ``todo`` on one pool. When a worker dies the pool breaks and every
+        unfinished item fails with it; the items that may have been running then are run again
+        one at a time, each alone in a pool, so that only the one that kills its worker fails.
+        Returns the items left for another round."""
+        workers = min(self.slots, len(todo))
+        call = partial(run_one, fn, crossing=True)
+        broken = None
+        finished = 0
+        pool = self._pool(workers)
+        try:
+            futures = {pool.submit(call, items[i]): i for i in todo}
+            for f in as_completed(futures):
+                i = futures[f]
+                try:
+                    out[i] = f.result()
+                except BrokenProcessPool as exc:
+                    broken = exc
+                    continue
+                except Exception as exc:  # noqa: BLE001 - e.g. a value that does not pickle
+                    out[i] = Outcome.failed(exc, keep=False)
+                finished += 1
+                if progress is not None:
+                    progress(i, out[i])
+        except BaseException:  # KeyboardInterrupt: stop the workers rather than wait for them
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+        if broken is None:
+            return []
+        left = [i for i in todo if out[i] is None]
+        # a pool hands the items to its workers in the order submitted, one queued beyond the
+        # running ones: the item that broke it is among the first unfinished ones
+        suspects, rest = left[:workers + 1], left[workers + 1:]
+        for i in suspects:
+            out[i] = self._alone(call, items[i])
+            if progress is not None:
+                progress(i, out[i])
+        if finished == 0 and all(not out[i].ok for i in suspects):
+            # nothing ran at all (the workers cannot start): the same failure for every item
+            for i in rest:
+                out[i] = Outcome(error=out[suspects[0]].error, message=out[suspects[0]].message,
+                                 traceback=out[suspects[0]].traceback)
+                if progress is not None:
+                    progress(i, out[i])
+            return []
+        return rest
+
+    def _alone(self, call, item) -> Outcome:
+        pool = self._pool(1)
+        try:
+            return pool.submit(call, item).result()
+        except BrokenProcessPool:
+            return Outcome(error="WorkerDied",
+                           message="the worker process running this item died (it crashed, or was killed, "
+                                   "e.g. for lack of memory)")
+        except Exception as exc:  # noqa: BLE001
+            return Outcome.failed(exc, keep=False)
+        finally:
+            pool.shutdown(wait=True)
+
+
+class DaskExecutor(Executor):
+    """The calls as tasks on a ``dask.distributed`` ``Client``'s cluster."""
+
+    def __init__(self, client):
+        if not all(hasattr(client, a) for a in ("map", "scheduler_info")):
+            raise RuleError(f"client must be a dask.distributed Client, got {type(client).__name__}")
+        self.client = client
+        try:
+            self.slots = max(1, sum(w.get("nthreads", 1)
+                                    for w in client.scheduler_info().get("workers", {}).values()))
+        except Exception:  # noqa: BLE001 - the count only sizes progress messages
+            self.slots = 1
+
+    @property
+    def description(self) -> str:
+        address = getattr(getattr(self.client, "scheduler", None), "address", None)
+        return f"the Dask cluster at {address}" if address else "the Dask cluster"
+
+    def map(self, fn, items, progress=None):
+        from distributed import as_completed as dask_completed
+
+        items = list(items)
+        out: list[Outcome | None] = [None] * len(items)
+        if not items:
+            return []
+        # pure=False: equal items are still separate calls (a solve with a time limit may differ)
+        futures = self.client.map(partial(run_one, fn, crossing=True), items, pure=False)
+        index = {f.key: i for i, f in enumerate(futures)}
+        try:
+            for f in dask_completed(futures):
+                i = index[f.key]
+                try:
+                    out[i] = f.result()
+                except Exception as exc:  # noqa: BLE001 - a worker lost (KilledWorker), a cancelled task
+                    out[i] = Outcome.failed(exc, keep=False)
+                if progress is not None:
+                    progress(i, out[i])
+        except BaseException:
+            self.client.cancel(futures)
+            raise
+        return out
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its affinity, where the platform tells it)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def _check_workers(workers) -> int:
+    if isinstance(workers, bool) or not isinstance(workers, Integral) or workers < 1:
+        raise RuleError(f"workers must be a whole number >= 1 (1: in this process), got {workers!r}")
+    return int(workers)
+
+
+def make_executor(workers: int | None = None, client=None) -> Executor:
+    """The executor for ``workers`` local processes, or for a Dask ``client``.
+
+    ``client`` (a ``dask.distributed.Client``) runs the calls on its cluster; ``workers`` is then
+    left out. Otherwise ``workers=1`` runs them in this process and ``workers=None`` uses one
+    process per available core.
+
+    >>> make_executor(workers=1).description
+    'this process'
+    >>> make_executor(workers=2).description
+    '2 worker processes'
+    """
+    if client is not None:
+        if workers is not None:
+            raise RuleError("give workers (local processes) or client (a Dask cluster), not both")
+        return DaskExecutor(client)
+    n = available_cores() if workers is None else _check_workers(workers)
+    return SerialExecutor() if n == 1 else ProcessExecutor(n)
