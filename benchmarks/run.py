@@ -1,14 +1,15 @@
 #!/usr/bin/env python
 """Benchmarks for cellsuppress: protect and audit on synthetic tables and Castro's instances.
 
-    python benchmarks/run.py --suite quick|standard|instances|scaling|audit|linked
-                             [--time-limit S] [--budget S] [--out DIR]
+    python benchmarks/run.py --suite quick|standard|instances|scaling|audit|linked|many
+                             [--time-limit S] [--budget S] [--tables N] [--out DIR]
                              [--instances-dir DIR] [--hard-timeout S] [--quiet] [--in-process]
                              [--only NAME,NAME]
 
 Every case runs in a forked child process (unless ``--in-process``), so that
 its peak memory can be measured on its own and a crash or a runaway case
-cannot take the whole run down. Rows are printed as they finish and written
+cannot take the whole run down (suite ``many`` times two ways of running 1,000
+tables, so it runs in this process; protect_many starts its own workers). Rows are printed as they finish and written
 to ``<out>/<suite>-<YYYYmmdd-HHMMSS>.csv``, copied to ``<out>/<suite>-latest.csv``.
 See benchmarks/README.md for what each suite runs and what the columns mean.
 """
@@ -362,7 +363,7 @@ class Printer:
         out = []
         for (key, _, width, _), text in zip(self.columns, cells):
             text = str(text)
-            out.append(text.ljust(width) if key in ("table", "method", "preset", "cost function", "solver")
+            out.append(text.ljust(width) if key in ("table", "series", "method", "preset", "cost function", "solver")
                        else text.rjust(width))
         return "  ".join(out).rstrip()
 
@@ -598,6 +599,80 @@ def comparison(rows: list[dict]) -> None:
         for t in tables) + ")", flush=True)
 
 
+# -- many --------------------------------------------------------------------------------------------------
+
+MANY_WORKERS = 2
+MANY_COLUMNS = [("table", "table", 26, str), ("series", "run", 24, str)] + [
+    c for c in PROTECT_COLUMNS if c[0] in ("cells", "sensitive", "hidden", "cost", "optimal", "seconds")]
+
+
+def many_tables(n: int) -> list:
+    """``n`` 2-way 9x9 tables (100 cells with their margins), seeds 1..n."""
+    from cellsuppress.tables.synthetic import generate
+
+    spec = {k: v for k, v in BASE.items() if k != "seed"}
+    return [generate(dims=2, levels=(9,), seed=seed, **spec).table() for seed in range(1, n + 1)]
+
+
+def run_many_suite(args, printer: Printer, stamp_rows) -> list[dict]:
+    """The same tables protected by a Python loop over protect() and by protect_many() on
+    MANY_WORKERS local processes, in this process (protect_many starts its own workers)."""
+    from cellsuppress import protect, protect_many
+    from cellsuppress.executor import Outcome
+    from cellsuppress.many import protect_summary
+
+    t0 = time.perf_counter()
+    tables = many_tables(args.tables)
+    build = time.perf_counter() - t0
+    name = f"{len(tables)} tables x {tables[0].n_cells} cells"
+    sensitive = sum(int(((t.values >= 1) & (t.values <= THRESHOLD)).sum()) for t in tables)
+    print(f"{name}: built in {build:.1f} s; {sensitive} sensitive cells in all", flush=True)
+    tl = args.time_limit
+
+    def row(series: str, frame, seconds: float) -> dict:
+        ok = frame["error"] == ""
+        r = {"table": name, "series": series, "cells": int(frame["cells"].sum()), "sensitive": sensitive,
+             "hidden": int(frame["hidden"].sum()), "cost": float(frame["cost"].sum()),
+             "lower bound": float(frame["lower_bound"].sum()), "optimal": bool(frame["optimal"].fillna(False).all()),
+             "seconds": seconds, "build seconds": build, "method": "optimal", "preset": "strict",
+             "cost function": "value", "solver": "highs", "time limit": tl,
+             "message": f"{int((~ok).sum())} table(s) failed" if not ok.all() else ""}
+        if not ok.all():
+            r["error"] = "; ".join(frame.loc[~ok, "error"].head(3))
+        return stamp_rows(r)
+
+    outcomes = []
+    t0 = time.perf_counter()
+    for t in tables:
+        try:
+            outcomes.append(Outcome(value=protect(t, time_limit=tl)))
+        except Exception as exc:  # noqa: BLE001 - as protect_many records it
+            outcomes.append(Outcome.failed(exc))
+    loop_s = time.perf_counter() - t0
+    loop = protect_summary(list(range(len(tables))), outcomes, [t.n_cells for t in tables])
+    rows = [row("loop over protect", loop, loop_s)]
+    printer.row(rows[-1])
+
+    t0 = time.perf_counter()
+    many = protect_many(tables, workers=MANY_WORKERS, time_limit=tl, progress=not args.quiet)
+    many_s = time.perf_counter() - t0
+    rows.append(row(f"protect_many, {MANY_WORKERS} workers", many, many_s))
+    printer.row(rows[-1])
+
+    same = (loop["cost"].equals(many["cost"]) and loop["hidden"].equals(many["hidden"]))
+    try:
+        load = "load average %.2f %.2f %.2f" % os.getloadavg()
+    except OSError:
+        load = "load average ?"
+    print()
+    print(f"loop over protect: {loop_s:.1f} s; protect_many on {MANY_WORKERS} workers: {many_s:.1f} s; "
+          f"speed-up {loop_s / many_s:.2f}x on {os.cpu_count()} cores ({load} at the end)")
+    print(f"same cost and hidden cells per table: {'yes' if same else 'NO'}", flush=True)
+    rows[-1]["message"] = (rows[-1]["message"] + "; " if rows[-1]["message"] else "") + \
+        f"speed-up {loop_s / many_s:.2f}x over the loop"
+    return rows
+
+
 # -- scaling ---------------------------------------------------------------------------------------------
 
 SCALING_2WAY = [10, 20, 30, 50, 70, 100, 150, 200, 300, 500, 700, 1000]
@@ -715,7 +790,7 @@ def scaling_report(rows: list[dict], out: Path) -> None:
 # -- main --------------------------------------------------------------------------------------------------
 
 DEFAULT_TIME_LIMIT = {"quick": 5.0, "standard": 600.0, "instances": 60.0, "scaling": 120.0, "audit": None,
-                      "linked": 120.0}
+                      "linked": 120.0, "many": None}
 
 
 HARD_TIMEOUT: float | None = -1.0  # -1: the default rule below; None: never kill
@@ -732,11 +807,13 @@ def _hard_timeout(tl: float | None) -> float | None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--suite", required=True, choices=["quick", "standard", "instances", "scaling", "audit", "linked"])
+    ap.add_argument("--suite", required=True,
+                    choices=["quick", "standard", "instances", "scaling", "audit", "linked", "many"])
     ap.add_argument("--time-limit", type=float, default=None,
                     help="seconds per table (defaults: quick 5, standard 600, instances 60, scaling 120, "
                          "linked 120 per protect call)")
     ap.add_argument("--budget", type=float, default=600.0, help="scaling: total seconds for all tables (600)")
+    ap.add_argument("--tables", type=int, default=1000, help="many: how many tables (1000)")
     ap.add_argument("--out", type=Path, default=HERE / "results", help="directory for the CSV files")
     ap.add_argument("--instances-dir", type=Path, default=REPO.parent / "shared" / "instances",
                     help="directory of *.jj files for --suite instances")
@@ -774,10 +851,13 @@ def main(argv=None) -> int:
         return row
 
     t0 = time.perf_counter()
-    printer = Printer({"audit": AUDIT_COLUMNS, "linked": LINKED_COLUMNS}.get(args.suite, PROTECT_COLUMNS), args.quiet)
+    printer = Printer({"audit": AUDIT_COLUMNS, "linked": LINKED_COLUMNS, "many": MANY_COLUMNS}.get(
+        args.suite, PROTECT_COLUMNS), args.quiet)
     rows: list[dict] = []
     if args.suite == "scaling":
         rows = run_scaling(args, printer, stamp_rows)
+    elif args.suite == "many":
+        rows = run_many_suite(args, printer, stamp_rows)
     else:
         if args.suite == "quick":
             cases = quick_cases(args.time_limit)
