@@ -54,20 +54,35 @@ def assert_matches(frame, results, tables, expected):
 
 # -- the executors ----------------------------------------------------------------------------
 
-ITEMS = ["2 + 3", "1 / 0", "[7] * 2", "int('x')"]
+ITEMS = ["2 + 3", "1 / 0", "[7] * 2", "int('x')", "__import__('warnings').warn('careful') or 9"]
 
 
 @pytest.mark.parametrize("executor", [SerialExecutor(), ProcessExecutor(2)], ids=["serial", "processes"])
 def test_executor_keeps_order_and_each_items_exception(executor):
     seen = []
     out = executor.map(eval, ITEMS, progress=lambda i, o: seen.append(i))
-    assert [o.value for o in out] == [5, None, [7, 7], None]
-    assert [o.error for o in out] == [None, "ZeroDivisionError", None, "ValueError"]
+    assert [o.value for o in out] == [5, None, [7, 7], None, 9]
+    assert [o.error for o in out] == [None, "ZeroDivisionError", None, "ValueError", None]
     assert "division by zero" in out[1].message and "ZeroDivisionError" in out[1].traceback
-    assert sorted(seen) == [0, 1, 2, 3]
+    assert sorted(seen) == [0, 1, 2, 3, 4]
     with pytest.raises(ZeroDivisionError):
         out[1].get()  # the worker's exception, brought back
     assert out[2].get() == [7, 7]
+    assert out[4].warnings == [(UserWarning, "careful")] and out[0].warnings == []
+
+
+def test_run_many_names_the_table_of_each_warning():
+    from cellsuppress.many import run_many
+
+    with pytest.warns(UserWarning, match="^table b: careful$"):
+        out = run_many(eval, ["1", "__import__('warnings').warn('careful')"], ["a", "b"], SerialExecutor(),
+                       progress=False)
+    assert [o.ok for o in out] == [True, True]
+
+
+def test_a_function_workers_cannot_receive_is_refused_at_once():
+    with pytest.raises(TypeError, match="cannot be sent to worker processes"):
+        ProcessExecutor(2).map(lambda x: x, [1, 2])
 
 
 class Unpicklable(Exception):
@@ -91,12 +106,28 @@ def test_exception_that_cannot_cross_a_process_keeps_its_name_and_traceback():
     assert "raise_unpicklable" in str(e.value)  # the traceback from the worker
 
 
+PID = "__import__('os').getpid()"
+
+
+@pytest.mark.slow
+def test_the_workers_serve_every_map_until_closed():
+    with ProcessExecutor(2) as ex:
+        first = {o.value for o in ex.map(eval, [PID] * 6)}
+        second = {o.value for o in ex.map(eval, [PID] * 6)}
+        assert second <= first and len(first) <= 2
+    assert ex._pool is None  # closed: the next map starts new workers
+    import os
+    assert os.getpid() not in first
+
+
 @pytest.mark.slow
 def test_a_worker_that_dies_costs_only_its_own_item():
     items = ["1", "2", "__import__('os')._exit(3)", "4", "5", "6"]
-    out = ProcessExecutor(2).map(eval, items)
-    assert [o.value for o in out] == [1, 2, None, 4, 5, 6]
-    assert out[2].error == "WorkerDied" and "died" in out[2].message
+    with ProcessExecutor(2) as ex:
+        out = ex.map(eval, items)
+        assert [o.value for o in out] == [1, 2, None, 4, 5, 6]
+        assert out[2].error == "WorkerDied" and "died" in out[2].message
+        assert [o.value for o in ex.map(eval, ["7", "8"])] == [7, 8]  # a new pool for the next map
 
 
 def test_make_executor_checks_its_arguments():
@@ -190,7 +221,7 @@ def test_protect_many_takes_linked_sets_as_items(tables):
 def test_protect_many_progress_on_stderr(tables, capsys):
     cs.protect_many({"good": tables["t0"], "bad": unprotectable_table()}, workers=1, method="fast")
     err = capsys.readouterr().err
-    assert "protect: 2 tables on this process" in err
+    assert "protect: 2 tables in this process" in err
     assert "table bad: InfeasibleError" in err
     assert "2/2 tables done, 1 failed" in err
     cs.protect_many({"good": tables["t0"]}, workers=1, method="fast", progress=False)

@@ -873,10 +873,11 @@ def cmd_protect_many(args) -> int:
         outcomes = run_many(partial(_protect_file, spec), list(zip(args.input, map(str, outputs))), names,
                             executor, "protect", progress=not args.quiet)
     finally:
+        executor.close()
         if getattr(executor, "client", None) is not None:
             executor.client.close()  # the client this command opened for --scheduler
     frame = protect_summary(names, outcomes)
-    _write_csv(frame, summary)
+    _write_csv(frame.round({"seconds": 3}), summary)
     failed = frame[frame["error"] != ""]
     lines = [f"protect-many ({args.preset or 'strict'}, threshold {args.threshold:g}, method {args.method}): "
              f"{len(frame) - len(failed)} of {len(frame)} tables protected and audited SAFE"

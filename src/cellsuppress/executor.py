@@ -1,6 +1,6 @@
 """Run one function over many items, in this process, in local worker processes or on Dask.
 
-Every executor has one method, :meth:`Executor.map`: ``map(fn, items)`` calls ``fn(item)`` for
+Every executor does one thing, :meth:`Executor.map`: ``map(fn, items)`` calls ``fn(item)`` for
 each item and returns one :class:`Outcome` per item, in the order of the items. An exception in
 one call is caught and kept in that item's outcome (its type, message and traceback), so one
 failing item never stops the others; a worker process that dies (a crash, or killed for lack of
@@ -8,8 +8,9 @@ memory) costs only the item it was running.
 
 * :class:`SerialExecutor`: the calls one after the other in this process (no pool, nothing to
   pickle);
-* :class:`ProcessExecutor`: a pool of local worker processes (:mod:`concurrent.futures`), started
-  fresh (``forkserver`` where the platform has it, else ``spawn``), never forked from this
+* :class:`ProcessExecutor`: a pool of local worker processes (:mod:`concurrent.futures`), kept
+  from one ``map`` to the next until :meth:`Executor.close` (or the end of a ``with`` block), and
+  started fresh (``forkserver`` where the platform has it, else ``spawn``), never forked from this
   process: a fork copies the state of threads it does not copy, such as the worker threads of a
   HiGHS solve this process may have run, and can deadlock the child. Solver objects are created
   inside the workers, by ``fn``. ``fn`` and the items must pickle (a function defined at the top
@@ -29,6 +30,7 @@ import os
 import pickle
 import time
 import traceback
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -40,11 +42,14 @@ from typing import Any
 
 from .errors import RuleError
 
-__all__ = ["Outcome", "WorkerError", "Executor", "SerialExecutor", "ProcessExecutor", "DaskExecutor",
+__all__ = ["Outcome", "WorkerError", "WORKER_DIED", "Executor", "SerialExecutor", "ProcessExecutor", "DaskExecutor",
            "make_executor", "available_cores"]
 
 # progress(index, outcome): called in the calling process as each item finishes, in the order they finish
 Progress = Callable[[int, "Outcome"], None]
+
+
+WORKER_DIED = "WorkerDied"  # the error of an item whose worker process died under it
 
 
 class WorkerError(RuntimeError):
@@ -59,7 +64,9 @@ class Outcome:
     ``error`` is the exception's class name (``None`` when the call returned), ``message`` its
     text and ``traceback`` the traceback formatted where it was raised (in the worker).
     ``exception`` is the exception itself when it could be brought back from the worker.
-    ``seconds`` is the call's own wall time, without the wait for a free worker.
+    ``seconds`` is the call's own wall time, without the wait for a free worker. ``warnings``:
+    the warnings the call issued, as ``(category, message)``, for the caller to show with the
+    item's name (a worker's own stderr would show them unnamed, mixed with the other items').
     """
 
     value: Any = None
@@ -68,6 +75,7 @@ class Outcome:
     traceback: str = ""
     seconds: float = 0.0
     exception: BaseException | None = field(default=None, repr=False)
+    warnings: list = field(default_factory=list, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -103,17 +111,27 @@ def run_one(fn: Callable, item, crossing: bool = False) -> Outcome:
     """``fn(item)`` as an :class:`Outcome`. ``crossing``: the outcome is sent to another process,
     so an exception that would not pickle is left out (its type, text and traceback stay)."""
     t0 = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            value = fn(item)
+        except Exception as exc:  # noqa: BLE001 - every failure belongs to its item
+            out = Outcome.failed(exc, time.perf_counter() - t0, keep=not crossing or _pickles(exc))
+        else:
+            out = Outcome(value=value, seconds=time.perf_counter() - t0)
+    out.warnings = [(w.category if not crossing or _pickles(w.category) else UserWarning, str(w.message))
+                    for w in caught]
+    return out
+
+
+def _pickles(obj) -> bool:
+    """Whether ``obj`` survives pickling (an exception with a custom ``__init__``, or a class
+    defined inside a function, may not)."""
     try:
-        value = fn(item)
-    except Exception as exc:  # noqa: BLE001 - every failure belongs to its item
-        keep = True
-        if crossing:
-            try:
-                pickle.loads(pickle.dumps(exc))
-            except Exception:  # noqa: BLE001 - an exception with a custom __init__ may not pickle
-                keep = False
-        return Outcome.failed(exc, time.perf_counter() - t0, keep=keep)
-    return Outcome(value=value, seconds=time.perf_counter() - t0)
+        pickle.loads(pickle.dumps(obj))
+    except Exception:  # noqa: BLE001
+        return False
+    return True
 
 
 class Executor(ABC):
@@ -130,7 +148,16 @@ class Executor(ABC):
     @property
     @abstractmethod
     def description(self) -> str:
-        """Where the calls run, for progress messages (``"2 worker processes"``)."""
+        """Where the calls run, for progress messages (``"on 2 worker processes"``)."""
+
+    def close(self) -> None:
+        """Release what the executor holds (a pool's worker processes); it may still be used."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 class SerialExecutor(Executor):
@@ -148,7 +175,7 @@ class SerialExecutor(Executor):
 
     @property
     def description(self) -> str:
-        return "this process"
+        return "in this process"
 
 
 def _start_method() -> str:
@@ -156,16 +183,24 @@ def _start_method() -> str:
 
 
 class ProcessExecutor(Executor):
-    """A pool of ``workers`` local processes, made for each :meth:`map` and closed after it."""
+    """A pool of ``workers`` local processes, started at the first :meth:`map` and kept for the
+    next ones (the workers import the package once) until :meth:`close`."""
 
     def __init__(self, workers: int):
         self.slots = _check_workers(workers)
+        self._pool: ProcessPoolExecutor | None = None
 
     @property
     def description(self) -> str:
-        return f"{self.slots} worker process{'es' if self.slots > 1 else ''}"
+        return f"on {self.slots} worker process{'es' if self.slots > 1 else ''}"
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def map(self, fn, items, progress=None):
+        _check_pickles(fn)
         items = list(items)
         out: list[Outcome | None] = [None] * len(items)
         todo = list(range(len(items)))
@@ -173,27 +208,28 @@ class ProcessExecutor(Executor):
             todo = self._round(fn, items, todo, out, progress)
         return out
 
-    def _pool(self, workers: int) -> ProcessPoolExecutor:
+    @staticmethod
+    def _new_pool(workers: int) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(_start_method()))
 
     def _round(self, fn, items, todo, out, progress) -> list[int]:
-        """Run the items ``todo`` on one pool. When a worker dies the pool breaks and every
+        """Run the items ``todo`` on the pool. When a worker dies the pool breaks and every
         unfinished item fails with it; the items that may have been running then are run again
         one at a time, each alone in a pool, so that only the one that kills its worker fails.
-        Returns the items left for another round."""
-        workers = min(self.slots, len(todo))
+        Returns the items left for another round (on a new pool)."""
+        if self._pool is None:
+            self._pool = self._new_pool(self.slots)
         call = partial(run_one, fn, crossing=True)
-        broken = None
+        broken = False
         finished = 0
-        pool = self._pool(workers)
         try:
-            futures = {pool.submit(call, items[i]): i for i in todo}
+            futures = {self._pool.submit(call, items[i]): i for i in todo}
             for f in as_completed(futures):
                 i = futures[f]
                 try:
                     out[i] = f.result()
-                except BrokenProcessPool as exc:
-                    broken = exc
+                except BrokenProcessPool:
+                    broken = True
                     continue
                 except Exception as exc:  # noqa: BLE001 - e.g. a value that does not pickle
                     out[i] = Outcome.failed(exc, keep=False)
@@ -201,35 +237,35 @@ class ProcessExecutor(Executor):
                 if progress is not None:
                     progress(i, out[i])
         except BaseException:  # KeyboardInterrupt: stop the workers rather than wait for them
-            pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
             raise
-        pool.shutdown(wait=True)
-        if broken is None:
+        if not broken:
             return []
+        self.close()
         left = [i for i in todo if out[i] is None]
         # a pool hands the items to its workers in the order submitted, one queued beyond the
         # running ones: the item that broke it is among the first unfinished ones
-        suspects, rest = left[:workers + 1], left[workers + 1:]
+        suspects, rest = left[:self.slots + 1], left[self.slots + 1:]
         for i in suspects:
             out[i] = self._alone(call, items[i])
             if progress is not None:
                 progress(i, out[i])
-        if finished == 0 and all(not out[i].ok for i in suspects):
+        if finished == 0 and all(out[i].error == WORKER_DIED for i in suspects):
             # nothing ran at all (the workers cannot start): the same failure for every item
             for i in rest:
-                out[i] = Outcome(error=out[suspects[0]].error, message=out[suspects[0]].message,
-                                 traceback=out[suspects[0]].traceback)
+                out[i] = Outcome(error=out[suspects[0]].error, message=out[suspects[0]].message)
                 if progress is not None:
                     progress(i, out[i])
             return []
         return rest
 
     def _alone(self, call, item) -> Outcome:
-        pool = self._pool(1)
+        pool = self._new_pool(1)
         try:
             return pool.submit(call, item).result()
         except BrokenProcessPool:
-            return Outcome(error="WorkerDied",
+            return Outcome(error=WORKER_DIED,
                            message="the worker process running this item died (it crashed, or was killed, "
                                    "e.g. for lack of memory)")
         except Exception as exc:  # noqa: BLE001
@@ -254,11 +290,12 @@ class DaskExecutor(Executor):
     @property
     def description(self) -> str:
         address = getattr(getattr(self.client, "scheduler", None), "address", None)
-        return f"the Dask cluster at {address}" if address else "the Dask cluster"
+        return f"on the Dask cluster at {address}" if address else "on the Dask cluster"
 
     def map(self, fn, items, progress=None):
         from distributed import as_completed as dask_completed
 
+        _check_pickles(fn)
         items = list(items)
         out: list[Outcome | None] = [None] * len(items)
         if not items:
@@ -279,6 +316,15 @@ class DaskExecutor(Executor):
             self.client.cancel(futures)
             raise
         return out
+
+
+def _check_pickles(fn) -> None:
+    """A function the workers cannot receive is the caller's error, not every item's."""
+    try:
+        pickle.dumps(fn)
+    except Exception as e:  # noqa: BLE001
+        raise TypeError(f"{fn!r} cannot be sent to worker processes ({e}): give a function defined at the top "
+                        "of a module, or a functools.partial of one") from None
 
 
 def available_cores() -> int:
@@ -303,9 +349,9 @@ def make_executor(workers: int | None = None, client=None) -> Executor:
     process per available core.
 
     >>> make_executor(workers=1).description
-    'this process'
+    'in this process'
     >>> make_executor(workers=2).description
-    '2 worker processes'
+    'on 2 worker processes'
     """
     if client is not None:
         if workers is not None:

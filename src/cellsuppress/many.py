@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import sys
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from functools import partial
 
@@ -65,8 +66,8 @@ def protect_many(tables, *, workers: int | None = None, client=None, progress: b
     """
     options = _options(options, protect)
     names, items = _named(tables)
-    outcomes = run_many(partial(_protect_one, options), items, names, make_executor(workers, client),
-                        "protect", progress)
+    with make_executor(workers, client) as executor:
+        outcomes = run_many(partial(_protect_one, options), items, names, executor, "protect", progress)
     for item, o in zip(items, outcomes):
         if o.ok and isinstance(o.value, Result) and o.value.table is None:
             o.value.table = item  # left behind in the worker: the caller holds it already
@@ -95,8 +96,9 @@ def audit_many(tables, hidden=None, *, workers: int | None = None, client=None, 
     options = _options(options, audit)
     names, items = _named(tables)
     patterns = _patterns(hidden, names)
-    outcomes = run_many(partial(_audit_one, options), list(zip(items, patterns)), names,
-                        make_executor(workers, client), "audit", progress)
+    with make_executor(workers, client) as executor:
+        outcomes = run_many(partial(_audit_one, options), list(zip(items, patterns)), names, executor, "audit",
+                            progress)
     frame = audit_summary(names, outcomes, [_cells(t) for t in items])
     if return_results:
         return frame, {n: o.value if o.ok else None for n, o in zip(names, outcomes)}
@@ -182,13 +184,17 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
 def run_many(fn: Callable, items: list, names: list, executor: Executor, what: str = "protect",
              progress: bool = True) -> list[Outcome]:
     """``executor.map(fn, items)`` with a progress report on stderr: a line every few seconds,
-    each failure as it happens (named by ``names``), and a closing line."""
+    each failure as it happens (named by ``names``), and a closing line. The warnings of each
+    table's call are issued again here, in this process, named by the table."""
     report = _Report(names, executor, what) if progress else None
     if report:
         report.start()
     outcomes = executor.map(fn, items, progress=report)
     if report:
         report.close()
+    for name, o in zip(names, outcomes):
+        for category, message in o.warnings:
+            warnings.warn(f"table {name}: {message}", category, stacklevel=2)
     return outcomes
 
 
@@ -208,7 +214,7 @@ class _Report:
         return f"{self.done}/{self.total} tables done" + (f", {self.failed} failed" if self.failed else "")
 
     def start(self) -> None:
-        self._say(f"{self.what}: {self.total} tables on {self.executor.description}")
+        self._say(f"{self.what}: {self.total} tables {self.executor.description}")
 
     def __call__(self, index: int, outcome: Outcome) -> None:
         self.done += 1
