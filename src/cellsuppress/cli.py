@@ -156,7 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="local worker processes (default: one per core; 1: in this process)")
     m.add_argument("--scheduler", metavar="ADDRESS",
                    help="run on the Dask cluster of this scheduler (e.g. tcp://scheduler:8786) instead of local "
-                        "processes; needs the dask extra (pip install 'cellsuppress[dask]')")
+                        "processes; needs the dask extra (pip install 'cellsuppress[dask]'), and its workers need "
+                        "cellsuppress and the same paths to the inputs and OUTDIR (a shared file system): each "
+                        "worker reads its tables and writes their outputs")
     m.add_argument("--quiet", action="store_true", help="no progress on stderr")
     m.set_defaults(func=cmd_protect_many, published=None, html=None, microdata=False)
 
