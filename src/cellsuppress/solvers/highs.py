@@ -151,7 +151,7 @@ class HighsModel(Model):
 
     def stop(self) -> None:
         """Make a solve running in another thread end at its next check of the time limit
-        (HiGHS reads the option during the run; measured: within 0.2 s). Its best solution
+        (HiGHS reads the option during the run, so it stops within a fraction of a second). Its best solution
         and bound so far are returned as at a time limit."""
         self.h.setOptionValue("time_limit", 0.0)
 
@@ -170,8 +170,9 @@ class HighsModel(Model):
     def solve_lp(self, switch_after: float = 1.0, time_limit: float | None = None, cold: bool = False) -> Solution:
         """An LP solve that leaves simplex for the interior point method (with crossover, so
         the answer is still a vertex with duals) when simplex runs past ``switch_after`` seconds.
-        On the 6-dimensional HIER16 instance a few attacker LPs take simplex 8-40 s and the
-        interior point method 0.2 s, while most take simplex 0.01 s."""
+        On large high-dimensional blocks a few attacker LPs stall simplex for many seconds
+        where the interior point method takes a fraction of one, while most LPs are done by
+        simplex in milliseconds."""
         first = switch_after if time_limit is None else min(switch_after, time_limit)
         sol = self.solve(time_limit=first, cold=cold)
         if sol.status != "time_limit" or (time_limit is not None and time_limit <= switch_after):
@@ -185,8 +186,8 @@ class HighsModel(Model):
     def solve(self, time_limit: float | None = None, mip_gap: float | None = None,
               mip_abs_gap: float | None = None, cold: bool = False) -> Solution:
         """Solve; ``cold`` drops the previous basis first. After bounds and objective change
-        wholesale a cold start is faster: on a 2,020-cell table warm re-solves took 0.1-2 s
-        and cold ones 0.05-0.2 s."""
+        wholesale a cold start is faster than a warm one, whose old basis is far from the
+        new optimum."""
         h = self.h
         if cold:
             h.clearSolver()

@@ -1,4 +1,4 @@
-"""The master problem of the optimal method on a live backend model (DESIGN.md §2): its pool of
+"""The master problem of the optimal method on a live backend model (docs/design.md): its pool of
 capacity cuts, the incumbent (the cheapest pattern known to pass every attacker LP), the lower
 bound, and the copies of it solved in another thread for that bound.
 """

@@ -1,5 +1,5 @@
 """The optimal method: the master problem of capacity cuts, grown by the attacker LPs until its
-solution passes every one of them (DESIGN.md §2).
+solution passes every one of them (docs/design.md).
 
 The master (:mod:`~cellsuppress.suppress.master`) starts from the single-equation cuts and the
 cuts the heuristic met, is cut at its LP relaxation until the attacker LPs find nothing, and is
