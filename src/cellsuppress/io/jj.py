@@ -40,6 +40,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Union
 
@@ -77,30 +78,108 @@ def _read_text(source: PathOrFile) -> tuple[str, str]:
     return data, name
 
 
-def _to_int(tok: str, what: str, name: str, lineno: int) -> int:
-    """An integer field, tolerating ``3.0``."""
-    try:
-        v = float(tok)
-    except ValueError:
-        raise JJFormatError(f"{what} must be a number, got {tok!r}", name, lineno) from None
-    if not math.isfinite(v) or v != int(v):
-        raise JJFormatError(f"{what} must be a whole number, got {tok!r}", name, lineno)
-    return int(v)
+class _Lines:
+    """The non-blank lines of a JJ file, read in order, with their 1-based line numbers.
 
+    Knows the file's name, so every error it raises names the file and the line.
+    """
 
-def _first_bad_float(rows, cols, name, linenos, what_of_col) -> None:
-    """Find and raise on the first token that does not convert to float."""
-    for r, row in enumerate(rows):
-        for c in cols:
+    def __init__(self, text: str, name: str):
+        self.name = name
+        self.lines: list[str] = []
+        self.linenos: list[int] = []
+        # splitlines handles \n, \r\n and \r; blank lines count for the line numbers only
+        for i, ln in enumerate(text.splitlines(), start=1):
+            s = ln.strip()
+            if s:
+                self.lines.append(s)
+                self.linenos.append(i)
+        self.pos = 0
+
+    @property
+    def last_lineno(self) -> int | None:
+        return self.linenos[-1] if self.linenos else None
+
+    def error(self, message: str, lineno: int | None) -> JJFormatError:
+        return JJFormatError(message, self.name, lineno)
+
+    def next(self, what: str) -> tuple[str, int]:
+        """The next line and its number; ``what`` names what was expected if the file ends."""
+        if self.pos >= len(self.lines):
+            raise self.error(f"file ends early: expected {what}", self.last_lineno)
+        out = self.lines[self.pos], self.linenos[self.pos]
+        self.pos += 1
+        return out
+
+    def peek(self) -> tuple[str, int] | None:
+        """The next line and its number without reading it; ``None`` at the end."""
+        if self.pos >= len(self.lines):
+            return None
+        return self.lines[self.pos], self.linenos[self.pos]
+
+    def take(self, count: int) -> tuple[list[str], list[int]]:
+        """The next ``count`` lines and their numbers (fewer if the file ends first)."""
+        out = self.lines[self.pos:self.pos + count], self.linenos[self.pos:self.pos + count]
+        self.pos += count
+        return out
+
+    def whole(self, tok: str, what: str, lineno: int) -> int:
+        """An integer field, tolerating ``3.0``."""
+        try:
+            v = float(tok)
+        except ValueError:
+            raise self.error(f"{what} must be a number, got {tok!r}", lineno) from None
+        if not math.isfinite(v) or v != int(v):
+            raise self.error(f"{what} must be a whole number, got {tok!r}", lineno)
+        return int(v)
+
+    def count(self, what: str) -> tuple[int, int]:
+        """The number of ``what`` (``'cells'``, ``'relations'``), alone on the next line, and its line."""
+        s, ln = self.next(f"the number of {what}")
+        toks = s.split()
+        if len(toks) != 1:
+            raise self.error(f"expected the number of {what} alone on the line, got {s!r}", ln)
+        v = self.whole(toks[0], f"number of {what}", ln)
+        if v < 0:
+            raise self.error(f"number of {what} must be >= 0, got {v}", ln)
+        return v, ln
+
+    def fail_first(self, mask: np.ndarray, linenos: np.ndarray, message) -> None:
+        """Raise on the first record where ``mask`` is set: ``message(r)`` on line ``linenos[r]``."""
+        if mask.any():
+            r = int(np.flatnonzero(mask)[0])
+            raise self.error(message(r), int(linenos[r]))
+
+    def first_non_number(self, tokens, what, linenos) -> None:
+        """Raise on the first of ``tokens`` that is no number (``what(q)`` names token ``q``,
+        ``linenos[q]`` its line); the slow path after a vectorised conversion failed."""
+        for q, tok in enumerate(tokens):
             try:
-                float(row[c])
+                float(tok)
             except ValueError:
-                raise JJFormatError(
-                    f"{what_of_col[c]} must be a number, got {row[c]!r}", name, linenos[r]
-                ) from None
+                raise self.error(f"{what(q)} must be a number, got {tok!r}", int(linenos[q])) from None
 
 
 _CELL_FIELDS = ("index", "value", "cost", "status", "lowerbound", "upperbound", "LPL", "UPL", "SPL")
+_NUMBER_FIELDS = [0, 1, 2, 4, 5, 6, 7, 8]  # all but the status
+
+
+@dataclass
+class _Cells:
+    """The cell records: one entry per cell, in index order."""
+
+    values: np.ndarray
+    cost: np.ndarray
+    status: np.ndarray
+    lb: np.ndarray
+    ub: np.ndarray
+    lpl: np.ndarray
+    upl: np.ndarray
+    spl: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return self.values.shape[0]
 
 
 def read_jj(source: PathOrFile) -> LinearTable:
@@ -150,44 +229,58 @@ def read_jj(source: PathOrFile) -> LinearTable:
     [[-1.0, 1.0, 1.0]]
     """
     text, name = _read_text(source)
-    # splitlines handles \n, \r\n and \r; keep 1-based line numbers of non-blank lines
-    lines: list[str] = []
-    linenos: list[int] = []
-    for i, ln in enumerate(text.splitlines(), start=1):
-        s = ln.strip()
-        if s:
-            lines.append(s)
-            linenos.append(i)
-    pos = 0
-    total = len(lines)
+    lines = _Lines(text, name)
+    _read_header(lines)
+    cells = _read_cells(lines)
+    M, rhs = _read_relations(lines, cells.n)
+    hidden = (cells.status == "m") if (cells.status == "m").any() else None
+    table = LinearTable(
+        values=cells.values, M=M, rhs=rhs, lb=cells.lb, ub=cells.ub, cost=cells.cost, status=cells.status,
+        lpl=cells.lpl, upl=cells.upl, spl=cells.spl, depth=np.zeros(cells.n, dtype=np.int64), hidden=hidden,
+        labels=None,
+    )
+    _check_additive(table, name)
+    return table
 
-    def need(what: str) -> tuple[str, int]:
-        nonlocal pos
-        if pos >= total:
-            last = linenos[-1] if linenos else None
-            raise JJFormatError(f"file ends early: expected {what}", name, last)
-        out = lines[pos], linenos[pos]
-        pos += 1
-        return out
 
-    # -- header ------------------------------------------------------------
-    s, ln = need("the header line '0'")
+def _read_header(lines: _Lines) -> None:
+    s, ln = lines.next("the header line '0'")
     toks = s.split()
-    if len(toks) != 1 or _to_int(toks[0], "header", name, ln) != 0:
-        raise JJFormatError(f"the first line must be '0', got {s!r}", name, ln)
+    if len(toks) != 1 or lines.whole(toks[0], "header", ln) != 0:
+        raise lines.error(f"the first line must be '0', got {s!r}", ln)
 
-    # -- cells -------------------------------------------------------------
-    s, ln = need("the number of cells")
-    toks = s.split()
-    if len(toks) != 1:
-        raise JJFormatError(f"expected the number of cells alone on the line, got {s!r}", name, ln)
-    n = _to_int(toks[0], "number of cells", name, ln)
-    if n < 0:
-        raise JJFormatError(f"number of cells must be >= 0, got {n}", name, ln)
-    count_line = ln
 
-    cell_lines = lines[pos:pos + n]
-    cell_lnos = linenos[pos:pos + n]
+def _read_cells(lines: _Lines) -> _Cells:
+    """The cell count and the cell records after it, checked."""
+    n, count_line = lines.count("cells")
+    rows, linenos = _cell_rows(lines, n, count_line)
+    if n:
+        arr = np.array(rows, dtype=str)
+        try:
+            num = arr[:, _NUMBER_FIELDS].astype(float)
+        except ValueError:
+            fields = [_CELL_FIELDS[c] for c in _NUMBER_FIELDS]
+            lines.first_non_number([row[c] for row in rows for c in _NUMBER_FIELDS],
+                                   lambda q: fields[q % len(fields)], np.repeat(linenos, len(fields)))
+            raise  # pragma: no cover - first_non_number always raises here
+        status = np.char.lower(arr[:, 3])
+    else:
+        num = np.zeros((0, len(_NUMBER_FIELDS)))
+        status = np.zeros(0, dtype="<U1")
+    idx, values, cost, lb, ub, lpl, upl, spl = num.T
+    _check_cells(lines, rows, np.asarray(linenos, dtype=np.int64), idx, status,
+                 {"value": values, "cost": cost, "LPL": lpl, "UPL": upl, "SPL": spl}, lb, ub)
+    after = lines.peek()
+    if n and after is not None and len(after[0].split()) in (8, 9):
+        # where the relation count should be: more cell lines than announced
+        raise lines.error(f"more cell lines than the {n} announced on line {count_line}", after[1])
+    return _Cells(values=values, cost=cost, status=status, lb=lb, ub=ub, lpl=lpl, upl=upl, spl=spl)
+
+
+def _cell_rows(lines: _Lines, n: int, count_line: int) -> tuple[list[list[str]], list[int]]:
+    """The ``n`` cell lines split into their 9 fields (a missing SPL read as ``'0'``), and their
+    line numbers; raises when a line has the wrong number of fields or the count is wrong."""
+    cell_lines, linenos = lines.take(n)
     rows = [c.split() for c in cell_lines]
     for r, row in enumerate(rows):
         k = len(row)
@@ -196,163 +289,120 @@ def read_jj(source: PathOrFile) -> LinearTable:
         elif k != 9:
             if k == 1 and r > 0:
                 # most likely the relation count: fewer cell lines than announced
-                raise JJFormatError(
-                    f"the file announces {n} cells (line {count_line}) but has only {r} cell lines",
-                    name, cell_lnos[r],
-                )
-            raise JJFormatError(
+                raise lines.error(
+                    f"the file announces {n} cells (line {count_line}) but has only {r} cell lines", linenos[r])
+            raise lines.error(
                 f"a cell line needs 9 fields (index value cost status lowerbound upperbound "
-                f"LPL UPL SPL; SPL may be left out), got {k}",
-                name, cell_lnos[r],
-            )
+                f"LPL UPL SPL; SPL may be left out), got {k}", linenos[r])
     if len(rows) < n:
-        raise JJFormatError(
-            f"file ends early: announces {n} cells (line {count_line}) but has {len(rows)}",
-            name, linenos[-1],
-        )
-    pos += n
+        raise lines.error(
+            f"file ends early: announces {n} cells (line {count_line}) but has {len(rows)}", lines.last_lineno)
+    return rows, linenos
 
-    num_cols = [0, 1, 2, 4, 5, 6, 7, 8]
-    if n:
-        arr = np.array(rows, dtype=str)
-        try:
-            num = arr[:, num_cols].astype(float)
-        except ValueError:
-            _first_bad_float(rows, num_cols, name, cell_lnos, _CELL_FIELDS)
-            raise  # pragma: no cover - _first_bad_float always raises
-        status = np.char.lower(arr[:, 3])
-    else:
-        num = np.zeros((0, 8))
-        status = np.zeros(0, dtype="<U1")
-    cell_ln = np.asarray(cell_lnos, dtype=np.int64)
-    idx, values, cost, lb, ub, lpl, upl, spl = num.T
 
-    def fail_cells(mask: np.ndarray, msg) -> None:
-        if mask.any():
-            r = int(np.flatnonzero(mask)[0])
-            raise JJFormatError(msg(r), name, int(cell_ln[r]))
+def _check_cells(lines: _Lines, rows, linenos, idx, status, finite: dict, lb, ub) -> None:
+    """Indices 0..n-1 in order, finite numbers where they must be, ``lb <= ub``, known statuses."""
+    def fail(mask, message):
+        lines.fail_first(mask, linenos, message)
 
-    fail_cells(~np.isfinite(idx) | (idx != np.round(idx)),
-               lambda r: f"cell index must be a whole number, got {rows[r][0]!r}")
-    expected = np.arange(n)
-    bad = idx != expected
+    fail(~np.isfinite(idx) | (idx != np.round(idx)),
+         lambda r: f"cell index must be a whole number, got {rows[r][0]!r}")
+    bad = idx != np.arange(idx.size)
     if bad.any():
         r = int(np.flatnonzero(bad)[0])
         i = int(idx[r])
         dup = 0 <= i < r  # an index equal to an earlier line's (those are all in order)
-        raise JJFormatError(
+        raise lines.error(
             f"cell index {i} {'duplicated' if dup else 'out of order'}: "
-            f"expected {r} (indices run 0..{n - 1} in order)",
-            name, int(cell_ln[r]),
-        )
-    for col, what in ((values, "value"), (cost, "cost"), (lpl, "LPL"), (upl, "UPL"), (spl, "SPL")):
-        fail_cells(~np.isfinite(col), lambda r, what=what: f"{what} must be finite, got {rows[r][_CELL_FIELDS.index(what)]!r}")
-    fail_cells(np.isnan(lb) | (lb == np.inf), lambda r: f"lowerbound must be a number below +inf, got {rows[r][4]!r}")
-    fail_cells(np.isnan(ub) | (ub == -np.inf), lambda r: f"upperbound must be a number above -inf, got {rows[r][5]!r}")
-    fail_cells(lb > ub, lambda r: f"lowerbound {rows[r][4]} > upperbound {rows[r][5]}")
-    fail_cells(~np.isin(status, _STATUSES),
-               lambda r: f"status must be one of s, u, m, z, got {rows[r][3]!r}")
+            f"expected {r} (indices run 0..{idx.size - 1} in order)", int(linenos[r]))
+    for what, col in finite.items():
+        f = _CELL_FIELDS.index(what)
+        fail(~np.isfinite(col), lambda r, what=what, f=f: f"{what} must be finite, got {rows[r][f]!r}")
+    fail(np.isnan(lb) | (lb == np.inf), lambda r: f"lowerbound must be a number below +inf, got {rows[r][4]!r}")
+    fail(np.isnan(ub) | (ub == -np.inf), lambda r: f"upperbound must be a number above -inf, got {rows[r][5]!r}")
+    fail(lb > ub, lambda r: f"lowerbound {rows[r][4]} > upperbound {rows[r][5]}")
+    fail(~np.isin(status, _STATUSES), lambda r: f"status must be one of s, u, m, z, got {rows[r][3]!r}")
 
-    # -- relations ---------------------------------------------------------
-    s, ln = need("the number of relations")
-    toks = s.split()
-    if len(toks) != 1:
-        if n and len(toks) in (8, 9):
-            raise JJFormatError(
-                f"more cell lines than the {n} announced on line {count_line}", name, ln
-            )
-        raise JJFormatError(f"expected the number of relations alone on the line, got {s!r}", name, ln)
-    m = _to_int(toks[0], "number of relations", name, ln)
-    if m < 0:
-        raise JJFormatError(f"number of relations must be >= 0, got {m}", name, ln)
-    rel_count_line = ln
 
+def _read_relations(lines: _Lines, n: int) -> tuple[sp.csr_matrix, np.ndarray]:
+    """The relation count and records after it (the last lines of the file) as ``M`` and ``rhs``."""
+    m, count_line = lines.count("relations")
+    rel_lines, linenos = lines.take(m)
     rhs = np.zeros(m)
     ks = np.zeros(m, dtype=np.int64)
-    tail_tokens: list[str] = []
-    rel_lnos = linenos[pos:pos + m]
-    for j, s in enumerate(lines[pos:pos + m]):
-        ln = rel_lnos[j]
-        head, sep, tail = s.partition(":")
-        if not sep:
-            raise JJFormatError(
-                f"a relation line needs 'rhs k : cell (coef) ...'; no ':' in {s[:60]!r}", name, ln
-            )
-        h = head.split()
-        if len(h) != 2:
-            raise JJFormatError(f"expected 'rhs k' before ':', got {head.strip()!r}", name, ln)
-        try:
-            rhs[j] = float(h[0])
-        except ValueError:
-            raise JJFormatError(f"rhs must be a number, got {h[0]!r}", name, ln) from None
-        if not math.isfinite(rhs[j]):
-            raise JJFormatError(f"rhs must be finite, got {h[0]!r}", name, ln)
-        k = _to_int(h[1], "k (number of cells in the relation)", name, ln)
-        t = tail.replace("(", " ").replace(")", " ").split()
-        if len(t) % 2:
-            raise JJFormatError("a relation must list 'cell (coef)' pairs; odd number of fields", name, ln)
-        if len(t) != 2 * k:
-            raise JJFormatError(f"relation says k = {k} cells but lists {len(t) // 2}", name, ln)
-        ks[j] = k
-        tail_tokens.extend(t)
-    if len(rel_lnos) < m:
-        raise JJFormatError(
-            f"file ends early: announces {m} relations (line {rel_count_line}) but has {len(rel_lnos)}",
-            name, linenos[-1],
-        )
-    pos += m
-    if pos < total:
-        raise JJFormatError(
-            f"unexpected content after the {m} relations announced on line {rel_count_line}: "
-            f"{lines[pos][:60]!r}",
-            name, linenos[pos],
-        )
+    pairs: list[str] = []  # cell, coef, cell, coef ... of all relations in turn
+    for j, s in enumerate(rel_lines):
+        rhs[j], ks[j] = _relation_head(lines, s, linenos[j], pairs)
+    if len(linenos) < m:
+        raise lines.error(
+            f"file ends early: announces {m} relations (line {count_line}) but has {len(linenos)}",
+            lines.last_lineno)
+    after = lines.peek()
+    if after is not None:
+        raise lines.error(
+            f"unexpected content after the {m} relations announced on line {count_line}: {after[0][:60]!r}",
+            after[1])
+    return _relation_matrix(lines, pairs, ks, np.asarray(linenos, dtype=np.int64), n), rhs
 
-    nz_ln = np.repeat(np.asarray(rel_lnos, dtype=np.int64), ks)
-    rows_idx = np.repeat(np.arange(m, dtype=np.int64), ks)
+
+def _relation_head(lines: _Lines, s: str, ln: int, pairs: list[str]) -> tuple[float, int]:
+    """``rhs`` and ``k`` of the relation line ``s``; its ``cell (coef)`` tokens go onto ``pairs``."""
+    head, sep, tail = s.partition(":")
+    if not sep:
+        raise lines.error(f"a relation line needs 'rhs k : cell (coef) ...'; no ':' in {s[:60]!r}", ln)
+    h = head.split()
+    if len(h) != 2:
+        raise lines.error(f"expected 'rhs k' before ':', got {head.strip()!r}", ln)
     try:
-        pairs = np.array(tail_tokens, dtype=float)
+        rhs = float(h[0])
     except ValueError:
-        for q, tok in enumerate(tail_tokens):
-            try:
-                float(tok)
-            except ValueError:
-                what = "cell index" if q % 2 == 0 else "coefficient"
-                raise JJFormatError(f"{what} must be a number, got {tok!r}", name, int(nz_ln[q // 2])) from None
-        raise  # pragma: no cover
-    cells_f = pairs[0::2]
-    coefs = pairs[1::2]
+        raise lines.error(f"rhs must be a number, got {h[0]!r}", ln) from None
+    if not math.isfinite(rhs):
+        raise lines.error(f"rhs must be finite, got {h[0]!r}", ln)
+    k = lines.whole(h[1], "k (number of cells in the relation)", ln)
+    t = tail.replace("(", " ").replace(")", " ").split()
+    if len(t) % 2:
+        raise lines.error("a relation must list 'cell (coef)' pairs; odd number of fields", ln)
+    if len(t) != 2 * k:
+        raise lines.error(f"relation says k = {k} cells but lists {len(t) // 2}", ln)
+    pairs.extend(t)
+    return rhs, k
 
-    def fail_nz(mask: np.ndarray, msg) -> None:
-        if mask.any():
-            q = int(np.flatnonzero(mask)[0])
-            raise JJFormatError(msg(q), name, int(nz_ln[q]))
 
-    fail_nz(~np.isfinite(cells_f) | (cells_f != np.round(cells_f)),
-            lambda q: f"cell index must be a whole number, got {tail_tokens[2 * q]!r}")
-    fail_nz((cells_f < 0) | (cells_f >= n),
-            lambda q: f"relation names cell {tail_tokens[2 * q]} but cells are 0..{n - 1}")
-    fail_nz(~np.isfinite(coefs), lambda q: f"coefficient must be finite, got {tail_tokens[2 * q + 1]!r}")
+def _relation_matrix(lines: _Lines, pairs: list[str], ks: np.ndarray, linenos: np.ndarray,
+                     n: int) -> sp.csr_matrix:
+    """``M`` (one row per relation) from the ``cell (coef)`` tokens of all relations, ``ks[j]``
+    pairs in relation ``j``; raises on a cell that is not one of the ``n`` or named twice in a
+    relation, and on a coefficient that is not a finite number."""
+    m = ks.size
+    nz_ln = np.repeat(linenos, ks)  # the line of every pair
+    rows = np.repeat(np.arange(m, dtype=np.int64), ks)
+    try:
+        num = np.array(pairs, dtype=float)
+    except ValueError:
+        lines.first_non_number(pairs, lambda q: "cell index" if q % 2 == 0 else "coefficient", np.repeat(nz_ln, 2))
+        raise  # pragma: no cover - first_non_number always raises here
+    cells_f = num[0::2]
+    coefs = num[1::2]
+
+    def fail(mask, message):
+        lines.fail_first(mask, nz_ln, message)
+
+    fail(~np.isfinite(cells_f) | (cells_f != np.round(cells_f)),
+         lambda q: f"cell index must be a whole number, got {pairs[2 * q]!r}")
+    fail((cells_f < 0) | (cells_f >= n), lambda q: f"relation names cell {pairs[2 * q]} but cells are 0..{n - 1}")
+    fail(~np.isfinite(coefs), lambda q: f"coefficient must be finite, got {pairs[2 * q + 1]!r}")
     cols = cells_f.astype(np.int64)
-    # the same cell twice in one relation
     if cols.size:
-        key = rows_idx * max(n, 1) + cols
+        key = rows * max(n, 1) + cols
         order = np.argsort(key, kind="stable")
         dup = np.zeros(cols.size, dtype=bool)
         dup[order[1:]] = key[order[1:]] == key[order[:-1]]
-        fail_nz(dup, lambda q: f"cell {cols[q]} appears twice in the same relation")
-
-    M = sp.csr_matrix((coefs, (rows_idx, cols)), shape=(m, n), dtype=float)
+        fail(dup, lambda q: f"cell {cols[q]} appears twice in the same relation")
+    M = sp.csr_matrix((coefs, (rows, cols)), shape=(m, n), dtype=float)
     M.eliminate_zeros()
     M.sort_indices()
-
-    hidden = (status == "m") if (status == "m").any() else None
-    table = LinearTable(
-        values=values, M=M, rhs=rhs, lb=lb, ub=ub, cost=cost, status=status,
-        lpl=lpl, upl=upl, spl=spl, depth=np.zeros(n, dtype=np.int64), hidden=hidden, labels=None,
-    )
-    _check_additive(table, name)
-    return table
+    return M
 
 
 def _relation_scale(M: sp.csr_matrix, values: np.ndarray) -> np.ndarray:
