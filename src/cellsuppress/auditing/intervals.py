@@ -107,32 +107,189 @@ def feasibility_intervals(table: LinearTable, hidden: np.ndarray, attacker_lb: n
 def _block_intervals(A, t, lb, ub, integer, table, cells, wanted=None):
     """Intervals of one block's cells and the number of LPs (or MILPs) solved.
 
-    Two solves per cell at most, fewer when an answer is already known exactly:
-    a feasible table found so far reaches the cell's a-priori bound; the cell is tied to an
-    already solved one by an exact relation ``y_i = c + s y_j`` (see :func:`_relations`), so the
-    same table is optimal for both; or (LP only) a table found reaches a value that the
-    Lagrangian bound of an earlier solve's duals proves optimal.
+    Two solves per cell at most, fewer when an answer is already known exactly (see
+    :class:`_BlockSolver`).
     """
     k = A.shape[1]
     if k == 1:
-        # a lone hidden cell: any equation it is in pins it
-        coef = A.toarray().ravel()
-        nz = np.flatnonzero(coef)
-        if nz.size == 0:
-            return lb.copy(), ub.copy(), 0
-        vals = t[nz] / coef[nz]
-        v = vals[0]
-        if np.abs(vals - v).max() > TOL * max(1, abs(v)) or v < lb[0] - TOL or v > ub[0] + TOL:
-            raise AuditError(f"published values contradict each other around hidden {table.cell_labels(cells)[0]}")
-        return np.array([v]), np.array([v]), 0
-    A = sp.csr_matrix(A, dtype=float)
-    if k >= _RELATE_MIN:
-        group, const, scale = _relations(A, t, lb, ub)
-    else:
-        group, const, scale = np.full(k, -1), np.zeros(k), np.ones(k)
-    by_group = np.argsort(group, kind="stable")
-    cuts = np.searchsorted(group[by_group], np.arange(max(group.max(), -1) + 2))
-    pinned = np.flatnonzero(group == _PINNED)
+        return _lone_cell(A, t, lb, ub, table, cells)
+    solver = _BlockSolver(sp.csr_matrix(A, dtype=float), t, lb, ub, integer, table, cells)
+    wanted = np.ones(k, dtype=bool) if wanted is None else np.asarray(wanted, dtype=bool)
+    for j in np.flatnonzero(wanted).tolist():
+        # alternate the direction that comes first: the next solve starts near the last optimum
+        for maximize in ((False, True) if j % 2 == 0 else (True, False)):
+            if not solver.known_without_solve(j, maximize):
+                solver.solve(j, maximize)
+    return solver.result()
+
+
+def _lone_cell(A, t, lb, ub, table, cells):
+    """The interval of a block of one hidden cell: any equation it is in pins it."""
+    coef = A.toarray().ravel()
+    nz = np.flatnonzero(coef)
+    if nz.size == 0:
+        return lb.copy(), ub.copy(), 0
+    vals = t[nz] / coef[nz]
+    v = vals[0]
+    if np.abs(vals - v).max() > TOL * max(1, abs(v)) or v < lb[0] - TOL or v > ub[0] + TOL:
+        raise AuditError(f"published values contradict each other around hidden {table.cell_labels(cells)[0]}")
+    return np.array([v]), np.array([v]), 0
+
+
+class _BlockSolver:
+    """The interval solves of one block of hidden cells ``A y = t``, ``lb <= y <= ub``, and what
+    their solutions teach about the cells not solved yet.
+
+    Only the objective changes between solves, so HiGHS warm starts. An answer is taken without
+    a solve when it is already known exactly: a feasible table found so far reaches the cell's
+    a-priori bound; the cell is tied to an already solved one by an exact relation
+    ``y_i = c + s y_j`` (see :func:`_relations`), so the same table is optimal for both; or (LP
+    only) a table found reaches a value that the Lagrangian bound of an earlier solve's duals
+    proves optimal.
+    """
+
+    def __init__(self, A: sp.csr_matrix, t, lb, ub, integer: bool, table: LinearTable, cells: np.ndarray):
+        k = A.shape[1]
+        self.A, self.t, self.lb, self.ub, self.integer = A, t, lb, ub, integer
+        self.table, self.cells = table, cells  # for the messages
+        if k >= _RELATE_MIN:
+            self.group, self.const, self.scale = _relations(A, t, lb, ub)
+        else:
+            self.group, self.const, self.scale = np.full(k, -1), np.zeros(k), np.ones(k)
+        self.by_group = np.argsort(self.group, kind="stable")
+        self.cuts = np.searchsorted(self.group[self.by_group], np.arange(max(self.group.max(), -1) + 2))
+        self.model = _interval_model(A, t, lb, ub, integer)
+        self.c = np.zeros(k)
+        self.solves = 0
+        self.lo = np.full(k, np.nan)
+        self.hi = np.full(k, np.nan)
+        self.done_lo = np.zeros(k, dtype=bool)
+        self.done_hi = np.zeros(k, dtype=bool)
+        # range of the feasible tables found so far (attained values), and proven bounds from duals
+        self.seen_lo = np.full(k, np.inf)
+        self.seen_hi = np.full(k, -np.inf)
+        self.dual_lo = np.full(k, -np.inf)
+        self.dual_hi = np.full(k, np.inf)
+        with np.errstate(invalid="ignore"):
+            self.at_lb = lb + _EXACT * np.maximum(1, np.abs(lb))
+            self.at_ub = ub - _EXACT * np.maximum(1, np.abs(ub))
+        # HiGHS's primal feasibility tolerance, plus rounding on the largest value
+        self.feas_tol = 1e-7 + 1e-12 * np.abs(t).max(initial=0.0)
+        self.retries = 3  # cold re-solves that leave residuals: then the model is beyond it, stop trying
+        self.have_point = False
+
+    def _side(self, maximize: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The answers and their done flags in one direction."""
+        return (self.hi, self.done_hi) if maximize else (self.lo, self.done_lo)
+
+    def known_without_solve(self, j: int, maximize: bool) -> bool:
+        """Whether cell ``j``'s optimum in this direction is known without a solve (then it is set)."""
+        if maximize:
+            seen = self.seen_hi[j]
+            if self.done_hi[j]:
+                return True
+            if seen >= self.at_ub[j]:
+                self.hi[j] = self.ub[j]
+                return True
+            if seen > -np.inf and self.dual_hi[j] <= seen + _EXACT * max(1, abs(seen)):
+                self.hi[j] = seen
+                return True
+        else:
+            seen = self.seen_lo[j]
+            if self.done_lo[j]:
+                return True
+            if seen <= self.at_lb[j]:
+                self.lo[j] = self.lb[j]
+                return True
+            if seen < np.inf and self.dual_lo[j] >= seen - _EXACT * max(1, abs(seen)):
+                self.lo[j] = seen
+                return True
+        return False
+
+    def solve(self, j: int, maximize: bool) -> None:
+        """Solve for cell ``j``'s optimum in one direction and pass on what the solution shows."""
+        sol, ok = self._optimum(j, maximize)
+        out, done = self._side(maximize)
+        done[j] = True
+        out[j] = self._answer(sol, maximize)
+        if not self.have_point:
+            # a table exists (an integer one if integer): pinned cells take their value
+            pinned = np.flatnonzero(self.group == _PINNED)
+            self.lo[pinned] = self.hi[pinned] = self.const[pinned]
+            self.done_lo[pinned] = self.done_hi[pinned] = True
+            self.have_point = True
+        if self.group[j] >= 0:
+            self.spread(j, maximize)
+        self.learn(sol, ok)
+
+    def _optimum(self, j: int, maximize: bool):
+        """The solver's solution for cell ``j`` and whether it is a table within tolerance."""
+        self.c[j] = 1.0
+        self.model.set_objective(self.c, maximize=maximize)
+        sol = self.model.solve()
+        self.solves += 1
+        ok = sol.x is not None and _feasible(self.A, self.t, self.lb, self.ub, sol.x, self.feas_tol)
+        if sol.status == "optimal" and not ok and not self.integer and self.retries:
+            # a warm re-solve sometimes ends "optimal" with residuals above HiGHS's tolerance
+            # and an objective off by ~1e-6; from scratch it is accurate
+            sol = self.model.solve(cold=True)
+            self.solves += 1
+            ok = sol.x is not None and _feasible(self.A, self.t, self.lb, self.ub, sol.x, self.feas_tol)
+            self.retries -= 0 if ok else 1
+        self.c[j] = 0.0
+        return sol, ok
+
+    def _answer(self, sol, maximize: bool) -> float:
+        """The optimum of a solve; raises when the block has no table or the solver failed."""
+        if sol.status == "optimal":
+            return sol.objective
+        if sol.status == "unbounded":
+            return np.inf if maximize else -np.inf
+        cells, labels = self.cells, self.table.cell_labels
+        if sol.status == "infeasible":
+            raise AuditError(
+                "the published values admit no table within the bounds: block of hidden cells "
+                f"{', '.join(labels(cells[:5]))}{' ...' if cells.size > 5 else ''}")
+        raise AuditError(f"the solver failed ({sol.status}) on the block of {', '.join(labels(cells[:3]))}")
+
+    def spread(self, j: int, maximize: bool) -> None:
+        """Cell ``j``'s optimum is its relation group's: in ``j``'s direction for the members that
+        move with ``j``, in the other one for those that move against it."""
+        out, done = self._side(maximize)
+        other, other_done = self._side(not maximize)
+        g = self.group[j]
+        mem = self.by_group[self.cuts[g]:self.cuts[g + 1]]
+        const, scale = self.const, self.scale
+        with np.errstate(invalid="ignore"):
+            val = const[mem] + scale[mem] * ((out[j] - const[j]) / scale[j])
+        same = np.sign(scale[mem]) == np.sign(scale[j])
+        _take(mem[same], val[same], out, done)
+        _take(mem[~same], val[~same], other, other_done)
+
+    def learn(self, sol, ok: bool) -> None:
+        """The range that tables found reach (if ``sol.x`` is one) and the bounds its duals prove."""
+        if ok:
+            np.minimum(self.seen_lo, sol.x, out=self.seen_lo)
+            np.maximum(self.seen_hi, sol.x, out=self.seen_hi)
+        if sol.row_duals is not None:
+            # HiGHS's reduced costs are c - A^T y: the row duals y are the multipliers (a wrong
+            # sign would only give useless bounds, never wrong ones)
+            g = self.A.T @ sol.row_duals
+            ut = float(sol.row_duals @ self.t)
+            np.minimum(self.dual_hi, _lagrangian(g, ut, self.lb, self.ub, True), out=self.dual_hi)
+            np.maximum(self.dual_lo, _lagrangian(g, ut, self.lb, self.ub, False), out=self.dual_lo)
+
+    def result(self) -> tuple[np.ndarray, np.ndarray, int]:
+        """``(lo, hi, solves)``; an integer attacker's bounds rounded inwards."""
+        lo, hi = self.lo, self.hi
+        if self.integer:
+            lo, hi = np.ceil(lo - TOL) + 0.0, np.floor(hi + TOL) + 0.0
+        return lo, hi, self.solves
+
+
+def _interval_model(A, t, lb, ub, integer: bool) -> HighsModel:
+    """The block's model with a zero objective, its options set for a run of re-solves."""
+    k = A.shape[1]
     lp = LinearProgram(c=np.zeros(k), A=A, row_lo=t, row_hi=t, col_lo=lb, col_hi=ub,
                        integer=np.full(k, bool(integer)))
     model = HighsModel(lp)
@@ -143,101 +300,7 @@ def _block_intervals(A, t, lb, ub, integer, table, cells, wanted=None):
         # only the objective changes, so the basis stays primal feasible: primal simplex re-solves
         # in a few iterations where dual simplex takes hundreds
         model.set_option("simplex_strategy", 4)
-    lo = np.full(k, np.nan)
-    hi = np.full(k, np.nan)
-    wanted = np.ones(k, dtype=bool) if wanted is None else np.asarray(wanted, dtype=bool)
-    done_lo = np.zeros(k, dtype=bool)
-    done_hi = np.zeros(k, dtype=bool)
-    # range of the feasible tables found so far (attained values), and proven bounds from duals
-    seen_lo = np.full(k, np.inf)
-    seen_hi = np.full(k, -np.inf)
-    dual_lo = np.full(k, -np.inf)
-    dual_hi = np.full(k, np.inf)
-    with np.errstate(invalid="ignore"):
-        at_lb = lb + _EXACT * np.maximum(1, np.abs(lb))
-        at_ub = ub - _EXACT * np.maximum(1, np.abs(ub))
-    # HiGHS's primal feasibility tolerance, plus rounding on the largest value
-    feas_tol = 1e-7 + 1e-12 * np.abs(t).max(initial=0.0)
-    retries = 3  # cold re-solves that leave residuals: then the model is beyond it, stop trying
-    have_point = False
-    c = np.zeros(k)
-    solves = 0
-    for j in range(k):
-        if not wanted[j]:
-            continue
-        # alternate the direction that comes first: the next solve starts near the last optimum
-        for maximize in ((False, True) if j % 2 == 0 else (True, False)):
-            if maximize:
-                if done_hi[j]:
-                    continue
-                if seen_hi[j] >= at_ub[j]:
-                    hi[j] = ub[j]
-                    continue
-                if seen_hi[j] > -np.inf and dual_hi[j] <= seen_hi[j] + _EXACT * max(1, abs(seen_hi[j])):
-                    hi[j] = seen_hi[j]
-                    continue
-            else:
-                if done_lo[j]:
-                    continue
-                if seen_lo[j] <= at_lb[j]:
-                    lo[j] = lb[j]
-                    continue
-                if seen_lo[j] < np.inf and dual_lo[j] >= seen_lo[j] - _EXACT * max(1, abs(seen_lo[j])):
-                    lo[j] = seen_lo[j]
-                    continue
-            c[j] = 1.0
-            model.set_objective(c, maximize=maximize)
-            sol = model.solve()
-            solves += 1
-            ok = sol.x is not None and _feasible(A, t, lb, ub, sol.x, feas_tol)
-            if sol.status == "optimal" and not ok and not integer and retries:
-                # a warm re-solve sometimes ends "optimal" with residuals above HiGHS's tolerance
-                # and an objective off by ~1e-6; from scratch it is accurate
-                sol = model.solve(cold=True)
-                solves += 1
-                ok = sol.x is not None and _feasible(A, t, lb, ub, sol.x, feas_tol)
-                retries -= 0 if ok else 1
-            c[j] = 0.0
-            out, done = (hi, done_hi) if maximize else (lo, done_lo)
-            other, other_done = (lo, done_lo) if maximize else (hi, done_hi)
-            done[j] = True
-            if sol.status == "optimal":
-                out[j] = sol.objective
-            elif sol.status == "unbounded":
-                out[j] = np.inf if maximize else -np.inf
-            elif sol.status == "infeasible":
-                raise AuditError(
-                    "the published values admit no table within the bounds: block of hidden cells "
-                    f"{', '.join(table.cell_labels(cells[:5]))}{' ...' if k > 5 else ''}")
-            else:
-                raise AuditError(f"the solver failed ({sol.status}) on the block of {', '.join(table.cell_labels(cells[:3]))}")
-            if not have_point:
-                # a table exists (an integer one if integer): pinned cells take their value
-                lo[pinned] = hi[pinned] = const[pinned]
-                done_lo[pinned] = done_hi[pinned] = True
-                have_point = True
-            if group[j] >= 0:
-                # the anchor's optimum, hence every member's: in j's direction if the member
-                # moves with j, in the other one if against
-                mem = by_group[cuts[group[j]]:cuts[group[j] + 1]]
-                with np.errstate(invalid="ignore"):
-                    val = const[mem] + scale[mem] * ((out[j] - const[j]) / scale[j])
-                same = np.sign(scale[mem]) == np.sign(scale[j])
-                _take(mem[same], val[same], out, done)
-                _take(mem[~same], val[~same], other, other_done)
-            if ok:
-                np.minimum(seen_lo, sol.x, out=seen_lo)
-                np.maximum(seen_hi, sol.x, out=seen_hi)
-            if sol.row_duals is not None:
-                # HiGHS's reduced costs are c - A^T y: the row duals y are the multipliers (a wrong
-                # sign would only give useless bounds, never wrong ones)
-                g = A.T @ sol.row_duals
-                ut = float(sol.row_duals @ t)
-                np.minimum(dual_hi, _lagrangian(g, ut, lb, ub, True), out=dual_hi)
-                np.maximum(dual_lo, _lagrangian(g, ut, lb, ub, False), out=dual_lo)
-    if integer:
-        lo, hi = np.ceil(lo - TOL) + 0.0, np.floor(hi + TOL) + 0.0
-    return lo, hi, solves
+    return model
 
 
 def _take(idx, val, out, done) -> None:
@@ -264,46 +327,103 @@ def _relations(A, t, lb, ub, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.
     ``w`` with ``A^T w = e_i - scale_i e_a`` (or ``e_i``), which gives ``const_i = w . t``: the
     result does not rest on chance.
     """
-    import scipy.sparse.linalg as spla
-
-    m, k = A.shape
+    k = A.shape[1]
     group = np.full(k, -1)
     const = np.zeros(k)
     scale = np.ones(k)
-    none = (group, const, scale)
-    try:
-        model = HighsModel(LinearProgram(c=np.zeros(k), A=A, row_lo=t, row_hi=t, col_lo=lb, col_hi=ub))
-        if model.solve().status != "optimal":
-            return none  # the solves proper report it
-        basic = model.basis()
-    except Exception:  # noqa: BLE001 - a shortcut only: without it every cell is solved
-        return none
-    if basic.size != m:
-        return none
-    is_col = basic >= 0
-    pos = np.full(k, -1)
-    pos[basic[is_col]] = np.flatnonzero(is_col)
-    # the basis matrix: a column of A or a row's slack (unit column) per basis position
-    Ac = A.tocoo()
-    keep = pos[Ac.col] >= 0
-    slack_at = np.flatnonzero(~is_col)
-    Bm = sp.csc_matrix((np.concatenate([Ac.data[keep], np.ones(slack_at.size)]),
-                        (np.concatenate([Ac.row[keep], -1 - basic[slack_at]]),
-                         np.concatenate([pos[Ac.col[keep]], slack_at]))), shape=(m, m))
-    try:
-        lu = spla.splu(Bm)
-    except RuntimeError:
-        return none
+    basis = _Basis.of_first_lp(A, t, lb, ub)
+    if basis is None:
+        return group, const, scale
     fixed = lb >= ub
-    free = (pos < 0) & ~fixed
+    P = _null_space_projection(A, basis, fixed, seed)
+    cand = _candidate_groups(P, fixed)
+    if cand is None:
+        return group, const, scale
+    cell, anchor, ratio = cand
+    proven, wt = _prove_relations(A, t, basis, cell, anchor, ratio)
+    pz = proven & (anchor < 0)
+    group[cell[pz]] = _PINNED
+    const[cell[pz]] = wt[pz]
+    group[fixed] = _PINNED
+    const[fixed] = lb[fixed]
+    pr = proven & (anchor >= 0)
+    members = cell[pr]
+    anchors = anchor[pr]
+    ids = np.unique(anchors)
+    group[ids] = np.arange(ids.size)
+    group[members] = np.searchsorted(ids, anchors)
+    const[members] = wt[pr]
+    scale[members] = ratio[pr]
+    return group, const, scale
+
+
+@dataclass
+class _Basis:
+    """A basis of ``A y = t`` and the LU factors of its matrix.
+
+    ``basic[p]`` is the column at basis position ``p``, or ``-1 - r`` for row ``r``'s slack;
+    ``pos[i]`` is column ``i``'s basis position, ``-1`` when it is not basic.
+    """
+
+    basic: np.ndarray
+    pos: np.ndarray
+    lu: object  # scipy.sparse.linalg.SuperLU
+
+    @classmethod
+    def of_first_lp(cls, A, t, lb, ub) -> _Basis | None:
+        """The optimal basis of a zero-objective LP over the block; ``None`` when there is none
+        (the solves proper report why) or it cannot be factorised."""
+        import scipy.sparse.linalg as spla
+
+        m, k = A.shape
+        try:
+            model = HighsModel(LinearProgram(c=np.zeros(k), A=A, row_lo=t, row_hi=t, col_lo=lb, col_hi=ub))
+            if model.solve().status != "optimal":
+                return None
+            basic = model.basis()
+        except Exception:  # noqa: BLE001 - a shortcut only: without it every cell is solved
+            return None
+        if basic.size != m:
+            return None
+        is_col = basic >= 0
+        pos = np.full(k, -1)
+        pos[basic[is_col]] = np.flatnonzero(is_col)
+        # the basis matrix: a column of A or a row's slack (unit column) per basis position
+        Ac = A.tocoo()
+        keep = pos[Ac.col] >= 0
+        slack_at = np.flatnonzero(~is_col)
+        Bm = sp.csc_matrix((np.concatenate([Ac.data[keep], np.ones(slack_at.size)]),
+                            (np.concatenate([Ac.row[keep], -1 - basic[slack_at]]),
+                             np.concatenate([pos[Ac.col[keep]], slack_at]))), shape=(m, m))
+        try:
+            lu = spla.splu(Bm)
+        except RuntimeError:
+            return None
+        return cls(basic, pos, lu)
+
+
+def _null_space_projection(A, basis: _Basis, fixed: np.ndarray, seed: int) -> np.ndarray:
+    """Three random directions of the null space of ``A`` (columns of a ``k x 3`` array), the
+    free non-basic cells drawn at random and the basic ones solved for; fixed cells stay 0."""
+    k = A.shape[1]
+    free = (basis.pos < 0) & ~fixed
     R = np.random.default_rng(seed).standard_normal((int(free.sum()), 3))
     P = np.zeros((k, 3))
     P[free] = R
-    basic_cols = basic[is_col]
-    P[basic_cols] = -lu.solve(np.asarray(A[:, free] @ R))[pos[basic_cols]]
+    basic_cols = basis.basic[basis.basic >= 0]
+    P[basic_cols] = -basis.lu.solve(np.asarray(A[:, free] @ R))[basis.pos[basic_cols]]
+    return P
+
+
+def _candidate_groups(P: np.ndarray, fixed: np.ndarray):
+    """Candidate relations from the projections ``P``: ``(cell, anchor, ratio)``, one entry per
+    candidate, ``anchor -1`` for a cell that looks constant (its projections are all 0), else
+    ``y_cell = const + ratio * y_anchor`` (their projections are proportional; the lowest cell of
+    a set of proportional ones is the anchor). ``None`` when the projections overflowed."""
+    k = P.shape[0]
     size = np.abs(P).max(initial=0.0)
     if not np.isfinite(size):
-        return none
+        return None
     zero = (np.abs(P).max(axis=1) <= 1e-9 * size) & ~fixed
     live = np.flatnonzero(~zero & ~fixed)
     lead = P[live, 0]
@@ -319,18 +439,28 @@ def _relations(A, t, lb, ub, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.
     np.minimum.at(first, cand, live)  # the lowest index of a candidate group is its anchor
     anchor = first[cand]
     ratio = lead / P[anchor, 0]
-    # prove every relation: w solves B^T w = b with b the relation's basic part, then A^T w must
-    # be the whole relation
-    ci = np.concatenate([np.flatnonzero(zero), live])
-    ca = np.concatenate([np.full(int(zero.sum()), -1), anchor])
-    cr = np.concatenate([np.zeros(int(zero.sum())), ratio])
-    proven = np.zeros(ci.size, dtype=bool)
-    wt = np.zeros(ci.size)
+    n_zero = int(zero.sum())
+    return (np.concatenate([np.flatnonzero(zero), live]),
+            np.concatenate([np.full(n_zero, -1), anchor]),
+            np.concatenate([np.zeros(n_zero), ratio]))
+
+
+def _prove_relations(A, t, basis: _Basis, cell, anchor, ratio) -> tuple[np.ndarray, np.ndarray]:
+    """Which candidates hold on every table, and each one's constant ``w . t``.
+
+    ``w`` solves ``B^T w = b`` with ``b`` the basic part of the relation ``e_cell - ratio
+    e_anchor``; the relation holds when ``A^T w`` is the whole of it. Done in batches that keep
+    the dense right-hand sides near a million entries.
+    """
+    m, k = A.shape
+    proven = np.zeros(cell.size, dtype=bool)
+    wt = np.zeros(cell.size)
     batch = max(1, int(1e6 // max(m, 1)))
     AT = sp.csr_matrix(A.T)
+    pos = basis.pos
     bc = np.flatnonzero(pos >= 0)
-    for s0 in range(0, ci.size, batch):
-        i, a, r = ci[s0:s0 + batch], ca[s0:s0 + batch], cr[s0:s0 + batch]
+    for s0 in range(0, cell.size, batch):
+        i, a, r = cell[s0:s0 + batch], anchor[s0:s0 + batch], ratio[s0:s0 + batch]
         n = i.size
         col = np.arange(n)
         rel = sp.csr_matrix((np.ones(n), (i, col)), shape=(k, n))
@@ -339,24 +469,11 @@ def _relations(A, t, lb, ub, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.
         rel = rel.toarray()
         b = np.zeros((m, n))
         b[pos[bc]] = rel[bc]
-        W = lu.solve(b, trans="T")
+        W = basis.lu.solve(b, trans="T")
         resid = np.abs(AT @ W - rel).max(axis=0)
         proven[s0:s0 + batch] = resid <= _EXACT * np.maximum(1, np.abs(r))
         wt[s0:s0 + batch] = t @ W
-    pz = proven & (ca < 0)
-    group[ci[pz]] = _PINNED
-    const[ci[pz]] = wt[pz]
-    group[fixed] = _PINNED
-    const[fixed] = lb[fixed]
-    pr = proven & (ca >= 0)
-    members = ci[pr]
-    anchors = ca[pr]
-    ids = np.unique(anchors)
-    group[ids] = np.arange(ids.size)
-    group[members] = np.searchsorted(ids, anchors)
-    const[members] = wt[pr]
-    scale[members] = cr[pr]
-    return group, const, scale
+    return proven, wt
 
 
 # relative tolerance for an answer taken without a solve; far below the solver's own
