@@ -47,7 +47,7 @@ from typing import IO, Union
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import JJFormatError, NonAdditiveWarning
+from ..errors import JJFormatError, NonAdditiveWarning, TableError
 from ..tables.linear import LinearTable
 
 __all__ = ["read_jj", "write_jj", "JJFormatError", "NonAdditiveWarning"]
@@ -479,7 +479,7 @@ def write_jj(table: LinearTable, path: PathOrFile) -> None:
     n = values.shape[0]
     if n and not np.isfinite(values).all():
         i = int(np.flatnonzero(~np.isfinite(values))[0])
-        raise ValueError(f"JJ needs every cell's value; cell {i} is {values[i]}")
+        raise TableError(f"JJ needs every cell's value; cell {i} is {values[i]}")
     M = sp.csr_matrix(table.M, dtype=float)
     M.sum_duplicates()
     M.eliminate_zeros()

@@ -62,7 +62,7 @@ def row_bounds(m: int, lo, hi) -> tuple[np.ndarray, np.ndarray]:
     hi = np.broadcast_to(np.asarray(hi, dtype=float), (m,))
     if np.any(lo > hi):
         bad = int(np.flatnonzero(lo > hi)[0])
-        raise ValueError(f"row {bad}: lower bound {lo[bad]:g} above upper bound {hi[bad]:g}")
+        raise SolverError(f"row {bad}: lower bound {lo[bad]:g} above upper bound {hi[bad]:g}")
     return lo, hi
 
 

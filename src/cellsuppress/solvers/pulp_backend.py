@@ -155,7 +155,7 @@ class PulpModel(Model):
     def set_objective(self, c: np.ndarray, maximize: bool = False) -> None:
         c = np.asarray(c, dtype=float)
         if c.size != self.n:
-            raise ValueError(f"objective has {c.size} entries but the model has {self.n} columns")
+            raise SolverError(f"objective has {c.size} entries but the model has {self.n} columns")
         self.c = c.copy()
         self.maximize = bool(maximize)
         self._set_objective_expr()
@@ -183,7 +183,7 @@ class PulpModel(Model):
         if m == 0:
             return
         if A.shape[1] != self.n:
-            raise ValueError(f"rows have {A.shape[1]} columns but the model has {self.n}")
+            raise SolverError(f"rows have {A.shape[1]} columns but the model has {self.n}")
         lo, hi = row_bounds(m, lo, hi)
         V = self.vars
         ind, ptr, data = A.indices, A.indptr, A.data

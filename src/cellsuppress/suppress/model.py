@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from ..errors import RuleError
+
 from ..solvers import LinearProgram
 from .problem import Problem
 
@@ -126,7 +128,7 @@ def compact_program(p: Problem, big: float | None = None) -> tuple[LinearProgram
     Returns the program and the number of requirement blocks.
     """
     if p.either_side or p.equation_sum_rule:
-        raise ValueError("the compact model needs every level on its own; it does not support "
+        raise RuleError("the compact model needs every level on its own; it does not support "
                          "either-side presets such as policy")
     n = p.n
     M = sp.csr_matrix(p.M)

@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..auditing.report import resolve_hidden
-from ..errors import InfeasibleError, TableError
+from ..errors import InfeasibleError, RuleError, TableError
 from ..tables.linear import LinearTable
 from ..tables.table import Table
 
@@ -95,14 +95,14 @@ def cost_weights(values: np.ndarray, cost="value", file_cost: np.ndarray | None 
             return np.log1p(v)
         if cost == "file":
             if file_cost is None:
-                raise ValueError("cost='file' needs a table that carries costs (e.g. a JJ file)")
+                raise RuleError("cost='file' needs a table that carries costs (e.g. a JJ file)")
             return np.asarray(file_cost, dtype=float).copy()
-        raise ValueError(f"unknown cost {cost!r}; choose one of {', '.join(COSTS)} or pass an array")
+        raise RuleError(f"unknown cost {cost!r}; choose one of {', '.join(COSTS)} or pass an array")
     w = np.asarray(cost, dtype=float)
     if w.shape != v.shape:
-        raise ValueError(f"cost array has {w.size} entries but the table has {v.size} cells")
+        raise RuleError(f"cost array has {w.size} entries but the table has {v.size} cells")
     if (w < 0).any() or ~np.isfinite(w).all():
-        raise ValueError("costs must be finite and non-negative")
+        raise RuleError("costs must be finite and non-negative")
     return w
 
 

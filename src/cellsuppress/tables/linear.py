@@ -13,6 +13,8 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
+from ..errors import TableError
+
 
 @dataclass(eq=False)
 class LinearTable:
@@ -65,7 +67,7 @@ class LinearTable:
         n = self.values.shape[0]
         self.M = sp.csr_matrix(self.M, dtype=float)
         if self.M.shape[1] != n:
-            raise ValueError(f"M has {self.M.shape[1]} columns but there are {n} cells")
+            raise TableError(f"M has {self.M.shape[1]} columns but there are {n} cells")
         m = self.M.shape[0]
         self.rhs = np.zeros(m) if self.rhs is None else np.asarray(self.rhs, dtype=float)
         self.lb = np.zeros(n) if self.lb is None else np.asarray(self.lb, dtype=float)

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..errors import TableError
 from .hierarchy import Hierarchy
 from .table import Table
 
@@ -193,7 +194,7 @@ def _is_number(x) -> bool:
 
 def _check_args(dims, levels, mean, small_share, zero_share, threshold, dispersion):
     if not _is_int(dims) or dims < 1:
-        raise ValueError(f"dims must be an integer >= 1, got {dims!r}")
+        raise TableError(f"dims must be an integer >= 1, got {dims!r}")
     dims = int(dims)
     if levels is None:
         per_dim = [(10,)] * dims
@@ -203,10 +204,10 @@ def _check_args(dims, levels, mean, small_share, zero_share, threshold, dispersi
         try:
             items = list(levels)
         except TypeError:
-            raise ValueError(f"levels must be an int, a tuple of ints, or one tuple per dimension; "
+            raise TableError(f"levels must be an int, a tuple of ints, or one tuple per dimension; "
                              f"got {levels!r}") from None
         if not items:
-            raise ValueError("levels is empty; give at least one count of codes")
+            raise TableError("levels is empty; give at least one count of codes")
         if all(_is_int(x) for x in items):
             per_dim = [tuple(items)] * dims
         elif all(not _is_int(x) and not isinstance(x, (str, bytes)) for x in items):
@@ -215,34 +216,34 @@ def _check_args(dims, levels, mean, small_share, zero_share, threshold, dispersi
                 try:
                     t = tuple(x)
                 except TypeError:
-                    raise ValueError(f"levels: {x!r} is not a tuple of counts") from None
+                    raise TableError(f"levels: {x!r} is not a tuple of counts") from None
                 if not t or not all(_is_int(c) for c in t):
-                    raise ValueError(f"levels: each dimension needs a non-empty tuple of integer "
+                    raise TableError(f"levels: each dimension needs a non-empty tuple of integer "
                                      f"counts, got {x!r}")
                 per_dim.append(t)
             if len(per_dim) != dims:
-                raise ValueError(f"levels gives {len(per_dim)} dimension(s) but dims={dims}")
+                raise TableError(f"levels gives {len(per_dim)} dimension(s) but dims={dims}")
         else:
-            raise ValueError(f"levels mixes counts and tuples: {levels!r}; give one tuple of ints "
+            raise TableError(f"levels mixes counts and tuples: {levels!r}; give one tuple of ints "
                              "for all dimensions or one tuple per dimension")
     for d, t in enumerate(per_dim):
         bad = [c for c in t if c < 1]
         if bad:
-            raise ValueError(f"levels: every level needs at least 1 code; dimension {d} has {t!r}")
+            raise TableError(f"levels: every level needs at least 1 code; dimension {d} has {t!r}")
     per_dim = [tuple(int(c) for c in t) for t in per_dim]
 
     if not _is_number(mean) or not np.isfinite(mean) or mean <= 0:
-        raise ValueError(f"mean must be a finite number > 0, got {mean!r}")
+        raise TableError(f"mean must be a finite number > 0, got {mean!r}")
     for nm, v in (("small_share", small_share), ("zero_share", zero_share)):
         if not _is_number(v) or not 0 <= v <= 1:
-            raise ValueError(f"{nm} must be in [0, 1], got {v!r}")
+            raise TableError(f"{nm} must be in [0, 1], got {v!r}")
     if small_share + zero_share > 1 + 1e-12:
-        raise ValueError(f"small_share + zero_share must not exceed 1, got "
+        raise TableError(f"small_share + zero_share must not exceed 1, got "
                          f"{small_share!r} + {zero_share!r}")
     if not _is_int(threshold) or threshold < 1:
-        raise ValueError(f"threshold must be an integer >= 1, got {threshold!r}")
+        raise TableError(f"threshold must be an integer >= 1, got {threshold!r}")
     if not _is_number(dispersion) or not np.isfinite(dispersion) or dispersion <= 0:
-        raise ValueError(f"dispersion must be a finite number > 0, got {dispersion!r}")
+        raise TableError(f"dispersion must be a finite number > 0, got {dispersion!r}")
     return dims, per_dim
 
 
@@ -253,16 +254,16 @@ def _default_names(dims: int) -> list[str]:
 
 def _check_names(names, dims: int) -> list[str]:
     if isinstance(names, str):
-        raise ValueError(f"names must be a sequence of {dims} dimension names, got the string {names!r}")
+        raise TableError(f"names must be a sequence of {dims} dimension names, got the string {names!r}")
     names = list(names)
     if len(names) != dims:
-        raise ValueError(f"names gives {len(names)} name(s) but dims={dims}")
+        raise TableError(f"names gives {len(names)} name(s) but dims={dims}")
     if not all(isinstance(x, str) and x for x in names):
-        raise ValueError(f"names must be non-empty strings, got {names!r}")
+        raise TableError(f"names must be non-empty strings, got {names!r}")
     if len(set(names)) != len(names):
-        raise ValueError(f"names must be distinct, got {names!r}")
+        raise TableError(f"names must be distinct, got {names!r}")
     if COUNT in names:
-        raise ValueError(f"names must not include {COUNT!r}, the count column")
+        raise TableError(f"names must not include {COUNT!r}, the count column")
     return names
 
 
