@@ -9,7 +9,7 @@ import pytest
 import cellsuppress as cs
 from cellsuppress.cli import main
 from cellsuppress.errors import RuleError
-from cellsuppress.executor import (Outcome, ProcessExecutor, SerialExecutor, WorkerError, make_executor,
+from cellsuppress.executor import (INTERRUPTED, ProcessExecutor, SerialExecutor, WorkerError, make_executor,
                                    run_one)
 from cellsuppress.tables.synthetic import generate
 
@@ -128,6 +128,47 @@ def test_a_worker_that_dies_costs_only_its_own_item():
         assert [o.value for o in out] == [1, 2, None, 4, 5, 6]
         assert out[2].error == "WorkerDied" and "died" in out[2].message
         assert [o.value for o in ex.map(eval, ["7", "8"])] == [7, 8]  # a new pool for the next map
+
+
+RAISE_CTRL_C = "(_ for _ in ()).throw(KeyboardInterrupt)"
+CTRL_C_HANDLED = """
+import os, signal, time
+try:
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(5)
+except KeyboardInterrupt:
+    pass  # as protect does: it returns its best pattern
+"""
+
+
+def test_ctrl_c_in_this_process_keeps_what_was_done():
+    out = SerialExecutor().map(eval, ["1", "2", RAISE_CTRL_C, "4"])
+    assert [o.value for o in out[:2]] == [1, 2]
+    assert [o.error for o in out] == [None, None, INTERRUPTED, INTERRUPTED]
+    with pytest.raises(KeyboardInterrupt):
+        out[3].get()
+    # a call that handles Ctrl-C itself and returns: the loop still stops after it
+    out = SerialExecutor().map(exec, ["x = 1", CTRL_C_HANDLED, "x = 3"])
+    assert [o.error for o in out] == [None, None, INTERRUPTED]
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_workers_at_once():
+    import os
+    import signal
+    import threading
+    import time
+
+    with ProcessExecutor(2) as ex:
+        ex.map(eval, ["0"])  # the workers are up
+        timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
+        t0 = time.perf_counter()
+        timer.start()
+        out = ex.map(eval, ["1", "__import__('time').sleep(60)", "__import__('time').sleep(60)", "4"])
+        assert time.perf_counter() - t0 < 30  # not waiting for the calls that were running
+        assert [o.error for o in out[1:3]] == [INTERRUPTED, INTERRUPTED]
+        assert all(o.ok or o.error == INTERRUPTED for o in out)
+        assert [o.value for o in ex.map(eval, ["5"])] == [5]  # the executor serves on
 
 
 def test_make_executor_checks_its_arguments():

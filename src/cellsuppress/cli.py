@@ -138,7 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "region,age --count n -o out/. One output per table (OUTDIR/NAME.csv, as "
                                    "protect -o writes it) and a summary CSV with a row per table; a table that "
                                    "fails is named in its row and the others go on. Exit 0 when every table was "
-                                   "protected, 1 when some failed (see the summary), 2 on bad arguments. Tables "
+                                   "protected, 1 when some failed (see the summary), 2 on bad arguments; Ctrl-C "
+                                   "stops it with the summary of what was done (exit 130). Tables "
                                    "that share cells belong together: protect them as linked tables with protect.")
     m.add_argument("input", metavar="INPUT", nargs="+",
                    help="CSV tables of true counts, or directories of them (every *.csv in it); each "
@@ -846,6 +847,7 @@ class _ManySpec:
 
 
 def cmd_protect_many(args) -> int:
+    from .executor import INTERRUPTED
     from .many import protect_summary, run_many
 
     lists = _dims_lists(args)
@@ -880,17 +882,23 @@ def cmd_protect_many(args) -> int:
             executor.client.close()  # the client this command opened for --scheduler
     frame = protect_summary(names, outcomes)
     _write_csv(frame.round({"seconds": 3}), summary)
-    failed = frame[frame["error"] != ""]
+    interrupted = frame["error"].str.startswith(f"{INTERRUPTED}:")
+    failed = frame[(frame["error"] != "") & ~interrupted]
+    done = frame[frame["error"] == ""]
     lines = [f"protect-many ({args.preset or 'strict'}, threshold {args.threshold:g}, method {args.method}): "
-             f"{len(frame) - len(failed)} of {len(frame)} tables protected and audited SAFE"
-             + (f", {len(failed)} failed" if len(failed) else ""),
+             f"{len(frame) - len(failed) - int(interrupted.sum())} of {len(frame)} tables protected and audited SAFE"
+             + (f", {len(failed)} failed" if len(failed) else "")
+             + (f", {int(interrupted.sum())} not done (interrupted)" if interrupted.any() else ""),
              f"  total cost: {frame['cost'].sum():g}; not proven optimal: {int(frame['optimal'].eq(False).sum())}; "
-             f"seconds per table: {frame['seconds'].mean():.2f} on average, {frame['seconds'].max():.2f} at most",
+             f"seconds per table protected: {done['seconds'].mean():.2f} on average, {done['seconds'].max():.2f} "
+             "at most",
              f"  written: {out_dir}/NAME.csv per table; summary: {summary}"]
     lines += [f"  failed: {row.name}: {row.error}" for row in failed.itertuples()][:20]
     if len(failed) > 20:
         lines.append(f"  ... and {len(failed) - 20} more failed tables (see the summary)")
     print("\n".join(lines))
+    if interrupted.any():
+        return 130  # as Ctrl-C anywhere else
     return 0 if failed.empty else 1
 
 

@@ -4,7 +4,9 @@ Every executor does one thing, :meth:`Executor.map`: ``map(fn, items)`` calls ``
 each item and returns one :class:`Outcome` per item, in the order of the items. An exception in
 one call is caught and kept in that item's outcome (its type, message and traceback), so one
 failing item never stops the others; a worker process that dies (a crash, or killed for lack of
-memory) costs only the item it was running.
+memory) costs only the item it was running. Ctrl-C stops the run: the items done keep their
+outcomes and the others get an ``INTERRUPTED`` one (``get()`` raises ``KeyboardInterrupt``), so
+what was done is not lost; the workers are stopped at once.
 
 * :class:`SerialExecutor`: the calls one after the other in this process (no pool, nothing to
   pickle);
@@ -28,11 +30,14 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import pickle
+import signal
+import threading
 import time
 import traceback
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -42,7 +47,7 @@ from typing import Any
 
 from .errors import RuleError
 
-__all__ = ["Outcome", "WorkerError", "WORKER_DIED", "Executor", "SerialExecutor", "ProcessExecutor", "DaskExecutor",
+__all__ = ["Outcome", "WorkerError", "WORKER_DIED", "INTERRUPTED", "Executor", "SerialExecutor", "ProcessExecutor", "DaskExecutor",
            "make_executor", "available_cores"]
 
 # progress(index, outcome): called in the calling process as each item finishes, in the order they finish
@@ -50,6 +55,7 @@ Progress = Callable[[int, "Outcome"], None]
 
 
 WORKER_DIED = "WorkerDied"  # the error of an item whose worker process died under it
+INTERRUPTED = "KeyboardInterrupt"  # the error of an item not done when Ctrl-C stopped the run
 
 
 class WorkerError(RuntimeError):
@@ -124,6 +130,38 @@ def run_one(fn: Callable, item, crossing: bool = False) -> Outcome:
     return out
 
 
+def _interrupted(out: list, progress=None) -> list:
+    """``out`` with every item not done marked :data:`INTERRUPTED`."""
+    for i, o in enumerate(out):
+        if o is None:
+            out[i] = Outcome(error=INTERRUPTED, message="interrupted (Ctrl-C) before this item was done",
+                             exception=KeyboardInterrupt())
+            if progress is not None:
+                progress(i, out[i])
+    return out
+
+
+@contextmanager
+def _noting_ctrl_c():
+    """Yields a function that says whether Ctrl-C came. A call may handle Ctrl-C itself and
+    return (``protect`` returns its best pattern): the loop must still stop after it."""
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+        yield lambda: False  # only the main thread sees signals; SIGINT ignored or left to the OS
+        return
+    seen = []
+
+    def note(signum, frame):
+        seen.append(signum)
+        previous(signum, frame)
+
+    signal.signal(signal.SIGINT, note)
+    try:
+        yield lambda: bool(seen)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _pickles(obj) -> bool:
     """Whether ``obj`` survives pickling (an exception with a custom ``__init__``, or a class
     defined inside a function, may not)."""
@@ -166,12 +204,19 @@ class SerialExecutor(Executor):
     slots = 1
 
     def map(self, fn, items, progress=None):
-        out = []
-        for i, item in enumerate(items):
-            out.append(run_one(fn, item))
-            if progress is not None:
-                progress(i, out[-1])
-        return out
+        items = list(items)
+        out: list[Outcome | None] = [None] * len(items)
+        with _noting_ctrl_c() as ctrl_c:
+            try:
+                for i, item in enumerate(items):
+                    out[i] = run_one(fn, item)
+                    if progress is not None:
+                        progress(i, out[i])
+                    if ctrl_c():
+                        break
+            except KeyboardInterrupt:
+                pass
+        return _interrupted(out, progress)
 
     @property
     def description(self) -> str:
@@ -204,13 +249,21 @@ class ProcessExecutor(Executor):
         items = list(items)
         out: list[Outcome | None] = [None] * len(items)
         todo = list(range(len(items)))
-        while todo:
-            todo = self._round(fn, items, todo, out, progress)
+        try:
+            while todo:
+                todo = self._round(fn, items, todo, out, progress)
+        except KeyboardInterrupt:
+            # the workers ignore Ctrl-C (a worker between items would die with a traceback, one
+            # inside protect would go on to the next item): they are stopped from here
+            _stop(self._pool)
+            self._pool = None
+            return _interrupted(out, progress)
         return out
 
     @staticmethod
     def _new_pool(workers: int) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(_start_method()))
+        return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(_start_method()),
+                                   initializer=_ignore_ctrl_c)
 
     def _round(self, fn, items, todo, out, progress) -> list[int]:
         """Run the items ``todo`` on the pool. When a worker dies the pool breaks and every
@@ -236,8 +289,8 @@ class ProcessExecutor(Executor):
                 finished += 1
                 if progress is not None:
                     progress(i, out[i])
-        except BaseException:  # KeyboardInterrupt: stop the workers rather than wait for them
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        except BaseException:
+            _stop(self._pool)
             self._pool = None
             raise
         if not broken:
@@ -270,8 +323,27 @@ class ProcessExecutor(Executor):
                                    "e.g. for lack of memory)")
         except Exception as exc:  # noqa: BLE001
             return Outcome.failed(exc, keep=False)
+        except BaseException:
+            _stop(pool)
+            raise
         finally:
             pool.shutdown(wait=True)
+
+
+def _ignore_ctrl_c() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop(pool: ProcessPoolExecutor | None) -> None:
+    """End a pool now: its workers are terminated, not waited for."""
+    if pool is None:
+        return
+    if hasattr(pool, "terminate_workers"):  # Python 3.14
+        pool.terminate_workers()
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 class DaskExecutor(Executor):
@@ -312,6 +384,9 @@ class DaskExecutor(Executor):
                     out[i] = Outcome.failed(exc, keep=False)
                 if progress is not None:
                     progress(i, out[i])
+        except KeyboardInterrupt:
+            self.client.cancel(futures)
+            return _interrupted(out, progress)
         except BaseException:
             self.client.cancel(futures)
             raise

@@ -21,7 +21,7 @@ import pandas as pd
 
 from .auditing import audit
 from .errors import RuleError
-from .executor import Executor, Outcome, make_executor
+from .executor import INTERRUPTED, Executor, Outcome, make_executor
 from .protect import Result, protect
 
 __all__ = ["protect_many", "audit_many", "run_many", "protect_summary", "audit_summary", "PROTECT_COLUMNS",
@@ -46,7 +46,8 @@ def protect_many(tables, *, workers: int | None = None, client=None, progress: b
     ``workers``: local processes (default: one per available core; 1 runs in this process);
     ``client``: a ``dask.distributed.Client`` to run on its cluster instead (the ``dask`` extra).
     With ``progress`` a line on stderr every few seconds says how many tables are done, and each
-    failure is named as it happens.
+    failure is named as it happens. Ctrl-C stops the run and returns what was done: the tables not
+    done have the error ``KeyboardInterrupt``.
 
     Returns a DataFrame with columns ``name``, ``cells``, ``hidden``, ``cost``, ``lower_bound``,
     ``gap``, ``optimal``, ``verdict`` (``SAFE``, or ``ERROR``), ``seconds`` (the table's own solve)
@@ -204,19 +205,23 @@ class _Report:
     def __init__(self, names: list, executor: Executor, what: str):
         self.names, self.executor, self.what = names, executor, what
         self.total = len(names)
-        self.done = self.failed = 0
+        self.done = self.failed = self.interrupted = 0
         self.t0 = self.last = time.perf_counter()
 
     def _say(self, msg: str) -> None:
         print(f"[{time.perf_counter() - self.t0:7.1f} s] {msg}", file=sys.stderr, flush=True)
 
     def _count(self) -> str:
-        return f"{self.done}/{self.total} tables done" + (f", {self.failed} failed" if self.failed else "")
+        return (f"{self.done}/{self.total} tables done" + (f", {self.failed} failed" if self.failed else "")
+                + (f"; interrupted (Ctrl-C): {self.interrupted} not done" if self.interrupted else ""))
 
     def start(self) -> None:
         self._say(f"{self.what}: {self.total} tables {self.executor.description}")
 
     def __call__(self, index: int, outcome: Outcome) -> None:
+        if outcome.error == INTERRUPTED:
+            self.interrupted += 1  # counted, not named one by one
+            return
         self.done += 1
         if not outcome.ok:
             self.failed += 1
