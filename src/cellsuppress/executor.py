@@ -47,8 +47,8 @@ from typing import Any
 
 from .errors import RuleError
 
-__all__ = ["Outcome", "WorkerError", "WORKER_DIED", "INTERRUPTED", "Executor", "SerialExecutor", "ProcessExecutor", "DaskExecutor",
-           "make_executor", "available_cores"]
+__all__ = ["Outcome", "WorkerError", "WORKER_DIED", "INTERRUPTED", "Executor", "SerialExecutor", "ProcessExecutor",
+           "DaskExecutor", "make_executor", "available_cores"]
 
 # progress(index, outcome): called in the calling process as each item finishes, in the order they finish
 Progress = Callable[[int, "Outcome"], None]
