@@ -597,7 +597,7 @@ def test_capped_fractional_cuts_keep_every_protected_pattern(name, preset):
         x[p.force_hidden] = 1.0
         for v in m.sep_frac.violations(x):
             assert v.coef @ x < v.level  # only violated cuts are returned
-            coefs.append(v.coef)
+            coefs.append(v.coef.toarray())
             levels.append(v.level)
     assert coefs
     H = bf.candidates.astype(float)
@@ -615,7 +615,7 @@ def _assert_excluded_patterns_fail(cuts, candidates, judge) -> None:
     failing: dict = {}
     excluded = 0
     for v in cuts:
-        for h in np.flatnonzero(H @ v.coef < v.level - 1e-7):
+        for h in np.flatnonzero(H @ v.coef.toarray() < v.level - 1e-7):
             if h not in failing:
                 failing[h] = {(w.cell, w.kind) for w in judge.violations(H[h])}
             assert (v.cell, v.kind) in failing[h], f"{v.kind} cut of cell {v.cell} excludes {np.flatnonzero(H[h])}"

@@ -15,6 +15,7 @@ from ..errors import InfeasibleError
 from ..solvers import HighsModel, LinearProgram
 from . import schedule
 from .batch import batch_moves, check_certified, chunk_cleanup
+from .model import cut_matrix
 from .problem import Problem
 from .separation import MovePool, Separator, Violation, equation_sum_disclosures, filter_either_side
 
@@ -125,7 +126,7 @@ class _Repair:
         if viol and now < self.moves_end.at:
             x = cheapest_moves(build, x, viol, self.give_up, self.moves_end)
         if viol and x.sum() <= before and now < self.cover_end.at:
-            A = sp.csr_matrix(np.array([v.coef for v in viol]))
+            A = cut_matrix([v.coef for v in viol], p.n)
             x = greedy_cover(build, x, A, np.array([v.level for v in viol]))
         if viol and x.sum() <= before and not self.fallback & Fallback.BATCH:
             # out of time for anything finer: one LP per direction finds a move that meets every

@@ -16,7 +16,7 @@ from ..errors import InfeasibleError
 from ..solvers import LinearProgram, make_model
 from ..solvers.background import THREAD_NAME, BackgroundSolve
 from . import schedule
-from .model import master_program, side_rows
+from .model import CutRow, cut_matrix, master_program, side_rows
 from .problem import Problem, integral_costs, tie_break
 from .separation import ParetoCuts, Separator, SliceCuts, Violation, equation_sum_disclosures
 
@@ -37,15 +37,15 @@ class CutPool:
         """Add the cuts not yet in the pool; returns how many were new."""
         if not viols:
             return 0
-        coef = np.array([v.coef for v in viols])
-        coef[np.abs(coef) < 1e-9] = 0.0
-        keys = [hash((v.cell, v.kind, np.round(c, 9).tobytes())) for v, c in zip(viols, coef)]
+        # coefficients below 1e-9 are round-off: dropped, and the rest rounded for the key
+        coef = [v.coef.without_below(1e-9) for v in viols]
+        keys = [hash((v.cell, v.kind, c.cols.tobytes(), np.round(c.vals, 9).tobytes())) for v, c in zip(viols, coef)]
         fresh = [i for i, k in enumerate(keys) if k not in self.seen]
         self.seen.update(keys)
         if not fresh:
             return 0
         viols = [viols[i] for i in fresh]
-        A = sp.csr_matrix(coef[fresh])
+        A = cut_matrix([coef[i] for i in fresh], self.p.n)
         rhs = np.array([v.level for v in viols], dtype=float)
         if self.n_side:
             A = sp.hstack([A, sp.csr_matrix((A.shape[0], self.n_side))], format="csr")
@@ -180,7 +180,7 @@ class Master:
                 if self.pareto is not None:
                     viols += self.pareto.cuts(xv[:n], viols, deadline=Deadline(spend))
                 if self.slices.slices:
-                    # as many as the whole table's cuts at most: each is a dense row
+                    # as many as the whole table's cuts at most: each is an LP more, and a row of the master
                     viols += self.slices.cuts(xv[:n], side, deadline=Deadline(spend), limit=len(viols),
                                               failing=np.unique([v.cell for v in viols]))
         if self.p.equation_sum_rule and integral:
@@ -285,9 +285,8 @@ def rule_cuts(p: Problem, x: np.ndarray) -> list[Violation]:
     hide one more cell of the equation, or un-hide one of the hidden ones."""
     out = []
     for _, hid, pub in equation_sum_disclosures(p, x):
-        coef = np.zeros(p.n)
-        coef[pub] = 1.0
         free_hid = hid[~p.force_hidden[hid]]
-        coef[free_hid] = -1.0
+        coef = CutRow.of(np.concatenate([pub, free_hid]),
+                         np.concatenate([np.ones(pub.size), np.full(free_hid.size, -1.0)]), p.n)
         out.append(Violation(-1, "rule", 1.0 - free_hid.size, 0.0, coef))
     return out

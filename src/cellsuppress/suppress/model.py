@@ -16,18 +16,91 @@ from ..errors import RuleError
 from ..solvers import LinearProgram
 from .problem import Problem
 
-def capacity_cut(d: np.ndarray, cap_up: np.ndarray, cap_dn: np.ndarray, level: float) -> np.ndarray:
-    """Coefficients of the capacity cut ``sum_i c_i x_i >= level`` from reduced costs ``d``.
+
+@dataclass(frozen=True)
+class CutRow:
+    """The coefficients of a cut over a problem's ``n`` cells, held as its nonzeros: ``vals``
+    at the cells ``cols`` (ascending). A cut touches the cells of a few equations, and a large
+    table's separation finds thousands of cuts: as dense rows they would take cells x cuts.
+
+    >>> r = CutRow.of([3, 0], [2.0, 1.0], 5)
+    >>> r @ np.array([1., 1., 0., 1., 0.]), r.toarray().tolist()
+    (3.0, [1.0, 0.0, 0.0, 2.0, 0.0])
+    >>> cut_matrix([r, CutRow.of([4], [5.0], 5)]).toarray().tolist()
+    [[1.0, 0.0, 0.0, 2.0, 0.0], [0.0, 0.0, 0.0, 0.0, 5.0]]
+    """
+
+    cols: np.ndarray
+    vals: np.ndarray
+    n: int
+
+    @classmethod
+    def of(cls, cols, vals, n: int) -> "CutRow":
+        """The row with ``vals`` at ``cols`` (distinct cells, any order); zeros are dropped."""
+        cols = np.asarray(cols, dtype=np.int64)
+        vals = np.asarray(vals, dtype=float)
+        keep = vals != 0
+        cols, vals = cols[keep], vals[keep]
+        if cols.size > 1 and np.any(cols[1:] < cols[:-1]):
+            order = np.argsort(cols, kind="stable")
+            cols, vals = cols[order], vals[order]
+        return cls(cols, vals, int(n))
+
+    def __matmul__(self, x) -> float:
+        """``coef @ x`` for a vector ``x`` over the cells."""
+        return float(self.vals @ np.asarray(x, dtype=float)[self.cols])
+
+    def toarray(self) -> np.ndarray:
+        out = np.zeros(self.n)
+        out[self.cols] = self.vals
+        return out
+
+    def plus(self, other: "CutRow") -> "CutRow":
+        cols = np.union1d(self.cols, other.cols)
+        vals = np.zeros(cols.size)
+        vals[np.searchsorted(cols, self.cols)] += self.vals
+        vals[np.searchsorted(cols, other.cols)] += other.vals
+        return CutRow.of(cols, vals, self.n)
+
+    def capped(self, level: float) -> "CutRow":
+        return CutRow.of(self.cols, np.minimum(self.vals, level), self.n)
+
+    def without_below(self, tol: float) -> "CutRow":
+        """The row without its coefficients of magnitude below ``tol``."""
+        keep = np.abs(self.vals) >= tol
+        return CutRow(self.cols[keep], self.vals[keep], self.n)
+
+    def embedded(self, cells: np.ndarray, n: int) -> "CutRow":
+        """This row of a problem restricted to ``cells`` (ascending) as a row of the whole one."""
+        return CutRow(np.asarray(cells, dtype=np.int64)[self.cols], self.vals, int(n))
+
+
+def cut_matrix(rows: list[CutRow], n: int | None = None) -> sp.csr_matrix:
+    """The rows stacked into a sparse matrix (``n`` columns: the rows' own, if any)."""
+    if n is None:
+        n = rows[0].n if rows else 0
+    indptr = np.concatenate([[0], np.cumsum([r.cols.size for r in rows], dtype=np.int64)])
+    if not rows:
+        return sp.csr_matrix((0, n))
+    return sp.csr_matrix((np.concatenate([r.vals for r in rows]), np.concatenate([r.cols for r in rows]), indptr),
+                         shape=(len(rows), n))
+
+
+def capacity_cut(cells: np.ndarray, d: np.ndarray, cap_up: np.ndarray, cap_dn: np.ndarray, level: float,
+                 n: int) -> CutRow:
+    """The capacity cut ``sum_i c_i x_i >= level`` from reduced costs ``d`` on ``cells``
+    (zero on the other cells of the ``n``; ``cap_up``, ``cap_dn`` over all of them).
 
     ``d = objective - M^T pi`` for any row multipliers ``pi`` of the attacker
     LP; weak duality bounds the attacker's gain by ``sum_i (d_i^+ cap_up_i +
     d_i^- cap_dn_i) x_i``. Coefficients are capped at ``level`` (valid for
     binary x), which also makes infinite capacities finite.
     """
+    cu, cd = cap_up[cells], cap_dn[cells]
     with np.errstate(invalid="ignore"):
-        c = np.where(d > 0, d * cap_up, 0.0) + np.where(d < 0, -d * cap_dn, 0.0)
+        c = np.where(d > 0, d * cu, 0.0) + np.where(d < 0, -d * cd, 0.0)
     c = np.nan_to_num(c, nan=0.0, posinf=level)
-    return np.minimum(c, level)
+    return CutRow.of(cells, np.minimum(c, level), n)
 
 
 def attacker_bound(d: np.ndarray, cap_up: np.ndarray, cap_dn: np.ndarray, x: np.ndarray) -> float:

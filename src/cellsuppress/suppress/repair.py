@@ -4,12 +4,12 @@ incumbents, and every cut it meets on the way joins the master's pool.
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
 from ..clock import Deadline
 from . import schedule
 from .heuristic import OutOfTime, greedy_cover, heuristic
 from .master import Master
+from .model import cut_matrix
 
 
 def repair(m: Master, x: np.ndarray, share: float = schedule.REPAIR_CLEANUP, trajectory: int = 0) -> None:
@@ -50,7 +50,7 @@ def walk(m: Master, x: np.ndarray, steps: int) -> None:
         if not viols or m.deadline.expired():
             break
         m.cuts.add(viols)
-        xs = greedy_cover(m.p, xs, sp.csr_matrix(np.array([v.coef for v in viols])),
+        xs = greedy_cover(m.p, xs, cut_matrix([v.coef for v in viols], m.p.n),
                           np.array([v.level for v in viols]))
 
 

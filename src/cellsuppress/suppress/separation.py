@@ -19,7 +19,7 @@ from ..errors import SolverError
 from ..solvers import HighsModel, LinearProgram
 from ..tables.linear import block_members, hidden_blocks, known_sum_rows
 from . import schedule
-from .model import attacker_bound, capacity_cut
+from .model import CutRow, attacker_bound, capacity_cut
 from .problem import Problem
 
 TOL = 1e-6
@@ -29,7 +29,7 @@ TOL = 1e-6
 class Violation:
     """A sensitive cell whose requirement fails at the pattern, with the cut(s) that exclude it.
 
-    ``kind`` is ``up``, ``dn`` or ``spl``. ``coef`` is a dense row over the
+    ``kind`` is ``up``, ``dn`` or ``spl``. ``coef`` is a sparse row over the
     problem's cells; the cut reads ``coef @ x >= level`` (for an either-side
     preset, conditional on the side chosen).
     """
@@ -38,7 +38,7 @@ class Violation:
     kind: str
     level: float
     gain: float
-    coef: np.ndarray
+    coef: CutRow
 
 
 class Separator:
@@ -170,33 +170,39 @@ class Separator:
                 else:
                     cu = self._cut(k, 1.0, du, rows, x, gu, p.spl[k])
                     cd = self._cut(k, -1.0, dd, rows, x, gd, p.spl[k])
-                    coef = np.minimum(cu + cd, p.spl[k])
+                    coef = cu.plus(cd).capped(p.spl[k])
                     if self.cap_limit is None or coef @ x < spl_tol:
                         out.append(Violation(k, "spl", p.spl[k], gu + gd, coef))
         if witnesses is not None:
             witnesses[k] = held
         return out
 
-    def _cut(self, k, direction, duals, rows, x, gain, level) -> np.ndarray:
+    def _cut(self, k, direction, duals, rows, x, gain, level) -> CutRow:
         """Capacity cut from the row duals; the sign convention is checked against the LP value."""
         p = self.p
+        # the reduced costs are zero but on the cells of the block's equations (and k itself)
+        cells = np.union1d(self.M[rows].indices, [k])
+        MT = self.MT[cells]
+        unbounded = self.unbounded[cells]
+        at_k = np.searchsorted(cells, k)
+        cap_up, cap_dn, xc = self.cap_up[cells], self.cap_dn[cells], x[cells]
         best = None
         for sgn in (1.0, -1.0):
             pi = np.zeros(self.M.shape[0])
             pi[rows] = sgn * duals
-            d = -(self.MT @ pi)
-            d[k] += direction
+            d = -(MT @ pi)
+            d[at_k] += direction
             # HiGHS's reduced costs on cells of infinite capacity come out as 1e-17 where they
             # are 0 (dual feasible within its tolerance); times the infinite capacity that made
             # the bound infinite, this check fail and the cut one the pattern itself meets
-            d[self.unbounded & (np.abs(d) <= 1e-9)] = 0.0
-            bound = attacker_bound(d, self.cap_up, self.cap_dn, x)
+            d[unbounded & (np.abs(d) <= 1e-9)] = 0.0
+            bound = attacker_bound(d, cap_up, cap_dn, xc)
             if abs(bound - gain) <= 1e-5 * max(1.0, abs(gain)):
-                return capacity_cut(d, p.cap_up, p.cap_dn, level)
+                return capacity_cut(cells, d, p.cap_up, p.cap_dn, level, p.n)
             if best is None or bound < best[0]:
                 best = (bound, d)
         # duals off by numerics: the closest bound is still a valid cut (weak duality)
-        return capacity_cut(best[1], p.cap_up, p.cap_dn, level)
+        return capacity_cut(cells, best[1], p.cap_up, p.cap_dn, level, p.n)
 
 
 def filter_either_side(p: Problem, viol: list[Violation]) -> list[Violation]:
@@ -305,7 +311,7 @@ class ParetoCuts:
     ...             force_published=np.zeros(3, bool))
     >>> x = np.array([1., 0, 0])
     >>> cuts = ParetoCuts(p, core=np.array([1., .2, .9])).cuts(x, Separator(p).violations(x))
-    >>> [(v.kind, v.coef.tolist()) for v in cuts]
+    >>> [(v.kind, v.coef.toarray().tolist()) for v in cuts]
     [('up', [0.0, 9.0, 18.0]), ('dn', [0.0, 3.0, 3.0])]
     """
 
@@ -371,9 +377,7 @@ class ParetoCuts:
                 self.n_lps += 1
                 if sol.status != "optimal" or sol.x is None:
                     continue
-                d = np.zeros(n)
-                d[cols] = sol.x[:nc] - sol.x[nc:2 * nc]
-                coef = capacity_cut(d, p.cap_up, p.cap_dn, v.level)
+                coef = capacity_cut(cols, sol.x[:nc] - sol.x[nc:2 * nc], p.cap_up, p.cap_dn, v.level, n)
                 if coef @ x < v.level - TOL * max(1.0, v.level):
                     out.append(Violation(v.cell, v.kind, v.level, v.gain, coef))
         return out
@@ -452,7 +456,7 @@ class SliceCuts:
              failing: np.ndarray | None = None, limit: int | None = None) -> list[Violation]:
         """The violated requirements of the slices at the pattern ``x``, with cuts over all
         cells (``side`` as in :meth:`Separator.violations`): those found by ``deadline``,
-        at most about ``limit`` of them (each is a dense row), only in slices through the
+        at most about ``limit`` of them, only in slices through the
         ``failing`` cells if given (a requirement that holds in the table holds in its slices)."""
         x = np.asarray(x, dtype=float)[:self.p.n]
         todo = range(len(self.slices))
@@ -470,9 +474,7 @@ class SliceCuts:
             if side is not None:
                 sub_side = np.asarray(side)[self.sens_pos[cells[sep.p.sensitive]]]
             for v in sep.violations(x[cells], sub_side, deadline=deadline):
-                coef = np.zeros(self.p.n)
-                coef[cells] = v.coef
-                out.append(Violation(int(cells[v.cell]), v.kind, v.level, v.gain, coef))
+                out.append(Violation(int(cells[v.cell]), v.kind, v.level, v.gain, v.coef.embedded(cells, self.p.n)))
         return out
 
 
