@@ -719,6 +719,34 @@ def test_slice_cuts_on_a_hierarchical_three_way_table():
     assert n_cuts and n_checked
 
 
+def test_cuts_take_memory_by_their_cells_not_by_the_tables():
+    """The first check of a large table fails for most of its sensitive cells at once; each cut
+    holds the cells of the equations around its cell, so the cuts' memory does not grow as
+    cells x cuts (as dense rows it would: gigabytes at 80,000 cells)."""
+    import tracemalloc
+
+    from cellsuppress.suppress.separation import Separator
+    from cellsuppress.tables.synthetic import generate
+
+    t = generate(dims=3, levels=((3, 20), (18,), (3,)), seed=1, mean=40, small_share=0.12,
+                 zero_share=0.05).table()
+    p = build_problem(t, requirement(t, "strict"), "value", False)
+    x = p.force_hidden.astype(float)
+    sep = Separator(p)
+    tracemalloc.start()
+    try:
+        viols = sep.violations(x)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(viols) > 500 and p.n > 4000
+    assert peak < len(viols) * p.n * 8 / 10
+    for v in viols[:50]:
+        dense = v.coef.toarray()
+        assert dense.size == p.n and np.count_nonzero(dense) == v.coef.cols.size < p.n / 50
+        assert v.coef @ x == pytest.approx(dense @ x) and v.coef @ x < v.level
+
+
 @pytest.mark.parametrize("seed", (1, 2))
 def test_cuts_cut_off_the_pattern_they_were_separated_at(seed):
     """Row generation only progresses when each cut separated at a failing 0/1 pattern excludes
