@@ -17,6 +17,7 @@ from .clock import NEVER, Deadline
 from .errors import InfeasibleError, VerificationError
 from .params import METHODS, check_protect_params
 from .rules import requirement
+from .suppress.cleanup import minimal
 from .suppress.heuristic import heuristic
 from .suppress import schedule
 from .suppress.optimal import Interrupted, optimal
@@ -40,7 +41,8 @@ class Result:
     ``stats``: ``components`` solved, ``cut_rounds``, ``cuts``, ``lps`` (attacker LPs, the
     audit's included), ``mip_solves`` of the master, ``polish_solves`` (local branching) and
     ``background_solves`` (copies of the master solved on the second core for the bound),
-    ``seconds``.
+    ``cleanup_seconds`` and ``cleanup_published`` (the clean-up of a pattern not proven optimal:
+    its time, and the complementary cells it published again), ``seconds``.
 
     ``table`` is the table that was protected and ``settings`` the options that defined the
     result (``preset``, a :class:`~cellsuppress.rules.Preset`; ``threshold``, ``cost``, ``method``,
@@ -180,11 +182,14 @@ def protect(table: LinearTable, preset: str | None = None, threshold: float = 20
     keep, hide = forced_cells(table, force_published, force_hidden, status_column)
     p = build_problem(table, req, cost, hidden_nonzero, force_hidden=hide, force_published=keep)
     _check_feasible_alone(table, p)
-    # the one clock of the search: the limit covers the final audit too, so it ends a little before
-    deadline = (NEVER if time_limit is None
-                else Deadline(float(time_limit) - schedule.audit_reserve(float(time_limit)), start=t0))
+    # the one clock of the search: the limit covers the clean-up of the pattern and the final
+    # audit too, so the search ends a little before
+    end = NEVER if time_limit is None else Deadline(float(time_limit), start=t0)
+    until = end if time_limit is None else Deadline.until(end.at - schedule.audit_reserve(float(time_limit)))
+    deadline = until.share(1.0 - schedule.FINAL_CLEANUP)
 
-    search = _search(table, p, method, deadline, say, mip_gap, solver, max_root_rounds, export_model)
+    search = _search(table, p, method, _Clock(deadline, until, end), say, mip_gap, solver, max_root_rounds,
+                     export_model)
     hidden = search.x > 0.5
     if (hidden & p.blocked).any() or not hidden[p.force_hidden].all():
         raise VerificationError("internal error: the pattern does not keep the cells forced hidden or published; "
@@ -210,6 +215,16 @@ def protect(table: LinearTable, preset: str | None = None, threshold: float = 20
 
 
 @dataclass
+class _Clock:
+    """The ends of a run's parts: the ``search``; the ``cleanup`` of its pattern (which may go on
+    when the audit will be short); the ``end`` of the run, the final audit included."""
+
+    search: Deadline
+    cleanup: Deadline
+    end: Deadline
+
+
+@dataclass
 class _Search:
     """What the search found, component by component: the pattern ``x`` (forced cells hidden
     from the start), the sum of the components' lower bounds, whether each proved its pattern
@@ -221,7 +236,8 @@ class _Search:
     all_optimal: bool = True
     interrupted: bool = False
     notes: list = field(default_factory=list)
-    stats: dict = field(default_factory=lambda: {"components": 0, **dict.fromkeys(_SOLVE_COUNTS, 0)})
+    stats: dict = field(default_factory=lambda: {"components": 0, **dict.fromkeys(_SOLVE_COUNTS, 0),
+                                                 "cleanup_seconds": 0.0, "cleanup_published": 0})
 
     def add(self, cells: np.ndarray, x: np.ndarray, lower: float, optimal: bool, stats: dict) -> None:
         """A component's result."""
@@ -230,17 +246,32 @@ class _Search:
         self.all_optimal &= optimal
         for k in _SOLVE_COUNTS:
             self.stats[k] += stats.get(k, 0)
-        if stats.get("note"):
-            self.notes.append(stats["note"])
+
+    def clean(self, p: Problem, x: np.ndarray, clock: _Clock) -> np.ndarray:
+        """The component's pattern ``x`` through the clean-up
+        (:func:`~cellsuppress.suppress.cleanup.minimal`)."""
+        t = time.perf_counter()
+        sep = Separator(p)
+        y, complete = minimal(p, x, clock.cleanup, sep, end=clock.end)
+        self.stats["lps"] += sep.n_lps
+        self.stats["cleanup_seconds"] += time.perf_counter() - t
+        self.stats["cleanup_published"] += int((x > 0.5).sum() - (y > 0.5).sum())
+        if not complete:
+            self.notes.append("the time limit cut the clean-up of the pattern short: some complementary cells "
+                              "may be publishable")
+        return y
 
 
-def _search(table: LinearTable, p: Problem, method: str, deadline: Deadline, say, mip_gap: float, solver: str,
+def _search(table: LinearTable, p: Problem, method: str, clock: _Clock, say, mip_gap: float, solver: str,
             max_root_rounds: int, export_model: str | None) -> _Search:
-    """Solve each component of ``p`` with sensitive or forced cells by ``method``.
+    """Solve each component of ``p`` with sensitive or forced cells by ``method``; a pattern not
+    proven optimal then goes through the clean-up.
 
     Ctrl-C (KeyboardInterrupt) in the optimal method of the last such component, once it has a
-    protected pattern, ends the search with that pattern; anywhere else some component has no
-    protected pattern yet, and the KeyboardInterrupt goes on."""
+    protected pattern, ends the search with that pattern (its clean-up, if not whole, is
+    skipped: the user asked to stop); anywhere else some component has no protected pattern
+    yet, and the KeyboardInterrupt goes on."""
+    deadline = clock.search
     _, comp = _components(p)
     search = _Search(x=np.where(p.force_hidden, 1.0, 0.0))
     comps_with_work = np.unique(comp[p.sensitive | p.force_hidden])
@@ -254,21 +285,30 @@ def _search(table: LinearTable, p: Problem, method: str, deadline: Deadline, say
             if method == "fast" or not sub.sensitive.any():
                 xs, st = heuristic(sub, say, deadline.share(schedule.FAST_HEURISTIC),
                                    cleanup_budget=deadline.budget(schedule.FAST_CLEANUP), hard_deadline=deadline)
-                search.add(cells, xs, float(sub.cost[sub.force_hidden].sum()), not sub.sensitive.any(), st)
+                lower, proven = float(sub.cost[sub.force_hidden].sum()), not sub.sensitive.any()
             else:
-                search.add(cells, *optimal(sub, say, deadline, mip_gap, solver, max_root_rounds,
-                                           export_model=export_model))
+                xs, lower, proven, st = optimal(sub, say, deadline, mip_gap, solver, max_root_rounds,
+                                                export_model=export_model)
         except Interrupted as stop:
             if ci + 1 < comps_with_work.size:
                 raise KeyboardInterrupt from None  # the components after it have no pattern yet
-            search.add(cells, *stop.result)
+            xs, lower, proven, st = stop.result
             search.interrupted = True
+            if not (proven or st.get("clean")):
+                search.notes.append("the clean-up of the interrupted pattern was skipped: some complementary "
+                                    "cells may be publishable")
         except InfeasibleError:
             bad = cells[unprotectable(sub)]
             raise InfeasibleError(
                 f"{bad.size} sensitive cell(s) cannot be protected even with every other cell hidden "
                 f"(their bounds, or cells that must stay published, leave the attacker too little room): "
                 f"{', '.join(table.cell_labels(bad[:10]))}{' ...' if bad.size > 10 else ''}") from None
+        if not (proven or st.get("clean") or search.interrupted):
+            xs = search.clean(sub, xs, clock)
+        if not proven and method == "optimal":
+            search.notes.append(f"stopped before proving optimality: cost {float(sub.cost[xs > 0.5].sum()):g}, "
+                                f"lower bound {lower:g}")
+        search.add(cells, xs, lower, proven, st)
     return search
 
 

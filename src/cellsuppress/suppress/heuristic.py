@@ -15,13 +15,10 @@ from ..errors import InfeasibleError
 from ..solvers import HighsModel, LinearProgram
 from . import schedule
 from .batch import batch_moves, check_certified, chunk_cleanup
+from .cleanup import cleanup
 from .model import cut_matrix
 from .problem import Problem
-from .separation import MovePool, Separator, Violation, equation_sum_disclosures, filter_either_side
-
-
-class OutOfTime(Exception):
-    """The heuristic was asked to give up at a deadline (only for optional repairs)."""
+from .separation import MovePool, OutOfTime, Separator, Violation, equation_sum_disclosures, filter_either_side
 
 
 class Fallback(enum.Flag):
@@ -50,7 +47,8 @@ def heuristic(p: Problem, say=None, deadline: Deadline = NEVER, x0=None, cleanup
     :mod:`~cellsuppress.suppress.schedule`) it hides the cells of batch moves, whose LPs may run
     past ``deadline``, never past ``hard_deadline``; failing that, every free cell. The clean-up
     has ``cleanup_budget`` seconds (None: a multiple of what building took) and ends by
-    ``hard_deadline`` (without one, by ``deadline``).
+    ``hard_deadline`` (without one, by ``deadline``); ``stats["clean"]`` says whether it tried
+    every cell (:func:`~cellsuppress.suppress.cleanup.cleanup`).
 
     ``guide``, a weight per cell, replaces the cells' weights while cells are being hidden (not
     in the clean-up): the optimal method lowers the weight of cells its LP relaxation hides.
@@ -83,9 +81,10 @@ def heuristic(p: Problem, say=None, deadline: Deadline = NEVER, x0=None, cleanup
         x = repair.hide_more(x, viol, rule)
     if cleanup_budget is None:
         cleanup_budget = max(schedule.CLEANUP_MIN, schedule.CLEANUP_PER_BUILD * (time.perf_counter() - t0))
+    clean = False
     if cleanup_budget > 0:
-        x = repair.clean_up(x, witnesses, cleanup_budget)
-    return x, {"cut_rounds": rounds, "lps": sep.n_lps}
+        x, clean = repair.clean_up(x, witnesses, cleanup_budget)
+    return x, {"cut_rounds": rounds, "lps": sep.n_lps, "clean": clean}
 
 
 class _Repair:
@@ -152,13 +151,17 @@ class _Repair:
                 raise InfeasibleError("no pattern protects every sensitive cell")
         return x
 
-    def clean_up(self, x: np.ndarray, witnesses: dict, budget: float) -> np.ndarray:
-        """Un-hide what the protected pattern ``x`` does not need, for ``budget`` seconds at most."""
+    def clean_up(self, x: np.ndarray, witnesses: dict, budget: float) -> tuple[np.ndarray, bool]:
+        """Un-hide what the protected pattern ``x`` does not need, for ``budget`` seconds at most;
+        also returns whether every cell was tried by the exact clean-up
+        (:func:`~cellsuppress.suppress.cleanup.cleanup`)."""
         if self.fallback:
             # the witnesses are whole batch moves, so the cell-by-cell clean-up would re-check every
             # cell for every candidate: un-hide candidates in chunks instead, each pattern certified
-            # by batch LPs; past its own deadline already, it keeps to its budget (and hard_deadline)
-            return chunk_cleanup(self.p, x, self.seeds, self.sep, min(Deadline(budget), self.hard_deadline))
+            # by batch LPs; past its own deadline already, it keeps to its budget (and hard_deadline).
+            # A chunk that batch moves cannot certify may still be publishable: not a complete clean-up
+            x = chunk_cleanup(self.p, x, self.seeds, self.sep, min(Deadline(budget), self.hard_deadline))
+            return x, False
         end = self.hard_deadline if self.hard_deadline.limited else self.deadline
         return cleanup(self.p, x, self.sep, witnesses, min(Deadline(budget), end))
 
@@ -227,71 +230,6 @@ def cheapest_moves(p: Problem, x: np.ndarray, failing: list[Violation], give_up:
                 x[np.abs(z) > 1e-9] = 1.0
                 pool.add(z)
     return x
-
-
-def cleanup(p: Problem, x: np.ndarray, sep: Separator, witnesses: dict, until: Deadline) -> np.ndarray:
-    """Un-hide complementary cells (dearest first) that no requirement needs.
-
-    A cell that no attacker witness uses can go without any LP; otherwise only
-    the requirements whose witnesses use it are re-checked, on one attacker LP
-    over the hidden cells whose bounds change in place (no model rebuilt). It stops at ``until``.
-    """
-    x = x.copy()
-    cols = np.flatnonzero(x > 0.5)
-    M = sep.M
-    rows = np.flatnonzero(np.asarray(abs(M[:, cols]).sum(axis=1)).ravel() > 0)
-    lo, hi = -p.cap_dn[cols], p.cap_up[cols]
-    model = HighsModel(LinearProgram(c=np.zeros(cols.size), A=M[rows][:, cols], row_lo=np.zeros(rows.size),
-                                     row_hi=np.zeros(rows.size), col_lo=lo, col_hi=hi))
-    cur_lo, cur_hi = lo.copy(), hi.copy()
-    local = {c: i for i, c in enumerate(cols)}
-    cand = np.flatnonzero((x > 0.5) & ~p.force_hidden)
-    cand = cand[np.argsort(-p.weight[cand], kind="stable")]
-    last_failed: dict = {}  # requirement -> the step at which it last kept a candidate hidden
-    for step, j in enumerate(cand):
-        if until.expired():
-            break
-        affected = [k for k, held in witnesses.items() if _needs(p, held, j)]
-        x[j] = 0.0
-        if p.equation_sum_rule and equation_sum_disclosures(p, x):
-            x[j] = 1.0
-            continue
-        jj = np.array([local[j]])
-        model.set_col_bounds(jj, [0.0], [0.0])
-        cur_lo[jj] = cur_hi[jj] = 0.0
-        pool = MovePool(cur_lo, cur_hi)  # moves found while checking j serve the other cells
-        new: dict = {}
-        # most candidates stay hidden, and one failing requirement is enough to know it: the
-        # requirements that failed last are checked first, and the first failure ends the check
-        affected.sort(key=lambda k: -last_failed.get(k, -1))
-        failed = False
-        for k in affected:
-            if until.expired():  # out of time mid-check: keep j hidden and stop
-                failed = True
-                break
-            if filter_either_side(p, sep.check_cell(model, k, local[k], cols, rows, x, None, new, pool)):
-                last_failed[k] = step
-                failed = True
-                break
-        if failed:
-            x[j] = 1.0
-            model.set_col_bounds(jj, lo[jj], hi[jj])
-            cur_lo[jj], cur_hi[jj] = lo[jj], hi[jj]
-            continue
-        witnesses.update(new)
-        # a witness that moved j no longer exists (under either_side another side may still hold)
-        for k, held in witnesses.items():
-            if k not in new:
-                witnesses[k] = {kind: w for kind, w in held.items() if w is not None and j not in w}
-    return x
-
-
-def _needs(p: Problem, held: dict, j: int) -> bool:
-    """Whether a cell's requirements may fail once ``j`` is published."""
-    uses = [w is None or j in w for w in held.values()]
-    if not uses:  # no witness left: check again
-        return True
-    return all(uses) if p.either_side else any(uses)
 
 
 def greedy_cover(p: Problem, x: np.ndarray, A: sp.csr_matrix, rhs: np.ndarray) -> np.ndarray:

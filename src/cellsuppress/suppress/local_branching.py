@@ -73,7 +73,7 @@ def local_branching(m: Master, until: Deadline, k: int = 20) -> None:
             m.say(f"local branching (k={near.k}): {sol.status} at cost {float(m.p.cost[xv[:m.n] > 0.5].sum()):g}, "
                   f"{len({(v.cell, v.kind) for v in viols})} violated")
             if not viols:
-                m.incumbent.offer(xv[:m.n])
+                m.offer(xv[:m.n])
             else:
                 m.cuts.add(viols)
                 if ahead:

@@ -16,6 +16,7 @@ from ..errors import InfeasibleError
 from ..solvers import LinearProgram, make_model
 from ..solvers.background import THREAD_NAME, BackgroundSolve
 from . import schedule
+from .cleanup import minimal
 from .model import CutRow, cut_matrix, master_program, side_rows
 from .problem import Problem, integral_costs, tie_break
 from .separation import ParetoCuts, Separator, SliceCuts, Violation, equation_sum_disclosures
@@ -70,26 +71,28 @@ class CutPool:
 
 
 class Incumbent:
-    """The cheapest pattern known to pass every attacker LP (``x`` is None before the first)."""
+    """The cheapest pattern known to pass every attacker LP (``x`` is None before the first), and
+    whether it has been through a whole clean-up (``clean``)."""
 
     def __init__(self, cost: np.ndarray):
         self._cost = cost
         self.x: np.ndarray | None = None
         self.cost = np.inf
+        self.clean = False
 
-    def offer(self, x: np.ndarray) -> bool:
+    def offer(self, x: np.ndarray, clean: bool = False) -> bool:
         """A pattern known to pass every attacker LP; keep it if it is cheaper."""
         c = float(self._cost[x > 0.5].sum())
         if c < self.cost - 1e-9:
-            self.x, self.cost = (x > 0.5).astype(float), c
+            self.x, self.cost, self.clean = (x > 0.5).astype(float), c, bool(clean)
             return True
         return False
 
 
 class Master:
-    """The master problem on a live backend model, its cuts (``cuts``), its ``incumbent``, its
-    ``lower`` bound on the cost, the separators of its points, and the copies solved for the
-    bound (``bound``); ``stats`` counts the work."""
+    """The master problem on a live backend model, its cuts (``cuts``), its ``incumbent`` (patterns
+    are offered through :meth:`offer`), its ``lower`` bound on the cost, the separators of its
+    points, and the copies solved for the bound (``bound``); ``stats`` counts the work."""
 
     def __init__(self, p: Problem, solver: str, deadline: Deadline = NEVER, say=None, mip_gap: float = 0.0):
         self.p = p
@@ -158,6 +161,17 @@ class Master:
         if "error" in out:
             raise out["error"]
         return out["solution"]
+
+    def offer(self, x: np.ndarray, clean: bool = False) -> bool:
+        """A pattern known to pass every attacker LP becomes the incumbent if it is cheaper, after
+        the clean-up (by the deadline) unless it has been through a whole one (``clean``): a
+        master solution, or a heuristic pattern whose clean-up was cut short, often hides cells
+        it does not need, and a cleaned incumbent is a better centre for local branching."""
+        if float(self.p.cost[x > 0.5].sum()) >= self.incumbent.cost - 1e-9:
+            return False
+        if not clean:
+            x, clean = minimal(self.p, x, self.deadline, self.sep)
+        return self.incumbent.offer(x, clean)
 
     def lift(self, bound: float) -> None:
         """A lower bound on the master's objective (which includes the tie-break) lifts the one on
@@ -251,7 +265,7 @@ class BoundCopies:
             xv = np.round(sol.x)
             viols = m.separate(xv, integral=True)
             if not viols:
-                m.incumbent.offer(xv[:m.n])
+                m.offer(xv[:m.n], clean=sol.status == "optimal")  # the copies have no gap
                 if sol.status == "optimal":
                     return
             if stop:

@@ -52,7 +52,8 @@ class Interrupted(KeyboardInterrupt):
 
 def optimal(p: Problem, say, deadline: Deadline, mip_gap: float, solver: str, max_root_rounds: int = 50,
             export_model: str | None = None) -> tuple[np.ndarray, float, bool, dict]:
-    """Solve ``p`` to optimality (or to the deadline). Returns ``(x, lower bound, optimal, stats)``.
+    """Solve ``p`` to optimality (or to the deadline). Returns ``(x, lower bound, optimal, stats)``;
+    ``stats["clean"]`` says whether the pattern has been through a whole clean-up.
 
     Ctrl-C (KeyboardInterrupt) once the heuristic has given a protected pattern stops the
     search, and the solves in other threads, and raises :class:`Interrupted` with the best
@@ -84,8 +85,7 @@ def _outcome(m: Master, done: bool) -> tuple[np.ndarray, float, bool, dict]:
         lower = float(np.ceil(lower - TOL))
     lower = min(lower, m.incumbent.cost)
     proven = done or m.closed()
-    if not proven:
-        m.stats["note"] = f"stopped before proving optimality: cost {m.incumbent.cost:g}, lower bound {lower:g}"
+    m.stats["clean"] = m.incumbent.clean
     return m.incumbent.x, lower, proven, m.stats
 
 
@@ -100,7 +100,7 @@ def first_incumbent(m: Master) -> float:
     took = time.perf_counter() - t0
     m.stats["lps"] += hst.get("lps", 0)
     m.cuts.add(found)
-    m.incumbent.offer(hx)
+    m.offer(hx, clean=hst["clean"])
     if p.either_side:
         both_sides_incumbent(m, h_deadline)
     return took
@@ -121,7 +121,7 @@ def both_sides_incumbent(m: Master, deadline: Deadline) -> None:
         return
     m.stats["lps"] += st.get("lps", 0)
     if not m.separate(np.concatenate([x, np.ones(m.n_side)]), integral=True):
-        m.incumbent.offer(x)
+        m.offer(x)
 
 
 def lp_rounds(m: Master, limit: int) -> float:
@@ -290,14 +290,15 @@ class RowGeneration:
         xv = np.round(sol.x)
         viols = m.separate(xv, integral=True)
         if not viols and sol.status != "optimal":
-            m.incumbent.offer(xv[:n])  # protected, but the master may hold cheaper ones: solve it longer
+            m.offer(xv[:n])  # protected, but the master may hold cheaper ones: solve it longer
             self.slice *= 2
             return None
         cost_x = float(p.cost[xv[:n] > 0.5].sum())
         m.say(f"MIP {m.stats['mip_solves']}: cost {cost_x:g}, bound {m.lower:.6g}, best {m.incumbent.cost:g}, "
               f"{len({(v.cell, v.kind) for v in viols})} violated")
         if not viols:
-            m.incumbent.offer(xv[:n])
+            # the master's optimum (without a gap) is the optimum: nothing to clean up
+            m.offer(xv[:n], clean=sol.status == "optimal" and m.mip_gap == 0)
             return sol.status == "optimal" or m.closed()
         m.cuts.add(viols)
         if sol.status != "optimal" and cost_x >= m.incumbent.cost:

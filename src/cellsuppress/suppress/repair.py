@@ -65,4 +65,4 @@ def _heuristic_pattern(m: Master, **kw) -> bool:
     finally:
         m.cuts.add(found)
     m.stats["lps"] += st.get("lps", 0)
-    return m.incumbent.offer(x)
+    return m.offer(x, clean=st["clean"])

@@ -22,6 +22,18 @@ def audit_reserve(time_limit: float) -> float:
     return min(AUDIT_RESERVE * time_limit, max(AUDIT_RESERVE_MIN, AUDIT_RESERVE_LONG * time_limit))
 
 
+# Every returned pattern goes through the clean-up (a pattern found under a time limit often hides
+# cells it does not need). The optimal method cleans up each new incumbent at once, so the last
+# one only needs more where the deadline cut its clean-up short: this share of the time left for
+# the search is kept for that, and it also has whatever the search leaves unused.
+FINAL_CLEANUP = 0.05
+# The clean-up may also use the audit's reserve when the audit will be short: it takes about as
+# long as a check of the pattern with the attacker LPs, which the clean-up starts with; this many
+# times that check (and at least AUDIT_MIN seconds) stays for the audit.
+AUDIT_PER_CHECK = 3.0
+AUDIT_MIN = 1.0  # s
+
+
 # The fast method: the heuristic's own deadline is short of the search's, because its last resort
 # (batch moves) and its clean-up may run past it, up to the search's deadline.
 FAST_HEURISTIC = 0.75

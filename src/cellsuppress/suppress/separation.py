@@ -25,6 +25,10 @@ from .problem import Problem
 TOL = 1e-6
 
 
+class OutOfTime(Exception):
+    """Work that was asked to give up at a deadline did."""
+
+
 @dataclass
 class Violation:
     """A sensitive cell whose requirement fails at the pattern, with the cut(s) that exclude it.
@@ -62,7 +66,8 @@ class Separator:
             self.cap_up, self.cap_dn = np.minimum(p.cap_up, cap_limit), np.minimum(p.cap_dn, cap_limit)
 
     def violations(self, x: np.ndarray, side: np.ndarray | None = None,
-                   witnesses: dict | None = None, deadline: Deadline = NEVER) -> list[Violation]:
+                   witnesses: dict | None = None, deadline: Deadline = NEVER,
+                   give_up: Deadline = NEVER) -> list[Violation]:
         """Violated requirements at ``x``. Under ``either_side``, ``side`` is the chosen side per
         sensitive cell (1 upward, 0 downward, fractional in the LP relaxation); without it both
         sides are checked at their full levels.
@@ -71,7 +76,7 @@ class Separator:
         for the requirements that hold: the pattern stays safe for them as long as those
         cells stay hidden.
         Past ``deadline`` it may return early, once it has found a violation: an empty list
-        always means every requirement was checked.
+        always means every requirement was checked. Past ``give_up`` it raises :class:`OutOfTime`.
         """
         p = self.p
         x = np.clip(np.asarray(x, dtype=float), 0.0, 1.0)
@@ -100,6 +105,8 @@ class Separator:
             pool = MovePool(lp.col_lo, lp.col_hi)
             local = {c: i for i, c in enumerate(cols)}
             for k in ks:
+                if give_up.expired():
+                    raise OutOfTime()
                 out.extend(self.check_cell(model, k, local[k], cols, rows, x, side_of.get(k), witnesses, pool))
                 if out and deadline.expired():
                     return out

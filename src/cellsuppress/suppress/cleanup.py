@@ -1,0 +1,273 @@
+"""The clean-up of a protected pattern: un-hide the complementary cells it does not need.
+
+Every pattern the package returns has been through it (:func:`minimal`): a pattern found
+under a time limit, or a master solution that passed the attacker LPs, often hides cells
+that can be published again, one by one, without making any cell unsafe.
+
+A candidate is tried in turn, dearest first. It stays hidden when one requirement fails
+without it, and three cheap tests come before any LP: the requirement's witness (the cells
+its attacker move uses) does not use it; some attacker move found earlier, still feasible,
+meets the requirement without it (:class:`MoveStore`); or a single equation already shows a
+failure (:func:`~cellsuppress.suppress.model.single_equation_cuts`). Only what is left gets
+attacker LPs, on one model whose bounds change in place. Each decision is exact, so the
+clean-up ends on the same pattern whichever of these tests settles it.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+import time
+
+from ..clock import NEVER, Deadline
+from ..errors import VerificationError
+from ..solvers import HighsModel, LinearProgram
+from . import schedule
+from .model import single_equation_cuts
+from .problem import Problem
+from .separation import TOL, MovePool, OutOfTime, Separator, equation_sum_disclosures, filter_either_side
+
+
+def minimal(p: Problem, x: np.ndarray, until: Deadline, sep: Separator | None = None,
+            end: Deadline = NEVER) -> tuple[np.ndarray, bool]:
+    """The protected pattern ``x`` cleaned up: ``(pattern, complete)``, ``complete`` when every
+    candidate was tried in time (then no single complementary cell can be published without a
+    failing requirement, under presets where hiding fewer cells never helps). The attacker LPs
+    run on ``sep`` (a new :class:`Separator` by default), which counts them.
+
+    It has until ``until``, or longer when the check of ``x`` it starts with says the final
+    audit will be short: up to ``end`` (the end of the run, the audit included) less what the
+    audit is expected to need (:data:`~cellsuppress.suppress.schedule.AUDIT_PER_CHECK`)."""
+    sep = Separator(p) if sep is None else sep
+    witnesses: dict = {}
+    t = time.perf_counter()
+    try:
+        if filter_either_side(p, sep.violations(x, witnesses=witnesses, give_up=max(until, end))):
+            raise VerificationError("internal error: a pattern that passed its checks fails an attacker LP; "
+                                    "please report this table")
+    except OutOfTime:
+        return x, False
+    audit = max(schedule.AUDIT_MIN, schedule.AUDIT_PER_CHECK * (time.perf_counter() - t))
+    return cleanup(p, x, sep, witnesses, max(until, Deadline.until(end.at - audit)))
+
+
+def cleanup(p: Problem, x: np.ndarray, sep: Separator, witnesses: dict, until: Deadline) -> tuple[np.ndarray, bool]:
+    """Un-hide complementary cells (dearest first) that no requirement needs; ``witnesses`` are
+    those of a check of ``x`` that passed (:meth:`Separator.violations`). Returns the pattern
+    and whether every candidate was tried before ``until``."""
+    x = x.copy()
+    cols = np.flatnonzero(x > 0.5)
+    M = sep.M
+    rows = np.flatnonzero(np.asarray(abs(M[:, cols]).sum(axis=1)).ravel() > 0)
+    lo, hi = -p.cap_dn[cols], p.cap_up[cols]
+    model = HighsModel(LinearProgram(c=np.zeros(cols.size), A=M[rows][:, cols], row_lo=np.zeros(rows.size),
+                                     row_hi=np.zeros(rows.size), col_lo=lo, col_hi=hi))
+    cur_lo, cur_hi = lo.copy(), hi.copy()
+    local = {c: i for i, c in enumerate(cols)}
+    store = MoveStore(p, cols, lo, hi)
+    equations = EquationTest(p, x)
+    cand = np.flatnonzero((x > 0.5) & ~p.force_hidden)
+    cand = cand[np.argsort(-p.weight[cand], kind="stable")]
+    last_failed: dict = {}  # requirement -> the step at which it last kept a candidate hidden
+    for step, j in enumerate(cand):
+        if until.expired():
+            return x, False
+        affected = [k for k, held in witnesses.items() if _needs(p, held, j)]
+        x[j] = 0.0
+        if (p.equation_sum_rule and equation_sum_disclosures(p, x)) or equations.fails_without(j):
+            x[j] = 1.0
+            continue
+        jj = np.array([local[j]])
+        affected = store.unmet(affected, jj[0])
+        model.set_col_bounds(jj, [0.0], [0.0])
+        cur_lo[jj] = cur_hi[jj] = 0.0
+        pool = _Recording(cur_lo, cur_hi)  # moves found while checking j serve the other cells
+        new: dict = {}
+        # most candidates stay hidden, and one failing requirement is enough to know it: the
+        # requirements that failed last are checked first, and the first failure ends the check
+        affected.sort(key=lambda k: -last_failed.get(k, -1))
+        failed = False
+        for k in affected:
+            if until.expired():  # out of time mid-check: keep j hidden and stop
+                x[j] = 1.0
+                model.set_col_bounds(jj, lo[jj], hi[jj])
+                return x, False
+            if filter_either_side(p, sep.check_cell(model, k, local[k], cols, rows, x, None, new, pool)):
+                last_failed[k] = step
+                failed = True
+                break
+        store.add(pool.moves)
+        if failed:
+            x[j] = 1.0
+            model.set_col_bounds(jj, lo[jj], hi[jj])
+            cur_lo[jj], cur_hi[jj] = lo[jj], hi[jj]
+            continue
+        store.publish(jj[0])
+        equations.publish(j)
+        witnesses.update(new)
+        # a witness that moved j no longer exists: that requirement has none until it is checked
+        # again (the stored moves may have met it without j, but they are not its witness)
+        for k, held in witnesses.items():
+            if k not in new:
+                witnesses[k] = {kind: None if w is None or j in w else w for kind, w in held.items()}
+    return x, True
+
+
+def _needs(p: Problem, held: dict, j: int) -> bool:
+    """Whether a cell's requirements may fail once ``j`` is published (a requirement without a
+    witness, None, may fail whatever is published)."""
+    uses = [w is None or j in w for w in held.values()]
+    if not uses:  # no requirement recorded: check again
+        return True
+    return all(uses) if p.either_side else any(uses)
+
+
+class _Recording(MovePool):
+    """A :class:`MovePool` that also keeps the moves themselves."""
+
+    def __init__(self, lo: np.ndarray, hi: np.ndarray):
+        super().__init__(lo, hi)
+        self.moves: list[np.ndarray] = []
+
+    def add(self, z) -> None:
+        super().add(z)
+        if z is not None and np.all(np.isfinite(z)):
+            self.moves.append(np.where(np.abs(z) > 1e-9, z, 0.0))
+
+
+class MoveStore:
+    """Attacker moves found during a clean-up (over its columns ``cols``), kept while they stay
+    feasible, that is while no cell they move has been published.
+
+    A move ``z`` is feasible for every pattern that still hides its support, and so is ``-t z``
+    for the largest ``t <= 1`` the bounds allow, and so is any convex combination of feasible
+    moves. A requirement that one of them meets without moving cell ``j`` holds once ``j`` is
+    published, with no LP: a move that leaves ``j`` alone, or a combination of two that move it
+    in opposite directions and cancel out at ``j``. Some pair's combination ``w z_p + (1 - w)
+    z_n`` reaches a level ``L`` at cell ``k`` exactly when
+    ``max_p (z_pk - L) / z_pj + max_n (z_nk - L) / -z_nj >= 0``, which takes one pass over the
+    moves (and is all an LP over the stored moves could find: with two rows, an optimal vertex
+    has two moves at most). When ``j`` is published, the moves that used it go and the
+    combinations that met a requirement stay. The newest ``limit`` moves are kept.
+    """
+
+    def __init__(self, p: Problem, cols: np.ndarray, lo: np.ndarray, hi: np.ndarray, limit: int = 2000):
+        self.p, self.lo, self.hi = p, lo, hi
+        self.local = np.full(p.n, -1)
+        self.local[cols] = np.arange(cols.size)
+        self.buf = np.zeros((limit, cols.size))  # the moves and their flips, one per row
+        self.size = 0
+        self.pairs = np.zeros((0, cols.size))  # combinations that met a requirement in the last unmet()
+
+    @property
+    def V(self) -> np.ndarray:
+        return self.buf[:self.size]
+
+    def _append(self, rows: np.ndarray) -> None:
+        limit = self.buf.shape[0]
+        rows = rows[-limit:]
+        if self.size + rows.shape[0] > limit:  # drop the oldest
+            keep = max(0, limit - rows.shape[0])
+            self.buf[:keep] = self.buf[self.size - keep:self.size]
+            self.size = keep
+        self.buf[self.size:self.size + rows.shape[0]] = rows
+        self.size += rows.shape[0]
+
+    def add(self, moves: list[np.ndarray]) -> None:
+        if not moves:
+            return
+        Z = np.array(moves)
+        pos, neg = Z > 0, Z < 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.minimum(np.min(np.where(pos, -self.lo / Z, np.inf), axis=1),
+                           np.min(np.where(neg, self.hi / -Z, np.inf), axis=1))
+        t = np.clip(t, 0.0, 1.0)
+        self._append(np.vstack([Z, -t[t > 0, None] * Z[t > 0]]))
+
+    def publish(self, j: int) -> None:
+        """Local column ``j`` is published: the moves that use it go, the combinations stay."""
+        keep = np.flatnonzero(np.abs(self.V[:, j]) <= 1e-12)
+        self.buf[:keep.size] = self.buf[keep]
+        self.size = keep.size
+        if self.pairs.shape[0]:
+            self._append(self.pairs)
+        self.pairs = self.pairs[:0]
+
+    def unmet(self, cells: list, j: int) -> list:
+        """The sensitive ``cells`` whose requirements no stored move (or pair of moves) meets
+        without local column ``j``."""
+        self.pairs = self.pairs[:0]
+        if not cells or not self.size:
+            return list(cells)
+        p = self.p
+        ks = np.asarray(cells)
+        V = self.V
+        a = V[:, j]
+        zero = np.abs(a) <= 1e-12
+        P, N = np.flatnonzero(a > 1e-12), np.flatnonzero(a < -1e-12)
+        G = {d: d * V[:, self.local[ks]] for d in (1.0, -1.0)}
+        g0 = {d: G[d][zero].max(axis=0, initial=0.0) for d in G}
+        # the level each direction must reach; a sliding level is shared with what the other
+        # direction reaches without a combination
+        if p.either_side:
+            target = {1.0: p.up[ks], -1.0: p.dn[ks]}
+        else:
+            target = {1.0: np.maximum(p.up[ks], p.spl[ks] - g0[-1.0]),
+                      -1.0: np.maximum(p.dn[ks], p.spl[ks] - g0[1.0])}
+        reach, pairs = {}, []
+        for d in G:
+            T = target[d] - TOL * np.maximum(1.0, target[d])
+            reach[d] = (target[d] <= 0) | (g0[d] >= T)
+            if P.size and N.size and not reach[d].all():
+                up = (G[d][P] - T) / a[P][:, None]
+                dn = (G[d][N] - T) / -a[N][:, None]
+                ip, jn = up.argmax(axis=0), dn.argmax(axis=0)
+                cols = np.arange(ks.size)
+                paired = ~reach[d] & (up[ip, cols] + dn[jn, cols] >= 0)
+                reach[d] |= paired
+                for i in np.flatnonzero(paired):
+                    zp, zn = V[P[ip[i]]], V[N[jn[i]]]
+                    w = zn[j] / (zn[j] - zp[j])  # the weight of zp that cancels out at j
+                    pairs.append(w * zp + (1.0 - w) * zn)
+        if p.either_side:
+            held = ~((p.up[ks] > 0) | (p.dn[ks] > 0)) | ((p.up[ks] > 0) & reach[1.0]) | ((p.dn[ks] > 0) & reach[-1.0])
+        else:
+            held = reach[1.0] & reach[-1.0]
+        if pairs:
+            self.pairs = np.array(pairs)
+        return [k for k, h in zip(cells, held) if not h]
+
+
+class EquationTest:
+    """The single-equation cuts at a pattern, kept up to date as cells are published: a cell whose
+    publication violates one (both sides' under an either-side preset) is needed, with no LP."""
+
+    def __init__(self, p: Problem, x: np.ndarray):
+        self.either = p.either_side
+        A, rhs, (self.cell, direction) = single_equation_cuts(p)
+        self.up = direction > 0
+        self.A = sp.csc_matrix(A)
+        self.slack = self.A @ (np.asarray(x) > 0.5).astype(float) - rhs
+        self.tol = TOL * np.maximum(1.0, rhs)
+
+    def fails_without(self, j: int) -> bool:
+        lo, hi = self.A.indptr[j], self.A.indptr[j + 1]
+        r = self.A.indices[lo:hi]
+        bad = r[self.A.data[lo:hi] > self.slack[r] + self.tol[r]]
+        if not bad.size:
+            return False
+        if not self.either:
+            return True
+        # under either_side a cell fails only when every side it has fails
+        ks = np.unique(self.cell[bad])
+        for k in ks:
+            mine = self.cell == k
+            sides = np.unique(self.up[mine])
+            failing = np.unique(self.up[bad[self.cell[bad] == k]])
+            if failing.size == sides.size:
+                return True
+        return False
+
+    def publish(self, j: int) -> None:
+        lo, hi = self.A.indptr[j], self.A.indptr[j + 1]
+        self.slack[self.A.indices[lo:hi]] -= self.A.data[lo:hi]
