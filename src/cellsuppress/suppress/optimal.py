@@ -51,15 +51,18 @@ class Interrupted(KeyboardInterrupt):
 
 
 def optimal(p: Problem, say, deadline: Deadline, mip_gap: float, solver: str, max_root_rounds: int = 50,
-            export_model: str | None = None) -> tuple[np.ndarray, float, bool, dict]:
+            export_model: str | None = None, start: np.ndarray | None = None) -> tuple[np.ndarray, float, bool, dict]:
     """Solve ``p`` to optimality (or to the deadline). Returns ``(x, lower bound, optimal, stats)``;
     ``stats["clean"]`` says whether the pattern has been through a whole clean-up.
+
+    ``start``, a pattern known to pass every attacker LP of ``p``, is the first incumbent in
+    place of the heuristic's.
 
     Ctrl-C (KeyboardInterrupt) once the heuristic has given a protected pattern stops the
     search, and the solves in other threads, and raises :class:`Interrupted` with the best
     pattern so far; before that, it goes on as it came."""
     m = Master(p, solver, deadline, say, mip_gap)
-    took = first_incumbent(m)
+    took = first_incumbent(m) if start is None else start_incumbent(m, start)
     say(f"heuristic incumbent: cost {m.incumbent.cost:g}", force=True)
     try:
         lp_rounds(m, max_root_rounds)
@@ -104,6 +107,13 @@ def first_incumbent(m: Master) -> float:
     if p.either_side:
         both_sides_incumbent(m, h_deadline)
     return took
+
+
+def start_incumbent(m: Master, x: np.ndarray) -> float:
+    """``x``, a protected pattern found elsewhere, as the first incumbent; returns 0 (no
+    heuristic ran)."""
+    m.incumbent.offer(np.asarray(x, dtype=float))
+    return 0.0
 
 
 def both_sides_incumbent(m: Master, deadline: Deadline) -> None:

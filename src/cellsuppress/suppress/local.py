@@ -1,0 +1,270 @@
+"""The local method for tables without hierarchy: the cheapest box of partners per sensitive
+cell (a hypercube, as tau-ARGUS's hypercube method), then repair and clean-up by the attacker
+LPs.
+
+In a table without hierarchy every dimension has one group: a total and the codes that add up
+to it. Pick, for a sensitive cell and every dimension, one partner code of that group; the
+cells at every combination of the cell's own codes and the partners (the corners of a box:
+a rectangle in two dimensions, ``2^D`` cells in ``D``) carry an attacker move. The corner
+that differs from the cell in the dimensions ``S`` moves by ``prod_{d in S} s_d`` times the
+step, ``s_d = -1`` when the partner is a sibling of the cell's code and ``+1`` when one of them
+is the total: every equation along a dimension meets the box in two corners whose moves
+cancel. So once the corners are hidden the cell can move by the least capacity of its
+corners in the move's direction, and the box is its own proof: no LP is needed for a cell
+whose box is hidden.
+
+Boxes are scored for many cells at once: per dimension the cheapest partners (by the cost of
+the edge cell next to the sensitive one) are kept, every box over them is scored by the
+weight of its corners not hidden yet (infinite where a corner is missing, must stay
+published or cannot move far enough), and in rounds the cells with the cheapest best boxes
+take theirs, so later boxes reuse the cells of earlier ones. A cell without a feasible box is
+repaired by the heuristic's cheapest attacker moves; the clean-up then un-hides the corners
+no requirement needs (:func:`~cellsuppress.suppress.heuristic.cleanup`), the boxes serving as
+the witnesses that spare most cells an LP.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..clock import NEVER, Deadline
+from . import schedule
+from .heuristic import cleanup, heuristic
+from .problem import Problem
+from .separation import Separator
+from .subtables import code_parents
+
+__all__ = ["Grid", "grid_of", "boxes", "local"]
+
+TOL = 1e-9
+
+
+@dataclass
+class Grid:
+    """A problem without hierarchy laid out on its codes.
+
+    ``shape``: codes per dimension; ``head``: per dimension, the local index of the total the
+    other codes add up to (-1: a dimension of one code); ``cell``: the cell at every
+    combination of local codes, flat in C order (-1 where the problem has none); ``coords``:
+    every cell's local codes (cells x dimensions)."""
+
+    shape: tuple
+    head: np.ndarray
+    cell: np.ndarray
+    coords: np.ndarray
+
+
+def grid_of(p: Problem) -> Grid | None:
+    """The grid of ``p``, or None when ``p`` has a hierarchy (some dimension has more than one
+    total), or no codes."""
+    parents = code_parents(p)
+    if parents is None:
+        return None
+    codes = np.asarray(p.codes, dtype=np.int64)
+    ndim = codes.shape[1]
+    coords = np.empty_like(codes)
+    shape, heads = [], []
+    for d in range(ndim):
+        present, local = np.unique(codes[:, d], return_inverse=True)
+        par = parents[d][present]
+        tops = np.unique(par[par >= 0])
+        if tops.size > 1:
+            return None
+        if tops.size == 0:
+            if present.size > 1:
+                return None  # codes tied by no equation along this dimension
+            heads.append(-1)
+        else:
+            head = np.flatnonzero(present == tops[0])
+            if head.size == 0 or np.count_nonzero(par < 0) != 1:
+                return None
+            heads.append(int(head[0]))
+        coords[:, d] = local.ravel()
+        shape.append(present.size)
+    shape = tuple(shape)
+    cell = np.full(int(np.prod(shape)), -1, dtype=np.int64)
+    cell[np.ravel_multi_index(tuple(coords.T), shape)] = np.arange(p.n)
+    return Grid(shape=shape, head=np.asarray(heads, dtype=np.int64), cell=cell, coords=coords)
+
+
+@dataclass
+class Boxes:
+    """The boxes chosen: per covered sensitive cell, its corners and their signs (the move up)."""
+
+    cells: np.ndarray  # the sensitive cells covered
+    corners: np.ndarray  # (covered, 2^D') cell indices
+    signs: np.ndarray  # (covered, 2^D') +1/-1
+    uncovered: np.ndarray  # sensitive cells with a requirement and no feasible box
+
+    def witnesses(self, p: Problem) -> dict:
+        """``cell -> {kind: corners}``, as :meth:`Separator.violations` fills them."""
+        out = {}
+        for k, c in zip(self.cells.tolist(), self.corners):
+            kinds = [kd for kd, lv in (("up", p.up[k]), ("dn", p.dn[k]), ("spl", p.spl[k])) if lv > 0]
+            out[k] = {kd: c for kd in kinds}
+        return out
+
+
+# at most this many boxes are scored per cell, and this many corner entries per batch of cells
+MAX_BOXES = 512
+BATCH_ENTRIES = 1 << 21
+# the share of the cells still open that take their box in one round: small shares let later
+# boxes reuse more of the earlier ones, at more rounds of scoring
+ROUND_SHARE = 0.1
+
+
+def boxes(p: Problem, g: Grid, x: np.ndarray) -> tuple[np.ndarray, Boxes]:
+    """``x`` with the cheapest box of every sensitive cell hidden (cells whose requirements a
+    hidden box already meets take no more), and the boxes."""
+    x = (np.asarray(x) > 0.5).astype(float)
+    vary = np.flatnonzero(np.asarray(g.shape) > 1)
+    want = np.flatnonzero(p.sensitive & ((p.up > 0) | (p.dn > 0) | (p.spl > 0)))
+    n_corner = 1 << vary.size
+    got_cells, got_corners, got_signs = [], [], []
+    if vary.size == 0:
+        return x, Boxes(np.zeros(0, np.int64), np.zeros((0, 1), np.int64), np.zeros((0, 1)), want)
+    open_ = want
+    while open_.size:
+        cost, corners, signs = _best(p, g, vary, open_, x)
+        free = cost == 0.0  # a hidden box already serves them
+        take = np.isfinite(cost) & ~free
+        chosen = np.flatnonzero(free)
+        if take.any():
+            idx = np.flatnonzero(take)
+            n_take = max(1, int(np.ceil(ROUND_SHARE * idx.size)))
+            chosen = np.concatenate([chosen, idx[np.argsort(cost[idx], kind="stable")[:n_take]]])
+        x[corners[chosen].ravel()] = 1.0
+        got_cells.append(open_[chosen])
+        got_corners.append(corners[chosen])
+        got_signs.append(signs[chosen])
+        left = np.ones(open_.size, dtype=bool)
+        left[chosen] = False
+        left &= np.isfinite(cost)
+        if not take.any():
+            break
+        open_ = open_[left]
+    cells = np.concatenate(got_cells) if got_cells else np.zeros(0, np.int64)
+    covered = np.zeros(p.n, dtype=bool)
+    covered[cells] = True
+    return x, Boxes(cells=cells,
+                    corners=np.concatenate(got_corners) if got_corners else np.zeros((0, n_corner), np.int64),
+                    signs=np.concatenate(got_signs) if got_signs else np.zeros((0, n_corner)),
+                    uncovered=want[~covered[want]])
+
+
+def _best(p: Problem, g: Grid, vary: np.ndarray, ks: np.ndarray, x: np.ndarray):
+    """The cheapest feasible box of each cell ``ks``: ``(cost, corners, signs)`` (cost inf: none)."""
+    hidden = x > 0.5
+    blocked = p.blocked & ~hidden
+    up_cap = np.where(blocked, 0.0, p.cap_up)
+    dn_cap = np.where(blocked, 0.0, p.cap_dn)
+    price = np.where(hidden, 0.0, np.where(blocked, np.inf, p.weight))
+    shape = np.asarray(g.shape)
+    per_dim = max(1, int(np.floor(MAX_BOXES ** (1.0 / vary.size) + 1e-9)))
+    keep = [int(min(shape[d] - 1, per_dim)) for d in vary]
+    n_box = int(np.prod(keep))
+    n_corner = 1 << vary.size
+    batch = max(1, BATCH_ENTRIES // (n_box * n_corner))
+    cost = np.full(ks.size, np.inf)
+    corners = np.full((ks.size, n_corner), -1, dtype=np.int64)
+    signs = np.ones((ks.size, n_corner))
+    # corner b differs from the cell in the varying dimensions whose bit is set in b
+    bits = (np.arange(n_corner)[:, None] >> np.arange(vary.size)[None, :]) & 1  # (corners, vary)
+    for s in range(0, ks.size, batch):
+        k = ks[s:s + batch]
+        c = g.coords[k]  # (B, D)
+        need_up, need_dn, need_spl = p.up[k], p.dn[k], p.spl[k]
+        options, option_sign = [], []
+        for d, m in zip(vary, keep):
+            own = c[:, d]
+            alt = np.arange(shape[d])[None, :].repeat(k.size, axis=0)
+            alt = alt[alt != own[:, None]].reshape(k.size, shape[d] - 1)  # every other code
+            sign = np.where((own[:, None] == g.head[d]) | (alt == g.head[d]), 1.0, -1.0)
+            edge = c[:, None, :].repeat(alt.shape[1], axis=1)
+            edge[:, :, d] = alt
+            cell = g.cell[np.ravel_multi_index(tuple(np.moveaxis(edge, 2, 0)), g.shape)]
+            gu = np.where(cell < 0, 0.0, np.where(sign > 0, up_cap[cell], dn_cap[cell]))
+            gd = np.where(cell < 0, 0.0, np.where(sign > 0, dn_cap[cell], up_cap[cell]))
+            score = np.where(cell < 0, np.inf, price[cell]) + np.where(
+                _meets(p, need_up[:, None], need_dn[:, None], need_spl[:, None], gu, gd), 0.0, np.inf)
+            pick = np.argsort(score, axis=1, kind="stable")[:, :m]
+            options.append(np.take_along_axis(alt, pick, axis=1))
+            option_sign.append(np.take_along_axis(sign, pick, axis=1))
+        # every box over the kept partners: (B, boxes, vary)
+        mesh = np.stack(np.meshgrid(*[np.arange(m) for m in keep], indexing="ij"), axis=-1).reshape(-1, vary.size)
+        part = np.stack([options[i][:, mesh[:, i]] for i in range(vary.size)], axis=-1)
+        psign = np.stack([option_sign[i][:, mesh[:, i]] for i in range(vary.size)], axis=-1)
+        # corners: (B, boxes, corners, D)
+        at = np.broadcast_to(c[:, None, None, :], (k.size, n_box, n_corner, c.shape[1])).copy()
+        at[..., vary] = np.where(bits[None, None, :, :] == 1, part[:, :, None, :], at[..., vary])
+        csign = np.prod(np.where(bits[None, None, :, :] == 1, psign[:, :, None, :], 1.0), axis=-1)
+        cell = g.cell[np.ravel_multi_index(tuple(np.moveaxis(at, 3, 0)), g.shape)]
+        missing = (cell < 0).any(axis=2)
+        cell = np.where(cell < 0, 0, cell)
+        gu = np.min(np.where(csign > 0, up_cap[cell], dn_cap[cell]), axis=2)
+        gd = np.min(np.where(csign > 0, dn_cap[cell], up_cap[cell]), axis=2)
+        ok = ~missing & _meets(p, need_up[:, None], need_dn[:, None], need_spl[:, None], gu, gd)
+        total = np.where(ok, price[cell].sum(axis=2), np.inf)
+        best = np.argmin(total, axis=1)
+        rows = np.arange(k.size)
+        cost[s:s + k.size] = total[rows, best]
+        corners[s:s + k.size] = cell[rows, best]
+        signs[s:s + k.size] = csign[rows, best]
+    return cost, corners, signs
+
+
+def _meets(p: Problem, up, dn, spl, gain_up, gain_dn) -> np.ndarray:
+    """Whether moves of ``gain_up``/``gain_dn`` meet the levels (either side will do under
+    ``either_side``)."""
+    ok_up = (up <= 0) | (gain_up >= up - TOL * np.maximum(1.0, up))
+    ok_dn = (dn <= 0) | (gain_dn >= dn - TOL * np.maximum(1.0, dn))
+    if p.either_side:
+        return ((up > 0) & ok_up) | ((dn > 0) & ok_dn)
+    return ok_up & ok_dn & ((spl <= 0) | (gain_up + gain_dn >= spl - TOL * np.maximum(1.0, spl)))
+
+
+def local(p: Problem, say=None, deadline: Deadline = NEVER, g: Grid | None = None,
+          cleanup_budget: float | None = None) -> tuple[np.ndarray, dict]:
+    """A protected pattern of ``p`` (a problem without hierarchy): boxes, the heuristic's repair
+    of the cells no box serves (and of the rule on equation sums), then the clean-up.
+
+    ``cleanup_budget`` seconds for the clean-up (None: a multiple of what building took, as
+    the heuristic's). Raises ``ValueError`` when ``p`` has a hierarchy."""
+    t0 = time.perf_counter()
+    g = grid_of(p) if g is None else g
+    if g is None:
+        raise ValueError("the local method needs a table without hierarchy (one total per dimension)")
+    x0 = np.where(p.force_hidden, 1.0, 0.0)
+    x, bx = boxes(p, g, x0)
+    stats = {"boxes": int(bx.cells.size), "lps": 0, "cut_rounds": 0}
+    if say:
+        say(f"local: {bx.cells.size} boxes, {int((x > 0.5).sum())} hidden, {bx.uncovered.size} cell(s) without one")
+    witnesses = bx.witnesses(p)
+    rest = _only(p, bx.uncovered)
+    if bx.uncovered.size or p.equation_sum_rule:
+        # the heuristic checks and repairs just those requirements, from the boxes' pattern
+        x, st = heuristic(rest, say, deadline, x0=x, cleanup_budget=0.0)
+        stats["lps"] += st.get("lps", 0)
+        stats["cut_rounds"] += st.get("cut_rounds", 0)
+        for k in bx.uncovered.tolist():
+            witnesses[k] = {kd: None for kd, lv in (("up", p.up[k]), ("dn", p.dn[k]), ("spl", p.spl[k])) if lv > 0}
+    if cleanup_budget is None:
+        cleanup_budget = max(schedule.CLEANUP_MIN, schedule.CLEANUP_PER_BUILD * (time.perf_counter() - t0))
+    if cleanup_budget > 0:
+        sep = Separator(p)
+        x = cleanup(p, x, sep, witnesses, min(Deadline(cleanup_budget), deadline) if deadline.limited
+                    else Deadline(cleanup_budget))
+        stats["lps"] += sep.n_lps
+    return x, stats
+
+
+def _only(p: Problem, cells: np.ndarray) -> Problem:
+    """``p`` with the protection levels of the sensitive cells other than ``cells`` set to 0
+    (their requirements are met already)."""
+    keep = np.zeros(p.n, dtype=bool)
+    keep[cells] = True
+    return dataclasses.replace(p, up=np.where(keep, p.up, 0.0), dn=np.where(keep, p.dn, 0.0),
+                               spl=np.where(keep, p.spl, 0.0))
