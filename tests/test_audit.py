@@ -794,7 +794,7 @@ def test_sensitive_only_same_verdict_and_intervals():
     ({"time_limit": -1}, r"time_limit must be a positive number of seconds .* got -1$"),
     ({"time_limit": 0}, r"time_limit must be .* got 0$"),
     ({"mip_gap": -0.1}, r"mip_gap must be a relative gap from 0 to 1 .* got -0.1$"),
-    ({"method": "quick"}, r"unknown method 'quick'; choose one of optimal, fast"),
+    ({"method": "quick"}, r"unknown method 'quick'; choose one of auto, optimal, fast, modular, local"),
     ({"method": "fast", "export_model": "m.mps"}, r"export_model needs method='optimal'"),
 ])
 def test_protect_rejects_nonsense_parameters(kw, match):

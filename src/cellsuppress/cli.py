@@ -27,6 +27,7 @@ import pandas as pd
 
 from . import __version__
 from .errors import CellSuppressError, TableError, VerificationError
+from .params import METHODS
 from .rules import PRESETS
 from .release import cells_frame, denominators, whole_as_int
 from .release.crosstab import crosstabs
@@ -246,7 +247,10 @@ def _solve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cost", choices=COST_CHOICES,
                    help="information loss per hidden cell (default: the input's costs, file, when it "
                         "carries them, as a .jj file does; else value)")
-    p.add_argument("--method", choices=("optimal", "fast"), default="optimal")
+    p.add_argument("--method", choices=METHODS, default="auto",
+                   help="auto (default): optimal up to 10,000 cells per independent part of the table, above "
+                        "that modular (hierarchical tables) or local (tables without hierarchy); fast: the "
+                        "heuristic alone")
     p.add_argument("--time-limit", type=float, metavar="S", help="seconds; returns the best audited pattern")
     p.add_argument("--mip-gap", type=float, default=0.0, metavar="G", help="relative gap to stop at (default 0)")
     p.add_argument("--solver", choices=("highs", "cbc"), default="highs")

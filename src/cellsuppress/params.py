@@ -10,7 +10,7 @@ costs it carries (``file``) when it has them, else ``value``.
 """
 from __future__ import annotations
 
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
@@ -20,11 +20,11 @@ from .solvers import check_solver
 from .solvers.base import export_format
 from .tables.linear import LinearTable
 
-METHODS = ("optimal", "fast")
+METHODS = ("auto", "optimal", "fast", "modular", "local")
 
 
-def check_protect_params(table, *, preset=None, threshold=20, cost=None, method="optimal",
-                         time_limit=None, mip_gap=0.0, solver="highs", export_model=None) -> tuple:
+def check_protect_params(table, *, preset=None, threshold=20, cost=None, method="auto",
+                         time_limit=None, mip_gap=0.0, solver="highs", export_model=None, workers=None) -> tuple:
     """Raise on a bad parameter of :func:`~cellsuppress.protect`; return ``(preset, cost)``
     with ``None`` resolved from the table."""
     _check_table(table, "protect")
@@ -43,8 +43,11 @@ def check_protect_params(table, *, preset=None, threshold=20, cost=None, method=
     check_solver(solver)
     if export_model is not None:
         export_format(export_model)  # a path that cannot be written fails now, not after the solve
-        if method != "optimal":
-            raise RuleError("export_model needs method='optimal': the fast method builds no model")
+        if method not in ("optimal", "auto"):
+            raise RuleError(f"export_model needs method='optimal': the {method} method builds no model")
+    if workers is not None and not (isinstance(workers, Integral) and not isinstance(workers, bool) and workers >= 1):
+        raise RuleError(f"workers must be a whole number >= 1 (1: in this process) or None (one per core), "
+                        f"got {_show(workers)}")
     return follow_table(table, preset, cost)
 
 

@@ -20,6 +20,9 @@ from .rules import requirement
 from .suppress.cleanup import minimal
 from .suppress.heuristic import heuristic
 from .suppress import schedule
+from .executor import available_cores, make_executor
+from .suppress import methods
+from .suppress.methods import Shape, choose, fast_pattern, shape_of
 from .suppress.optimal import Interrupted, optimal
 from .suppress.problem import Problem, build_problem, forced_cells, integral_costs, tie_break
 from .suppress.separation import Separator, filter_either_side
@@ -119,11 +122,11 @@ _SOLVE_COUNTS = ("cut_rounds", "cuts", "lps", "mip_solves", "polish_solves", "ba
 
 
 def protect(table: LinearTable, preset: str | None = None, threshold: float = 20, cost=None,
-            method: str = "optimal", time_limit: float | None = None, mip_gap: float = 0.0,
+            method: str = "auto", time_limit: float | None = None, mip_gap: float = 0.0,
             solver: str = "highs", hidden_nonzero: bool = False, sensitive=None, lpl=None, upl=None,
             spl=None, progress: bool = False, export_model: str | None = None,
             max_root_rounds: int = 50, force_published=None, force_hidden=None,
-            status_column: str | None = None) -> Result:
+            status_column: str | None = None, workers: int | None = 1) -> Result:
     """Hide the sensitive cells and the cheapest set of other cells that protects them.
 
     ``table`` may be a list of tables of one population (linked tables, sharing margins): they
@@ -138,7 +141,17 @@ def protect(table: LinearTable, preset: str | None = None, threshold: float = 20
     :class:`~cellsuppress.InfeasibleError` naming the cells.
 
     ``method="optimal"`` proves optimality (or states the gap when the time
-    limit stops it); ``"fast"`` returns the heuristic pattern alone. Every
+    limit stops it); ``"fast"`` returns the heuristic pattern alone; ``"modular"`` protects a
+    hierarchical table subtable by subtable and ``"local"`` a table without hierarchy by the
+    cheapest box of partners per sensitive cell, each then audited and repaired as a whole
+    (the methods built for size). ``"auto"`` (the default) takes the optimal method for every
+    independent part of the table of at most 10,000 cells, or without dimensions, and above
+    that the modular method for a hierarchical part and the local method for one without
+    hierarchy (:mod:`cellsuppress.suppress.methods`); the optimal method on such a part starts
+    from their pattern. ``Result.stats["method"]`` says which method ran, and the message why.
+    ``workers`` processes protect the subtables of one level of the modular method at once (1,
+    the default: this process; None: one per available core; a script that asks for more needs
+    the ``if __name__ == "__main__":`` guard, since the worker processes import it). Every
     returned pattern has passed :func:`cellsuppress.auditing.report` under ``preset``.
 
     ``preset=None`` and ``cost=None`` follow the table: its own protection levels (``custom``)
@@ -176,7 +189,7 @@ def protect(table: LinearTable, preset: str | None = None, threshold: float = 20
     say = _Progress(progress)
     preset, cost = check_protect_params(table, preset=preset, threshold=threshold, cost=cost, method=method,
                                         time_limit=time_limit, mip_gap=mip_gap, solver=solver,
-                                        export_model=export_model)
+                                        export_model=export_model, workers=workers)
     req = requirement(table, preset, threshold, sensitive=sensitive, hidden_nonzero=hidden_nonzero,
                       lpl=lpl, upl=upl, spl=spl)
     keep, hide = forced_cells(table, force_published, force_hidden, status_column)
@@ -188,8 +201,9 @@ def protect(table: LinearTable, preset: str | None = None, threshold: float = 20
     until = end if time_limit is None else Deadline.until(end.at - schedule.audit_reserve(float(time_limit)))
     deadline = until.share(1.0 - schedule.FINAL_CLEANUP)
 
-    search = _search(table, p, method, _Clock(deadline, until, end), say, mip_gap, solver, max_root_rounds,
-                     export_model)
+    with _Workers(workers) as run:
+        search = _search(table, p, method, _Clock(deadline, until, end), say, mip_gap, solver, max_root_rounds,
+                         export_model, run)
     hidden = search.x > 0.5
     if (hidden & p.blocked).any() or not hidden[p.force_hidden].all():
         raise VerificationError("internal error: the pattern does not keep the cells forced hidden or published; "
@@ -202,7 +216,8 @@ def protect(table: LinearTable, preset: str | None = None, threshold: float = 20
     stats = search.stats
     stats["seconds"] = time.perf_counter() - t0
     stats["lps"] += report.stats.get("solves", 0)
-    notes = search.notes
+    stats["method"] = ", ".join(search.methods) or method
+    notes = search.notes + [search.method_note()]
     if search.interrupted:
         notes.insert(0, f"interrupted: returning the best audited pattern, gap {gap:.2%}")
     elif deadline.expired() and not optimal_flag:
@@ -211,7 +226,7 @@ def protect(table: LinearTable, preset: str | None = None, threshold: float = 20
     return Result(frame=_status_frame(table, req.sensitive, hidden), hidden=hidden, cost=total, lower_bound=lower,
                   gap=gap, optimal=bool(optimal_flag), audit=report, stats=stats, message="\n".join(notes),
                   table=table, settings={"preset": req.preset, "threshold": threshold, "cost": cost,
-                                         "method": method, "hidden_nonzero": bool(hidden_nonzero)})
+                                         "method": stats["method"], "hidden_nonzero": bool(hidden_nonzero)})
 
 
 @dataclass
@@ -238,6 +253,7 @@ class _Search:
     notes: list = field(default_factory=list)
     stats: dict = field(default_factory=lambda: {"components": 0, **dict.fromkeys(_SOLVE_COUNTS, 0),
                                                  "cleanup_seconds": 0.0, "cleanup_published": 0})
+    methods: dict = field(default_factory=dict)  # method -> (components, why of the first)
 
     def add(self, cells: np.ndarray, x: np.ndarray, lower: float, optimal: bool, stats: dict) -> None:
         """A component's result."""
@@ -246,6 +262,16 @@ class _Search:
         self.all_optimal &= optimal
         for k in _SOLVE_COUNTS:
             self.stats[k] += stats.get(k, 0)
+
+    def ran(self, method: str, why: str) -> None:
+        n, first = self.methods.get(method, (0, why))
+        self.methods[method] = (n + 1, first)
+
+    def method_note(self) -> str:
+        """Which method ran (on how many components) and why."""
+        parts = [f"{m} ({why})" if n == 1 else f"{m} on {n} parts (the first: {why})"
+                 for m, (n, why) in self.methods.items()]
+        return "method: " + "; ".join(parts) if parts else ""
 
     def clean(self, p: Problem, x: np.ndarray, clock: _Clock) -> np.ndarray:
         """The component's pattern ``x`` through the clean-up
@@ -263,9 +289,11 @@ class _Search:
 
 
 def _search(table: LinearTable, p: Problem, method: str, clock: _Clock, say, mip_gap: float, solver: str,
-            max_root_rounds: int, export_model: str | None) -> _Search:
-    """Solve each component of ``p`` with sensitive or forced cells by ``method``; a pattern not
-    proven optimal then goes through the clean-up.
+            max_root_rounds: int, export_model: str | None, run=None) -> _Search:
+    """Solve each component of ``p`` with sensitive or forced cells by ``method`` (``"auto"``:
+    the one :func:`~cellsuppress.suppress.methods.choose` picks for it); a pattern not proven
+    optimal then goes through the clean-up. ``run(fn, tasks)`` solves the modular method's
+    subtables of one level.
 
     Ctrl-C (KeyboardInterrupt) in the optimal method of the last such component, once it has a
     protected pattern, ends the search with that pattern (its clean-up, if not whole, is
@@ -281,14 +309,30 @@ def _search(table: LinearTable, p: Problem, method: str, clock: _Clock, say, mip
         search.stats["components"] += 1
         say(f"component {ci + 1}/{comps_with_work.size}: {cells.size} cells, {int(sub.sensitive.sum())} sensitive",
             force=comps_with_work.size > 1)
+        ran = "fast"
         try:
             if method == "fast" or not sub.sensitive.any():
+                search.ran(ran, "as asked" if method == "fast" else "nothing sensitive")
                 xs, st = heuristic(sub, say, deadline.share(schedule.FAST_HEURISTIC),
                                    cleanup_budget=deadline.budget(schedule.FAST_CLEANUP), hard_deadline=deadline)
                 lower, proven = float(sub.cost[sub.force_hidden].sum()), not sub.sensitive.any()
             else:
-                xs, lower, proven, st = optimal(sub, say, deadline, mip_gap, solver, max_root_rounds,
-                                                export_model=export_model)
+                big = sub.n > methods.AUTO_CELLS
+                shape = shape_of(sub) if big or method in ("modular", "local") else Shape()
+                ran, why = choose(sub, method, shape)
+                search.ran(ran, why)
+                if ran == "optimal":
+                    start = None
+                    if big and shape.kind != "none":
+                        say(f"first incumbent by the {'local' if shape.kind == 'flat' else 'modular'} method",
+                            force=True)
+                        start, st = fast_pattern(sub, shape, say, deadline.share(schedule.INCUMBENT), run)
+                        search.stats["lps"] += st.get("lps", 0)
+                    xs, lower, proven, st = optimal(sub, say, deadline, mip_gap, solver, max_root_rounds,
+                                                    export_model=export_model, start=start)
+                else:
+                    xs, st = fast_pattern(sub, shape, say, deadline, run)
+                    lower, proven = float(sub.cost[sub.force_hidden].sum()), False
         except Interrupted as stop:
             if ci + 1 < comps_with_work.size:
                 raise KeyboardInterrupt from None  # the components after it have no pattern yet
@@ -305,11 +349,36 @@ def _search(table: LinearTable, p: Problem, method: str, clock: _Clock, say, mip
                 f"{', '.join(table.cell_labels(bad[:10]))}{' ...' if bad.size > 10 else ''}") from None
         if not (proven or st.get("clean") or search.interrupted):
             xs = search.clean(sub, xs, clock)
-        if not proven and method == "optimal":
+        if not proven and ran == "optimal":
             search.notes.append(f"stopped before proving optimality: cost {float(sub.cost[xs > 0.5].sum()):g}, "
                                 f"lower bound {lower:g}")
         search.add(cells, xs, lower, proven, st)
     return search
+
+
+class _Workers:
+    """``run(fn, tasks)`` for the modular method's subtables: on ``workers`` processes
+    (:func:`~cellsuppress.executor.make_executor`), started only when a level has more than one
+    subtable to protect and closed at the end of the search; ``slots`` of them at once."""
+
+    def __init__(self, workers: int | None):
+        self.workers = workers
+        self.executor = None
+        self.slots = available_cores() if workers is None else workers
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.executor is not None:
+            self.executor.close()
+
+    def __call__(self, fn, tasks: list) -> list:
+        if len(tasks) < 2 or self.slots == 1:
+            return [fn(t) for t in tasks]
+        if self.executor is None:
+            self.executor = make_executor(self.workers)
+        return [o.get() for o in self.executor.map(fn, tasks)]
 
 
 def _verified(table: LinearTable, hidden: np.ndarray, req, **audit_options) -> AuditReport:
@@ -339,7 +408,7 @@ def _bound_and_gap(table: LinearTable, p: Problem, search: _Search, total: float
         if total - lower <= allowance + 1e-9:
             optimal_flag = True
             search.notes.append(f"optimal within the tie-break allowance of {allowance:.3g} (non-integral costs)")
-    if method == "optimal" and optimal_flag and integral_costs(p.cost):
+    if method in ("optimal", "auto") and optimal_flag and integral_costs(p.cost):
         gap = 0.0 if mip_gap == 0 else gap
     return lower, gap, optimal_flag
 

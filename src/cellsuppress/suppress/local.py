@@ -116,10 +116,12 @@ BATCH_ENTRIES = 1 << 21
 ROUND_SHARE = 0.1
 
 
-def boxes(p: Problem, g: Grid, x: np.ndarray) -> tuple[np.ndarray, Boxes]:
+def boxes(p: Problem, g: Grid, x: np.ndarray, avoid: np.ndarray | None = None) -> tuple[np.ndarray, Boxes]:
     """``x`` with the cheapest box of every sensitive cell hidden (cells whose requirements a
-    hidden box already meets take no more), and the boxes."""
+    hidden box already meets take no more), and the boxes. No box hides a cell of ``avoid``
+    (a mask): a cell that needs one is left uncovered."""
     x = (np.asarray(x) > 0.5).astype(float)
+    avoid = np.zeros(p.n, dtype=bool) if avoid is None else np.asarray(avoid, dtype=bool)
     vary = np.flatnonzero(np.asarray(g.shape) > 1)
     want = np.flatnonzero(p.sensitive & ((p.up > 0) | (p.dn > 0) | (p.spl > 0)))
     n_corner = 1 << vary.size
@@ -128,7 +130,7 @@ def boxes(p: Problem, g: Grid, x: np.ndarray) -> tuple[np.ndarray, Boxes]:
         return x, Boxes(np.zeros(0, np.int64), np.zeros((0, 1), np.int64), np.zeros((0, 1)), want)
     open_ = want
     while open_.size:
-        cost, corners, signs = _best(p, g, vary, open_, x)
+        cost, corners, signs = _best(p, g, vary, open_, x, avoid)
         free = cost == 0.0  # a hidden box already serves them
         take = np.isfinite(cost) & ~free
         chosen = np.flatnonzero(free)
@@ -155,10 +157,10 @@ def boxes(p: Problem, g: Grid, x: np.ndarray) -> tuple[np.ndarray, Boxes]:
                     uncovered=want[~covered[want]])
 
 
-def _best(p: Problem, g: Grid, vary: np.ndarray, ks: np.ndarray, x: np.ndarray):
+def _best(p: Problem, g: Grid, vary: np.ndarray, ks: np.ndarray, x: np.ndarray, avoid: np.ndarray):
     """The cheapest feasible box of each cell ``ks``: ``(cost, corners, signs)`` (cost inf: none)."""
     hidden = x > 0.5
-    blocked = p.blocked & ~hidden
+    blocked = (p.blocked | avoid) & ~hidden
     up_cap = np.where(blocked, 0.0, p.cap_up)
     dn_cap = np.where(blocked, 0.0, p.cap_dn)
     price = np.where(hidden, 0.0, np.where(blocked, np.inf, p.weight))
@@ -227,18 +229,20 @@ def _meets(p: Problem, up, dn, spl, gain_up, gain_dn) -> np.ndarray:
 
 
 def local(p: Problem, say=None, deadline: Deadline = NEVER, g: Grid | None = None,
-          cleanup_budget: float | None = None) -> tuple[np.ndarray, dict]:
+          cleanup_budget: float | None = None, avoid: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
     """A protected pattern of ``p`` (a problem without hierarchy): boxes, the heuristic's repair
     of the cells no box serves (and of the rule on equation sums), then the clean-up.
 
     ``cleanup_budget`` seconds for the clean-up (None: a multiple of what building took, as
-    the heuristic's). Raises ``ValueError`` when ``p`` has a hierarchy."""
+    the heuristic's). Cells of ``avoid`` are in no box; the repair hides them at their weight
+    (make it high to hide them only where nothing else will do). Raises ``ValueError`` when
+    ``p`` has a hierarchy."""
     t0 = time.perf_counter()
     g = grid_of(p) if g is None else g
     if g is None:
         raise ValueError("the local method needs a table without hierarchy (one total per dimension)")
     x0 = np.where(p.force_hidden, 1.0, 0.0)
-    x, bx = boxes(p, g, x0)
+    x, bx = boxes(p, g, x0, avoid)
     stats = {"boxes": int(bx.cells.size), "lps": 0, "cut_rounds": 0}
     if say:
         say(f"local: {bx.cells.size} boxes, {int((x > 0.5).sum())} hidden, {bx.uncovered.size} cell(s) without one")

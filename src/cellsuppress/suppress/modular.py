@@ -50,6 +50,7 @@ class SubtableTask:
 
     p: Problem
     carried: np.ndarray
+    settled: np.ndarray
     cells: np.ndarray
     seconds: float | None = None
 
@@ -65,7 +66,8 @@ def protect_subtable(task: SubtableTask) -> tuple[np.ndarray, dict]:
     p, carried = task.p, task.carried
     for attempt in (p, _without(p, carried)):
         try:
-            return local(attempt, None, deadline, cleanup_budget=deadline.budget(schedule.SUBTABLE_CLEANUP))
+            return local(attempt, None, deadline, cleanup_budget=deadline.budget(schedule.SUBTABLE_CLEANUP),
+                         avoid=task.settled)
         except InfeasibleError:
             continue
     return np.where(p.force_hidden, 1.0, 0.0), {"lps": 0}
@@ -78,12 +80,12 @@ def _without(p: Problem, carried: np.ndarray) -> Problem:
 
 
 def carried_into(p: Problem, s: Subtable, decided: np.ndarray, x: np.ndarray, own: np.ndarray, level: float,
-                 penalty: float) -> tuple[Problem, np.ndarray]:
+                 penalty: float) -> tuple[Problem, np.ndarray, np.ndarray]:
     """The problem of subtable ``s`` with what the others decided carried in: every cell hidden
     in ``x`` is hidden, and one that the others hid (not among ``own``, the cells this subtable
     chose itself) must move by ``level`` here (within its capacities); a ``decided`` cell that
-    is published costs ``penalty`` more. Returns the problem and the mask of the cells given
-    such requirements."""
+    is published costs ``penalty`` more. Returns the problem, the mask of the cells given such
+    requirements and that of the published decided cells."""
     sub = p.restrict(s.cells, s.rows)
     hid = x[s.cells] > 0.5
     carried = hid & ~own & ~sub.sensitive & ~sub.blocked
@@ -94,7 +96,7 @@ def carried_into(p: Problem, s: Subtable, decided: np.ndarray, x: np.ndarray, ow
     return dataclasses.replace(
         sub, sensitive=sub.sensitive | carried, up=up, dn=dn,
         force_hidden=sub.force_hidden | hid, weight=sub.weight + np.where(settled, penalty, 0.0),
-        cost=sub.cost + np.where(settled, penalty, 0.0)), carried
+        cost=sub.cost + np.where(settled, penalty, 0.0)), carried, settled
 
 
 def _serial(fn: Callable, tasks: list) -> list:
@@ -168,9 +170,9 @@ class _Run:
         tasks, which = [], []
         for i in wave:
             s = self.subs[i]
-            sub, carried = carried_into(p, s, self.decided, x, self.own[i], self.level, self.penalty)
+            sub, carried, settled = carried_into(p, s, self.decided, x, self.own[i], self.level, self.penalty)
             if (sub.sensitive & ((sub.up > 0) | (sub.dn > 0) | (sub.spl > 0))).any():
-                tasks.append(SubtableTask(sub, carried, s.cells))
+                tasks.append(SubtableTask(sub, carried, settled, s.cells))
                 which.append(i)
             else:
                 self.seen[i] = x[s.cells] > 0.5
