@@ -65,13 +65,9 @@ CLEANUP_MIN = 2.0  # s
 # the subtables get this share of the time and the audit and repair of the whole pattern the rest;
 # each subtable a share by its cells, at most SUBTABLE_MAX seconds (the limit of every subtable
 # without a time limit): a subtable's pattern is only a start, the audit of the whole decides
-MODULAR_SUBTABLES = 0.85
+MODULAR_SUBTABLES = 0.7
 SUBTABLE_MAX = 10.0  # s
-SUBTABLE_CLEANUP = 0.8
-# passes over the subtables hidden in since their protection (HiTaS's backtracking); what is
-# left after them, the repair of the whole pattern mends
-MODULAR_PASSES = 4
-FIRST_PASS = 0.8  # of the subtables' time: the first pass, which protects every subtable  # of a subtable's time: the clean-up of its boxes, the most of its work
+SUBTABLE_CLEANUP = 0.8  # of a subtable's time: the clean-up of its boxes, most of its work
 
 # -- the optimal method ---------------------------------------------------------------------------
 # the heuristic incumbent gets most of the time only when it needs it: it stops at its own deadline
