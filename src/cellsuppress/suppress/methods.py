@@ -79,9 +79,11 @@ def choose(p: Problem, method: str, shape: Shape) -> tuple[str, str]:
 def fast_pattern(p: Problem, shape: Shape, say=None, deadline: Deadline = NEVER,
                  run: Callable | None = None) -> tuple[np.ndarray, dict]:
     """The pattern of the method built for size: modular with a hierarchy (``run`` as
-    :func:`~cellsuppress.suppress.modular.modular` takes it), local without."""
+    :func:`~cellsuppress.suppress.modular.modular` takes it, with its ``slots`` attribute, the
+    calls it runs at once), local without."""
     if shape.kind == "flat":
-        return local(p, say, deadline, g=shape.grid)
+        return local(p, say, deadline, g=shape.grid, cleanup_budget=deadline.budget(1.0))
     if shape.kind == "hierarchical":
-        return modular(p, say, deadline, subs=shape.subs, **({} if run is None else {"run": run}))
+        return modular(p, say, deadline, subs=shape.subs,
+                       **({} if run is None else {"run": run, "slots": getattr(run, "slots", 1)}))
     raise RuleError("the methods built for size need a table with dimensions")

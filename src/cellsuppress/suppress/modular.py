@@ -39,7 +39,7 @@ from .problem import Problem
 from .separation import Separator
 from .subtables import Subtable, by_level, subtables
 
-__all__ = ["modular", "protect_subtable", "SubtableTask", "carried_into", "verify_and_repair"]
+__all__ = ["modular", "by_subtables", "protect_subtable", "SubtableTask", "carried_into", "verify_and_repair"]
 
 
 @dataclass
@@ -85,12 +85,29 @@ def _serial(fn: Callable, tasks: list) -> list:
 
 
 def modular(p: Problem, say=None, deadline: Deadline = NEVER, subs: list[Subtable] | None = None,
-            run: Callable = _serial) -> tuple[np.ndarray, dict]:
-    """A protected pattern of ``p``, a hierarchical table, subtable by subtable (see the module).
+            run: Callable = _serial, slots: int = 1) -> tuple[np.ndarray, dict]:
+    """A protected pattern of ``p``, a hierarchical table: :func:`by_subtables`, then
+    :func:`verify_and_repair` on the whole problem (see the module).
 
     ``run(fn, tasks)`` returns ``[fn(t) for t in tasks]``, in order, however it likes (the
-    subtables of one level are independent). Raises ``ValueError`` when ``p`` has no hierarchy
-    that its equations and codes show."""
+    subtables of one level are independent), solving ``slots`` at once. Raises ``ValueError``
+    when ``p`` has no hierarchy that its equations and codes show."""
+    say = say if say is not None else (lambda *a, **k: None)
+    x, stats = by_subtables(p, say, deadline.share(schedule.MODULAR_SUBTABLES), subs, run, slots)
+    say(f"modular: {int((x > 0.5).sum())} hidden by the subtables; auditing the whole pattern", force=True)
+    x, rst = verify_and_repair(p, x, deadline)
+    stats["lps"] += rst["lps"]
+    stats["repaired"] = rst["failed"]
+    if rst["failed"]:
+        say(f"modular: {rst['failed']} cell(s) failed in the whole table and were repaired", force=True)
+    return x, stats
+
+
+def by_subtables(p: Problem, say=None, until: Deadline = NEVER, subs: list[Subtable] | None = None,
+                 run: Callable = _serial, slots: int = 1) -> tuple[np.ndarray, dict]:
+    """The pattern made subtable by subtable, level by level, top down (not yet audited as a
+    whole): each subtable gets its cells' share of the time to ``until`` left to the work
+    left, times ``slots`` (the subtables ``run`` solves at once)."""
     say = say if say is not None else (lambda *a, **k: None)
     t0 = time.perf_counter()
     subs = subtables(p) if subs is None else subs
@@ -100,7 +117,6 @@ def modular(p: Problem, say=None, deadline: Deadline = NEVER, subs: list[Subtabl
     decided = np.zeros(p.n, dtype=bool)
     # a published cell decided above costs more than all the other cells together
     penalty = float(p.weight[np.isfinite(p.weight)].sum()) + 1.0
-    until = deadline.share(schedule.MODULAR_SUBTABLES)
     stats = {"subtables": 0, "lps": 0}
     waves = by_level(subs)
     work = sum(s.cells.size for s in subs)
@@ -108,8 +124,7 @@ def modular(p: Problem, say=None, deadline: Deadline = NEVER, subs: list[Subtabl
         tasks = [t for t in (carried_into(p, s, decided, x, penalty) for s in wave)
                  if (t.p.sensitive & ((t.p.up > 0) | (t.p.dn > 0) | (t.p.spl > 0))).any()]
         if tasks:
-            # a subtable's time: its cells' share of the time left to the work left
-            left = until.remaining()
+            left = until.remaining() * max(1, min(slots, len(tasks)))
             for t in tasks:
                 t.seconds = (min(schedule.SUBTABLE_MAX, left * t.cells.size / max(work, 1)) if until.limited
                              else schedule.SUBTABLE_MAX)
@@ -122,12 +137,6 @@ def modular(p: Problem, say=None, deadline: Deadline = NEVER, subs: list[Subtabl
             decided[s.cells] = True
         work -= sum(s.cells.size for s in wave)
     stats["subtable_seconds"] = time.perf_counter() - t0
-    say(f"modular: {int((x > 0.5).sum())} hidden by the subtables; auditing the whole pattern", force=True)
-    x, rst = verify_and_repair(p, x, deadline)
-    stats["lps"] += rst["lps"]
-    stats["repaired"] = rst["failed"]
-    if rst["failed"]:
-        say(f"modular: {rst['failed']} cell(s) failed in the whole table and were repaired", force=True)
     return x, stats
 
 

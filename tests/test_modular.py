@@ -1,0 +1,177 @@
+"""The methods built for size: a hierarchical table's subtables, the local (box) method for
+tables without hierarchy, the modular method for hierarchical ones, and how ``auto`` picks."""
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cellsuppress import RuleError, Table, audit, protect
+from cellsuppress.rules import requirement
+from cellsuppress.suppress import methods
+from cellsuppress.suppress.local import boxes, grid_of, local
+from cellsuppress.suppress.modular import by_subtables, modular
+from cellsuppress.suppress.problem import build_problem
+from cellsuppress.suppress.subtables import subtables
+from cellsuppress.tables.linear import LinearTable
+from cellsuppress.tables.synthetic import generate
+
+
+def _problem(t, preset="strict"):
+    return build_problem(t, requirement(t, preset, 20), "value", False)
+
+
+@pytest.mark.parametrize("levels", [((2, 2), (3,)), ((3, 2), (2, 2)), ((2, 2), (2, 3), (3,)), ((2, 2, 2), (4,))])
+def test_subtables_hold_every_equation_and_decide_each_cell_once(levels):
+    t = generate(dims=len(levels), levels=levels, seed=3).table()
+    p = _problem(t)
+    subs = subtables(p)
+    groups = [1 + sum(1 for c in h.codes if not h.is_leaf[h.index[c]]) - 1 for h in t.hierarchies]
+    assert len(subs) == np.prod(groups)  # one subtable per choice of a parent code in every dimension
+    M = sp.csr_matrix(t.M)
+    for s in subs:
+        inside = np.zeros(t.n_cells, dtype=bool)
+        inside[s.cells] = True
+        # a subtable's equations lie within its cells, and every equation within them is one of them
+        assert abs(M[s.rows][:, ~inside]).sum() == 0
+        within = np.flatnonzero(np.asarray(abs(M)[:, ~inside].sum(axis=1)).ravel() == 0)
+        within = within[np.asarray(abs(M)[within][:, inside].sum(axis=1)).ravel() > 0]
+        assert np.array_equal(np.sort(s.rows), within)
+        # its cells are the codes of one group per dimension: a table without hierarchy
+        assert grid_of(p.restrict(s.cells, s.rows)) is not None
+    assert np.array_equal(np.unique(np.concatenate([s.rows for s in subs])), np.arange(t.n_equations))
+    # the first (shallowest) subtable of every cell is the only one of its level that holds it
+    first = np.full(t.n_cells, np.inf)
+    count = np.zeros(t.n_cells, dtype=int)
+    for s in sorted(subs, key=lambda s: s.level):
+        new = s.level < first[s.cells]
+        first[s.cells[new]] = s.level
+        count[s.cells[new]] = 0
+        count[s.cells[s.level == first[s.cells]]] += 1
+    assert np.isfinite(first).all() and (count == 1).all()
+
+
+def test_a_table_without_hierarchy_is_its_own_grid_and_a_hierarchy_is_not():
+    flat = _problem(generate(dims=3, levels=(3,), seed=1).table())
+    g = grid_of(flat)
+    assert g.shape == (4, 4, 4) and list(g.head) == [0, 0, 0] and (g.cell >= 0).all()
+    assert grid_of(_problem(generate(dims=2, levels=((2, 2), (3,)), seed=1).table())) is None
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_every_box_is_an_attacker_move_that_meets_its_cells_levels(dims):
+    t = generate(dims=dims, levels=(5,) if dims == 2 else (3,), seed=2, small_share=0.3).table()
+    p = _problem(t)
+    x, bx = boxes(p, grid_of(p), p.force_hidden.astype(float))
+    assert bx.cells.size == int(p.sensitive.sum()) and bx.uncovered.size == 0
+    M = sp.csr_matrix(t.M)
+    for k, corners, signs in zip(bx.cells, bx.corners, bx.signs):
+        assert (x[corners] == 1).all() and corners[0] == k
+        z = np.zeros(t.n_cells)
+        z[corners] = signs
+        assert np.abs(M @ z).max() == 0  # the box moves within the equations
+        up = np.min(np.where(signs > 0, p.cap_up[corners], p.cap_dn[corners]))
+        dn = np.min(np.where(signs > 0, p.cap_dn[corners], p.cap_up[corners]))
+        assert up >= p.up[k] and dn >= p.dn[k]
+
+
+flat_tables = st.builds(lambda dims, k, seed, small: generate(dims=dims, levels=(k,), seed=seed, mean=30,
+                                                                small_share=small, zero_share=0.1).table(),
+                        st.integers(2, 3), st.integers(2, 5), st.integers(0, 10_000), st.sampled_from([0.2, 0.5]))
+hier_tables = st.builds(lambda levels, seed, small: generate(dims=len(levels), levels=levels, seed=seed, mean=30,
+                                                             small_share=small, zero_share=0.15).table(),
+                        st.sampled_from([((2, 2), (2,)), ((2, 2), (3,)), ((3, 2), (2, 2)), ((2, 2), (2,), (2,)),
+                                         ((2, 2, 2), (3,))]),
+                        st.integers(0, 10_000), st.sampled_from([0.2, 0.5]))
+
+
+@settings(max_examples=25, deadline=None)
+@given(t=flat_tables, preset=st.sampled_from(["strict", "policy", "exact"]))
+def test_the_local_pattern_passes_an_independent_audit(t, preset):
+    p = _problem(t, preset)
+    x, _ = local(p)
+    hidden = x > 0.5
+    assert hidden[p.sensitive].all()
+    assert audit(t, hidden, preset=preset).ok
+
+
+@settings(max_examples=25, deadline=None)
+@given(t=hier_tables, preset=st.sampled_from(["strict", "policy", "exact"]))
+def test_the_modular_pattern_passes_an_independent_audit(t, preset):
+    p = _problem(t, preset)
+    x, _ = modular(p)
+    hidden = x > 0.5
+    assert hidden[p.sensitive].all()
+    assert audit(t, hidden, preset=preset).ok
+
+
+def _unsafe_by_subtables() -> Table:
+    """Region 1 has one non-empty area (11), region 2 two. The top subtable (regions x B)
+    protects region 1's small cell (1, y) = 11 with a box through region 2's cells; region 2's
+    subtable, with those cells hidden but its areas' cells published and nothing sensitive in
+    them, hides nothing more: there (2, x) and (2, y) are the sums of published cells, the box
+    of the top subtable cannot move, and (1, y), and with it (11, y), are disclosed."""
+    df = pd.DataFrame({"area": ["11", "11", "12", "12", "21", "21", "22", "22"],
+                       "b": ["x", "y"] * 4, "n": [37, 11, 0, 0, 33, 32, 33, 33]})
+    region = {"Total": ["1", "2"], "1": ["11", "12"], "2": ["21", "22"]}
+    return Table.from_frame(df, dims=["area", "b"], count="n", hierarchies={"area": region})
+
+
+def test_a_pattern_unsafe_for_the_whole_table_is_caught_and_repaired():
+    t = _unsafe_by_subtables()
+    p = _problem(t)
+    x0, _ = by_subtables(p)
+    rep = audit(t, x0 > 0.5)
+    assert not rep.ok
+    assert set(rep.unprotected["area"]) == {"1", "11"} and set(rep.unprotected["b"]) == {"y"}
+    x, stats = modular(p)
+    assert stats["repaired"] == 2 and (x >= x0).all()
+    assert audit(t, x > 0.5).ok
+    res = protect(t, method="modular")
+    assert res.audit.ok and res.stats["method"] == "modular" and "method: modular" in res.message
+
+
+def test_auto_takes_the_optimal_method_up_to_its_size_and_says_so():
+    t = generate(dims=2, levels=((3, 2), (4,)), seed=1).table()
+    res = protect(t)
+    assert res.stats["method"] == "optimal" and res.optimal
+    assert "method: optimal" in res.message and f"at most {methods.AUTO_CELLS:,}" in res.message
+    same = protect(t, method="optimal")
+    assert np.array_equal(res.hidden, same.hidden) and res.cost == same.cost
+
+
+def test_auto_above_its_size_takes_modular_with_a_hierarchy_and_local_without(monkeypatch):
+    monkeypatch.setattr(methods, "AUTO_CELLS", 20)
+    hier = generate(dims=2, levels=((3, 2), (4,)), seed=1).table()
+    res = protect(hier)
+    assert res.stats["method"] == "modular" and res.audit.ok and not res.optimal
+    assert "with a hierarchy (4 subtables)" in res.message
+    flat = generate(dims=3, levels=(4,), seed=1).table()
+    res = protect(flat)
+    assert res.stats["method"] == "local" and res.audit.ok and "without hierarchy" in res.message
+    # the optimal method above the size starts from that pattern, and ends no dearer
+    two_way = generate(dims=2, levels=(6,), seed=1, small_share=0.3).table()
+    start = protect(two_way, method="local")
+    opt = protect(two_way, method="optimal")
+    assert opt.optimal and opt.audit.ok and opt.cost <= start.cost
+
+
+def test_methods_built_for_size_need_their_structure():
+    hier = generate(dims=2, levels=((3, 2), (4,)), seed=1).table()
+    with pytest.raises(RuleError, match="method='local' needs a table without hierarchy"):
+        protect(hier, method="local")
+    bare = LinearTable(values=hier.values, M=hier.M)  # equations without dimensions
+    with pytest.raises(RuleError, match="needs a table with dimensions"):
+        protect(bare, method="modular")
+    assert protect(bare).stats["method"] == "optimal"
+    with pytest.raises(RuleError, match="workers"):
+        protect(hier, method="modular", workers=0)
+
+
+@pytest.mark.slow
+def test_modular_on_worker_processes_gives_a_safe_pattern():
+    t = generate(dims=2, levels=((4, 3), (5,)), seed=2, small_share=0.3).table()
+    res = protect(t, method="modular", workers=2)
+    assert res.audit.ok and res.stats["method"] == "modular"
+    assert audit(t, res.hidden).ok
