@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Benchmarks for cellsuppress: protect and audit on synthetic tables and Castro's instances.
 
-    python benchmarks/run.py --suite quick|standard|instances|scaling|audit|linked|many
+    python benchmarks/run.py --suite quick|standard|instances|scaling|audit|linked|many|large
                              [--time-limit S] [--budget S] [--tables N] [--out DIR]
                              [--instances-dir DIR] [--hard-timeout S] [--quiet] [--in-process]
                              [--only NAME,NAME]
@@ -59,6 +59,7 @@ class Case:
     kind: str = "protect"  # or "audit"
     hidden_share: float = 0.02  # audit cases: share of cells hidden at random
     hidden_seed: int = 1
+    workers: int | None = 1  # processes for the modular method's subtables (None: one per core)
     extra: dict = field(default_factory=dict)  # carried into the row (e.g. the scaling series)
 
 
@@ -159,8 +160,9 @@ def _run_protect(case: Case, table, row: dict) -> None:
     from cellsuppress.protect import protect
 
     res = protect(table, preset=case.preset, threshold=THRESHOLD, cost=case.cost, method=case.method,
-                  time_limit=case.time_limit, solver=case.solver)
+                  time_limit=case.time_limit, solver=case.solver, workers=case.workers)
     _protect_row(res, table, row)
+    row["method"] = f"{case.method} -> {res.stats['method']}" if case.method == "auto" else case.method
 
 
 def _protect_row(res, table, row: dict) -> None:
@@ -599,6 +601,24 @@ def comparison(rows: list[dict]) -> None:
         for t in tables) + ")", flush=True)
 
 
+# -- large ---------------------------------------------------------------------------------------------
+# tables the size of real releases: a county-level table of a national cohort (state > county x 18
+# age bands x 3 sexes: 50 states of 20 counties, 79,876 cells with the margins), with about 5,400
+# sensitive cells and with more than half of them sensitive (skewed counts, as deep health tables
+# are), and the 3-way hierarchical (8,2)^3 of the scaling suite (15,625 cells); protect's default
+# method (auto: modular for these) on every core
+COUNTY = dict(dims=3, levels=((50, 20), (18,), (3,)), names=["county", "age", "sex"])
+LARGE_TABLES = [
+    ("county x age x sex", synthetic(**COUNTY, small_share=0.1)),
+    ("county x age x sex, half sensitive", ("synthetic", dict(COUNTY, seed=1, skewed=True, mean=8))),
+    ("3-way hier (8,2)^3", synthetic(dims=3, levels=(8, 2))),
+]
+
+
+def large_cases(tl: float) -> list[Case]:
+    return [Case(name, src, method="auto", time_limit=tl, workers=None) for name, src in LARGE_TABLES]
+
+
 # -- many --------------------------------------------------------------------------------------------------
 
 MANY_WORKERS = 2
@@ -790,7 +810,7 @@ def scaling_report(rows: list[dict], out: Path) -> None:
 # -- main --------------------------------------------------------------------------------------------------
 
 DEFAULT_TIME_LIMIT = {"quick": 5.0, "standard": 600.0, "instances": 60.0, "scaling": 120.0, "audit": None,
-                      "linked": 120.0, "many": None}
+                      "linked": 120.0, "many": None, "large": 120.0}
 
 
 HARD_TIMEOUT: float | None = -1.0  # -1: the default rule below; None: never kill
@@ -808,10 +828,10 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--suite", required=True,
-                    choices=["quick", "standard", "instances", "scaling", "audit", "linked", "many"])
+                    choices=["quick", "standard", "instances", "scaling", "audit", "linked", "many", "large"])
     ap.add_argument("--time-limit", type=float, default=None,
                     help="seconds per table (defaults: quick 5, standard 600, instances 60, scaling 120, "
-                         "linked 120 per protect call)")
+                         "linked 120 per protect call, large 120)")
     ap.add_argument("--budget", type=float, default=600.0, help="scaling: total seconds for all tables (600)")
     ap.add_argument("--tables", type=int, default=1000, help="many: how many tables (1000)")
     ap.add_argument("--out", type=Path, default=HERE / "results", help="directory for the CSV files")
@@ -871,6 +891,8 @@ def main(argv=None) -> int:
             cases = instance_cases(args.instances_dir, args.time_limit)
         elif args.suite == "linked":
             cases = linked_cases(args.time_limit)
+        elif args.suite == "large":
+            cases = large_cases(args.time_limit)
         else:
             cases = audit_cases()
         if args.only:

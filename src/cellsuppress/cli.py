@@ -243,6 +243,11 @@ def _rule_args(p: argparse.ArgumentParser) -> None:
                    help="zeros are never hidden, so the attacker knows hidden cells are >= 1")
 
 
+def _ran(result, args) -> str:
+    """The method that ran (``auto`` picks one per part of the table)."""
+    return result.stats.get("method", args.method) if hasattr(result, "stats") else args.method
+
+
 def _solve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cost", choices=COST_CHOICES,
                    help="information loss per hidden cell (default: the input's costs, file, when it "
@@ -685,7 +690,7 @@ def cmd_protect(args) -> int:
     status = np.asarray(result.frame["status"]) if "status" in result.frame else None
     n_primary = int((status == "primary").sum()) if status is not None else None
     lines = [
-        f"protect ({preset}, threshold {args.threshold:g}, cost {cost}, method {args.method}): "
+        f"protect ({preset}, threshold {args.threshold:g}, cost {cost}, method {_ran(result, args)}): "
         f"{'SAFE' if ok else 'NOT SAFE'}",
         f"  hidden cells: {int(hidden.sum())} of {table.n_cells}"
         + (f" ({n_primary} primary, {int(hidden.sum()) - n_primary} secondary)" if n_primary is not None else ""),
@@ -768,7 +773,7 @@ def _linked_outputs(args, result, inputs, outputs, percent, slice_by, seconds, p
     hidden = result.hidden
     n_primary = int((result.status == "primary").sum())
     lines = [
-        f"protect ({preset}, threshold {args.threshold:g}, cost {cost}, method {args.method}), "
+        f"protect ({preset}, threshold {args.threshold:g}, cost {cost}, method {_ran(result, args)}), "
         f"{len(inputs)} linked tables: {'SAFE' if ok else 'NOT SAFE'}",
         f"  distinct cells: {hidden.size} (a cell shared by tables counts once); hidden: {int(hidden.sum())} "
         f"({n_primary} primary, {int(hidden.sum()) - n_primary} secondary)",
