@@ -108,12 +108,13 @@ class Boxes:
         return out
 
 
-# at most this many boxes are scored per cell, and this many corner entries per batch of cells
+# at most this many boxes are scored per cell (the cheapest partners per dimension: more find
+# boxes hardly cheaper), and this many corner entries per batch of cells
 MAX_BOXES = 512
 BATCH_ENTRIES = 1 << 21
-# the share of the cells still open that take their box in one round: small shares let later
-# boxes reuse more of the earlier ones, at more rounds of scoring
-ROUND_SHARE = 0.1
+# the share of the cells still open that take their box in one round: smaller shares let later
+# boxes reuse a little more of the earlier ones, at many more rounds of scoring
+ROUND_SHARE = 0.25
 
 
 def boxes(p: Problem, g: Grid, x: np.ndarray, avoid: np.ndarray | None = None) -> tuple[np.ndarray, Boxes]:

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..clock import NEVER, Deadline
 from ..errors import RuleError
+from . import schedule
 from .local import Grid, grid_of, local
 from .modular import modular
 from .problem import Problem
@@ -82,7 +83,7 @@ def fast_pattern(p: Problem, shape: Shape, say=None, deadline: Deadline = NEVER,
     :func:`~cellsuppress.suppress.modular.modular` takes it, with its ``slots`` attribute, the
     calls it runs at once), local without."""
     if shape.kind == "flat":
-        return local(p, say, deadline, g=shape.grid, cleanup_budget=deadline.budget(1.0))
+        return local(p, say, deadline, g=shape.grid, cleanup_budget=deadline.budget(schedule.LOCAL_CLEANUP))
     if shape.kind == "hierarchical":
         return modular(p, say, deadline, subs=shape.subs,
                        **({} if run is None else {"run": run, "slots": getattr(run, "slots", 1)}))

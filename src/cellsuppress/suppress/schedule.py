@@ -62,12 +62,17 @@ CLEANUP_PER_BUILD = 3.0
 CLEANUP_MIN = 2.0  # s
 
 # -- the modular method ----------------------------------------------------------------------------
-# the subtables get this share of the time and the audit and repair of the whole pattern the rest;
+# the subtables get this share of the time and the audit and repair of the whole pattern the rest
+# (the audit's batch moves and the repair's take seconds where the subtables take minutes);
 # each subtable a share by its cells, at most SUBTABLE_MAX seconds (the limit of every subtable
 # without a time limit): a subtable's pattern is only a start, the audit of the whole decides
-MODULAR_SUBTABLES = 0.7
+MODULAR_SUBTABLES = 0.85
 SUBTABLE_MAX = 10.0  # s
 SUBTABLE_CLEANUP = 0.8  # of a subtable's time: the clean-up of its boxes, most of its work
+
+# the local method on a whole table: its clean-up gets this share of the time left after the
+# boxes; the final audit of a large pattern in one block of hidden cells takes tens of seconds
+LOCAL_CLEANUP = 0.6
 
 # -- the optimal method ---------------------------------------------------------------------------
 # the heuristic incumbent gets most of the time only when it needs it: it stops at its own deadline
