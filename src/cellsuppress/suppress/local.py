@@ -19,7 +19,7 @@ weight of its corners not hidden yet (infinite where a corner is missing, must s
 published or cannot move far enough), and in rounds the cells with the cheapest best boxes
 take theirs, so later boxes reuse the cells of earlier ones. A cell without a feasible box is
 repaired by the heuristic's cheapest attacker moves; the clean-up then un-hides the corners
-no requirement needs (:func:`~cellsuppress.suppress.heuristic.cleanup`), the boxes serving as
+no requirement needs (:func:`~cellsuppress.suppress.cleanup.cleanup`), the boxes serving as
 the witnesses that spare most cells an LP.
 """
 from __future__ import annotations
@@ -32,7 +32,8 @@ import numpy as np
 
 from ..clock import NEVER, Deadline
 from . import schedule
-from .heuristic import cleanup, heuristic
+from .cleanup import cleanup
+from .heuristic import heuristic
 from .problem import Problem
 from .separation import Separator
 from .subtables import code_parents
@@ -235,8 +236,9 @@ def local(p: Problem, say=None, deadline: Deadline = NEVER, g: Grid | None = Non
     of the cells no box serves (and of the rule on equation sums), then the clean-up.
 
     ``cleanup_budget`` seconds for the clean-up (None: a multiple of what building took, as
-    the heuristic's). Cells of ``avoid`` are in no box; the repair hides them at their weight
-    (make it high to hide them only where nothing else will do). Raises ``ValueError`` when
+    the heuristic's); ``stats["clean"]`` says whether it tried every candidate. Cells of
+    ``avoid`` are in no box; the repair hides them at their weight (make it high to hide them
+    only where nothing else will do). Raises ``ValueError`` when
     ``p`` has a hierarchy."""
     t0 = time.perf_counter()
     g = grid_of(p) if g is None else g
@@ -258,10 +260,11 @@ def local(p: Problem, say=None, deadline: Deadline = NEVER, g: Grid | None = Non
             witnesses[k] = {kd: None for kd, lv in (("up", p.up[k]), ("dn", p.dn[k]), ("spl", p.spl[k])) if lv > 0}
     if cleanup_budget is None:
         cleanup_budget = max(schedule.CLEANUP_MIN, schedule.CLEANUP_PER_BUILD * (time.perf_counter() - t0))
+    stats["clean"] = False
     if cleanup_budget > 0:
         sep = Separator(p)
-        x = cleanup(p, x, sep, witnesses, min(Deadline(cleanup_budget), deadline) if deadline.limited
-                    else Deadline(cleanup_budget))
+        until = min(Deadline(cleanup_budget), deadline) if deadline.limited else Deadline(cleanup_budget)
+        x, stats["clean"] = cleanup(p, x, sep, witnesses, until)
         stats["lps"] += sep.n_lps
     return x, stats
 
