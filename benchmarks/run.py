@@ -176,7 +176,7 @@ def _protect_row(res, table, row: dict) -> None:
     row["optimal"] = bool(res.optimal)
     row["protect seconds"] = float(res.stats.get("seconds", float("nan")))
     row["audit ok"] = bool(res.audit.ok)
-    for k in ("components", "cut_rounds", "cuts", "lps", "mip_solves"):
+    for k in ("components", "cut_rounds", "cuts", "lps", "mip_solves", "root_bound", "root_rounds", "root_seconds"):
         if k in res.stats:
             row[k] = res.stats[k]
     row["message"] = "; ".join(res.message.splitlines()) if res.message else ""
@@ -351,7 +351,7 @@ CSV_COLUMNS = [
     "lower bound", "gap", "optimal", "seconds", "peak MB", "method", "preset", "cost function", "solver",
     "time limit", "protect seconds", "build seconds", "audit seconds", "peak rss MB", "audit ok",
     "blocks", "solves", "unprotected", "multi-cell", "components", "cut_rounds", "cuts", "lps", "mip_solves",
-    "message", "error", "started", "commit", "machine",
+    "root_bound", "root_rounds", "root_seconds", "message", "error", "started", "commit", "machine",
 ]
 
 

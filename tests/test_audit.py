@@ -796,6 +796,8 @@ def test_sensitive_only_same_verdict_and_intervals():
     ({"mip_gap": -0.1}, r"mip_gap must be a relative gap from 0 to 1 .* got -0.1$"),
     ({"method": "quick"}, r"unknown method 'quick'; choose one of auto, optimal, fast, modular, local"),
     ({"method": "fast", "export_model": "m.mps"}, r"export_model needs method='optimal'"),
+    ({"max_root_rounds": 0}, r"max_root_rounds must be a whole number of at least 1 .* got 0$"),
+    ({"max_root_rounds": 2.5}, r"max_root_rounds must be .* got 2.5$"),
 ])
 def test_protect_rejects_nonsense_parameters(kw, match):
     from cellsuppress import protect

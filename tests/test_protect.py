@@ -1096,3 +1096,61 @@ def test_ctrl_c_with_two_parts_returns_only_when_both_have_a_pattern(monkeypatch
     assert len(masters) == 2 and res.stats["components"] == 2
     assert res.message.startswith("interrupted") and res.audit.ok
     assert audit(two, hidden=res.hidden).ok
+
+
+# -- the root: the cut loop on the LP relaxation ----------------------------------------------
+@pytest.mark.parametrize("levels, seed", [((4,), 1), ((5,), 1), ((5,), 2)])
+def test_root_runs_until_the_attacker_lps_find_no_violated_cut(levels, seed):
+    """Without a cap or a time limit the root's cut loop ends at an LP point where the attacker
+    LPs find no violated cut (on these tables the bound does not tail off first); protect
+    reports its bound, rounds and time, and the bound is at most its lower bound."""
+    from cellsuppress.suppress.master import Master
+    from cellsuppress.suppress.optimal import first_incumbent, lp_rounds
+    from cellsuppress.tables.synthetic import generate
+
+    t = generate(dims=3, levels=levels, seed=seed, mean=40, small_share=0.14, zero_share=0.05).table()
+    p = build_problem(t, requirement(t, "strict"), "value", hidden_nonzero=False)
+    m = Master(p, "highs")
+    first_incumbent(m)
+    lp_rounds(m)
+    assert m.stats["root_rounds"] > 1
+    assert not m.separate(m.pareto.core, integral=False)  # the last LP point
+    res = protect(t, time_limit=5)
+    assert res.stats["root_rounds"] > 1 and res.stats["root_seconds"] > 0
+    assert res.stats["root_bound"] <= res.lower_bound + 1e-6 <= res.cost + 1e-6
+
+
+def test_max_root_rounds_caps_the_root():
+    from cellsuppress.tables.synthetic import generate
+
+    t = generate(dims=3, levels=(5,), seed=1, mean=40, small_share=0.14, zero_share=0.05).table()
+    capped = protect(t, max_root_rounds=2, time_limit=5)
+    assert capped.stats["root_rounds"] == 2
+    full = protect(t, time_limit=5)
+    assert full.stats["root_rounds"] > 2 and full.stats["root_bound"] > capped.stats["root_bound"]
+    assert capped.audit.ok and full.audit.ok
+
+
+def test_pruned_cuts_stay_in_the_pool_and_come_back_when_violated():
+    """A cut with slack for a few rounds leaves the live model but not the pool: the copies of the
+    master have it, and a point that violates it (or a separation that finds it again) puts it
+    back."""
+    from cellsuppress.suppress.master import Master
+
+    t = TINY["3x3"]()
+    p = build_problem(t, requirement(t, "strict"), "value", hidden_nonzero=False)
+    m = Master(p, "highs")
+    x = p.force_hidden.astype(float)
+    viols = m.separate(x, integral=True)
+    rows0 = m.model.n_rows
+    assert m.cuts.add(viols) == len(viols) > 0
+    every = np.ones(p.n)  # every cut has slack here
+    for _ in range(2):
+        assert m.cuts.prune(every, after=3) == 0
+    assert m.cuts.prune(every, after=3) == len(viols)
+    assert m.model.n_rows == rows0
+    snap = m.cuts.snapshot()
+    assert snap.A.shape[0] == rows0 + len(viols)
+    assert m.cuts.add(viols[:1]) == 1 and m.model.n_rows == rows0 + 1  # found again
+    assert m.cuts.revive(x) == len(viols) - 1  # x violates them all
+    assert m.model.n_rows == rows0 + len(viols) and m.cuts.revive(x) == 0

@@ -24,7 +24,8 @@ METHODS = ("auto", "optimal", "fast", "modular", "local")
 
 
 def check_protect_params(table, *, preset=None, threshold=20, cost=None, method="auto",
-                         time_limit=None, mip_gap=0.0, solver="highs", export_model=None, workers=None) -> tuple:
+                         time_limit=None, mip_gap=0.0, solver="highs", export_model=None, workers=None,
+                         max_root_rounds=None) -> tuple:
     """Raise on a bad parameter of :func:`~cellsuppress.protect`; return ``(preset, cost)``
     with ``None`` resolved from the table."""
     _check_table(table, "protect")
@@ -40,6 +41,11 @@ def check_protect_params(table, *, preset=None, threshold=20, cost=None, method=
                         f"got {_show(time_limit)}")
     if not (_is_number(mip_gap) and 0 <= mip_gap <= 1):
         raise RuleError(f"mip_gap must be a relative gap from 0 to 1 (0: prove optimality), got {_show(mip_gap)}")
+    if max_root_rounds is not None and not (isinstance(max_root_rounds, Integral)
+                                            and not isinstance(max_root_rounds, (bool, np.bool_))
+                                            and max_root_rounds >= 1):
+        raise RuleError(f"max_root_rounds must be a whole number of at least 1 (or None: the root's cut loop "
+                        f"runs until it finds no violated cut or its bound tails off), got {_show(max_root_rounds)}")
     check_solver(solver)
     if export_model is not None:
         export_format(export_model)  # a path that cannot be written fails now, not after the solve

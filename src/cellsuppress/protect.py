@@ -45,7 +45,12 @@ class Result:
     audit's included), ``mip_solves`` of the master, ``polish_solves`` (local branching) and
     ``background_solves`` (copies of the master solved on the second core for the bound),
     ``cleanup_seconds`` and ``cleanup_published`` (the clean-up of a pattern not proven optimal:
-    its time, and the complementary cells it published again), ``seconds``.
+    its time, and the complementary cells it published again), ``seconds``; with the optimal
+    method also ``root_bound``, ``root_rounds`` and ``root_seconds``: the lower bound at the end
+    of the cut loop on the LP relaxation (the root), its rounds and its time.
+
+    ``max_root_rounds`` caps the rounds of that loop (None: it runs until the attacker LPs find
+    no violated cut at the LP's point, the bound tails off, or its share of the time is spent).
 
     ``table`` is the table that was protected and ``settings`` the options that defined the
     result (``preset``, a :class:`~cellsuppress.rules.Preset`; ``threshold``, ``cost``, ``method``,
@@ -119,13 +124,15 @@ class _Progress:
 
 # what each component's solve counts, summed into Result.stats
 _SOLVE_COUNTS = ("cut_rounds", "cuts", "lps", "mip_solves", "polish_solves", "background_solves")
+# the cut loop on the LP relaxation of the optimal method (summed over the components)
+_ROOT = ("root_bound", "root_rounds", "root_seconds")
 
 
 def protect(table: LinearTable, preset: str | None = None, threshold: float = 20, cost=None,
             method: str = "auto", time_limit: float | None = None, mip_gap: float = 0.0,
             solver: str = "highs", hidden_nonzero: bool = False, sensitive=None, lpl=None, upl=None,
             spl=None, progress: bool = False, export_model: str | None = None,
-            max_root_rounds: int = 50, force_published=None, force_hidden=None,
+            max_root_rounds: int | None = None, force_published=None, force_hidden=None,
             status_column: str | None = None, workers: int | None = 1) -> Result:
     """Hide the sensitive cells and the cheapest set of other cells that protects them.
 
@@ -189,7 +196,7 @@ def protect(table: LinearTable, preset: str | None = None, threshold: float = 20
     say = _Progress(progress)
     preset, cost = check_protect_params(table, preset=preset, threshold=threshold, cost=cost, method=method,
                                         time_limit=time_limit, mip_gap=mip_gap, solver=solver,
-                                        export_model=export_model, workers=workers)
+                                        export_model=export_model, workers=workers, max_root_rounds=max_root_rounds)
     req = requirement(table, preset, threshold, sensitive=sensitive, hidden_nonzero=hidden_nonzero,
                       lpl=lpl, upl=upl, spl=spl)
     keep, hide = forced_cells(table, force_published, force_hidden, status_column)
@@ -262,6 +269,9 @@ class _Search:
         self.all_optimal &= optimal
         for k in _SOLVE_COUNTS:
             self.stats[k] += stats.get(k, 0)
+        for k in _ROOT:  # only the optimal method has a root; the components' bounds add up
+            if k in stats:
+                self.stats[k] = self.stats.get(k, 0) + stats[k]
 
     def ran(self, method: str, why: str) -> None:
         n, first = self.methods.get(method, (0, why))
@@ -289,7 +299,7 @@ class _Search:
 
 
 def _search(table: LinearTable, p: Problem, method: str, clock: _Clock, say, mip_gap: float, solver: str,
-            max_root_rounds: int, export_model: str | None, run=None) -> _Search:
+            max_root_rounds: int | None, export_model: str | None, run=None) -> _Search:
     """Solve each component of ``p`` with sensitive or forced cells by ``method`` (``"auto"``:
     the one :func:`~cellsuppress.suppress.methods.choose` picks for it); a pattern not proven
     optimal then goes through the clean-up. ``run(fn, tasks)`` solves the modular method's

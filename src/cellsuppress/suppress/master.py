@@ -26,25 +26,34 @@ TOL = 1e-6
 
 class CutPool:
     """The cuts added to the master's model, each once (by cell, kind and coefficients). Under an
-    either-side preset a cut of one side holds only when that side is chosen (:func:`side_rows`)."""
+    either-side preset a cut of one side holds only when that side is chosen (:func:`side_rows`).
+
+    At the root a cut that has had slack at the LP's point for a few rounds leaves the live model
+    (:meth:`prune`): the LP then stays small and its rounds cheap. It stays in the pool, comes
+    back when a point violates it (:meth:`revive`, or :meth:`add` when a separation finds it
+    again), and every copy of the master (:meth:`snapshot`) has it."""
 
     def __init__(self, p: Problem, lp: LinearProgram, model, n_side: int, stats: dict):
         self.p, self.lp, self.model, self.n_side = p, lp, model, n_side
         self.stats = stats  # the master's counts: ``cuts`` is the number of rows added
         self.rows: list[tuple[sp.csr_matrix, np.ndarray]] = []  # what add() gave the model
         self.seen: set = set()
+        self.base = model.n_rows  # the rows before the cuts (the model's own)
+        self.live = _Cuts(lp.c.size)  # in the model, in its order after ``base``
+        self.parked = _Cuts(lp.c.size)  # pruned from the model
 
     def add(self, viols: list[Violation]) -> int:
-        """Add the cuts not yet in the pool; returns how many were new."""
+        """Add the cuts not yet in the model (new, or pruned before); returns how many."""
         if not viols:
             return 0
         # coefficients below 1e-9 are round-off: dropped, and the rest rounded for the key
         coef = [v.coef.without_below(1e-9) for v in viols]
         keys = [hash((v.cell, v.kind, c.cols.tobytes(), np.round(c.vals, 9).tobytes())) for v, c in zip(viols, coef)]
+        back = self._unpark(np.isin(self.parked.keys, keys)) if self.parked.size else 0
         fresh = [i for i, k in enumerate(keys) if k not in self.seen]
         self.seen.update(keys)
         if not fresh:
-            return 0
+            return back
         viols = [viols[i] for i in fresh]
         A = cut_matrix([coef[i] for i in fresh], self.p.n)
         rhs = np.array([v.level for v in viols], dtype=float)
@@ -57,17 +66,78 @@ class CutPool:
                 As, rs = side_rows(A[side], rhs[side], self.p, (ks, dirs))
                 A = sp.vstack([As, A[~side]], format="csr")
                 rhs = np.concatenate([rs, rhs[~side]])
+                keys = [keys[fresh[i]] for i in np.flatnonzero(side)] + [keys[fresh[i]] for i in np.flatnonzero(~side)]
+            else:
+                keys = [keys[i] for i in fresh]
+        else:
+            keys = [keys[i] for i in fresh]
         self.model.add_rows(A, rhs, np.full(rhs.size, np.inf))
+        self.live.append(A, rhs, np.array(keys, dtype=np.int64))
         self.rows.append((A, rhs))
         self.stats["cuts"] += rhs.size
+        return back + rhs.size
+
+    def prune(self, x: np.ndarray, after: int) -> int:
+        """Take out of the model the cuts with slack at ``x`` (the LP's point) for ``after`` rounds
+        in a row; returns how many went."""
+        if not self.live.size:
+            return 0
+        slack = self.live.A @ x - self.live.rhs
+        self.live.idle = np.where(slack > TOL * np.maximum(1.0, np.abs(self.live.rhs)), self.live.idle + 1, 0)
+        out = self.live.idle >= after
+        if not out.any():
+            return 0
+        self.model.delete_rows(self.base + np.flatnonzero(out))
+        self.parked.append(*self.live.take(out))
+        return int(out.sum())
+
+    def revive(self, x: np.ndarray) -> int:
+        """Put back into the model the pruned cuts that ``x`` violates; returns how many."""
+        if not self.parked.size:
+            return 0
+        return self._unpark(self.parked.A @ x < self.parked.rhs - TOL * np.maximum(1.0, np.abs(self.parked.rhs)))
+
+    def _unpark(self, mask: np.ndarray) -> int:
+        if not mask.any():
+            return 0
+        A, rhs, keys = self.parked.take(mask)
+        self.model.add_rows(A, rhs, np.full(rhs.size, np.inf))
+        self.live.append(A, rhs, keys)
         return rhs.size
 
     def snapshot(self) -> LinearProgram:
-        """The master program with every cut so far (not local branching's rows)."""
+        """The master program with every cut so far, pruned or not (not local branching's rows)."""
         lp = self.lp
         A = sp.vstack([lp.A] + [a for a, _ in self.rows], format="csr")
         lo = np.concatenate([lp.row_lo] + [r for _, r in self.rows])
         return dataclasses.replace(lp, A=A, row_lo=lo, row_hi=np.full(lo.size, np.inf))
+
+
+class _Cuts:
+    """Rows of cuts (``A x >= rhs``), their keys in the pool, and the rounds each has had slack."""
+
+    def __init__(self, ncols: int):
+        self.A = sp.csr_matrix((0, ncols))
+        self.rhs = np.zeros(0)
+        self.keys = np.zeros(0, dtype=np.int64)
+        self.idle = np.zeros(0, dtype=np.int64)
+
+    @property
+    def size(self) -> int:
+        return self.rhs.size
+
+    def append(self, A: sp.csr_matrix, rhs: np.ndarray, keys: np.ndarray) -> None:
+        self.A = sp.vstack([self.A, A], format="csr")
+        self.rhs = np.concatenate([self.rhs, rhs])
+        self.keys = np.concatenate([self.keys, keys])
+        self.idle = np.concatenate([self.idle, np.zeros(rhs.size, dtype=np.int64)])
+
+    def take(self, mask: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+        """Remove the rows of ``mask`` and return them."""
+        out = (self.A[mask], self.rhs[mask], self.keys[mask])
+        keep = ~mask
+        self.A, self.rhs, self.keys, self.idle = self.A[keep], self.rhs[keep], self.keys[keep], self.idle[keep]
+        return out
 
 
 class Incumbent:

@@ -50,7 +50,7 @@ class Interrupted(KeyboardInterrupt):
         self.result = result
 
 
-def optimal(p: Problem, say, deadline: Deadline, mip_gap: float, solver: str, max_root_rounds: int = 50,
+def optimal(p: Problem, say, deadline: Deadline, mip_gap: float, solver: str, max_root_rounds: int | None = None,
             export_model: str | None = None, start: np.ndarray | None = None) -> tuple[np.ndarray, float, bool, dict]:
     """Solve ``p`` to optimality (or to the deadline). Returns ``(x, lower bound, optimal, stats)``;
     ``stats["clean"]`` says whether the pattern has been through a whole clean-up.
@@ -134,35 +134,67 @@ def both_sides_incumbent(m: Master, deadline: Deadline) -> None:
         m.offer(x)
 
 
-def lp_rounds(m: Master, limit: int) -> float:
-    """Cut loop on the LP relaxation; returns the last LP value. The last relaxation's solution is
-    the core point of the Pareto cuts (``m.pareto``)."""
+def lp_rounds(m: Master, cap: int | None = None) -> float:
+    """The cut loop on the LP relaxation of the master (the root): solve it, separate its point,
+    add the violated cuts, until the attacker LPs find none at the point, the bound tails off
+    (it rose by less than ``TAIL_RISE`` over the last ``TAIL_ROUNDS`` rounds), its share of the
+    time (``schedule.ROOT``) is spent, or ``cap`` rounds (None: no cap) have run. Returns the
+    last LP value; ``m.stats`` gets ``root_bound`` (on the cost), ``root_rounds`` and
+    ``root_seconds``.
+
+    The bound is decided here on tables of three or more dimensions: integer points there are
+    rigid, each fails every requirement at once and its cuts lift the bound by little, while the
+    rounds at fractional points go on lifting it steadily. The LP is re-solved in place (dual
+    simplex from the last basis). The last relaxation's solution is the core point of the
+    Pareto cuts (``m.pareto``)."""
+    t0 = time.perf_counter()
+    until = m.deadline.share(schedule.ROOT)
     m.model.set_integer(False)
-    last, stall, obj, core = -np.inf, 0, -np.inf, None
-    took = 0.0
-    for rnd in range(limit):
-        if m.deadline.remaining() <= took:  # the next round would not fit
+    bounds: list[float] = []
+    obj, core, took, rounds = -np.inf, None, 0.0, 0
+    while cap is None or rounds < cap:
+        if until.remaining() <= took:  # the next round would not fit
             break
         t_round = time.perf_counter()
-        sol = m.solve(time_limit=m.deadline.limit())
+        sol = m.solve(time_limit=until.limit())
         if not sol.has_solution:
             break
+        rounds += 1
         obj = sol.objective
         m.lift(obj)
         core = sol.x[:m.n]
+        back = m.cuts.revive(sol.x)
         added = m.cuts.add(m.separate(sol.x, integral=False))
         took = time.perf_counter() - t_round
-        m.say(f"LP round {rnd + 1}: bound {obj:.6g}, {added} cut(s)")
-        if not added:
+        m.say(f"LP round {rounds}: bound {obj:.6g}, {added} cut(s), {back} back")
+        bounds.append(obj)
+        if not (added or back) or _tailing_off(bounds):
             break
-        stall = stall + 1 if obj < last + 1e-6 * max(1.0, abs(last)) else 0
-        last = obj
-        if stall >= 3:
-            break
+        m.cuts.prune(sol.x, after=PRUNE_AFTER)
     m.model.set_integer(True)
     if core is not None:
         m.pareto = ParetoCuts(m.p, core)
+    m.stats.update(root_bound=m.lower, root_rounds=rounds, root_seconds=time.perf_counter() - t0)
     return obj
+
+
+# At the root a cut with slack at the LP's point for this many rounds in a row leaves the live
+# model (it stays in the pool and comes back when violated): the LP stays small, and most cuts
+# that lose their slack for good do so within a few rounds
+PRUNE_AFTER = 3
+
+# The root's tailing-off rule: it stops when its bound rose by less than TAIL_RISE (relative)
+# over the last TAIL_ROUNDS rounds. Single rounds may lift nothing while the next ones lift much
+# (the bound of three-way tables rises in steps), so the rule looks at several
+TAIL_ROUNDS = 5
+TAIL_RISE = 1e-3
+
+
+def _tailing_off(bounds: list[float]) -> bool:
+    if len(bounds) <= TAIL_ROUNDS:
+        return False
+    before = bounds[-1 - TAIL_ROUNDS]
+    return bounds[-1] - before < TAIL_RISE * max(1.0, abs(before))
 
 
 class RowGeneration:

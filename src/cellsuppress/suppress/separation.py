@@ -58,6 +58,7 @@ class Separator:
         self.M = sp.csr_matrix(p.M)
         self.MT = sp.csr_matrix(self.M.T)
         self.n_lps = 0
+        self._last = None  # see _block
         self.cap_limit = cap_limit
         self.unbounded = np.isinf(p.cap_up) | np.isinf(p.cap_dn)
         if cap_limit is None:
@@ -184,20 +185,26 @@ class Separator:
             witnesses[k] = held
         return out
 
+    def _block(self, rows: np.ndarray, k: int) -> tuple[np.ndarray, sp.csr_matrix]:
+        """The cells of the equations ``rows`` and ``k`` (sorted), and the transpose of those
+        equations on them; kept for the next cut of the same block (a block's cells are
+        separated one after the other, with the same ``rows``)."""
+        if self._last is None or self._last[0] is not rows or k not in self._last[1]:
+            cells = np.union1d(self.M[rows].indices, [k])
+            self._last = (rows, frozenset(cells.tolist()), cells, sp.csr_matrix(self.MT[cells][:, rows]))
+        return self._last[2], self._last[3]
+
     def _cut(self, k, direction, duals, rows, x, gain, level) -> CutRow:
         """Capacity cut from the row duals; the sign convention is checked against the LP value."""
         p = self.p
         # the reduced costs are zero but on the cells of the block's equations (and k itself)
-        cells = np.union1d(self.M[rows].indices, [k])
-        MT = self.MT[cells]
+        cells, MT = self._block(rows, k)
         unbounded = self.unbounded[cells]
         at_k = np.searchsorted(cells, k)
         cap_up, cap_dn, xc = self.cap_up[cells], self.cap_dn[cells], x[cells]
         best = None
         for sgn in (1.0, -1.0):
-            pi = np.zeros(self.M.shape[0])
-            pi[rows] = sgn * duals
-            d = -(MT @ pi)
+            d = -(MT @ (sgn * duals))
             d[at_k] += direction
             # HiGHS's reduced costs on cells of infinite capacity come out as 1e-17 where they
             # are 0 (dual feasible within its tolerance); times the infinite capacity that made
