@@ -114,7 +114,8 @@ def test_the_workers_serve_every_map_until_closed():
     with ProcessExecutor(2) as ex:
         first = {o.value for o in ex.map(eval, [PID] * 6)}
         second = {o.value for o in ex.map(eval, [PID] * 6)}
-        assert second <= first and len(first) <= 2
+        # the same two workers served both maps (a map may reach only one of them)
+        assert len(first | second) <= 2
     assert ex._pool is None  # closed: the next map starts new workers
     import os
     assert os.getpid() not in first
@@ -141,7 +142,18 @@ except KeyboardInterrupt:
 """
 
 
-def test_ctrl_c_in_this_process_keeps_what_was_done():
+@pytest.fixture
+def ctrl_c_raises():
+    """SIGINT raises KeyboardInterrupt here, as in a terminal, even where the test run inherited
+    it ignored (a background job of a non-interactive shell does)."""
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_in_this_process_keeps_what_was_done(ctrl_c_raises):
     out = SerialExecutor().map(eval, ["1", "2", RAISE_CTRL_C, "4"])
     assert [o.value for o in out[:2]] == [1, 2]
     assert [o.error for o in out] == [None, None, INTERRUPTED, INTERRUPTED]
@@ -153,7 +165,7 @@ def test_ctrl_c_in_this_process_keeps_what_was_done():
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_the_workers_at_once():
+def test_ctrl_c_stops_the_workers_at_once(ctrl_c_raises):
     import os
     import signal
     import threading
