@@ -358,12 +358,22 @@ def _search(table: LinearTable, p: Problem, method: str, clock: _Clock, say, mip
                 f"(their bounds, or cells that must stay published, leave the attacker too little room): "
                 f"{', '.join(table.cell_labels(bad[:10]))}{' ...' if bad.size > 10 else ''}") from None
         if not (proven or st.get("clean") or search.interrupted):
-            xs = search.clean(sub, xs, clock)
+            xs = search.clean(sub, xs, _leaving_for_audit(clock, st.get("audit_seconds", 0.0)))
         if not proven and ran == "optimal":
             search.notes.append(f"stopped before proving optimality: cost {float(sub.cost[xs > 0.5].sum()):g}, "
                                 f"lower bound {lower:g}")
         search.add(cells, xs, lower, proven, st)
     return search
+
+
+def _leaving_for_audit(clock: _Clock, audit_seconds: float) -> _Clock:
+    """``clock`` with the clean-up ending early enough for a final audit as long as a check of
+    the whole pattern that took ``audit_seconds`` (the modular method's): on large patterns
+    that is longer than the audit's reserve."""
+    if not (audit_seconds and clock.end.limited):
+        return clock
+    by = Deadline.until(clock.end.at - schedule.AUDIT_PER_MODULAR_CHECK * audit_seconds)
+    return _Clock(clock.search, min(clock.cleanup, by), min(clock.end, by))
 
 
 class _Workers:

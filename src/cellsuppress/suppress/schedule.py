@@ -63,12 +63,18 @@ CLEANUP_MIN = 2.0  # s
 
 # -- the modular method ----------------------------------------------------------------------------
 # the subtables get this share of the time and the audit and repair of the whole pattern the rest
-# (the audit's batch moves and the repair's take seconds where the subtables take minutes);
+# (the audit's batch moves and the repair's take seconds to tens of seconds), then the clean-up
+# of the whole pattern in protect;
 # each subtable a share by its cells, at most SUBTABLE_MAX seconds (the limit of every subtable
 # without a time limit): a subtable's pattern is only a start, the audit of the whole decides
-MODULAR_SUBTABLES = 0.85
+MODULAR_SUBTABLES = 0.7
 SUBTABLE_MAX = 10.0  # s
 SUBTABLE_CLEANUP = 0.8  # of a subtable's time: the clean-up of its boxes, most of its work
+
+# the final audit of the modular method's pattern takes up to this many times its own check of
+# the whole pattern (the same certificates and LPs, on a cleaned pattern, on a loaded machine):
+# the clean-up before it ends that much before the end
+AUDIT_PER_MODULAR_CHECK = 1.5
 
 # the local method on a whole table: its clean-up gets this share of the time left after the
 # boxes; the final audit of a large pattern in one block of hidden cells takes tens of seconds
