@@ -41,14 +41,18 @@ def minimal(p: Problem, x: np.ndarray, until: Deadline, sep: Separator | None = 
     sep = Separator(p) if sep is None else sep
     witnesses: dict = {}
     t = time.perf_counter()
+    # ``end`` may lengthen the time, never remove its limit (NEVER, its default, is no end given)
+    latest = max(until, end) if end.limited else until
     try:
-        if filter_either_side(p, sep.violations(x, witnesses=witnesses, give_up=max(until, end))):
+        if filter_either_side(p, sep.violations(x, witnesses=witnesses, give_up=latest)):
             raise VerificationError("internal error: a pattern that passed its checks fails an attacker LP; "
                                     "please report this table")
     except OutOfTime:
         return x, False
-    audit = max(schedule.AUDIT_MIN, schedule.AUDIT_PER_CHECK * (time.perf_counter() - t))
-    return cleanup(p, x, sep, witnesses, max(until, Deadline.until(end.at - audit)))
+    if end.limited:
+        audit = max(schedule.AUDIT_MIN, schedule.AUDIT_PER_CHECK * (time.perf_counter() - t))
+        until = max(until, Deadline.until(end.at - audit))
+    return cleanup(p, x, sep, witnesses, until)
 
 
 def cleanup(p: Problem, x: np.ndarray, sep: Separator, witnesses: dict, until: Deadline) -> tuple[np.ndarray, bool]:
