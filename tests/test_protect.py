@@ -1100,21 +1100,24 @@ def test_ctrl_c_with_two_parts_returns_only_when_both_have_a_pattern(monkeypatch
 
 # -- the root: the cut loop on the LP relaxation ----------------------------------------------
 @pytest.mark.parametrize("levels, seed", [((4,), 1), ((5,), 1), ((5,), 2)])
-def test_root_runs_until_the_attacker_lps_find_no_violated_cut(levels, seed):
-    """Without a cap or a time limit the root's cut loop ends at an LP point where the attacker
-    LPs find no violated cut (on these tables the bound does not tail off first); protect
-    reports its bound, rounds and time, and the bound is at most its lower bound."""
+def test_root_runs_until_no_violated_cut_or_tail_off(levels, seed):
+    """Without a cap or a time limit the root's cut loop ends at an LP point where no violated
+    cut is found, or when its bound tails off; protect reports its bound, rounds and time, and
+    the bound is at most its lower bound."""
     from cellsuppress.suppress.master import Master
-    from cellsuppress.suppress.optimal import first_incumbent, lp_rounds
+    from cellsuppress.suppress.optimal import _tailing_off, first_incumbent, lp_rounds
     from cellsuppress.tables.synthetic import generate
 
     t = generate(dims=3, levels=levels, seed=seed, mean=40, small_share=0.14, zero_share=0.05).table()
     p = build_problem(t, requirement(t, "strict"), "value", hidden_nonzero=False)
-    m = Master(p, "highs")
+    said: list = []
+    m = Master(p, "highs", say=lambda msg, force=False: said.append(msg))
     first_incumbent(m)
     lp_rounds(m)
-    assert m.stats["root_rounds"] > 1
-    assert not m.separate(m.pareto.core, integral=False)  # the last LP point
+    bounds = [float(re.search(r"bound (\S+),", msg).group(1)) for msg in said if msg.startswith("LP round")]
+    assert m.stats["root_rounds"] == len(bounds) > 1
+    # the last LP point has no violated cut, or the bound tailed off
+    assert not m.separate(m.pareto.core, integral=False) or _tailing_off(bounds)
     res = protect(t, time_limit=5)
     assert res.stats["root_rounds"] > 1 and res.stats["root_seconds"] > 0
     assert res.stats["root_bound"] <= res.lower_bound + 1e-6 <= res.cost + 1e-6
@@ -1154,3 +1157,36 @@ def test_pruned_cuts_stay_in_the_pool_and_come_back_when_violated():
     assert m.cuts.add(viols[:1]) == 1 and m.model.n_rows == rows0 + 1  # found again
     assert m.cuts.revive(x) == len(viols) - 1  # x violates them all
     assert m.model.n_rows == rows0 + len(viols) and m.cuts.revive(x) == 0
+
+
+@pytest.mark.parametrize("name", ["3x3", "2x2x2", "hier", "hierb"])
+def test_bridgeless_rows_hold_at_every_minimal_protected_pattern(name):
+    """The bridgeless rows cut off only patterns that are not minimal: every protected pattern from
+    which no single complementary cell can be published (brute force, the audit as judge) meets
+    them all, so the optimum is never cut off. A minimal pattern with one more cell hidden, alone
+    in one of its equations, violates one."""
+    from cellsuppress.suppress.cuts_bridgeless import BridgelessCuts
+
+    t = TINY[name]()
+    bf = BruteForce(t, "strict")
+    p = build_problem(t, requirement(t, "strict"), "value", hidden_nonzero=False)
+    family = BridgelessCuts(p)
+    M = sp.csr_matrix(t.M).toarray() != 0
+    minimal = []
+    for h in (h for h in bf.candidates if bf.ok(h)):
+        if not any(bf.ok(np.where(np.arange(t.n_cells) == j, False, h)) for j in np.flatnonzero(h & ~p.force_hidden)):
+            minimal.append(h)
+    assert minimal
+    found = 0
+    for h in minimal:
+        assert not family.cuts(h.astype(float)), np.flatnonzero(h)
+        for j in np.flatnonzero(~h & ~p.blocked):
+            y = h.copy()
+            y[j] = True
+            alone = any(not (y & M[r] & (np.arange(t.n_cells) != j)).any() for r in np.flatnonzero(M[:, j]))
+            assert bool(family.cuts(y.astype(float))) == alone
+            found += alone
+    assert found
+    # not under a preset with the rule on equation sums
+    policy = build_problem(t, requirement(t, "policy"), "value", hidden_nonzero=False)
+    assert not BridgelessCuts(policy).cuts(np.where(policy.force_hidden, 1.0, 0.5))

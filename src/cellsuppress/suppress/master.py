@@ -17,6 +17,7 @@ from ..solvers import LinearProgram, make_model
 from ..solvers.background import THREAD_NAME, BackgroundSolve
 from . import schedule
 from .cleanup import minimal
+from .cuts_bridgeless import BridgelessCuts
 from .model import CutRow, cut_matrix, master_program, side_rows
 from .problem import Problem, integral_costs, tie_break
 from .separation import ParetoCuts, Separator, SliceCuts, Violation, equation_sum_disclosures
@@ -182,6 +183,9 @@ class Master:
         self.sep_frac = Separator(p, cap_limit=float(levels.max()))
         self.slices = SliceCuts(p)
         self.pareto: ParetoCuts | None = None  # set from the root LP's solution
+        # the cut families separated at the root's fractional points besides the capacity cuts:
+        # each has cuts(x, deadline) -> the violated rows (as Violations) and n_lps
+        self.families = [BridgelessCuts(p)]
         self.deadline = deadline
         self.say = say if say is not None else (lambda *a, **k: None)
         self.integral = integral_costs(p.cost)
@@ -255,6 +259,9 @@ class Master:
         side = xv[n:] if self.n_side else None
         # past the deadline a check stops at its first violation (an empty list is still a proof)
         viols = [] if integral else self.sep_frac.violations(xv[:n], side, deadline=self.deadline)
+        if not integral:
+            for family in self.families:
+                viols += family.cuts(xv, deadline=self.deadline)
         if not viols:
             t = time.perf_counter()
             viols = self.sep.violations(xv[:n], side, deadline=self.deadline)

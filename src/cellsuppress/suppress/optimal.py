@@ -82,7 +82,7 @@ def _outcome(m: Master, done: bool) -> tuple[np.ndarray, float, bool, dict]:
     """The incumbent, the lower bound, whether the incumbent is proven optimal (``done``: the
     rounds proved it), and the counts."""
     m.stats["lps"] += (m.sep.n_lps + m.sep_frac.n_lps + m.slices.n_lps
-                       + (m.pareto.n_lps if m.pareto else 0))
+                       + (m.pareto.n_lps if m.pareto else 0) + sum(f.n_lps for f in m.families))
     lower = m.lower
     if m.integral:
         lower = float(np.ceil(lower - TOL))
