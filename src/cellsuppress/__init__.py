@@ -10,7 +10,8 @@ from .errors import (AuditError, CellSuppressError, HierarchyError, InfeasibleEr
                      NonAdditiveWarning, RuleError, SolverError, TableError, VerificationError)
 from .tables import Hierarchy, LinearTable, Table
 from .auditing import AuditReport, audit
-from .protect import Result, protect
+from .protect import protect
+from .result import Result
 from .many import audit_many, protect_many
 from .io.jj import read_jj, write_jj
 

@@ -19,7 +19,8 @@ import pandas as pd
 from .auditing import AuditReport
 from .errors import InfeasibleError, TableError
 from .params import follow_table
-from .protect import Result, protect
+from .protect import protect
+from .result import Result, Summary, status_frame
 from .rules import linked_sensitive
 from .suppress.problem import cost_weights, forced_cells
 from .tables.linked import LinkedTables
@@ -29,7 +30,7 @@ __all__ = ["protect_linked", "LinkedResult", "LinkedPart"]
 
 @dataclass
 class LinkedPart(Result):
-    """One table of a linked set: a :class:`~cellsuppress.protect.Result` whose ``frame``,
+    """One table of a linked set: a :class:`~cellsuppress.result.Result` whose ``frame``,
     ``hidden`` and ``status`` are aligned to this table, ``cost`` is the cost of this table's
     hidden cells, and ``lower_bound``, ``gap``, ``optimal`` and ``audit`` are those of the set
     (the pattern is optimal and safe as part of it; ``audit`` lists this table's cells, with the
@@ -43,18 +44,13 @@ class LinkedPart(Result):
         return self.linked.table.names[self.position]
 
     def summary(self) -> str:
-        n_primary = int((self.frame["status"] == "primary").sum())
-        n_hidden = int(self.hidden.sum())
         s = self.linked
-        return (f"{self.name}: hidden {n_hidden} of {len(self.frame)} cells ({n_primary} primary, "
-                f"{n_hidden - n_primary} secondary); cost {self.cost:g} of its hidden cells; protected with "
-                f"{_tables(len(s.results))}: cost {s.cost:g}, lower bound {s.lower_bound + 0.0:g}, gap {s.gap:.2%}, "
-                f"{'optimal' if s.optimal else 'not proven optimal'}; audit of the set "
-                f"{'SAFE' if s.audit.ok else 'NOT SAFE'}")
+        return (f"{self.name}: {self.hidden_facts()}; cost {self.cost:g} of its hidden cells; protected with "
+                f"{_tables(len(s.results))}: {s.bound_facts(', ')}; audit of the set {s.audit.verdict}")
 
 
 @dataclass
-class LinkedResult:
+class LinkedResult(Summary):
     """What ``protect([t1, t2, ...])`` returns.
 
     ``results``: one :class:`LinkedPart` per table, in the order given. ``cost``, ``lower_bound``,
@@ -77,19 +73,11 @@ class LinkedResult:
     message: str = ""
     settings: dict = field(default_factory=dict)
 
-    @property
-    def status(self) -> np.ndarray:
-        return self.frame["status"].to_numpy()
-
     def summary(self) -> str:
-        n_primary = int((self.frame["status"] == "primary").sum())
-        n_hidden = int(self.hidden.sum())
-        lines = [f"{_tables(len(self.results))}, {len(self.frame)} distinct cells: hidden {n_hidden} "
-                 f"({n_primary} primary, {n_hidden - n_primary} secondary); cost {self.cost:g}; lower bound "
-                 f"{self.lower_bound + 0.0:g}; gap {self.gap:.2%}; {'optimal' if self.optimal else 'not proven optimal'}; "
-                 f"audit {'SAFE' if self.audit.ok else 'NOT SAFE'}; {self.stats.get('seconds', 0):.2f} s"]
+        lines = [f"{_tables(len(self.results))}, {len(self.frame)} distinct cells: hidden {self.counts()[0]} "
+                 f"{self.hidden_split()}; {self.facts()}"]
         for r in self.results:
-            lines.append(f"  {r.name}: hidden {int(r.hidden.sum())} of {len(r.frame)} cells, cost {r.cost:g}")
+            lines.append(f"  {r.name}: hidden {r.counts()[0]} of {len(r.frame)} cells, cost {r.cost:g}")
         if self.message:
             lines.append(self.message)
         return "\n".join(lines)
@@ -132,13 +120,10 @@ def protect_linked(tables, preset=None, threshold=20, cost=None, sensitive=None,
                        audit=res.audit, table=joint, hidden=res.hidden, frame=res.frame, stats=res.stats,
                        message=res.message, settings=res.settings)
     for i, (t, cells) in enumerate(zip(joint.tables, joint.cells)):
-        frame = t.labels.astype(str).copy()
-        frame["value"] = t.values
-        frame["status"] = res.status[cells]
         hidden = res.hidden[cells]
         out.results.append(LinkedPart(
-            frame=frame, hidden=hidden, cost=float(weight[cells][hidden].sum()), lower_bound=res.lower_bound,
-            gap=res.gap, optimal=res.optimal, audit=part_report(res.audit, joint, i), stats=res.stats,
+            frame=status_frame(t, res.status[cells]), hidden=hidden, cost=float(weight[cells][hidden].sum()),
+            lower_bound=res.lower_bound, gap=res.gap, optimal=res.optimal, audit=part_report(res.audit, joint, i), stats=res.stats,
             message=res.message, table=t, settings=res.settings, linked=out, position=i))
     return out
 

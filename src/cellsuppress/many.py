@@ -16,13 +16,13 @@ import warnings
 from collections.abc import Callable, Mapping
 from functools import partial
 
-import numpy as np
 import pandas as pd
 
 from .auditing import audit
 from .errors import RuleError
 from .executor import INTERRUPTED, Executor, Outcome, make_executor
-from .protect import Result, protect
+from .protect import protect
+from .result import Result
 
 __all__ = ["protect_many", "audit_many", "run_many", "protect_summary", "audit_summary", "PROTECT_COLUMNS",
            "AUDIT_COLUMNS"]
@@ -143,10 +143,9 @@ def protect_row(name, outcome: Outcome, cells=None) -> dict:
     if not outcome.ok:
         return _error_row(name, outcome, cells)
     r = outcome.value
-    hidden = np.asarray(r.hidden)
-    return {"name": name, "cells": hidden.size, "hidden": int(hidden.sum()), "cost": r.cost,
+    return {"name": name, "cells": len(r.frame), "hidden": r.counts()[0], "cost": r.cost,
             "lower_bound": r.lower_bound, "gap": r.gap, "optimal": bool(r.optimal),
-            "verdict": "SAFE" if r.audit.ok else "NOT SAFE", "seconds": outcome.seconds, "error": ""}
+            "verdict": r.audit.verdict, "seconds": outcome.seconds, "error": ""}
 
 
 def audit_row(name, outcome: Outcome, cells=None) -> dict:
@@ -157,7 +156,7 @@ def audit_row(name, outcome: Outcome, cells=None) -> dict:
     f = rep.frame
     return {"name": name, "cells": rep.lo.size, "hidden": rep.n_hidden,
             "sensitive": int(f["sensitive"].eq(True).sum()), "unprotected": len(rep.unprotected),
-            "undetermined": len(rep.undetermined), "verdict": "SAFE" if rep.ok else "NOT SAFE",
+            "undetermined": len(rep.undetermined), "verdict": rep.verdict,
             "seconds": outcome.seconds, "error": ""}
 
 

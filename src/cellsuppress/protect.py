@@ -8,7 +8,6 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
@@ -16,6 +15,7 @@ from .auditing import AuditReport, audit as run_audit
 from .clock import NEVER, Deadline
 from .errors import InfeasibleError, VerificationError
 from .params import METHODS, check_protect_params
+from .result import Result, status_frame, statuses
 from .rules import requirement
 from .suppress.cleanup import minimal
 from .suppress.heuristic import heuristic
@@ -29,84 +29,6 @@ from .suppress.separation import Separator, filter_either_side
 from .tables.linear import LinearTable
 
 __all__ = ["protect", "Result", "InfeasibleError", "build_problem", "METHODS"]
-
-
-@dataclass
-class Result:
-    """What :func:`protect` returns. ``hidden`` is aligned to ``table.frame``.
-
-    ``audit`` is the report that verified the pattern: it computes the intervals of the
-    sensitive cells, which decide the verdict; complementary cells show NaN there (a call to
-    :func:`cellsuppress.auditing.report` gives every interval). A sensitive cell that a verified attacker
-    move already protects shows the range that move reaches (its interval contains it; see
-    ``audit(..., certify=True)``).
-
-    ``stats``: ``components`` solved, ``cut_rounds``, ``cuts``, ``lps`` (attacker LPs, the
-    audit's included), ``mip_solves`` of the master, ``polish_solves`` (local branching) and
-    ``background_solves`` (copies of the master solved on the second core for the bound),
-    ``cleanup_seconds`` and ``cleanup_published`` (the clean-up of a pattern not proven optimal:
-    its time, and the complementary cells it published again), ``seconds``; with the optimal
-    method also ``root_bound``, ``root_rounds`` and ``root_seconds``: the lower bound at the end
-    of the cut loop on the LP relaxation (the root), its rounds and its time.
-
-    ``max_root_rounds`` caps the rounds of that loop (None: it runs until the attacker LPs find
-    no violated cut at the LP's point, the bound tails off, or its share of the time is spent).
-
-    ``table`` is the table that was protected and ``settings`` the options that defined the
-    result (``preset``, a :class:`~cellsuppress.rules.Preset`; ``threshold``, ``cost``, ``method``,
-    ``hidden_nonzero``): the published table and the views (:mod:`cellsuppress.release`) read them.
-    """
-
-    frame: pd.DataFrame
-    hidden: np.ndarray
-    cost: float
-    lower_bound: float
-    gap: float
-    optimal: bool
-    audit: AuditReport
-    stats: dict = field(default_factory=dict)
-    message: str = ""
-    table: LinearTable | None = field(default=None, repr=False)
-    settings: dict = field(default_factory=dict)
-
-    @property
-    def status(self) -> np.ndarray:
-        return self.frame["status"].to_numpy()
-
-    def summary(self) -> str:
-        n_primary = int((self.frame["status"] == "primary").sum())
-        n_secondary = int((self.frame["status"] == "secondary").sum())
-        return (f"hidden {n_primary + n_secondary} of {len(self.frame)} cells ({n_primary} primary, "
-                f"{n_secondary} secondary); cost {self.cost:g}; lower bound {self.lower_bound:g}; "
-                f"gap {self.gap:.2%}; {'optimal' if self.optimal else 'not proven optimal'}; "
-                f"audit {'SAFE' if self.audit.ok else 'NOT SAFE'}; {self.stats.get('seconds', 0):.2f} s"
-                + (f"\n{self.message}" if self.message else ""))
-
-    # release reads a Result, so it is imported when called, not at the top of this module
-    def published(self, marker: str = "*", count: str = "value", percent=None, decimals: int = 1) -> pd.DataFrame:
-        """The table as published: ``marker`` for every hidden count; with ``percent`` ("row",
-        "column", "total" or dimension names) a ``percent`` column, shown only where its count and
-        its denominator are both published. See :mod:`cellsuppress.release.published`."""
-        from .release import published
-
-        return published(self.table, self.hidden, marker=marker, count=count, percent=percent,
-                         decimals=decimals)
-
-    def to_html(self, path=None, slice_by=None, intervals: bool = True, show_hidden: bool = True,
-                marker: str = "*", title: str | None = None) -> str:
-        """A self-contained HTML page of the result (see :func:`cellsuppress.release.to_html`)."""
-        from .release import to_html
-
-        return to_html(self, path, slice_by=slice_by, intervals=intervals, show_hidden=show_hidden,
-                       marker=marker, title=title)
-
-    def to_png(self, path, slice_by=None, show_hidden: bool = True, marker: str = "*",
-               title: str | None = None, dpi: int = 150):
-        """The view as a PNG picture; needs matplotlib (see :func:`cellsuppress.release.to_png`)."""
-        from .release import to_png
-
-        return to_png(self, path, slice_by=slice_by, show_hidden=show_hidden, marker=marker, title=title,
-                      dpi=dpi)
 
 
 class _Progress:
@@ -230,7 +152,7 @@ def protect(table: LinearTable, preset: str | None = None, threshold: float = 20
     elif deadline.expired() and not optimal_flag:
         notes.insert(0, f"time limit of {time_limit:g} s reached: returning the best audited pattern, gap {gap:.2%}")
     say(f"done: cost {total:g}, lower bound {lower:g}, gap {gap:.2%}", force=True)
-    return Result(frame=_status_frame(table, req.sensitive, hidden), hidden=hidden, cost=total, lower_bound=lower,
+    return Result(frame=status_frame(table, statuses(req.sensitive, hidden)), hidden=hidden, cost=total, lower_bound=lower,
                   gap=gap, optimal=bool(optimal_flag), audit=report, stats=stats, message="\n".join(notes),
                   table=table, settings={"preset": req.preset, "threshold": threshold, "cost": cost,
                                          "method": stats["method"], "hidden_nonzero": bool(hidden_nonzero)})
@@ -431,16 +353,6 @@ def _bound_and_gap(table: LinearTable, p: Problem, search: _Search, total: float
     if method in ("optimal", "auto") and optimal_flag and integral_costs(p.cost):
         gap = 0.0 if mip_gap == 0 else gap
     return lower, gap, optimal_flag
-
-
-def _status_frame(table: LinearTable, sensitive: np.ndarray, hidden: np.ndarray) -> pd.DataFrame:
-    """The table's labels (or cell numbers), values and each cell's status."""
-    status = np.where(sensitive & hidden, "primary", np.where(hidden, "secondary", "published"))
-    frame = table.labels.astype(str).copy() if table.labels is not None else pd.DataFrame(
-        {"cell": np.arange(table.n_cells)})
-    frame["value"] = table.values
-    frame["status"] = status
-    return frame
 
 
 def _check_feasible_alone(table, p: Problem) -> None:

@@ -53,6 +53,11 @@ class AuditReport:
         return int(self.stats.get("hidden", 0))
 
     @property
+    def verdict(self) -> str:
+        """``SAFE`` or ``NOT SAFE``: how every report of a result words ``ok``."""
+        return "SAFE" if self.ok else "NOT SAFE"
+
+    @property
     def unprotected(self) -> pd.DataFrame:
         return self.frame[self.frame["protected"].eq(False)]
 
@@ -64,7 +69,7 @@ class AuditReport:
         f = self.frame
         lines = [
             f"audit ({self.preset}, threshold {self.threshold:g}, {'integer' if self.integer else 'LP'} attacker): "
-            f"{'SAFE' if self.ok else 'NOT SAFE'}",
+            f"{self.verdict}",
             f"  hidden cells: {self.n_hidden} in {self.stats.get('blocks', 0)} block(s); "
             f"sensitive: {int(f['sensitive'].eq(True).sum())}"
             + (f", possibly sensitive: {int(f['sensitive'].isna().sum())}" if f['sensitive'].isna().any() else ""),

@@ -18,7 +18,7 @@ from .published import PERCENT_KINDS, cells_frame, denominators, percentages, pu
 from .view import build_view
 
 if TYPE_CHECKING:
-    from ..protect import Result
+    from ..result import Result
 
 __all__ = ["published", "cells_frame", "denominators", "percentages", "whole_as_int", "to_html", "to_png",
            "PERCENT_KINDS"]

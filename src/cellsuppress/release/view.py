@@ -18,7 +18,7 @@ from ..rules import preset_named
 from .crosstab import Crosstab, crosstabs
 
 if TYPE_CHECKING:  # the view reads a Result; it never calls protect
-    from ..protect import Result
+    from ..result import Result
 
 
 @dataclass(frozen=True)
@@ -93,8 +93,8 @@ def build_view(result: "Result", slice_by=None, intervals: bool = True, show_hid
         val = f"value {_number(values[i])}; " if show_hidden else ""
         tip[i] = f"{what}, hidden: {val}an attacker can derive only {_interval(lo[i], hi[i])}"
     tables = crosstabs(table, slice_by)
-    n_p, n_s = int((status == "primary").sum()), int((status == "secondary").sum())
-    facts = [f"hidden {n_p + n_s} of {table.n_cells} cells: {n_p} primary, {n_s} secondary"]
+    n_h, n_p, n_s = result.counts()
+    facts = [f"hidden {n_h} of {table.n_cells} cells: {n_p} primary, {n_s} secondary"]
     cost = settings.get("cost")
     how_much = f" ({cost})" if isinstance(cost, str) else ""
     if linked is not None:
