@@ -1190,3 +1190,60 @@ def test_bridgeless_rows_hold_at_every_minimal_protected_pattern(name):
     # not under a preset with the rule on equation sums
     policy = build_problem(t, requirement(t, "policy"), "value", hidden_nonzero=False)
     assert not BridgelessCuts(policy).cuts(np.where(policy.force_hidden, 1.0, 0.5))
+
+
+def test_master_solve_that_ignores_its_time_limit_ends_the_search_in_time(monkeypatch):
+    """HiGHS does not check its time limit everywhere: a master MILP that neither stops at its
+    limit nor when asked must not hold the run past it. The search ends with its incumbent,
+    audited, not claimed optimal, with a warning that one solve is left running."""
+    import threading
+
+    from cellsuppress.solvers.background import BackgroundSolve
+    from cellsuppress.solvers.base import Solution
+    from cellsuppress.suppress import master as master_module
+    from cellsuppress.tables.synthetic import generate
+    from helpers import time_bound
+
+    release = threading.Event()
+    real_make_model = master_module.make_model
+
+    class Stuck:
+        """The real master model, except that its MILP solves hang and ignore stop()."""
+
+        def __init__(self, model):
+            self._model = model
+
+        def __getattr__(self, name):
+            return getattr(self._model, name)
+
+        def solve(self, **options):
+            if self.integral:  # the root's LP solves go through
+                release.wait(60.0)
+                return Solution(status="time_limit")
+            return self._model.solve(**options)
+
+        def set_integer(self, on):
+            self.integral = on
+            self._model.set_integer(on)
+
+        def stop(self):
+            pass
+
+        integral = True
+
+    monkeypatch.setattr(master_module, "make_model", lambda lp, solver: Stuck(real_make_model(lp, solver)))
+    monkeypatch.setattr(BackgroundSolve, "GRACE", 0.5)
+    t = generate(dims=3, levels=(5,), seed=2, mean=40, small_share=0.14, zero_share=0.05).table()
+    limit = 4
+    t0 = time.perf_counter()
+    try:
+        with pytest.warns(RuntimeWarning, match="did not stop at its time limit"):
+            res = protect(t, time_limit=limit)
+        assert time.perf_counter() - t0 < time_bound(limit)  # not the 60 s the solve hangs for
+    finally:
+        release.set()
+    for thread in _background_threads():
+        thread.join(5.0)
+    assert not _background_threads()
+    assert res.audit.ok and audit(t, hidden=res.hidden).ok
+    assert not res.optimal and res.lower_bound <= res.cost

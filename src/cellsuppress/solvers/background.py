@@ -11,7 +11,7 @@ import time
 import warnings
 
 from . import make_model
-from .base import LinearProgram, Solution, SolverError
+from .base import LinearProgram, Model, Solution, SolverError
 
 
 # the name of every such thread: a caller can check that none is left running
@@ -40,9 +40,20 @@ class BackgroundSolve:
     GRACE = 5.0
 
     def __init__(self, lp: LinearProgram, solver: str, **solve_options):
-        self.model = make_model(lp, solver)
-        if not self.model.can_stop:
-            raise SolverError(f"the {solver} backend cannot be stopped from another thread")
+        self._start(make_model(lp, solver), solve_options, solver)
+
+    @classmethod
+    def on(cls, model: Model, **solve_options) -> BackgroundSolve:
+        """A solve of a live ``model`` (not a copy): the caller must leave the model alone until
+        the solve has ended, and for good if it is ``abandoned``."""
+        job = cls.__new__(cls)
+        job._start(model, solve_options, type(model).__name__)
+        return job
+
+    def _start(self, model: Model, solve_options: dict, name: str) -> None:
+        self.model = model
+        if not model.can_stop:
+            raise SolverError(f"the {name} backend cannot be stopped from another thread")
         self._solution: Solution | None = None
         self._error: BaseException | None = None
         self.abandoned = False

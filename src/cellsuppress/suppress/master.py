@@ -5,7 +5,6 @@ bound, and the copies of it solved in another thread for that bound.
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
 
 import numpy as np
@@ -14,7 +13,7 @@ import scipy.sparse as sp
 from ..clock import NEVER, Deadline
 from ..errors import InfeasibleError
 from ..solvers import LinearProgram, make_model
-from ..solvers.background import THREAD_NAME, BackgroundSolve
+from ..solvers.background import BackgroundSolve
 from . import schedule
 from .cleanup import minimal
 from .cuts_bridgeless import BridgelessCuts
@@ -23,6 +22,11 @@ from .problem import Problem, integral_costs, tie_break
 from .separation import ParetoCuts, Separator, SliceCuts, Violation, equation_sum_disclosures
 
 TOL = 1e-6
+
+
+class MasterLost(Exception):
+    """A solve of the master's model did not end when asked and is left running: the model can
+    no longer be used, and the search ends with the incumbent it has."""
 
 
 class CutPool:
@@ -204,37 +208,22 @@ class Master:
     def solve(self, **options):
         """A solve of the master's own model (``options`` as the backend's ``solve`` takes them).
         Where the backend can be stopped from another thread, the solve runs in one while this
-        thread waits, so that Ctrl-C stops it at once (instead of when it ends) and goes on as
-        KeyboardInterrupt once the solve has stopped."""
+        thread waits: Ctrl-C stops it at once (instead of when it ends) and goes on as
+        KeyboardInterrupt once the solve has stopped, and a solve that runs past its time limit
+        and does not stop when asked (HiGHS does not check its limit everywhere, see
+        :class:`~cellsuppress.solvers.background.BackgroundSolve`) is left behind: the model is
+        still in its hands, so the search ends here (:class:`MasterLost`)."""
         if not self.model.can_stop:
             return self.model.solve(**options)
-        out: dict = {}
-        # the end of the solve is an event, not the thread's join: a join cut short by
-        # KeyboardInterrupt can mark a thread that still runs as stopped (CPython 3.11)
-        done = threading.Event()
-
-        def run() -> None:
-            try:
-                out["solution"] = self.model.solve(**options)
-            except BaseException as e:  # handed to this thread below
-                out["error"] = e
-            finally:
-                done.set()
-
+        job = BackgroundSolve.on(self.model, **options)
         try:
-            threading.Thread(target=run, daemon=True, name=THREAD_NAME).start()
-            done.wait()
+            sol = job.result(wait=True)
         except KeyboardInterrupt:
-            # again until it ends: a stop that comes before the solve has set its own time
-            # limit is overwritten by it; a solve that does not stop is left to end on its own
-            give_up = time.perf_counter() + BackgroundSolve.GRACE
-            while not done.is_set() and time.perf_counter() < give_up:
-                self.model.stop()
-                done.wait(0.2)
+            job.stop()
             raise
-        if "error" in out:
-            raise out["error"]
-        return out["solution"]
+        if job.abandoned:
+            raise MasterLost("a master solve did not stop at its time limit: the search ends with its best pattern")
+        return sol
 
     def offer(self, x: np.ndarray, clean: bool = False) -> bool:
         """A pattern known to pass every attacker LP becomes the incumbent if it is cheaper, after

@@ -31,7 +31,7 @@ from ..errors import InfeasibleError
 from . import schedule
 from .heuristic import heuristic
 from .local_branching import local_branching
-from .master import TOL, Master
+from .master import TOL, Master, MasterLost
 from .problem import Problem
 from .repair import guided, repair, repair_near
 from .separation import ParetoCuts
@@ -64,16 +64,20 @@ def optimal(p: Problem, say, deadline: Deadline, mip_gap: float, solver: str, ma
     m = Master(p, solver, deadline, say, mip_gap)
     took = first_incumbent(m) if start is None else start_incumbent(m, start)
     say(f"heuristic incumbent: cost {m.incumbent.cost:g}", force=True)
+    done = lost = False
     try:
         lp_rounds(m, max_root_rounds)
         done = m.closed() or RowGeneration(
             m, export_model, guide_after=schedule.GUIDED_PER_HEURISTIC * took + schedule.GUIDED_EXTRA).run()
+    except MasterLost as e:  # warned of where the solve was left: the incumbent is the result
+        lost = True
+        say(str(e), force=True)
     except KeyboardInterrupt:
         m.bound.abandon()
         raise Interrupted(_outcome(m, done=False)) from None
     finally:
         m.bound.poll(stop=True)
-    if export_model:
+    if export_model and not lost:
         m.model.export(export_model)
     return _outcome(m, done)
 
