@@ -10,8 +10,6 @@ population cut several ways) are not independent: protect those together as link
 from __future__ import annotations
 
 import inspect
-import sys
-import time
 import warnings
 from collections.abc import Callable, Mapping
 from functools import partial
@@ -21,11 +19,12 @@ import pandas as pd
 from .auditing import audit
 from .errors import RuleError
 from .executor import INTERRUPTED, Executor, Outcome, make_executor
+from .progress import Progress
 from .protect import protect
 from .result import Result
 
-__all__ = ["protect_many", "audit_many", "run_many", "protect_summary", "audit_summary", "PROTECT_COLUMNS",
-           "AUDIT_COLUMNS"]
+__all__ = ["protect_many", "audit_many", "run_many", "protect_one", "protect_summary", "audit_summary",
+           "PROTECT_COLUMNS", "AUDIT_COLUMNS"]
 
 PROTECT_COLUMNS = ["name", "cells", "hidden", "cost", "lower_bound", "gap", "optimal", "verdict", "seconds",
                    "error"]
@@ -68,7 +67,7 @@ def protect_many(tables, *, workers: int | None = None, client=None, progress: b
     options = _options(options, protect)
     names, items = _named(tables)
     with make_executor(workers, client) as executor:
-        outcomes = run_many(partial(_protect_one, options), items, names, executor, "protect", progress)
+        outcomes = run_many(partial(protect_one, options), items, names, executor, "protect", progress)
     for item, o in zip(items, outcomes):
         if o.ok and isinstance(o.value, Result) and o.value.table is None:
             o.value.table = item  # left behind in the worker: the caller holds it already
@@ -108,7 +107,9 @@ def audit_many(tables, hidden=None, *, workers: int | None = None, client=None, 
 
 # -- the work of one table (runs in a worker: module-level functions, so that they pickle) --------
 
-def _protect_one(options: dict, table):
+def protect_one(options: dict, table):
+    """:func:`~cellsuppress.protect` of one table in a worker; the result comes back without the
+    table (the caller holds it; a result of protect-many needs only its numbers)."""
     res = protect(table, **options)
     if isinstance(res, Result) and res.table is table:
         res.table = None  # the caller has the table: do not send it back
@@ -199,23 +200,21 @@ def run_many(fn: Callable, items: list, names: list, executor: Executor, what: s
 
 
 class _Report:
-    EVERY = 2.0  # seconds between progress lines
+    """The progress of a run on stderr: its start, each failure as it happens, how many tables are
+    done every few seconds, and a closing count."""
 
     def __init__(self, names: list, executor: Executor, what: str):
         self.names, self.executor, self.what = names, executor, what
         self.total = len(names)
         self.done = self.failed = self.interrupted = 0
-        self.t0 = self.last = time.perf_counter()
-
-    def _say(self, msg: str) -> None:
-        print(f"[{time.perf_counter() - self.t0:7.1f} s] {msg}", file=sys.stderr, flush=True)
+        self.say = Progress()
 
     def _count(self) -> str:
         return (f"{self.done}/{self.total} tables done" + (f", {self.failed} failed" if self.failed else "")
                 + (f"; interrupted (Ctrl-C): {self.interrupted} not done" if self.interrupted else ""))
 
     def start(self) -> None:
-        self._say(f"{self.what}: {self.total} tables {self.executor.description}")
+        self.say(f"{self.what}: {self.total} tables {self.executor.description}", force=True)
 
     def __call__(self, index: int, outcome: Outcome) -> None:
         if outcome.error == INTERRUPTED:
@@ -224,14 +223,12 @@ class _Report:
         self.done += 1
         if not outcome.ok:
             self.failed += 1
-            self._say(f"table {self.names[index]}: {outcome.error_line}")
-        now = time.perf_counter()
-        if now - self.last >= self.EVERY and self.done < self.total:
-            self.last = now
-            self._say(self._count())
+            self.say(f"table {self.names[index]}: {outcome.error_line}", force=True)
+        if self.done < self.total:
+            self.say(self._count())
 
     def close(self) -> None:
-        self._say(self._count())
+        self.say(self._count(), force=True)
 
 
 # -- inputs -------------------------------------------------------------------------------------

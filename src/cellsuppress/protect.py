@@ -3,7 +3,6 @@ and the fast heuristic, orchestrated per independent component and always audite
 """
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass, field
 
@@ -15,6 +14,7 @@ from .auditing import AuditReport, audit as run_audit
 from .clock import NEVER, Deadline
 from .errors import InfeasibleError, VerificationError
 from .params import METHODS, check_protect_params
+from .progress import Progress
 from .result import Result, status_frame, statuses
 from .rules import requirement
 from .suppress.cleanup import minimal
@@ -29,19 +29,6 @@ from .suppress.separation import Separator, filter_either_side
 from .tables.linear import LinearTable
 
 __all__ = ["protect", "Result", "InfeasibleError", "build_problem", "METHODS"]
-
-
-class _Progress:
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-        self.t0 = time.perf_counter()
-        self.last = self.t0
-
-    def __call__(self, msg: str, force: bool = False) -> None:
-        now = time.perf_counter()
-        if self.enabled and (force or now - self.last > 2.0) and now - self.t0 > 1.0:
-            self.last = now
-            print(f"[{now - self.t0:7.1f} s] {msg}", file=sys.stderr, flush=True)
 
 
 # what each component's solve counts, summed into Result.stats
@@ -115,7 +102,7 @@ def protect(table: LinearTable, preset: str | None = None, threshold: float = 20
 
         return protect_linked(table, **options)
     t0 = time.perf_counter()
-    say = _Progress(progress)
+    say = Progress(progress, quiet_for=1.0)
     preset, cost = check_protect_params(table, preset=preset, threshold=threshold, cost=cost, method=method,
                                         time_limit=time_limit, mip_gap=mip_gap, solver=solver,
                                         export_model=export_model, workers=workers, max_root_rounds=max_root_rounds)

@@ -116,11 +116,10 @@ def _many_executor(args):
 
 def _protect_file(spec: _ManySpec, job: tuple[str, str]):
     """Read one table, protect it and write its cells (in a worker process)."""
-    from ..protect import protect
+    from ..many import protect_one
 
     path, out = job
     table = read_table(path, spec.dims, spec.count, spec.hierarchies, spec.total_code, spec.sep)
-    result = protect(table, **spec.options)
+    result = protect_one(spec.options, table)
     write_cells(result.frame, table, out)
-    result.table = None  # the row needs the numbers only: no need to send the table back
     return result
