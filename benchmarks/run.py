@@ -1,16 +1,18 @@
 #!/usr/bin/env python
 """Benchmarks for cellsuppress: protect and audit on synthetic tables and Castro's instances.
 
-    python benchmarks/run.py --suite quick|standard|instances|scaling|audit|linked|many|large
+    python benchmarks/run.py --suite quick|standard|instances|small3|scaling|audit|linked|many|large
                              [--time-limit S] [--budget S] [--tables N] [--out DIR]
                              [--instances-dir DIR] [--hard-timeout S] [--quiet] [--in-process]
-                             [--only NAME,NAME]
+                             [--only NAME,NAME] [--tauargus]
 
 Every case runs in a forked child process (unless ``--in-process``), so that
 its peak memory can be measured on its own and a crash or a runaway case
 cannot take the whole run down (suite ``many`` times two ways of running 1,000
 tables, so it runs in this process; protect_many starts its own workers). Rows are printed as they finish and written
 to ``<out>/<suite>-<YYYYmmdd-HHMMSS>.csv``, copied to ``<out>/<suite>-latest.csv``.
+``--tauargus`` runs tau-ARGUS (pytauargus, the benchmark extra) beside each case of the
+instances, small3 and large suites (benchmarks/tauargus.py).
 See benchmarks/README.md for what each suite runs and what the columns mean.
 """
 from __future__ import annotations
@@ -25,10 +27,11 @@ import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
@@ -56,7 +59,7 @@ class Case:
     method: str = "optimal"
     time_limit: float | None = None
     solver: str = "highs"
-    kind: str = "protect"  # or "audit"
+    kind: str = "protect"  # or "audit", "linked", "tauargus" (method: tau-ARGUS OPT or MOD)
     hidden_share: float = 0.02  # audit cases: share of cells hidden at random
     hidden_seed: int = 1
     workers: int | None = 1  # processes for the modular method's subtables (None: one per core)
@@ -141,19 +144,30 @@ def run_case(case: Case, partial=None) -> dict:
                 _run_audit(case, table, row)
             elif case.kind == "linked":
                 _run_linked(case, table, row)
+            elif case.kind == "tauargus":
+                _tauargus().protect_row(case, table, row, THRESHOLD)
             else:
                 _run_protect(case, table, row)
         notes += sorted({f"{w.category.__name__}: {str(w.message)[:120]}" for w in caught})
     except Exception as e:  # noqa: BLE001
         row["error"] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
         row["traceback"] = traceback.format_exc()
-    row["seconds"] = time.perf_counter() - t0
+    row.setdefault("seconds", time.perf_counter() - t0)  # tau-ARGUS rows: its own run, not the audit
     peak = _maxrss_mb()
     row["peak MB"] = max(0.0, peak - base_rss)
     row["peak rss MB"] = peak
     if notes:
         row["message"] = " | ".join(filter(None, [row.get("message", "")] + notes))
     return row
+
+
+def _tauargus():
+    """benchmarks/tauargus.py, imported only for --tauargus (it needs pytauargus)."""
+    if str(HERE) not in sys.path:
+        sys.path.insert(0, str(HERE))
+    import tauargus
+
+    return tauargus
 
 
 def _run_protect(case: Case, table, row: dict) -> None:
@@ -349,7 +363,7 @@ AUDIT_COLUMNS = [
 CSV_COLUMNS = [
     "suite", "table", "series", "cells", "equations", "sensitive", "hidden", "hidden value", "cost",
     "lower bound", "gap", "optimal", "seconds", "peak MB", "method", "preset", "cost function", "solver",
-    "time limit", "protect seconds", "build seconds", "audit seconds", "peak rss MB", "audit ok",
+    "time limit", "protect seconds", "cpu seconds", "build seconds", "audit seconds", "peak rss MB", "audit ok",
     "blocks", "solves", "unprotected", "multi-cell", "components", "cut_rounds", "cuts", "lps", "mip_solves",
     "root_bound", "root_rounds", "root_seconds", "message", "error", "started", "commit", "machine",
 ]
@@ -495,6 +509,46 @@ def instance_cases(directory: Path, tl: float) -> list[Case]:
     files = sorted(directory.glob("*.jj")) + sorted(directory.glob("*.JJ"))
     files = sorted(set(files), key=lambda p: (_jj_cells(p), p.name))
     return [Case(p.stem, ("jj", str(p)), preset="custom", cost="file", time_limit=tl) for p in files]
+
+
+# small three-way tables, where tau-ARGUS's optimal method is compared with ours: each is
+# written once as a JJ file with strict's protection levels and value costs (what
+# `cellsuppress convert` writes), and both read that file
+SMALL3_TABLES = [
+    ("3-way 6x5x4", synthetic(dims=3, levels=((6,), (5,), (4,)))),
+    ("3-way 10x10x10", synthetic(dims=3, levels=(10,), small_share=0.14)),  # as in standard
+]
+
+
+def write_strict_jj(source: tuple, path: Path) -> None:
+    """A synthetic table as a JJ file carrying strict's levels (status ``u`` on the sensitive
+    cells) and the value as cost (at least 1)."""
+    from cellsuppress.io.jj import write_jj
+    from cellsuppress.rules import requirement
+
+    table = build_table(source)
+    req = requirement(table, "strict", THRESHOLD)
+    table.upl, table.lpl, table.spl = req.levels(table.values)
+    table.status = np.where(req.sensitive, "u", "s")
+    table.cost = np.maximum(table.values, 1.0)
+    write_jj(table, path)
+
+
+def small3_cases(tl: float, directory: Path) -> list[Case]:
+    cases = []
+    for name, src in SMALL3_TABLES:
+        path = directory / (name.replace(" ", "_") + ".jj")
+        write_strict_jj(src, path)
+        cases.append(Case(name, ("jj", str(path)), preset="custom", cost="file", time_limit=tl))
+    return cases
+
+
+def with_tauargus(cases: list[Case], suite: str) -> list[Case]:
+    """Each case followed by tau-ARGUS on the same input: its optimal method on the same JJ file
+    (instances, small3), its modular method on the same table (large)."""
+    method = TAUARGUS_METHOD[suite]
+    return [c2 for c in cases for c2 in (c, replace(
+        c, kind="tauargus", method=method, solver="highs", workers=1, extra={**c.extra, "series": method}))]
 
 
 def audit_cases() -> list[Case]:
@@ -809,8 +863,9 @@ def scaling_report(rows: list[dict], out: Path) -> None:
 
 # -- main --------------------------------------------------------------------------------------------------
 
-DEFAULT_TIME_LIMIT = {"quick": 5.0, "standard": 600.0, "instances": 60.0, "scaling": 120.0, "audit": None,
-                      "linked": 120.0, "many": None, "large": 120.0}
+DEFAULT_TIME_LIMIT = {"quick": 5.0, "standard": 600.0, "instances": 60.0, "small3": 60.0, "scaling": 120.0,
+                      "audit": None, "linked": 120.0, "many": None, "large": 120.0}
+TAUARGUS_METHOD = {"instances": "tau-ARGUS OPT", "small3": "tau-ARGUS OPT", "large": "tau-ARGUS MOD"}
 
 
 HARD_TIMEOUT: float | None = -1.0  # -1: the default rule below; None: never kill
@@ -828,9 +883,10 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--suite", required=True,
-                    choices=["quick", "standard", "instances", "scaling", "audit", "linked", "many", "large"])
+                    choices=["quick", "standard", "instances", "small3", "scaling", "audit", "linked", "many",
+                             "large"])
     ap.add_argument("--time-limit", type=float, default=None,
-                    help="seconds per table (defaults: quick 5, standard 600, instances 60, scaling 120, "
+                    help="seconds per table (defaults: quick 5, standard 600, instances 60, small3 60, scaling 120, "
                          "linked 120 per protect call, large 120)")
     ap.add_argument("--budget", type=float, default=600.0, help="scaling: total seconds for all tables (600)")
     ap.add_argument("--tables", type=int, default=1000, help="many: how many tables (1000)")
@@ -843,6 +899,9 @@ def main(argv=None) -> int:
                          "the process's earlier peak)")
     ap.add_argument("--only", default=None,
                     help="comma-separated case names to run (e.g. --only NINENEW,NINE12); default all")
+    ap.add_argument("--tauargus", action="store_true",
+                    help="instances, small3: also tau-ARGUS's optimal method on the same JJ file; large: its "
+                         "modular method on the same table (needs pytauargus: pip install -e '.[tauargus]')")
     ap.add_argument("--hard-timeout", type=float, default=-1.0,
                     help="kill a case after this many seconds (default 3 x time limit + 120; 0 = never)")
     args = ap.parse_args(argv)
@@ -850,6 +909,11 @@ def main(argv=None) -> int:
     HARD_TIMEOUT = None if args.hard_timeout == 0 else args.hard_timeout
     if args.time_limit is None:
         args.time_limit = DEFAULT_TIME_LIMIT[args.suite]
+    tau_version = None
+    if args.tauargus:
+        if args.suite not in TAUARGUS_METHOD:
+            ap.error(f"--tauargus applies to the suites {', '.join(TAUARGUS_METHOD)}")
+        tau_version = _tauargus().require()
 
     info = machine_info()
     started = datetime.now()
@@ -857,6 +921,8 @@ def main(argv=None) -> int:
     machine = (f"{info['cores']} cores, {info['memory']}, python {info['python']}, highspy {info['highspy']}")
     print(f"cellsuppress benchmarks: suite {args.suite}, started {started:%Y-%m-%d %H:%M:%S}")
     print_machine(info)
+    if tau_version:
+        print(f"tau-ARGUS: {tau_version}")
     if args.suite == "scaling":
         print(f"per-table time limit {args.time_limit:g} s, total budget {args.budget:g} s")
     elif args.time_limit is not None:
@@ -874,6 +940,7 @@ def main(argv=None) -> int:
     printer = Printer({"audit": AUDIT_COLUMNS, "linked": LINKED_COLUMNS, "many": MANY_COLUMNS}.get(
         args.suite, PROTECT_COLUMNS), args.quiet)
     rows: list[dict] = []
+    jj_dir = None  # small3: the JJ files both sides read
     if args.suite == "scaling":
         rows = run_scaling(args, printer, stamp_rows)
     elif args.suite == "many":
@@ -889,12 +956,17 @@ def main(argv=None) -> int:
                       "(pass --instances-dir)")
                 return 0
             cases = instance_cases(args.instances_dir, args.time_limit)
+        elif args.suite == "small3":
+            jj_dir = Path(tempfile.mkdtemp(prefix="cellsuppress-small3-"))
+            cases = small3_cases(args.time_limit, jj_dir)
         elif args.suite == "linked":
             cases = linked_cases(args.time_limit)
         elif args.suite == "large":
             cases = large_cases(args.time_limit)
         else:
             cases = audit_cases()
+        if args.tauargus:
+            cases = with_tauargus(cases, args.suite)
         if args.only:
             keep = {c.strip() for c in args.only.split(",") if c.strip()}
             unknown = keep - {c.table for c in cases}
@@ -914,6 +986,10 @@ def main(argv=None) -> int:
         comparison(rows)
     if args.suite == "linked":
         linked_comparison(rows)
+    if args.tauargus:
+        _tauargus().side_by_side(rows)
+    if jj_dir is not None:
+        shutil.rmtree(jj_dir, ignore_errors=True)
     if args.suite == "scaling" and rows:
         args.out.mkdir(parents=True, exist_ok=True)
         scaling_report(rows, args.out)
