@@ -336,7 +336,7 @@ PROTECT_COLUMNS = [
     ("optimal", "opt", 3, _fmt_bool),
     ("seconds", "seconds", 8, lambda v: _fmt_num(v, ".2f")),
     ("peak MB", "peak MB", 7, lambda v: _fmt_num(v, ".1f")),
-    ("method", "method", 7, str),
+    ("method", "method", 13, str),  # "tau-ARGUS OPT"
     ("preset", "preset", 6, str),
     ("cost function", "costfn", 6, str),
     ("solver", "solver", 6, str),
