@@ -242,21 +242,23 @@ class Master:
         if np.isfinite(bound):
             self.lower = max(self.lower, bound - self.tb_total)
 
-    def separate(self, xv: np.ndarray, integral: bool) -> list[Violation]:
-        """Failed requirements at the master point ``xv`` (cells, then the chosen sides)."""
+    def separate(self, xv: np.ndarray, integral: bool, deadline: Deadline | None = None) -> list[Violation]:
+        """Failed requirements at the master point ``xv`` (cells, then the chosen sides). Past
+        ``deadline`` (the master's by default) a check stops at its first violation (an empty
+        list is still a proof)."""
         n = self.n
         side = xv[n:] if self.n_side else None
-        # past the deadline a check stops at its first violation (an empty list is still a proof)
-        viols = [] if integral else self.sep_frac.violations(xv[:n], side, deadline=self.deadline)
+        deadline = self.deadline if deadline is None else deadline
+        viols = [] if integral else self.sep_frac.violations(xv[:n], side, deadline=deadline)
         if not integral:
             for family in self.families:
-                viols += family.cuts(xv, deadline=self.deadline)
+                viols += family.cuts(xv, deadline=deadline)
         if not viols:
             t = time.perf_counter()
-            viols = self.sep.violations(xv[:n], side, deadline=self.deadline)
+            viols = self.sep.violations(xv[:n], side, deadline=deadline)
             if integral and viols:
                 # no more time than the plain separation took for each (one more LP per failure)
-                spend = min(max(schedule.SEPARATE_MIN, time.perf_counter() - t), self.deadline.remaining())
+                spend = min(max(schedule.SEPARATE_MIN, time.perf_counter() - t), deadline.remaining())
                 if self.pareto is not None:
                     viols += self.pareto.cuts(xv[:n], viols, deadline=Deadline(spend))
                 if self.slices.slices:

@@ -62,6 +62,12 @@ def optimal(p: Problem, say, deadline: Deadline, mip_gap: float, solver: str, ma
     search, and the solves in other threads, and raises :class:`Interrupted` with the best
     pattern so far; before that, it goes on as it came."""
     m = Master(p, solver, deadline, say, mip_gap)
+    if start is None and master_first(m):
+        say(f"the first master solution is protected: cost {m.incumbent.cost:g}", force=True)
+        if export_model:
+            m.model.export(export_model)
+        m.stats.update(root_bound=m.lower, root_rounds=0, root_seconds=0.0)
+        return _outcome(m, done=True)
     took = first_incumbent(m) if start is None else start_incumbent(m, start)
     say(f"heuristic incumbent: cost {m.incumbent.cost:g}", force=True)
     done = lost = False
@@ -94,6 +100,33 @@ def _outcome(m: Master, done: bool) -> tuple[np.ndarray, float, bool, dict]:
     proven = done or m.closed()
     m.stats["clean"] = m.incumbent.clean
     return m.incumbent.x, lower, proven, m.stats
+
+
+def master_first(m: Master) -> bool:
+    """Solve the master MILP once, before any heuristic: on tables where the single-equation cuts
+    are nearly enough (few sensitive cells among many, or most of them pinned by nothing but
+    their own equations) its solution passes every attacker LP and is then the optimum, and the
+    heuristic, the root and their checks of large patterns are never paid for. Returns True
+    when that proves optimality. A failing solution's cuts join the pool; the solve and its
+    separation get ``schedule.MASTER_FIRST`` of the time (the solve at most ``FIRST_SLICE``),
+    so that elsewhere it costs little."""
+    d = m.deadline.share(schedule.MASTER_FIRST)
+    sol = m.solve(time_limit=min(d.limit(), schedule.FIRST_SLICE) if d.limited else schedule.FIRST_SLICE,
+                  mip_gap=m.mip_gap, mip_abs_gap=m.abs_gap)
+    m.stats["mip_solves"] += 1
+    if sol.status == "infeasible":
+        raise InfeasibleError("no pattern protects every sensitive cell (the master problem is infeasible)")
+    m.lift(sol.bound)
+    if not sol.has_solution:
+        return False
+    xv = np.round(sol.x)
+    viols = m.separate(xv, integral=True, deadline=m.deadline.share(schedule.MASTER_FIRST))
+    if viols:
+        m.cuts.add(viols)
+        return False
+    # protected; the master's optimum (without a gap) needs no clean-up
+    m.offer(xv[:m.n], clean=sol.status == "optimal" and m.mip_gap == 0)
+    return sol.status == "optimal" or m.closed()
 
 
 def first_incumbent(m: Master) -> float:
@@ -167,6 +200,8 @@ def lp_rounds(m: Master, cap: int | None = None) -> float:
         obj = sol.objective
         m.lift(obj)
         core = sol.x[:m.n]
+        if m.closed():  # the bound proves the incumbent: no cut can change that
+            break
         back = m.cuts.revive(sol.x)
         added = m.cuts.add(m.separate(sol.x, integral=False))
         took = time.perf_counter() - t_round
@@ -260,6 +295,9 @@ class RowGeneration:
         self.final_from = deadline.leaving(final_left)
         self.long_solve_end = deadline.leaving(long_solve_left)
         self.final_done = False
+        # seconds spent in rounds (master solves and their separation) and in repairs: repairs
+        # may take at most REPAIR_PER_ROUND times the rounds' time
+        self.round_seconds = self.repair_seconds = 0.0
 
     def run(self) -> bool:
         """Returns True when optimality (within the gap) is proven."""
@@ -319,6 +357,19 @@ class RowGeneration:
     def _round(self, limit: float | None) -> bool | None:
         """One master solve, its solution separated and repaired; True or False when that ends
         the loop (whether optimality is proven), None to go on."""
+        t0 = time.perf_counter()
+        failing = self._solve_and_separate(limit)
+        self.round_seconds += time.perf_counter() - t0
+        if isinstance(failing, np.ndarray):
+            t0 = time.perf_counter()
+            self._repair(failing)
+            self.repair_seconds += time.perf_counter() - t0
+            return None
+        return failing
+
+    def _solve_and_separate(self, limit: float | None) -> bool | np.ndarray | None:
+        """One master solve and its separation: True or False when that ends the loop, None to go
+        on, or the failing solution to repair."""
         m = self.m
         p, n = m.p, m.n
         # no MIP start from the incumbent: with one, HiGHS 1.16 returned the start as its
@@ -353,8 +404,7 @@ class RowGeneration:
             # slice gives a solution worth repairing
             self.slice *= 2
             return None
-        self._repair(xv[:n])
-        return None
+        return xv[:n]
 
     def _repair(self, x: np.ndarray) -> None:
         """Repair a failing master solution, as the phase calls for."""
@@ -369,4 +419,7 @@ class RowGeneration:
             self.guide_after = 0.0
         if not self.no_polish and not self.polished:
             return  # local branching to come: no repairs, rounds come faster
+        if self.repair_seconds > schedule.REPAIR_PER_ROUND * self.round_seconds:
+            # where rounds are cheap, more of them prove the optimum sooner than repairs find it
+            return
         repair(m, x, trajectory=5)

@@ -87,6 +87,15 @@ INCUMBENT_CLEANUP = 0.1
 BOTH_SIDES_CLEANUP = 0.5  # of the incumbent heuristic's time: the either-side incumbent's clean-up
 # a failing master solution's repair: a short clean-up, as there are many of them
 REPAIR_CLEANUP = 0.05
+# repairs take at most this many times the time of the rounds (master solves and separations):
+# where rounds are cheap (two-way tables, a few sensitive cells among many) the next rounds
+# usually prove the optimum before a repair finds it; where master solves are long, repairs
+# are what gives better patterns
+REPAIR_PER_ROUND = 0.25
+# the first master MILP, solved before any heuristic (it proves easy tables optimal at once), and
+# the check of its solution each get at most this share of the time left (the solve at most
+# FIRST_SLICE seconds): elsewhere its cuts are a small gain, not worth more
+MASTER_FIRST = 0.1
 # the LP-guided heuristic gets GUIDED_PER_HEURISTIC times what the first heuristic took, plus
 # GUIDED_EXTRA seconds, and runs only if that is at most GUIDED_MAX of the time left (the bound
 # needs the rest)
