@@ -62,12 +62,17 @@ def optimal(p: Problem, say, deadline: Deadline, mip_gap: float, solver: str, ma
     search, and the solves in other threads, and raises :class:`Interrupted` with the best
     pattern so far; before that, it goes on as it came."""
     m = Master(p, solver, deadline, say, mip_gap)
-    if start is None and master_first(m):
-        say(f"the first master solution is protected: cost {m.incumbent.cost:g}", force=True)
-        if export_model:
-            m.model.export(export_model)
-        m.stats.update(root_bound=m.lower, root_rounds=0, root_seconds=0.0)
-        return _outcome(m, done=True)
+    try:
+        if start is None and master_first(m):
+            say(f"the first master solution is protected: cost {m.incumbent.cost:g}", force=True)
+            if export_model:
+                m.model.export(export_model)
+            m.stats.update(root_bound=m.lower, root_rounds=0, root_seconds=0.0)
+            return _outcome(m, done=True)
+    except MasterLost as e:  # warned of where the solve was left: the heuristic's pattern is the result
+        say(str(e), force=True)
+        first_incumbent(m)
+        return _outcome(m, done=False)
     took = first_incumbent(m) if start is None else start_incumbent(m, start)
     say(f"heuristic incumbent: cost {m.incumbent.cost:g}", force=True)
     done = lost = False
