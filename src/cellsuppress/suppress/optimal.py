@@ -1,8 +1,9 @@
 """The optimal method: the master problem of capacity cuts, grown by the attacker LPs until its
 solution passes every one of them (docs/design.md).
 
-The master (:mod:`~cellsuppress.suppress.master`) starts from the single-equation cuts and the
-cuts the heuristic met, is cut at its LP relaxation until the attacker LPs find nothing, and is
+The master (:mod:`~cellsuppress.suppress.master`) starts from the single-equation cuts and is
+solved once as it is: on easy tables its solution already passes every attacker LP and is the
+optimum. Otherwise it takes the cuts the heuristic met, is cut at its LP relaxation until the attacker LPs find nothing, and is
 then solved as a MILP. Each failing integer solution adds its own cuts; a Pareto-optimal cut per
 failed requirement (the dual tightest at the root LP's solution,
 :class:`~cellsuppress.suppress.separation.ParetoCuts`); in tables of three or more dimensions,
