@@ -235,8 +235,8 @@ def local(p: Problem, say=None, deadline: Deadline = NEVER, g: Grid | None = Non
     """A protected pattern of ``p`` (a problem without hierarchy): boxes, the heuristic's repair
     of the cells no box serves (and of the rule on equation sums), then the clean-up.
 
-    ``cleanup_budget`` seconds for the clean-up (None: a multiple of what building took, as
-    the heuristic's); ``stats["clean"]`` says whether it tried every candidate. Cells of
+    ``cleanup_budget`` seconds for the clean-up (None: to the deadline, or without one a
+    multiple of what building took, as the heuristic's); ``stats["clean"]`` says whether it tried every candidate. Cells of
     ``avoid`` are in no box; the repair hides them at their weight (make it high to hide them
     only where nothing else will do). Raises ``ValueError`` when
     ``p`` has a hierarchy."""
@@ -258,8 +258,9 @@ def local(p: Problem, say=None, deadline: Deadline = NEVER, g: Grid | None = Non
         stats["cut_rounds"] += st.get("cut_rounds", 0)
         for k in bx.uncovered.tolist():
             witnesses[k] = {kd: None for kd, lv in (("up", p.up[k]), ("dn", p.dn[k]), ("spl", p.spl[k])) if lv > 0}
-    if cleanup_budget is None:
-        cleanup_budget = max(schedule.CLEANUP_MIN, schedule.CLEANUP_PER_BUILD * (time.perf_counter() - t0))
+    if cleanup_budget is None:  # to the deadline, or a multiple of what building took without one
+        cleanup_budget = (deadline.remaining() if deadline.limited else
+                          max(schedule.CLEANUP_MIN, schedule.CLEANUP_PER_BUILD * (time.perf_counter() - t0)))
     stats["clean"] = False
     if cleanup_budget > 0:
         sep = Separator(p)

@@ -22,7 +22,7 @@ from ..clock import NEVER, Deadline
 from ..errors import RuleError
 from . import schedule
 from .local import Grid, grid_of, local
-from .modular import modular
+from .modular import modular, verify_and_repair
 from .problem import Problem
 from .subtables import Subtable, subtables
 
@@ -83,7 +83,13 @@ def fast_pattern(p: Problem, shape: Shape, say=None, deadline: Deadline = NEVER,
     :func:`~cellsuppress.suppress.modular.modular` takes it, with its ``slots`` attribute, the
     calls it runs at once), local without."""
     if shape.kind == "flat":
-        return local(p, say, deadline, g=shape.grid, cleanup_budget=deadline.budget(schedule.LOCAL_CLEANUP))
+        # the local pattern is safe by its boxes and LPs; the check of the whole pattern also
+        # says how long the final audit will take, for the clean-up in protect to leave it
+        x, stats = local(p, say, deadline.share(schedule.LOCAL), g=shape.grid)
+        x, rst = verify_and_repair(p, x, deadline)
+        stats["lps"] += rst["lps"]
+        stats["audit_seconds"] = rst["audit_seconds"]
+        return x, stats
     if shape.kind == "hierarchical":
         return modular(p, say, deadline, subs=shape.subs,
                        **({} if run is None else {"run": run, "slots": getattr(run, "slots", 1)}))
