@@ -227,3 +227,64 @@ def test_chunk_cleanup_keeps_the_pattern_protected(seed, preset):
     assert (y[p.force_hidden] == 1).all() and y.sum() <= x.sum()
     assert not filter_either_side(p, Separator(p).violations(y))
     assert not (p.equation_sum_rule and equation_sum_disclosures(p, y))
+
+
+def _move(M, hidden, cap_up, cap_dn, k, direction):
+    """The attacker's largest move of cell k as a vector over every cell (None: unbounded)."""
+    h = np.flatnonzero(hidden)
+    A = M.tocsr()[:, h]
+    c = np.zeros(h.size)
+    c[np.searchsorted(h, k)] = -direction
+    bounds = np.column_stack([-cap_dn[h], np.where(np.isinf(cap_up[h]), None, cap_up[h])])
+    res = linprog(c, A_eq=A, b_eq=np.zeros(A.shape[0]), bounds=bounds, method="highs")
+    if res.status != 0:
+        return None
+    z = np.zeros(M.shape[1])
+    z[h] = res.x
+    return z
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 10_000))
+def test_seeds_count_once_verified_given_dense_or_sparse(seed):
+    """Moves given to the certifier prove what they reach, as a list or as sparse rows alike;
+    a vector that is not a move (an equation broken, or a published cell moved) proves nothing."""
+    import scipy.sparse as sp
+
+    t, hidden = random_case(seed)
+    req = requirement(t, "strict", 20)
+    cap_up, cap_dn = req.capacities(t)
+    up, dn, _ = req.levels(t.values, where=hidden)
+    ks = np.flatnonzero(hidden & req.sensitive)
+    if not ks.size:
+        return
+    moves = [z for z in (_move(t.M, hidden, cap_up, cap_dn, k, d) for k in ks[:3] for d in (1.0, -1.0))
+             if z is not None]
+    rng = np.random.default_rng(seed)
+    junk = [np.where(hidden, rng.normal(size=t.n_cells), 0.0), np.where(~hidden, 1.0, 0.0)]
+    kw = dict(max_rounds=0, focus=0)
+    dense = certify(t.M, hidden, cap_up, cap_dn, up, dn, seeds=moves + junk, **kw)
+    sparse = certify(t.M, hidden, cap_up, cap_dn, up, dn, seeds=sp.csr_matrix(np.array(moves + junk)), **kw)
+    alone = certify(t.M, hidden, cap_up, cap_dn, up, dn, seeds=moves or None, **kw)
+    assert np.allclose(dense.gain_up, sparse.gain_up) and np.allclose(dense.gain_dn, sparse.gain_dn)
+    assert np.allclose(dense.gain_up, alone.gain_up) and np.allclose(dense.gain_dn, alone.gain_dn)
+    nothing = certify(t.M, hidden, cap_up, cap_dn, up, dn, seeds=junk, **kw)
+    assert not nothing.gain_up.any() and not nothing.gain_dn.any()
+    for z in moves:  # each move proves at least what it moves, within tolerance
+        assert (dense.gain_up >= np.maximum(z, 0) * (1 - 1e-6) - 1e-6).all()
+        assert (dense.gain_dn >= np.maximum(-z, 0) * (1 - 1e-6) - 1e-6).all()
+
+
+def test_audit_moves_change_no_verdict_and_must_be_cells_wide():
+    import scipy.sparse as sp
+
+    t = generate(dims=2, levels=(4,), seed=3, mean=25, small_share=0.35).table()
+    req = requirement(t, "strict", 20)
+    k = int(np.flatnonzero(req.sensitive)[0])
+    hidden = np.zeros(t.n_cells, dtype=bool)
+    hidden[k] = True  # alone: disclosed by its equations
+    fake = sp.csr_matrix(np.where(np.arange(t.n_cells) == k, 1.0, 0.0).reshape(1, -1))
+    rep = audit(t, hidden, sensitive_only=True, certify=True, moves=fake)
+    assert not rep.ok and rep.stats["certified"] == 0
+    with pytest.raises(cs.AuditError, match=r"moves must be a sparse matrix with one column per cell"):
+        audit(t, hidden, sensitive_only=True, certify=True, moves=sp.csr_matrix((1, 3)))

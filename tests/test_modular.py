@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from cellsuppress import RuleError, Table, audit, protect
 from cellsuppress.rules import requirement
 from cellsuppress.suppress import methods
-from cellsuppress.suppress.local import boxes, grid_of, local
+from cellsuppress.suppress.local import boxes, certificates, grid_of, local
 from cellsuppress.suppress.modular import by_subtables, modular
 from cellsuppress.suppress.problem import build_problem
 from cellsuppress.suppress.subtables import subtables
@@ -104,6 +104,33 @@ def test_the_modular_pattern_passes_an_independent_audit(t, preset):
     hidden = x > 0.5
     assert hidden[p.sensitive].all()
     assert audit(t, hidden, preset=preset).ok
+
+
+@pytest.mark.parametrize("dims,codes", [(2, 9), (3, 5)])
+def test_the_local_methods_boxes_certify_its_pattern_to_the_audit(dims, codes):
+    """The boxes are moves the audit verifies: before the clean-up they certify every sensitive
+    cell with no LP; after it, those it left whole spare the audit LPs."""
+    t = generate(dims=dims, levels=(codes,), seed=3, small_share=0.25).table()
+    p = _problem(t)
+    need = np.flatnonzero(p.sensitive & ((p.up > 0) | (p.dn > 0) | (p.spl > 0)))
+    x, stats = local(p, cleanup_budget=0.0)
+    rep = audit(t, x > 0.5, sensitive_only=True, certify=True, moves=certificates(p, grid_of(p), x, stats["built"]))
+    assert rep.ok and rep.stats["certified"] == need.size and rep.stats["solves"] == 0
+    x, stats = local(p)
+    hidden = x > 0.5
+    only = audit(t, hidden, sensitive_only=True, certify=True, moves=certificates(p, grid_of(p), x, stats["built"]))
+    plain = audit(t, hidden, sensitive_only=True, certify=True)
+    assert only.ok and plain.ok and only.stats["solves"] <= plain.stats["solves"]
+
+
+def test_protect_gives_the_audit_the_local_methods_boxes(monkeypatch):
+    monkeypatch.setattr(methods, "AUTO_CELLS", 20)
+    t = generate(dims=3, levels=(5,), seed=3, small_share=0.25).table()
+    res = protect(t)
+    assert res.stats["method"] == "local" and res.audit.ok
+    plain = audit(t, res.hidden, sensitive_only=True, certify=True)
+    assert res.audit.stats["certified"] == plain.stats["certified"]
+    assert res.audit.stats["solves"] < plain.stats["solves"]
 
 
 def _unsafe_by_subtables() -> Table:

@@ -31,6 +31,8 @@ from .tables.linear import LinearTable
 __all__ = ["protect", "Result", "InfeasibleError", "build_problem", "METHODS"]
 
 
+_CUT_SHORT = "the time limit cut the clean-up of the pattern short: some complementary cells may be publishable"
+
 # what each component's solve counts, summed into Result.stats
 _SOLVE_COUNTS = ("cut_rounds", "cuts", "lps", "mip_solves", "polish_solves", "background_solves")
 # the cut loop on the LP relaxation of the optimal method (summed over the components)
@@ -126,7 +128,7 @@ def protect(table: LinearTable, preset: str | None = None, threshold: float = 20
                                 "please report this table")
     say("auditing the pattern", force=True)
     report = _verified(table, hidden, req, preset=preset, threshold=threshold, hidden_nonzero=hidden_nonzero,
-                       lpl=lpl, upl=upl, spl=spl, progress=progress)
+                       lpl=lpl, upl=upl, spl=spl, progress=progress, moves=search.certificates(p.n))
     total = float(p.cost[hidden].sum())
     lower, gap, optimal_flag = _bound_and_gap(table, p, search, total, method, mip_gap)
     stats = search.stats
@@ -170,6 +172,7 @@ class _Search:
     stats: dict = field(default_factory=lambda: {"components": 0, **dict.fromkeys(_SOLVE_COUNTS, 0),
                                                  "cleanup_seconds": 0.0, "cleanup_published": 0})
     methods: dict = field(default_factory=dict)  # method -> (components, why of the first)
+    moves: list = field(default_factory=list)  # attacker moves that certify the pattern, for its audit
 
     def add(self, cells: np.ndarray, x: np.ndarray, lower: float, optimal: bool, stats: dict) -> None:
         """A component's result."""
@@ -181,6 +184,10 @@ class _Search:
         for k in _ROOT:  # only the optimal method has a root; the components' bounds add up
             if k in stats:
                 self.stats[k] = self.stats.get(k, 0) + stats[k]
+
+    def certificates(self, n: int) -> sp.csr_matrix | None:
+        """The components' certificates as one matrix over the ``n`` cells (None: none)."""
+        return sp.csr_matrix(sp.vstack(self.moves, format="csr")) if self.moves else None
 
     def ran(self, method: str, why: str) -> None:
         n, first = self.methods.get(method, (0, why))
@@ -202,8 +209,7 @@ class _Search:
         self.stats["cleanup_seconds"] += time.perf_counter() - t
         self.stats["cleanup_published"] += int((x > 0.5).sum() - (y > 0.5).sum())
         if not complete:
-            self.notes.append("the time limit cut the clean-up of the pattern short: some complementary cells "
-                              "may be publishable")
+            self.notes.append(_CUT_SHORT)
         return y
 
 
@@ -266,8 +272,16 @@ def _search(table: LinearTable, p: Problem, method: str, clock: _Clock, say, mip
                 f"{bad.size} sensitive cell(s) cannot be protected even with every other cell hidden "
                 f"(their bounds, or cells that must stay published, leave the attacker too little room): "
                 f"{', '.join(table.cell_labels(bad[:10]))}{' ...' if bad.size > 10 else ''}") from None
-        if not (proven or st.get("clean") or search.interrupted):
+        if ran == "local" and not st.get("clean"):
+            # its own clean-up, which its boxes spare most LPs, ran to the deadline: the clean-up
+            # here would start with a check of every requirement, one LP each over large blocks
+            search.notes.append(_CUT_SHORT)
+        elif not (proven or st.get("clean") or search.interrupted):
             xs = search.clean(sub, xs, _leaving_for_audit(clock, st.get("audit_seconds", 0.0)))
+        if ran in ("local", "modular"):
+            W = methods.certificates(sub, shape, xs, st)
+            if W is not None and W.shape[0]:
+                search.moves.append(sp.csr_matrix((W.data, cells[W.indices], W.indptr), shape=(W.shape[0], p.n)))
         if not proven and ran == "optimal":
             search.notes.append(f"stopped before proving optimality: cost {float(sub.cost[xs > 0.5].sum()):g}, "
                                 f"lower bound {lower:g}")

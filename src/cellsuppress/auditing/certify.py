@@ -110,8 +110,9 @@ def certify(M: sp.spmatrix, hidden: np.ndarray, cap_up: np.ndarray, cap_dn: np.n
     ``M`` (m x n) are the equations, ``hidden`` the pattern, ``cap_up``/``cap_dn`` how far each
     cell may move (inf allowed), ``need_up``/``need_dn`` the required moves per cell (0 or NaN:
     none). With ``either`` (a boolean per cell) one direction is enough for that cell, so once
-    one is certified the other is no longer pursued. ``seeds`` are candidate moves (length n) to
-    try first, e.g. a move found elsewhere. The batch LPs stop after ``time_limit`` seconds, or
+    one is certified the other is no longer pursued. ``seeds`` are candidate moves to try first,
+    e.g. moves found elsewhere: a list of arrays of length n, or a sparse matrix with one move
+    per row (n columns); each is verified like the LPs' moves before it counts. The batch LPs stop after ``time_limit`` seconds, or
     when a round (both directions) certifies fewer than ``min_new`` requirements; then up to
     ``focus`` LPs aim at one open requirement each (and at the others a little), so that only
     requirements that fail, or that ``focus`` did not reach, are left uncertified. With
@@ -136,6 +137,7 @@ def certify(M: sp.spmatrix, hidden: np.ndarray, cap_up: np.ndarray, cap_dn: np.n
         return cert
     nb, bcell, brow = hidden_blocks(M, hidden)
     blocks = np.unique(bcell[wanted])
+    seeds = _seed_matrix(seeds, n)
     cell_order, cell_cuts = block_members(bcell, nb)
     row_order, row_cuts = block_members(brow, nb)
     for b in blocks:
@@ -144,8 +146,8 @@ def certify(M: sp.spmatrix, hidden: np.ndarray, cap_up: np.ndarray, cap_dn: np.n
         cols = cell_order[cell_cuts[b]:cell_cuts[b + 1]]
         rows = row_order[row_cuts[b]:row_cuts[b + 1]]
         blk = _Block(M[rows][:, cols], cols, -cap_dn[cols], cap_up[cols], cert)
-        for s in seeds or []:
-            blk.offer(np.asarray(s, dtype=float)[cols])
+        if seeds is not None:
+            blk.offer_many(seeds[:, cols])
         if not blk.run({d: v[cols] for d, v in need.items()}, either[cols], stop, min_new, max_rounds, focus,
                        first_failure):
             break
@@ -209,39 +211,64 @@ class _Block:
         """Verify ``z`` (and its scaled and flipped forms) and record the gains it proves."""
         if z is None or z.shape != self.lo.shape or not np.all(np.isfinite(z)):
             return
-        z = np.clip(z, self.lo, self.hi)
-        big = np.abs(z).max(initial=0.0)
-        if big == 0.0:
-            return
-        z = np.where(np.abs(z) > 1e-12 * big, z, 0.0)
-        moves = []
-        if self.scalable:
-            s_pos, s_neg = _scale(z, self.lo, self.hi), _scale(-z, self.lo, self.hi)
-            moves.append(max(s_pos, 1.0) * z)
-            if s_neg > 0:
-                moves.append(-s_neg * z)
-        else:
-            moves.append(z)
-        for w in moves:
-            if not self._feasible(w):
-                continue
-            support = self.cols[w != 0]
-            idx = len(self.cert.supports)
-            self.cert.supports.append(support)
-            for d, gain, src in ((1.0, self.cert.gain_up, self.cert.src_up),
-                                 (-1.0, self.cert.gain_dn, self.cert.src_dn)):
-                g = d * w
-                better = g > gain[self.cols]
-                if better.any():
-                    gain[self.cols[better]] = g[better]
-                    src[self.cols[better]] = idx
+        self.offer_many(sp.csr_matrix(z.reshape(1, -1)))
 
-    def _feasible(self, w: np.ndarray) -> bool:
-        if not ((w >= self.lo - 1e-9 * np.maximum(1, np.abs(self.lo)))
-                & (w <= self.hi + 1e-9 * np.maximum(1, np.abs(self.hi)))).all():
-            return False
-        r = np.abs(self.A @ w)
-        return bool((r <= FEAS_REL * (self.absA @ np.abs(w)) + FEAS_ABS).all())
+    def offer_many(self, W: sp.spmatrix) -> None:
+        """Verify every row of ``W`` (moves over the block's cells) and its scaled and flipped
+        forms, all at once, and record the gains the verified ones prove. A move is clipped to
+        the bounds first, and its entries below 1e-12 of its largest are dropped."""
+        W = sp.csr_matrix(W, dtype=float)
+        W.sum_duplicates()
+        finite = _row_reduce(np.logical_and, np.isfinite(W.data), W.indptr, empty=True)
+        W = _rows_kept(W[np.flatnonzero(finite)])
+        if not W.shape[0]:
+            return
+        W.data = np.clip(W.data, self.lo[W.indices], self.hi[W.indices])
+        big = _row_reduce(np.maximum, np.abs(W.data), W.indptr)
+        W.data[np.abs(W.data) <= 1e-12 * np.repeat(big, np.diff(W.indptr))] = 0.0
+        W = _rows_kept(W)
+        if not W.shape[0]:
+            return
+        if self.scalable:
+            s_pos, s_neg = _scale_rows(W, self.lo, self.hi), _scale_rows(-W, self.lo, self.hi)
+            forms = [sp.diags(np.maximum(s_pos, 1.0)) @ W]
+            if (s_neg > 0).any():
+                forms.append(sp.diags(-s_neg[s_neg > 0]) @ W[np.flatnonzero(s_neg > 0)])
+            W = sp.csr_matrix(sp.vstack(forms, format="csr"))
+        W = W[np.flatnonzero(self._feasible_rows(W))]
+        if not W.shape[0]:
+            return
+        row = np.repeat(np.arange(W.shape[0]), np.diff(W.indptr))
+        used: dict = {}  # row of W -> its index in cert.supports, for the rows that prove a gain
+        for d, gain, src in ((1.0, self.cert.gain_up, self.cert.src_up),
+                             (-1.0, self.cert.gain_dn, self.cert.src_dn)):
+            g = d * W.data
+            pos = g > 0
+            col, gg, rr = W.indices[pos], g[pos], row[pos]
+            order = np.lexsort((-gg, col))  # per cell, its largest gain first
+            col, gg, rr = col[order], gg[order], rr[order]
+            first = np.ones(col.size, dtype=bool)
+            first[1:] = col[1:] != col[:-1]
+            col, gg, rr = col[first], gg[first], rr[first]
+            better = gg > gain[self.cols[col]]
+            for r in np.unique(rr[better]).tolist():
+                if r not in used:
+                    used[r] = len(self.cert.supports)
+                    self.cert.supports.append(self.cols[W.indices[W.indptr[r]:W.indptr[r + 1]]])
+            cells = self.cols[col[better]]
+            gain[cells] = gg[better]
+            src[cells] = [used[r] for r in rr[better].tolist()]
+
+    def _feasible_rows(self, W: sp.csr_matrix) -> np.ndarray:
+        """Per row of ``W``: within the bounds, and ``|A w| <= FEAS_REL |A| |w| + FEAS_ABS`` row
+        by row of ``A``."""
+        c, v = W.indices, W.data
+        inside = ((v >= self.lo[c] - 1e-9 * np.maximum(1, np.abs(self.lo[c])))
+                  & (v <= self.hi[c] + 1e-9 * np.maximum(1, np.abs(self.hi[c]))))
+        ok = _row_reduce(np.logical_and, inside, W.indptr, empty=True)
+        excess = (abs(self.A @ W.T) - FEAS_REL * (self.absA @ abs(W).T)).tocoo()
+        ok[np.unique(excess.col[excess.data > FEAS_ABS])] = False
+        return ok
 
     def _open(self, need: np.ndarray, done: np.ndarray, d: float) -> np.ndarray:
         gain = (self.cert.gain_up if d > 0 else self.cert.gain_dn)[self.cols]
@@ -347,9 +374,44 @@ class _Block:
         return sol.x[:nb]
 
 
-def _scale(z: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> float:
-    """The largest ``s`` in ``[0, S_MAX]`` with ``lo <= s z <= hi`` (``lo <= 0 <= hi``)."""
-    pos, neg = z > 0, z < 0
+def _seed_matrix(seeds, n: int) -> sp.csr_matrix | None:
+    """``seeds`` (a list of moves of length ``n``, or a sparse matrix of them by rows) as one
+    sparse matrix, or None when there are none."""
+    if seeds is None:
+        return None
+    if sp.issparse(seeds):
+        S = sp.csr_matrix(seeds, dtype=float)
+    else:
+        seeds = [np.asarray(z, dtype=float) for z in seeds]
+        if not seeds:
+            return None
+        S = sp.csr_matrix(np.vstack(seeds))
+    if S.shape[1] != n:
+        raise ValueError(f"moves: {S.shape[1]} columns, but the table has {n} cells")
+    return S if S.shape[0] else None
+
+
+def _rows_kept(W: sp.csr_matrix) -> sp.csr_matrix:
+    """``W`` without its explicit zeros and its empty rows."""
+    W.eliminate_zeros()
+    return W[np.flatnonzero(np.diff(W.indptr) > 0)]
+
+
+def _row_reduce(ufunc, values: np.ndarray, indptr: np.ndarray, empty=0.0) -> np.ndarray:
+    """``ufunc.reduce`` of ``values`` over each row's segment of a CSR matrix (``empty`` for an
+    empty row)."""
+    counts = np.diff(indptr)
+    out = np.full(counts.size, empty, dtype=np.result_type(values, type(empty)))
+    full = counts > 0
+    if full.any():
+        out[full] = ufunc.reduceat(values, indptr[:-1][full])
+    return out
+
+
+def _scale_rows(W: sp.csr_matrix, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Per row ``w`` of ``W`` (none empty), the largest ``s`` in ``[0, S_MAX]`` with
+    ``lo <= s w <= hi`` (``lo <= 0 <= hi``)."""
+    c, v = W.indices, W.data
     with np.errstate(divide="ignore", invalid="ignore"):
-        s = min(np.min(hi[pos] / z[pos], initial=np.inf), np.min(lo[neg] / z[neg], initial=np.inf))
-    return float(min(max(s, 0.0), S_MAX))
+        ratio = np.where(v > 0, hi[c] / v, np.where(v < 0, lo[c] / v, np.inf))
+    return np.clip(_row_reduce(np.minimum, ratio, W.indptr, empty=np.inf), 0.0, S_MAX)

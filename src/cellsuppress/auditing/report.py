@@ -188,7 +188,7 @@ def multi_cell_disclosures(table: LinearTable, hidden: np.ndarray, target: np.nd
 def audit(table: LinearTable, hidden=None, preset: str | None = None, threshold: float = 20,
           integer: bool = False, hidden_nonzero: bool = False, sensitive=None,
           lpl=None, upl=None, spl=None, progress: bool = False, sensitive_only: bool = False,
-          certify: bool = False) -> AuditReport:
+          certify: bool = False, moves=None) -> AuditReport:
     """Audit a suppression pattern.
 
     ``preset=None`` follows the table: its own protection levels (``custom``) when it has them
@@ -202,7 +202,11 @@ def audit(table: LinearTable, hidden=None, preset: str | None = None, threshold:
     requirement such a verified move meets needs no interval LP, and its ``lo``/``hi`` are then the
     values that the verified tables reach (its true interval contains ``[lo, hi]``; ``stats``
     counts these cells as ``certified``). Every other sensitive cell gets its exact interval, so
-    the verdict is the same.
+    the verdict is the same. ``moves`` (with ``certify``) are attacker moves to try before any
+    LP, e.g. from the method that made the pattern: a sparse matrix with one move per row, a
+    column per cell (``table.n_cells``). Each is verified like the audit's own (within the
+    attacker's bounds on hidden cells, 0 on published ones, every equation met) and counts only
+    then, so the verdict does not depend on them.
 
     ``hidden``: a boolean array aligned to ``table.frame``, a boolean column
     of ``table.frame``, a DataFrame of codes of hidden cells, or ``None`` for
@@ -227,6 +231,9 @@ def audit(table: LinearTable, hidden=None, preset: str | None = None, threshold:
         table, hidden, sensitive, lpl, upl, spl = linked_inputs(table, hidden, sensitive, lpl, upl, spl, threshold)
     preset = check_audit_params(table, preset=preset, threshold=threshold)
     hidden = resolve_hidden(table, hidden)
+    if moves is not None and not (sp.issparse(moves) and moves.ndim == 2 and moves.shape[1] == table.n_cells):
+        raise AuditError(f"moves must be a sparse matrix with one column per cell ({table.n_cells}), got "
+                         f"{type(moves).__name__}{' of shape ' + str(moves.shape) if hasattr(moves, 'shape') else ''}")
     if hidden_nonzero and (hidden & (table.values == 0)).any():
         zero = np.flatnonzero(hidden & (table.values == 0))
         raise AuditError(f"hidden_nonzero=True, but hidden cell(s) {', '.join(table.cell_labels(zero[:5]))} are 0; "
@@ -239,7 +246,7 @@ def audit(table: LinearTable, hidden=None, preset: str | None = None, threshold:
         only = req.sensitive | np.isnan(table.values)  # a cell of unknown value may be sensitive
         if certify and not integer and not np.isnan(table.values[hidden]).any():
             t0 = time.perf_counter()
-            done, clo, chi, n_lps = certified_cells(table, hidden, req)
+            done, clo, chi, n_lps = certified_cells(table, hidden, req, moves)
             only = only & ~done
             t_cert = time.perf_counter() - t0
     iv = feasibility_intervals(table, hidden, req.attacker_lb, integer=integer, progress=progress, only=only)
@@ -270,8 +277,9 @@ def linked_inputs(tables, hidden, sensitive, lpl, upl, spl, threshold) -> tuple:
     return (joint, joined, sensitive, *levels)
 
 
-def certified_cells(table: LinearTable, hidden: np.ndarray, req: Requirement):
-    """Sensitive hidden cells whose requirement verified attacker moves meet (LP attacker).
+def certified_cells(table: LinearTable, hidden: np.ndarray, req: Requirement, moves=None):
+    """Sensitive hidden cells whose requirement verified attacker moves meet (LP attacker);
+    ``moves`` are tried first (see :func:`audit`).
 
     Returns ``(done, lo, hi, lps)``: ``lo``/``hi`` are the least and greatest values the verified
     tables give each cell, so its interval contains ``[lo, hi]``; ``done`` is where the audit's
@@ -282,7 +290,7 @@ def certified_cells(table: LinearTable, hidden: np.ndarray, req: Requirement):
     want = hidden & req.sensitive
     up, dn, spl = req.levels(a, where=hidden)
     cert, held = certify_levels(table.M, hidden, cap_up, cap_dn, up, dn, spl, either=req.preset.either_side,
-                                focus=2 * int(want.sum()))
+                                focus=2 * int(want.sum()), seeds=moves)
     lo, hi = a - cert.gain_dn, a + cert.gain_up
     done = want & held & req.satisfied(lo, hi)
     return done, lo, hi, cert.lps

@@ -29,6 +29,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from ..clock import NEVER, Deadline
 from . import schedule
@@ -38,7 +39,7 @@ from .problem import Problem
 from .separation import Separator
 from .subtables import code_parents
 
-__all__ = ["Grid", "grid_of", "boxes", "local"]
+__all__ = ["Grid", "grid_of", "boxes", "local", "certificates"]
 
 TOL = 1e-9
 
@@ -100,6 +101,12 @@ class Boxes:
     signs: np.ndarray  # (covered, 2^D') +1/-1
     uncovered: np.ndarray  # sensitive cells with a requirement and no feasible box
 
+    def moves(self, n: int) -> sp.csr_matrix:
+        """The boxes' moves, one per row over ``n`` cells (the signs of the move up)."""
+        k = self.corners
+        return sp.csr_matrix((self.signs.ravel(), (np.repeat(np.arange(k.shape[0]), k.shape[1]), k.ravel())),
+                             shape=(k.shape[0], n))
+
     def witnesses(self, p: Problem) -> dict:
         """``cell -> {kind: corners}``, as :meth:`Separator.violations` fills them."""
         out = {}
@@ -113,6 +120,9 @@ class Boxes:
 # boxes hardly cheaper), and this many corner entries per batch of cells
 MAX_BOXES = 512
 BATCH_ENTRIES = 1 << 21
+# the boxes that certify a pattern are among its hidden cells, which the partners' scores put
+# first: a few per dimension find them
+CERTIFY_BOXES = 64
 # the share of the cells still open that take their box in one round: smaller shares let later
 # boxes reuse a little more of the earlier ones, at many more rounds of scoring
 ROUND_SHARE = 0.25
@@ -159,15 +169,40 @@ def boxes(p: Problem, g: Grid, x: np.ndarray, avoid: np.ndarray | None = None) -
                     uncovered=want[~covered[want]])
 
 
-def _best(p: Problem, g: Grid, vary: np.ndarray, ks: np.ndarray, x: np.ndarray, avoid: np.ndarray):
-    """The cheapest feasible box of each cell ``ks``: ``(cost, corners, signs)`` (cost inf: none)."""
+def certificates(p: Problem, g: Grid, x: np.ndarray, built: Boxes | None = None) -> sp.csr_matrix:
+    """Attacker moves of the pattern ``x``, one per row (a column per cell), for an audit to
+    verify (:func:`~cellsuppress.auditing.audit`'s ``moves``): the boxes ``built`` whose corners
+    ``x`` still hides, and for the sensitive cells they leave (a clean-up published a corner) a
+    box of hidden corners that meets the requirement, when one is among the few cheapest
+    partners per dimension. A cell without one is left to the audit's LPs."""
+    hidden = np.asarray(x) > 0.5
+    want = hidden & p.sensitive & ((p.up > 0) | (p.dn > 0) | (p.spl > 0))
+    kept = sp.csr_matrix((0, p.n))
+    if built is not None and built.cells.size:
+        whole = hidden[built.corners].all(axis=1)
+        kept = Boxes(built.cells[whole], built.corners[whole], built.signs[whole], built.uncovered).moves(p.n)
+        want[built.cells[whole]] = False
+    vary = np.flatnonzero(np.asarray(g.shape) > 1)
+    ks = np.flatnonzero(want)
+    if vary.size == 0 or ks.size == 0:
+        return kept
+    cost, corners, signs = _best(p, g, vary, ks, hidden.astype(float), ~hidden, max_boxes=CERTIFY_BOXES)
+    ok = cost == 0.0
+    found = Boxes(ks[ok], corners[ok], signs[ok], ks[~ok]).moves(p.n)
+    return sp.csr_matrix(sp.vstack([kept, found], format="csr"))
+
+
+def _best(p: Problem, g: Grid, vary: np.ndarray, ks: np.ndarray, x: np.ndarray, avoid: np.ndarray,
+          max_boxes: int = MAX_BOXES):
+    """The cheapest feasible box of each cell ``ks``: ``(cost, corners, signs)`` (cost inf: none),
+    among at most ``max_boxes`` per cell."""
     hidden = x > 0.5
     blocked = (p.blocked | avoid) & ~hidden
     up_cap = np.where(blocked, 0.0, p.cap_up)
     dn_cap = np.where(blocked, 0.0, p.cap_dn)
     price = np.where(hidden, 0.0, np.where(blocked, np.inf, p.weight))
     shape = np.asarray(g.shape)
-    per_dim = max(1, int(np.floor(MAX_BOXES ** (1.0 / vary.size) + 1e-9)))
+    per_dim = max(1, int(np.floor(max_boxes ** (1.0 / vary.size) + 1e-9)))
     keep = [int(min(shape[d] - 1, per_dim)) for d in vary]
     n_box = int(np.prod(keep))
     n_corner = 1 << vary.size
@@ -246,7 +281,7 @@ def local(p: Problem, say=None, deadline: Deadline = NEVER, g: Grid | None = Non
         raise ValueError("the local method needs a table without hierarchy (one total per dimension)")
     x0 = np.where(p.force_hidden, 1.0, 0.0)
     x, bx = boxes(p, g, x0, avoid)
-    stats = {"boxes": int(bx.cells.size), "lps": 0, "cut_rounds": 0}
+    stats = {"boxes": int(bx.cells.size), "lps": 0, "cut_rounds": 0, "built": bx}
     if say:
         say(f"local: {bx.cells.size} boxes, {int((x > 0.5).sum())} hidden, {bx.uncovered.size} cell(s) without one")
     witnesses = bx.witnesses(p)

@@ -17,16 +17,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from ..clock import NEVER, Deadline
 from ..errors import RuleError
-from . import schedule
 from .local import Grid, grid_of, local
-from .modular import modular, verify_and_repair
+from .local import certificates as box_certificates
+from .modular import modular
 from .problem import Problem
 from .subtables import Subtable, subtables
 
-__all__ = ["AUTO_CELLS", "Shape", "shape_of", "choose", "fast_pattern"]
+__all__ = ["AUTO_CELLS", "Shape", "shape_of", "choose", "fast_pattern", "certificates"]
 
 # above this many cells a component is protected by the methods built for size; below it the
 # optimal method is fast enough (two-way tables of 100 x 100 in seconds, three-way tables of a
@@ -81,16 +82,21 @@ def fast_pattern(p: Problem, shape: Shape, say=None, deadline: Deadline = NEVER,
                  run: Callable | None = None) -> tuple[np.ndarray, dict]:
     """The pattern of the method built for size: modular with a hierarchy (``run`` as
     :func:`~cellsuppress.suppress.modular.modular` takes it, with its ``slots`` attribute, the
-    calls it runs at once), local without."""
+    calls it runs at once), local without (its boxes in ``stats["built"]``, for
+    :func:`certificates`)."""
     if shape.kind == "flat":
-        # the local pattern is safe by its boxes and LPs; the check of the whole pattern also
-        # says how long the final audit will take, for the clean-up in protect to leave it
-        x, stats = local(p, say, deadline.share(schedule.LOCAL), g=shape.grid)
-        x, rst = verify_and_repair(p, x, deadline)
-        stats["lps"] += rst["lps"]
-        stats["audit_seconds"] = rst["audit_seconds"]
-        return x, stats
+        # boxes and LPs make the local pattern safe as built: its clean-up takes the time left
+        return local(p, say, deadline, g=shape.grid)
     if shape.kind == "hierarchical":
         return modular(p, say, deadline, subs=shape.subs,
                        **({} if run is None else {"run": run, "slots": getattr(run, "slots", 1)}))
     raise RuleError("the methods built for size need a table with dimensions")
+
+
+def certificates(p: Problem, shape: Shape, x: np.ndarray, stats: dict) -> sp.csr_matrix | None:
+    """Attacker moves that certify the pattern ``x`` of the method built for size (one per row,
+    a column per cell of ``p``), for the final audit to verify and try before its LPs; None
+    where the method has none (the audit's own LPs find them)."""
+    if shape.kind == "flat":
+        return box_certificates(p, shape.grid, x, stats.get("built"))
+    return None

@@ -76,11 +76,6 @@ SUBTABLE_CLEANUP = 0.8  # of a subtable's time: the clean-up of its boxes, most 
 # the clean-up before it ends that much before the end
 AUDIT_PER_MODULAR_CHECK = 1.5
 
-# the local method on a whole table gets this share of the search (its boxes, then its clean-up);
-# the check of its whole pattern, the clean-up in protect and the final audit the rest: on a
-# large pattern in one block of hidden cells the check and the audit take tens of seconds each
-LOCAL = 0.4
-
 # -- the optimal method ---------------------------------------------------------------------------
 # the heuristic incumbent gets most of the time only when it needs it: it stops at its own deadline
 INCUMBENT = 0.6
