@@ -55,10 +55,13 @@ def minimal(p: Problem, x: np.ndarray, until: Deadline, sep: Separator | None = 
     return cleanup(p, x, sep, witnesses, until)
 
 
-def cleanup(p: Problem, x: np.ndarray, sep: Separator, witnesses: dict, until: Deadline) -> tuple[np.ndarray, bool]:
+def cleanup(p: Problem, x: np.ndarray, sep: Separator, witnesses: dict, until: Deadline,
+            moves: list | None = None) -> tuple[np.ndarray, bool]:
     """Un-hide complementary cells (dearest first) that no requirement needs; ``witnesses`` are
     those of a check of ``x`` that passed (:meth:`Separator.violations`). Returns the pattern
-    and whether every candidate was tried before ``until``."""
+    and whether every candidate was tried before ``until``. ``moves``, if given, receives the
+    attacker moves found on the way that the returned pattern still allows (a sparse matrix,
+    one per row over the cells): certificates for its audit."""
     x = x.copy()
     cols = np.flatnonzero(x > 0.5)
     M = sep.M
@@ -66,9 +69,17 @@ def cleanup(p: Problem, x: np.ndarray, sep: Separator, witnesses: dict, until: D
     lo, hi = -p.cap_dn[cols], p.cap_up[cols]
     model = HighsModel(LinearProgram(c=np.zeros(cols.size), A=M[rows][:, cols], row_lo=np.zeros(rows.size),
                                      row_hi=np.zeros(rows.size), col_lo=lo, col_hi=hi))
-    cur_lo, cur_hi = lo.copy(), hi.copy()
-    local = {c: i for i, c in enumerate(cols)}
     store = MoveStore(p, cols, lo, hi)
+    try:
+        return _cleanup(p, x, sep, witnesses, until, model, cols, rows, lo, hi, store)
+    finally:
+        if moves is not None:
+            moves.append(store.moves())
+
+
+def _cleanup(p, x, sep, witnesses, until, model, cols, rows, lo, hi, store) -> tuple[np.ndarray, bool]:
+    local = {c: i for i, c in enumerate(cols)}
+    cur_lo, cur_hi = lo.copy(), hi.copy()
     equations = EquationTest(p, x)
     cand = np.flatnonzero((x > 0.5) & ~p.force_hidden)
     cand = cand[np.argsort(-p.weight[cand], kind="stable")]
@@ -156,7 +167,7 @@ class MoveStore:
     """
 
     def __init__(self, p: Problem, cols: np.ndarray, lo: np.ndarray, hi: np.ndarray, limit: int = 2000):
-        self.p, self.lo, self.hi = p, lo, hi
+        self.p, self.cols, self.lo, self.hi = p, cols, lo, hi
         self.local = np.full(p.n, -1)
         self.local[cols] = np.arange(cols.size)
         self.buf = np.zeros((limit, cols.size))  # the moves and their flips, one per row
@@ -176,6 +187,11 @@ class MoveStore:
             self.size = keep
         self.buf[self.size:self.size + rows.shape[0]] = rows
         self.size += rows.shape[0]
+
+    def moves(self) -> sp.csr_matrix:
+        """The moves kept, one per row over the problem's cells."""
+        V = sp.csr_matrix(self.V)
+        return sp.csr_matrix((V.data, self.cols[V.indices], V.indptr), shape=(V.shape[0], self.p.n))
 
     def add(self, moves: list[np.ndarray]) -> None:
         if not moves:

@@ -33,10 +33,11 @@ import scipy.sparse as sp
 
 from ..clock import NEVER, Deadline
 from . import schedule
+from .batch import check_certified
 from .cleanup import cleanup
 from .heuristic import heuristic
 from .problem import Problem
-from .separation import Separator
+from .separation import Separator, filter_either_side
 from .subtables import code_parents
 
 __all__ = ["Grid", "grid_of", "boxes", "local", "certificates"]
@@ -169,12 +170,14 @@ def boxes(p: Problem, g: Grid, x: np.ndarray, avoid: np.ndarray | None = None) -
                     uncovered=want[~covered[want]])
 
 
-def certificates(p: Problem, g: Grid, x: np.ndarray, built: Boxes | None = None) -> sp.csr_matrix:
+def certificates(p: Problem, g: Grid, x: np.ndarray, built: Boxes | None = None,
+                 found: sp.csr_matrix | None = None) -> sp.csr_matrix:
     """Attacker moves of the pattern ``x``, one per row (a column per cell), for an audit to
     verify (:func:`~cellsuppress.auditing.audit`'s ``moves``): the boxes ``built`` whose corners
-    ``x`` still hides, and for the sensitive cells they leave (a clean-up published a corner) a
-    box of hidden corners that meets the requirement, when one is among the few cheapest
-    partners per dimension. A cell without one is left to the audit's LPs."""
+    ``x`` still hides, the moves ``found`` by the clean-up, and for the sensitive cells the boxes
+    leave (the clean-up published a corner) a box of hidden corners that meets the requirement, when one is among the cheapest partners
+    per dimension (a few first, then as many as :func:`boxes` scores). A cell without one is
+    left to the audit's LPs."""
     hidden = np.asarray(x) > 0.5
     want = hidden & p.sensitive & ((p.up > 0) | (p.dn > 0) | (p.spl > 0))
     kept = sp.csr_matrix((0, p.n))
@@ -186,72 +189,100 @@ def certificates(p: Problem, g: Grid, x: np.ndarray, built: Boxes | None = None)
     ks = np.flatnonzero(want)
     if vary.size == 0 or ks.size == 0:
         return kept
-    cost, corners, signs = _best(p, g, vary, ks, hidden.astype(float), ~hidden, max_boxes=CERTIFY_BOXES)
-    ok = cost == 0.0
-    found = Boxes(ks[ok], corners[ok], signs[ok], ks[~ok]).moves(p.n)
-    return sp.csr_matrix(sp.vstack([kept, found], format="csr"))
+    found = [kept] + ([] if found is None else [sp.csr_matrix(found)])
+    for max_boxes in (CERTIFY_BOXES, MAX_BOXES):  # the few cells the first search misses get a wider one
+        if not ks.size:
+            break
+        cost, corners, signs = _best(p, g, vary, ks, hidden.astype(float), ~hidden, max_boxes=max_boxes)
+        ok = cost == 0.0
+        found.append(Boxes(ks[ok], corners[ok], signs[ok], ks[~ok]).moves(p.n))
+        ks = ks[~ok]
+    return sp.csr_matrix(sp.vstack(found, format="csr"))
 
 
 def _best(p: Problem, g: Grid, vary: np.ndarray, ks: np.ndarray, x: np.ndarray, avoid: np.ndarray,
           max_boxes: int = MAX_BOXES):
     """The cheapest feasible box of each cell ``ks``: ``(cost, corners, signs)`` (cost inf: none),
-    among at most ``max_boxes`` per cell."""
+    among at most ``max_boxes`` per cell.
+
+    A corner that differs from the cell in the dimensions ``S`` depends only on the partners in
+    ``S``, so each kind of corner is looked up once per combination of those partners (``prod
+    (1 + m_d)`` look-ups per cell for ``m_d`` partners per dimension, where a look-up per corner
+    of every box takes ``2^D prod m_d``) and broadcast over the others."""
     hidden = x > 0.5
     blocked = (p.blocked | avoid) & ~hidden
     up_cap = np.where(blocked, 0.0, p.cap_up)
     dn_cap = np.where(blocked, 0.0, p.cap_dn)
     price = np.where(hidden, 0.0, np.where(blocked, np.inf, p.weight))
     shape = np.asarray(g.shape)
-    per_dim = max(1, int(np.floor(max_boxes ** (1.0 / vary.size) + 1e-9)))
+    stride = np.array([int(np.prod(shape[d + 1:])) for d in range(shape.size)], dtype=np.int64)  # C order
+    nv = vary.size
+    per_dim = max(1, int(np.floor(max_boxes ** (1.0 / nv) + 1e-9)))
     keep = [int(min(shape[d] - 1, per_dim)) for d in vary]
     n_box = int(np.prod(keep))
-    n_corner = 1 << vary.size
-    batch = max(1, BATCH_ENTRIES // (n_box * n_corner))
+    n_corner = 1 << nv
+    batch = max(1, BATCH_ENTRIES // n_box)
     cost = np.full(ks.size, np.inf)
     corners = np.full((ks.size, n_corner), -1, dtype=np.int64)
     signs = np.ones((ks.size, n_corner))
     # corner b differs from the cell in the varying dimensions whose bit is set in b
-    bits = (np.arange(n_corner)[:, None] >> np.arange(vary.size)[None, :]) & 1  # (corners, vary)
+    kinds = [np.flatnonzero((b >> np.arange(nv)) & 1) for b in range(n_corner)]
     for s in range(0, ks.size, batch):
         k = ks[s:s + batch]
+        B = k.size
         c = g.coords[k]  # (B, D)
-        need_up, need_dn, need_spl = p.up[k], p.dn[k], p.spl[k]
-        options, option_sign = [], []
-        for d, m in zip(vary, keep):
+        base = np.ravel_multi_index(tuple(c.T), g.shape)
+        need = [v[k].reshape((B,) + (1,) * nv) for v in (p.up, p.dn, p.spl)]
+        step, step_sign = [], []  # per varying dimension: (B, m) flat offsets of the partners, signs
+        for i, (d, m) in enumerate(zip(vary, keep)):
             own = c[:, d]
-            alt = np.arange(shape[d])[None, :].repeat(k.size, axis=0)
-            alt = alt[alt != own[:, None]].reshape(k.size, shape[d] - 1)  # every other code
+            alt = np.arange(shape[d])[None, :].repeat(B, axis=0)
+            alt = alt[alt != own[:, None]].reshape(B, shape[d] - 1)  # every other code
             sign = np.where((own[:, None] == g.head[d]) | (alt == g.head[d]), 1.0, -1.0)
-            edge = c[:, None, :].repeat(alt.shape[1], axis=1)
-            edge[:, :, d] = alt
-            cell = g.cell[np.ravel_multi_index(tuple(np.moveaxis(edge, 2, 0)), g.shape)]
+            cell = g.cell[base[:, None] + (alt - own[:, None]) * stride[d]]
             gu = np.where(cell < 0, 0.0, np.where(sign > 0, up_cap[cell], dn_cap[cell]))
             gd = np.where(cell < 0, 0.0, np.where(sign > 0, dn_cap[cell], up_cap[cell]))
             score = np.where(cell < 0, np.inf, price[cell]) + np.where(
-                _meets(p, need_up[:, None], need_dn[:, None], need_spl[:, None], gu, gd), 0.0, np.inf)
+                _meets(p, *(v.reshape(B, 1) for v in need), gu, gd),
+                0.0, np.inf)
             pick = np.argsort(score, axis=1, kind="stable")[:, :m]
-            options.append(np.take_along_axis(alt, pick, axis=1))
-            option_sign.append(np.take_along_axis(sign, pick, axis=1))
-        # every box over the kept partners: (B, boxes, vary)
-        mesh = np.stack(np.meshgrid(*[np.arange(m) for m in keep], indexing="ij"), axis=-1).reshape(-1, vary.size)
-        part = np.stack([options[i][:, mesh[:, i]] for i in range(vary.size)], axis=-1)
-        psign = np.stack([option_sign[i][:, mesh[:, i]] for i in range(vary.size)], axis=-1)
-        # corners: (B, boxes, corners, D)
-        at = np.broadcast_to(c[:, None, None, :], (k.size, n_box, n_corner, c.shape[1])).copy()
-        at[..., vary] = np.where(bits[None, None, :, :] == 1, part[:, :, None, :], at[..., vary])
-        csign = np.prod(np.where(bits[None, None, :, :] == 1, psign[:, :, None, :], 1.0), axis=-1)
-        cell = g.cell[np.ravel_multi_index(tuple(np.moveaxis(at, 3, 0)), g.shape)]
-        missing = (cell < 0).any(axis=2)
-        cell = np.where(cell < 0, 0, cell)
-        gu = np.min(np.where(csign > 0, up_cap[cell], dn_cap[cell]), axis=2)
-        gd = np.min(np.where(csign > 0, dn_cap[cell], up_cap[cell]), axis=2)
-        ok = ~missing & _meets(p, need_up[:, None], need_dn[:, None], need_spl[:, None], gu, gd)
-        total = np.where(ok, price[cell].sum(axis=2), np.inf)
+            at = [B] + [1] * nv
+            at[1 + i] = m
+            step.append(((np.take_along_axis(alt, pick, axis=1) - own[:, None]) * stride[d]).reshape(at))
+            step_sign.append(np.take_along_axis(sign, pick, axis=1).reshape(at))
+        # every box over the kept partners: (B, m_1, ..., m_nv), one kind of corner at a time
+        total = np.zeros((B, *keep))
+        gain_up = np.full((B, *keep), np.inf)
+        gain_dn = np.full((B, *keep), np.inf)
+        missing = np.zeros((B, *keep), dtype=bool)
+        for S in kinds:
+            flat = base.reshape((B,) + (1,) * nv)
+            sign = np.ones((B,) + (1,) * nv)
+            for i in S:
+                flat = flat + step[i]
+                sign = sign * step_sign[i]
+            cell = g.cell[flat]
+            absent = cell < 0
+            cell = np.where(absent, 0, cell)
+            missing |= absent
+            total = total + price[cell]
+            gain_up = np.minimum(gain_up, np.where(sign > 0, up_cap[cell], dn_cap[cell]))
+            gain_dn = np.minimum(gain_dn, np.where(sign > 0, dn_cap[cell], up_cap[cell]))
+        ok = ~missing & _meets(p, need[0], need[1], need[2], gain_up, gain_dn)
+        total = np.where(ok, total, np.inf).reshape(B, n_box)
         best = np.argmin(total, axis=1)
-        rows = np.arange(k.size)
-        cost[s:s + k.size] = total[rows, best]
-        corners[s:s + k.size] = cell[rows, best]
-        signs[s:s + k.size] = csign[rows, best]
+        rows = np.arange(B)
+        cost[s:s + B] = total[rows, best]
+        pick = np.unravel_index(best, keep)
+        for b, S in enumerate(kinds):
+            flat = base.copy()
+            sign = np.ones(B)
+            for i in S:
+                flat += step[i].reshape(B, -1)[rows, pick[i]]
+                sign *= step_sign[i].reshape(B, -1)[rows, pick[i]]
+            cell = g.cell[flat]
+            corners[s:s + B, b] = np.where(cell < 0, 0, cell)
+            signs[s:s + B, b] = sign
     return cost, corners, signs
 
 
@@ -285,13 +316,22 @@ def local(p: Problem, say=None, deadline: Deadline = NEVER, g: Grid | None = Non
     if say:
         say(f"local: {bx.cells.size} boxes, {int((x > 0.5).sum())} hidden, {bx.uncovered.size} cell(s) without one")
     witnesses = bx.witnesses(p)
-    rest = _only(p, bx.uncovered)
-    if bx.uncovered.size or p.equation_sum_rule:
-        # the heuristic checks and repairs just those requirements, from the boxes' pattern
-        x, st = heuristic(rest, say, deadline, x0=x, cleanup_budget=0.0)
+    failing = bx.uncovered
+    if failing.size:
+        # most cells without a box are protected all the same, by longer cycles through what the
+        # boxes hid: batch moves certify them at once (a few LPs), where the heuristic's check
+        # takes an LP per cell; the certified cells' moves are their witnesses
+        rest = _only(p, failing)
+        sep = Separator(rest)
+        viol = filter_either_side(rest, check_certified(rest, sep, x, witnesses, NEVER, deadline))
+        stats["lps"] += sep.n_lps
+        failing = np.unique(np.asarray([v.cell for v in viol], dtype=np.int64))
+    if failing.size or p.equation_sum_rule:
+        # the heuristic checks and repairs just the requirements that fail, from the boxes' pattern
+        x, st = heuristic(_only(p, failing), say, deadline, x0=x, cleanup_budget=0.0)
         stats["lps"] += st.get("lps", 0)
         stats["cut_rounds"] += st.get("cut_rounds", 0)
-        for k in bx.uncovered.tolist():
+        for k in failing.tolist():
             witnesses[k] = {kd: None for kd, lv in (("up", p.up[k]), ("dn", p.dn[k]), ("spl", p.spl[k])) if lv > 0}
     if cleanup_budget is None:  # to the deadline, or a multiple of what building took without one
         cleanup_budget = (deadline.remaining() if deadline.limited else
@@ -300,8 +340,10 @@ def local(p: Problem, say=None, deadline: Deadline = NEVER, g: Grid | None = Non
     if cleanup_budget > 0:
         sep = Separator(p)
         until = min(Deadline(cleanup_budget), deadline) if deadline.limited else Deadline(cleanup_budget)
-        x, stats["clean"] = cleanup(p, x, sep, witnesses, until)
+        found: list = []
+        x, stats["clean"] = cleanup(p, x, sep, witnesses, until, moves=found)
         stats["lps"] += sep.n_lps
+        stats["moves"] = found[0]
     return x, stats
 
 

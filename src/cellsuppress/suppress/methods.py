@@ -82,8 +82,8 @@ def fast_pattern(p: Problem, shape: Shape, say=None, deadline: Deadline = NEVER,
                  run: Callable | None = None) -> tuple[np.ndarray, dict]:
     """The pattern of the method built for size: modular with a hierarchy (``run`` as
     :func:`~cellsuppress.suppress.modular.modular` takes it, with its ``slots`` attribute, the
-    calls it runs at once), local without (its boxes in ``stats["built"]``, for
-    :func:`certificates`)."""
+    calls it runs at once), local without (its boxes in ``stats["built"]`` and its clean-up's
+    moves in ``stats["moves"]``, for :func:`certificates`)."""
     if shape.kind == "flat":
         # boxes and LPs make the local pattern safe as built: its clean-up takes the time left
         return local(p, say, deadline, g=shape.grid)
@@ -98,5 +98,5 @@ def certificates(p: Problem, shape: Shape, x: np.ndarray, stats: dict) -> sp.csr
     a column per cell of ``p``), for the final audit to verify and try before its LPs; None
     where the method has none (the audit's own LPs find them)."""
     if shape.kind == "flat":
-        return box_certificates(p, shape.grid, x, stats.get("built"))
+        return box_certificates(p, shape.grid, x, stats.get("built"), stats.get("moves"))
     return None
