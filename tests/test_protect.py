@@ -184,6 +184,19 @@ def test_brute_force(name, preset):
         assert bf.ok(res.hidden)
 
 
+@pytest.mark.parametrize("cost", ["value", "unity"])
+def test_sensitive_cells_that_protect_each_other_end_at_the_first_master_solve(cost):
+    """Four sensitive cells at the corners of a rectangle protect each other (exact preset): the
+    master's first solution hides them alone, passes every attacker LP and is the optimum, with
+    no heuristic and no root; brute force agrees and the audit passes."""
+    t = make_table([flat("a", 3), flat("b", 3)], [3, 50, 4, 60, 70, 80, 5, 90, 6])
+    best, _ = BruteForce(t, "exact").optimum(cost)
+    res = protect(t, preset="exact", cost=cost)
+    assert res.optimal and res.audit.ok and res.cost == pytest.approx(best)
+    assert np.array_equal(res.hidden, requirement(t, "exact").sensitive)
+    assert res.stats["mip_solves"] == 1 and res.stats["root_rounds"] == 0
+
+
 NONZERO_TINY = {**TINY, "subtotal16": lambda: make_table([groups(), flat("b", 2)], [4, 4, 4, 4, 9, 30, 0, 25])}
 
 

@@ -112,7 +112,8 @@ def attacker_bound(d: np.ndarray, cap_up: np.ndarray, cap_dn: np.ndarray, x: np.
     return float(np.nan_to_num(c, nan=0.0, posinf=np.inf).sum())
 
 
-def single_equation_cuts(p: Problem) -> tuple[sp.csr_matrix, np.ndarray, tuple[np.ndarray, np.ndarray]]:
+def single_equation_cuts(p: Problem, drop_forced: bool = False) -> tuple[sp.csr_matrix, np.ndarray,
+                                                                          tuple[np.ndarray, np.ndarray]]:
     """Cuts each equation gives before any LP is solved.
 
     When sensitive cell ``k`` moves by its protection level ``L`` in one
@@ -120,6 +121,8 @@ def single_equation_cuts(p: Problem) -> tuple[sp.csr_matrix, np.ndarray, tuple[n
     hidden cells, each within its capacity in the compensating direction:
     ``sum_{j != k} min(cap_j, L) x_j >= L``. Returns ``(A, rhs, (cell, direction))``
     over all cells, with the sensitive cell and direction (+1 up, -1 down) of each row.
+    ``drop_forced`` leaves out the rows that the cells forced hidden meet alone (in a table
+    with many sensitive cells, most of them: they only make the master big).
     """
     M = sp.csr_matrix(p.M)
     sens = np.flatnonzero(p.sensitive)
@@ -141,12 +144,18 @@ def single_equation_cuts(p: Problem) -> tuple[sp.csr_matrix, np.ndarray, tuple[n
         cap = np.where(moves_up, p.cap_up[cols], p.cap_dn[cols])
         coef = np.minimum(np.nan_to_num(cap, posinf=np.inf), L[pair])
         coef[cols == kk[pair]] = 0.0
-        A = sp.csr_matrix((coef, (pair, cols)), shape=(r.size, p.n))
+        keep = np.ones(r.size, dtype=bool)
+        if drop_forced:
+            forced = np.bincount(pair, weights=coef * p.force_hidden[cols], minlength=r.size)
+            keep = forced < L - 1e-9 * np.maximum(1.0, L)
+            kept = keep[pair]
+            pair, cols, coef = np.cumsum(keep)[pair[kept]] - 1, cols[kept], coef[kept]
+        A = sp.csr_matrix((coef, (pair, cols)), shape=(int(keep.sum()), p.n))
         A.eliminate_zeros()
         rows_out.append(A)
-        rhs_out.append(L)
-        ks.append(kk)
-        dirs.append(np.full(kk.size, int(direction)))
+        rhs_out.append(L[keep])
+        ks.append(kk[keep])
+        dirs.append(np.full(int(keep.sum()), int(direction)))
     if not rows_out:
         return sp.csr_matrix((0, p.n)), np.zeros(0), (np.zeros(0, np.int64), np.zeros(0, np.int64))
     return (sp.vstack(rows_out, format="csr"), np.concatenate(rhs_out),
@@ -157,7 +166,7 @@ def master_program(p: Problem) -> LinearProgram:
     """The master MILP before cuts: binary x, forced cells fixed, the single-equation cuts."""
     lo = np.where(p.force_hidden, 1.0, 0.0)
     hi = np.where(p.blocked, 0.0, 1.0)
-    A, rhs, sides = single_equation_cuts(p)
+    A, rhs, sides = single_equation_cuts(p, drop_forced=True)
     n_extra = int(p.sensitive.sum()) if p.either_side else 0  # the side chosen per sensitive cell
     c = np.concatenate([p.weight, np.zeros(n_extra)])
     if n_extra:
