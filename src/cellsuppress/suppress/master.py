@@ -233,7 +233,8 @@ class Master:
         if float(self.p.cost[x > 0.5].sum()) >= self.incumbent.cost - 1e-9:
             return False
         if not clean:
-            x, clean = minimal(self.p, x, self.deadline.share(schedule.INCUMBENT_CLEANUP), self.sep)
+            until = max(self.deadline.share(schedule.INCUMBENT_CLEANUP), Deadline(schedule.INCUMBENT_CLEANUP_MIN))
+            x, clean = minimal(self.p, x, min(until, self.deadline), self.sep)
         return self.incumbent.offer(x, clean)
 
     def lift(self, bound: float) -> None:

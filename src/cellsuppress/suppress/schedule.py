@@ -80,6 +80,9 @@ AUDIT_PER_MODULAR_CHECK = 1.5
 # the heuristic incumbent gets most of the time only when it needs it: it stops at its own deadline
 INCUMBENT = 0.6
 INCUMBENT_CLEANUP = 0.1
+# ... and at least this many seconds (within the search's time): what it leaves undone falls to
+# the clean-up of the returned pattern, which has little time kept for it in short runs
+INCUMBENT_CLEANUP_MIN = 1.0  # s
 BOTH_SIDES_CLEANUP = 0.5  # of the incumbent heuristic's time: the either-side incumbent's clean-up
 # a failing master solution's repair: a short clean-up, as there are many of them
 REPAIR_CLEANUP = 0.05
