@@ -79,7 +79,8 @@ class Result(Summary):
     ``cleanup_seconds`` and ``cleanup_published`` (the clean-up of a pattern not proven optimal:
     its time, and the complementary cells it published again), ``seconds``; with the optimal
     method also ``root_bound``, ``root_rounds`` and ``root_seconds``: the lower bound at the end
-    of the cut loop on the LP relaxation (the root), its rounds and its time.
+    of the cut loop on the LP relaxation (the root), its rounds and its time (no rounds when the
+    master's first solve proved the optimum: the bound is then that solve's).
 
     ``max_root_rounds`` caps the rounds of that loop (None: it runs until the attacker LPs find
     no violated cut at the LP's point, the bound tails off, or its share of the time is spent).
