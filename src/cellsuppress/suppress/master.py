@@ -15,6 +15,7 @@ from ..errors import InfeasibleError
 from ..solvers import LinearProgram, make_model
 from ..solvers.background import BackgroundSolve
 from . import schedule
+from .batch import check_certified
 from .cleanup import minimal
 from .cuts_bridgeless import BridgelessCuts
 from .model import CutRow, cut_matrix, master_program, side_rows
@@ -243,10 +244,13 @@ class Master:
         if np.isfinite(bound):
             self.lower = max(self.lower, bound - self.tb_total)
 
-    def separate(self, xv: np.ndarray, integral: bool, deadline: Deadline | None = None) -> list[Violation]:
+    def separate(self, xv: np.ndarray, integral: bool, deadline: Deadline | None = None,
+                 certify: bool = False) -> list[Violation]:
         """Failed requirements at the master point ``xv`` (cells, then the chosen sides). Past
         ``deadline`` (the master's by default) a check stops at its first violation (an empty
-        list is still a proof)."""
+        list is still a proof). ``certify`` (an integer point, not under an either-side preset):
+        verified batch moves meet what they can first, a few LPs over the whole block where the
+        attacker LPs take one per requirement (:func:`~cellsuppress.suppress.batch.check_certified`)."""
         n = self.n
         side = xv[n:] if self.n_side else None
         deadline = self.deadline if deadline is None else deadline
@@ -256,7 +260,10 @@ class Master:
                 viols += family.cuts(xv, deadline=deadline)
         if not viols:
             t = time.perf_counter()
-            viols = self.sep.violations(xv[:n], side, deadline=deadline)
+            if certify and integral and not self.n_side:
+                viols = check_certified(self.p, self.sep, xv[:n], {}, deadline, deadline, first_failure=True)
+            else:
+                viols = self.sep.violations(xv[:n], side, deadline=deadline)
             if integral and viols:
                 # no more time than the plain separation took for each (one more LP per failure)
                 spend = min(max(schedule.SEPARATE_MIN, time.perf_counter() - t), deadline.remaining())
