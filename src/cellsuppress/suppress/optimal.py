@@ -36,6 +36,8 @@ from .master import TOL, Master, MasterLost
 from .problem import Problem
 from .repair import guided, repair, repair_near
 from .separation import ParetoCuts
+from .subtable_rounds import subtable_rounds
+from .subtables import subtables
 
 # MILP rounds before local branching or the final phase may start: the first rounds bring the
 # master most of its cuts
@@ -84,8 +86,12 @@ def optimal(p: Problem, say, deadline: Deadline, mip_gap: float, solver: str, ma
     done = lost = False
     try:
         lp_rounds(m, max_root_rounds)
+        # after the root, which would prune them (slack at its fractional points); with them the
+        # master's solutions are near the optimum, and their repairs beat the LP-guided heuristic
+        guide = not hierarchy_cuts(m)
         done = m.closed() or RowGeneration(
-            m, export_model, guide_after=schedule.GUIDED_PER_HEURISTIC * took + schedule.GUIDED_EXTRA).run()
+            m, export_model,
+            guide_after=(schedule.GUIDED_PER_HEURISTIC * took + schedule.GUIDED_EXTRA) if guide else 0.0).run()
     except MasterLost as e:  # warned of where the solve was left: the incumbent is the result
         lost = True
         say(str(e), force=True)
@@ -183,6 +189,25 @@ def both_sides_incumbent(m: Master, deadline: Deadline) -> None:
     m.stats["lps"] += st.get("lps", 0)
     if not m.separate(np.concatenate([x, np.ones(m.n_side)]), integral=True):
         m.offer(x)
+
+
+def hierarchy_cuts(m: Master) -> int:
+    """On a hierarchical two-way table, the cuts of row generation on each subtable through a
+    sensitive cell (:func:`~cellsuppress.suppress.subtable_rounds.subtable_rounds`) join the
+    pool, within ``schedule.SUBTABLE_ROUNDS`` of the time left. Returns how many."""
+    p = m.p
+    if p.codes is None or p.codes.shape[1] != 2:
+        return 0
+    subs = subtables(p)
+    if subs is None or len(subs) < 2:
+        return 0
+    pieces = [(s.cells, s.rows) for s in subs if s.rows.size and p.sensitive[s.cells].any()]
+    found, st = subtable_rounds(p, pieces, m.solver, m.deadline.share(schedule.SUBTABLE_ROUNDS))
+    added = m.cuts.add(found)
+    m.stats["lps"] += st["lps"]
+    m.stats.update(subtable_cuts=added, subtable_solves=st["mip_solves"], subtable_seconds=st["seconds"])
+    m.say(f"{added} cut(s) from {st['subtables']} subtable(s), {st['mip_solves']} MILP(s)", force=True)
+    return added
 
 
 def lp_rounds(m: Master, cap: int | None = None) -> float:
