@@ -30,13 +30,16 @@ def subtable_rounds(p: Problem, pieces: list[tuple[np.ndarray, np.ndarray]], sol
     t0 = time.perf_counter()
     out: list[Violation] = []
     stats = {"subtables": 0, "mip_solves": 0, "lps": 0}
-    for cells, rows in pieces:
+    for i, (cells, rows) in enumerate(pieces):
         if deadline.expired():
             break
-        sm = Master(p.restrict(cells, rows), solver, deadline)
+        # an equal share of the time left: every subtable gets its first cuts (the ones that lift
+        # the bound most), none takes the time of those after it
+        own = deadline.share(1.0 / (len(pieces) - i))
+        sm = Master(p.restrict(cells, rows), solver, own)
         stats["subtables"] += 1
-        while not deadline.expired():
-            sol = sm.model.solve(time_limit=deadline.limit(), mip_abs_gap=sm.abs_gap)
+        while not own.expired():
+            sol = sm.model.solve(time_limit=own.limit(), mip_abs_gap=sm.abs_gap)
             stats["mip_solves"] += 1
             if not sol.has_solution:  # out of time, or a subtable no pattern protects: the master says
                 break
