@@ -814,6 +814,40 @@ def test_slice_cuts_on_a_hierarchical_three_way_table():
     assert n_cuts and n_checked
 
 
+@pytest.mark.parametrize("preset", ("strict", "policy"))
+@pytest.mark.parametrize("name", ("hier", "hierb"))
+def test_subtable_cuts_keep_every_protected_pattern(name, preset):
+    """The cuts of row generation on each subtable of a hierarchical two-way table exclude only
+    patterns that fail that very requirement in the whole table (brute force)."""
+    from cellsuppress.suppress.separation import Separator
+    from cellsuppress.suppress.subtable_rounds import subtable_rounds
+    from cellsuppress.suppress.subtables import subtables
+
+    t = TINY[name]()
+    bf = BruteForce(t, preset)
+    p = build_problem(t, requirement(t, preset), "value", False)
+    subs = subtables(p)
+    assert len(subs) == 3
+    pieces = [(s.cells, s.rows) for s in subs if p.sensitive[s.cells].any()]
+    cuts, st = subtable_rounds(p, pieces, "highs", Deadline(30.0))
+    assert cuts and st["subtables"] == len(pieces)
+    judge = Separator(dataclasses.replace(p, either_side=False, equation_sum_rule=False))  # each side on its own
+    _assert_excluded_patterns_fail(cuts, bf.candidates, judge)
+
+
+@pytest.mark.parametrize("seed", [0, 2])  # tables the master's first solution does not solve
+def test_hierarchical_two_way_optimum_with_the_subtables_cuts(seed):
+    """protect on a hierarchical two-way table starts from the cuts of its subtables and still
+    proves the optimum of the compact model, which has no cuts at all."""
+    from cellsuppress.tables.synthetic import generate
+
+    t = generate(dims=2, levels=((3, 2), (2, 3)), seed=seed, mean=30, small_share=0.15).table()
+    res = protect(t)
+    assert res.audit.ok and res.optimal
+    assert res.stats["subtable_cuts"] > 0
+    assert res.cost == pytest.approx(compact_cost(t, "strict", "value"))
+
+
 def test_cuts_take_memory_by_their_cells_not_by_the_tables():
     """The first check of a large table fails for most of its sensitive cells at once; each cut
     holds the cells of the equations around its cell, so the cuts' memory does not grow as

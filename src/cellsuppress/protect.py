@@ -37,6 +37,8 @@ _CUT_SHORT = "the time limit cut the clean-up of the pattern short: some complem
 _SOLVE_COUNTS = ("cut_rounds", "cuts", "lps", "mip_solves", "polish_solves", "background_solves")
 # the cut loop on the LP relaxation of the optimal method (summed over the components)
 _ROOT = ("root_bound", "root_rounds", "root_seconds")
+# the row generation on the subtables of a hierarchical two-way table (summed likewise)
+_SUBTABLES = ("subtable_cuts", "subtable_solves", "subtable_seconds")
 
 
 def protect(table: LinearTable, preset: str | None = None, threshold: float = 20, cost=None,
@@ -181,7 +183,7 @@ class _Search:
         self.all_optimal &= optimal
         for k in _SOLVE_COUNTS:
             self.stats[k] += stats.get(k, 0)
-        for k in _ROOT:  # only the optimal method has a root; the components' bounds add up
+        for k in _ROOT + _SUBTABLES:  # only the optimal method has a root; the components' bounds add up
             if k in stats:
                 self.stats[k] = self.stats.get(k, 0) + stats[k]
 

@@ -80,7 +80,9 @@ class Result(Summary):
     its time, and the complementary cells it published again), ``seconds``; with the optimal
     method also ``root_bound``, ``root_rounds`` and ``root_seconds``: the lower bound at the end
     of the cut loop on the LP relaxation (the root), its rounds and its time (no rounds when the
-    master's first solve proved the optimum: the bound is then that solve's).
+    master's first solve proved the optimum: the bound is then that solve's); on a hierarchical
+    two-way table also ``subtable_cuts``, ``subtable_solves`` and ``subtable_seconds``: the cuts
+    that row generation on each subtable gave the master, its MILP solves and its time.
 
     ``max_root_rounds`` caps the rounds of that loop (None: it runs until the attacker LPs find
     no violated cut at the LP's point, the bound tails off, or its share of the time is spent).

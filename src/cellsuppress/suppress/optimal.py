@@ -9,7 +9,9 @@ failed requirement (the dual tightest at the root LP's solution,
 :class:`~cellsuppress.suppress.separation.ParetoCuts`); in tables of three or more dimensions,
 the cuts of the two-way slices through the failing cells
 (:class:`~cellsuppress.suppress.separation.SliceCuts`); and the cuts of a few greedy repair
-steps around it (patterns near the master's choice give the cuts it needs next). The root LP's
+steps around it (patterns near the master's choice give the cuts it needs next). On a
+hierarchical two-way table the master first takes the cuts of row generation on each of its
+subtables (:mod:`~cellsuppress.suppress.subtable_rounds`). The root LP's
 solution also guides a second heuristic pattern. In two-way tables this ends in a round or two.
 In three or more dimensions, where a cell needs a whole cycle of partners, it can take many
 rounds: the best pattern that passed the attacker LPs (heuristic or integer solution, repaired)
