@@ -198,7 +198,7 @@ def hierarchy_cuts(m: Master) -> int:
     sensitive cell (:func:`~cellsuppress.suppress.subtable_rounds.subtable_rounds`) join the
     pool, within ``schedule.SUBTABLE_ROUNDS`` of the time left. Returns how many."""
     p = m.p
-    if p.codes is None or p.codes.shape[1] != 2:
+    if m.closed() or p.codes is None or p.codes.shape[1] != 2:
         return 0
     subs = subtables(p)
     if subs is None or len(subs) < 2:
