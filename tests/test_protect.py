@@ -829,8 +829,14 @@ def test_subtable_cuts_keep_every_protected_pattern(name, preset):
     subs = subtables(p)
     assert len(subs) == 3
     pieces = [(s.cells, s.rows) for s in subs if p.sensitive[s.cells].any()]
-    cuts, st = subtable_rounds(p, pieces, "highs", Deadline(30.0))
+    cuts, union, st = subtable_rounds(p, pieces, "highs", Deadline(30.0))
     assert cuts and st["subtables"] == len(pieces)
+    # the union of the subtables' optima protects every sensitive cell in each subtable (both
+    # sides checked: strict only)
+    assert union is not None
+    if preset == "strict":
+        for cells, rows in pieces:
+            assert not Separator(p.restrict(cells, rows)).violations(union[cells])
     judge = Separator(dataclasses.replace(p, either_side=False, equation_sum_rule=False))  # each side on its own
     _assert_excluded_patterns_fail(cuts, bf.candidates, judge)
 

@@ -196,7 +196,8 @@ def both_sides_incumbent(m: Master, deadline: Deadline) -> None:
 def hierarchy_cuts(m: Master) -> int:
     """On a hierarchical two-way table, the cuts of row generation on each subtable through a
     sensitive cell (:func:`~cellsuppress.suppress.subtable_rounds.subtable_rounds`) join the
-    pool, within ``schedule.SUBTABLE_ROUNDS`` of the time left. Returns how many."""
+    pool, within ``schedule.SUBTABLE_ROUNDS`` of the time left, and the union of the subtables'
+    optima is offered if it passes the whole table's attacker LPs. Returns how many cuts."""
     p = m.p
     if m.closed() or p.codes is None or p.codes.shape[1] != 2:
         return 0
@@ -204,8 +205,16 @@ def hierarchy_cuts(m: Master) -> int:
     if subs is None or len(subs) < 2:
         return 0
     pieces = [(s.cells, s.rows) for s in subs if s.rows.size and p.sensitive[s.cells].any()]
-    found, st = subtable_rounds(p, pieces, m.solver, m.deadline.share(schedule.SUBTABLE_ROUNDS))
+    found, union, st = subtable_rounds(p, pieces, m.solver, m.deadline.share(schedule.SUBTABLE_ROUNDS))
     added = m.cuts.add(found)
+    if union is not None and not m.n_side and union @ p.cost < m.incumbent.cost:
+        # the subtables' optima together: often protected in the whole table, and near its
+        # optimum (under an either-side preset the master's points carry sides it has not)
+        viols = m.separate(union, integral=True)
+        if viols:
+            m.cuts.add(viols)
+        else:
+            m.offer(union)
     m.stats["lps"] += st["lps"]
     m.stats.update(subtable_cuts=added, subtable_solves=st["mip_solves"], subtable_seconds=st["seconds"])
     m.say(f"{added} cut(s) from {st['subtables']} subtable(s), {st['mip_solves']} MILP(s)", force=True)
