@@ -140,14 +140,26 @@ def certify(M: sp.spmatrix, hidden: np.ndarray, cap_up: np.ndarray, cap_dn: np.n
     seeds = _seed_matrix(seeds, n)
     cell_order, cell_cuts = block_members(bcell, nb)
     row_order, row_cuts = block_members(brow, nb)
+    if seeds is not None:
+        # a move goes to every block it touches, restricted to that block's cells (blocks share
+        # no equation, so each part of a move is a move); the rows by block, the columns by a lookup
+        R = seeds.shape[0]
+        blk_of = bcell[seeds.indices]
+        row_of = np.repeat(np.arange(R, dtype=np.int64), np.diff(seeds.indptr))
+        pair = np.unique(blk_of[blk_of >= 0] * R + row_of[blk_of >= 0])
+        seed_order = pair % R
+        seed_cuts = np.searchsorted(pair // R, np.arange(nb + 1))
+        where = np.full(n, -1, dtype=np.int64)
     for b in blocks:
         if b < 0:
             continue
         cols = cell_order[cell_cuts[b]:cell_cuts[b + 1]]
         rows = row_order[row_cuts[b]:row_cuts[b + 1]]
         blk = _Block(M[rows][:, cols], cols, -cap_dn[cols], cap_up[cols], cert)
-        if seeds is not None:
-            blk.offer_many(seeds[:, cols])
+        if seeds is not None and seed_cuts[b + 1] > seed_cuts[b]:
+            where[cols] = np.arange(cols.size)
+            blk.offer_many(_on_columns(seeds[seed_order[seed_cuts[b]:seed_cuts[b + 1]]], where, cols.size))
+            where[cols] = -1
         if not blk.run({d: v[cols] for d, v in need.items()}, either[cols], stop, min_new, max_rounds, focus,
                        first_failure):
             break
@@ -389,6 +401,15 @@ def _seed_matrix(seeds, n: int) -> sp.csr_matrix | None:
     if S.shape[1] != n:
         raise ValueError(f"moves: {S.shape[1]} columns, but the table has {n} cells")
     return S if S.shape[0] else None
+
+
+def _on_columns(S: sp.csr_matrix, where: np.ndarray, size: int) -> sp.csr_matrix:
+    """The rows of ``S`` on ``size`` columns, column ``j`` of ``S`` going to ``where[j]`` (the
+    entries of the other columns, ``where < 0``, dropped)."""
+    col = where[S.indices]
+    keep = col >= 0
+    indptr = np.concatenate([[0], np.cumsum(_row_reduce(np.add, keep.astype(np.int64), S.indptr, empty=0))])
+    return sp.csr_matrix((S.data[keep], col[keep], indptr), shape=(S.shape[0], size))
 
 
 def _rows_kept(W: sp.csr_matrix) -> sp.csr_matrix:

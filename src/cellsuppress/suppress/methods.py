@@ -99,4 +99,10 @@ def certificates(p: Problem, shape: Shape, x: np.ndarray, stats: dict) -> sp.csr
     where the method has none (the audit's own LPs find them)."""
     if shape.kind == "flat":
         return box_certificates(p, shape.grid, x, stats.get("built"), stats.get("moves"))
-    return None
+    W = stats.get("moves")  # the subtables': those the clean-up has not broken
+    if W is None or not W.shape[0]:
+        return None
+    hidden = np.asarray(x) > 0.5
+    row = np.repeat(np.arange(W.shape[0]), np.diff(W.indptr))
+    broken = np.bincount(row[~hidden[W.indices]], minlength=W.shape[0]) > 0
+    return W[np.flatnonzero(~broken & (np.diff(W.indptr) > 0))]

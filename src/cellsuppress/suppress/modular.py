@@ -28,13 +28,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from ..clock import NEVER, Deadline
 from ..errors import InfeasibleError
 from . import schedule
 from .batch import batch_moves, check_certified
 from .heuristic import heuristic
-from .local import local
+from .local import certificates, grid_of, local
 from .problem import Problem
 from .separation import Separator
 from .subtables import Subtable, by_level, subtables
@@ -57,15 +58,21 @@ class SubtableTask:
 def protect_subtable(task: SubtableTask) -> tuple[np.ndarray, dict]:
     """A protected pattern of one subtable (a table without hierarchy): the cheapest box per
     sensitive cell, repaired and cleaned up by the attacker LPs (:func:`~cellsuppress.suppress.local.local`)
-    within ``task.seconds``; no box uses a settled cell. A subtable that cannot be protected
+    within ``task.seconds``; no box uses a settled cell. ``stats["moves"]``: its certificates
+    (:func:`~cellsuppress.suppress.local.certificates`), one per row over the subtable's cells. A subtable that cannot be protected
     on its own is left as forced: the audit of the whole pattern then repairs it, or names the
     cells that no pattern protects."""
     deadline = Deadline(task.seconds)
+    g = grid_of(task.p)
     try:
-        return local(task.p, None, deadline, cleanup_budget=deadline.budget(schedule.SUBTABLE_CLEANUP),
-                     avoid=task.settled)
+        x, stats = local(task.p, None, deadline, g=g, cleanup_budget=deadline.budget(schedule.SUBTABLE_CLEANUP),
+                         avoid=task.settled)
     except InfeasibleError:
         return np.where(task.p.force_hidden, 1.0, 0.0), {"lps": 0}
+    # its boxes and its clean-up's moves, over the subtable's cells: those that meet every
+    # equation of the whole table certify its cells there too
+    stats["moves"] = certificates(task.p, g, x, stats.pop("built"), stats.get("moves"))
+    return x, stats
 
 
 def carried_into(p: Problem, s: Subtable, decided: np.ndarray, x: np.ndarray, penalty: float) -> SubtableTask:
@@ -96,7 +103,7 @@ def modular(p: Problem, say=None, deadline: Deadline = NEVER, subs: list[Subtabl
     say = say if say is not None else (lambda *a, **k: None)
     x, stats = by_subtables(p, say, deadline.share(schedule.MODULAR_SUBTABLES), subs, run, slots)
     say(f"modular: {int((x > 0.5).sum())} hidden by the subtables; auditing the whole pattern", force=True)
-    x, rst = verify_and_repair(p, x, deadline)
+    x, rst = verify_and_repair(p, x, deadline, seeds=stats["moves"])
     stats["lps"] += rst["lps"]
     stats["repaired"] = rst["failed"]
     stats["audit_seconds"] = rst["audit_seconds"]
@@ -120,6 +127,7 @@ def by_subtables(p: Problem, say=None, until: Deadline = NEVER, subs: list[Subta
     # a published cell decided above costs more than all the other cells together
     penalty = float(p.weight[np.isfinite(p.weight)].sum()) + 1.0
     stats = {"subtables": 0, "lps": 0}
+    moves = []
     waves = by_level(subs)
     work = sum(s.cells.size for s in subs)
     for i, wave in enumerate(waves):
@@ -133,26 +141,31 @@ def by_subtables(p: Problem, say=None, until: Deadline = NEVER, subs: list[Subta
             say(f"modular: level {i + 1} of {len(waves)}, {len(tasks)} subtable(s)", force=True)
             for t, (xs, st) in zip(tasks, run(protect_subtable, tasks)):
                 x[t.cells] = np.maximum(x[t.cells], xs > 0.5)
+                W = st.get("moves")
+                if W is not None and W.shape[0]:
+                    moves.append(sp.csr_matrix((W.data, t.cells[W.indices], W.indptr), shape=(W.shape[0], p.n)))
                 stats["subtables"] += 1
                 stats["lps"] += st.get("lps", 0)
         for s in wave:
             decided[s.cells] = True
         work -= sum(s.cells.size for s in wave)
     stats["subtable_seconds"] = time.perf_counter() - t0
+    stats["moves"] = sp.csr_matrix(sp.vstack(moves, format="csr")) if moves else None
     return x, stats
 
 
-def verify_and_repair(p: Problem, x: np.ndarray, deadline: Deadline = NEVER) -> tuple[np.ndarray, dict]:
+def verify_and_repair(p: Problem, x: np.ndarray, deadline: Deadline = NEVER, seeds=None) -> tuple[np.ndarray, dict]:
     """``x`` made safe for the whole problem: every requirement is checked (verified batch moves
     first, attacker LPs for the rest), and those that fail are repaired: first by batch moves
     (per direction one LP over the whole problem finds a move that meets every failed level at
     once, and its cells are hidden), then by the heuristic (its checks of just those
     requirements, and cheapest moves for what still fails), until none fails. Batch moves
     repair almost as cheaply as a cheapest move per failed requirement, with a few LPs in
-    place of hundreds over the whole table."""
+    place of hundreds over the whole table. ``seeds`` are moves to try first (the subtables'
+    certificates, as :func:`~cellsuppress.auditing.certify.certify` takes them)."""
     sep = Separator(p)
     t0 = time.perf_counter()
-    viol = check_certified(p, sep, x, {}, NEVER, deadline)
+    viol = check_certified(p, sep, x, {}, NEVER, deadline, seeds=seeds)
     failed = np.unique([v.cell for v in viol]).astype(np.int64)
     # the check is as long as the final audit of the pattern will be, near enough
     stats = {"lps": sep.n_lps, "failed": int(failed.size), "audit_seconds": time.perf_counter() - t0}
