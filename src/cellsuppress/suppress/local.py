@@ -40,7 +40,7 @@ from .problem import Problem
 from .separation import Separator, filter_either_side
 from .subtables import code_parents
 
-__all__ = ["Grid", "grid_of", "boxes", "local", "certificates"]
+__all__ = ["Grid", "grid_of", "boxes", "rebox", "local", "certificates"]
 
 TOL = 1e-9
 
@@ -174,9 +174,10 @@ def certificates(p: Problem, g: Grid, x: np.ndarray, built: Boxes | None = None,
                  found: sp.csr_matrix | None = None) -> sp.csr_matrix:
     """Attacker moves of the pattern ``x``, one per row (a column per cell), for an audit to
     verify (:func:`~cellsuppress.auditing.audit`'s ``moves``): the boxes ``built`` whose corners
-    ``x`` still hides, the moves ``found`` by the clean-up, and for the sensitive cells the boxes
-    leave (the clean-up published a corner) a box of hidden corners that meets the requirement, when one is among the cheapest partners
-    per dimension (a few first, then as many as :func:`boxes` scores). A cell without one is
+    ``x`` still hides; for the sensitive cells they leave (the clean-up published a corner) a box
+    of hidden corners that meets the requirement, when one is among the cheapest partners per
+    dimension (a few first, then as many as :func:`boxes` scores); for the cells still left, the
+    moves ``found`` by the clean-up that move them furthest up and down. A cell without any is
     left to the audit's LPs."""
     hidden = np.asarray(x) > 0.5
     want = hidden & p.sensitive & ((p.up > 0) | (p.dn > 0) | (p.spl > 0))
@@ -187,17 +188,31 @@ def certificates(p: Problem, g: Grid, x: np.ndarray, built: Boxes | None = None,
         want[built.cells[whole]] = False
     vary = np.flatnonzero(np.asarray(g.shape) > 1)
     ks = np.flatnonzero(want)
-    if vary.size == 0 or ks.size == 0:
-        return kept
-    found = [kept] + ([] if found is None else [sp.csr_matrix(found)])
+    out = [kept]
     for max_boxes in (CERTIFY_BOXES, MAX_BOXES):  # the few cells the first search misses get a wider one
-        if not ks.size:
+        if not ks.size or not vary.size:
             break
         cost, corners, signs = _best(p, g, vary, ks, hidden.astype(float), ~hidden, max_boxes=max_boxes)
         ok = cost == 0.0
-        found.append(Boxes(ks[ok], corners[ok], signs[ok], ks[~ok]).moves(p.n))
+        out.append(Boxes(ks[ok], corners[ok], signs[ok], ks[~ok]).moves(p.n))
         ks = ks[~ok]
-    return sp.csr_matrix(sp.vstack(found, format="csr"))
+    if ks.size and found is not None and found.shape[0]:
+        out.append(_largest_moves(sp.csr_matrix(found), ks))
+    return sp.csr_matrix(sp.vstack(out, format="csr"))
+
+
+def _largest_moves(F: sp.csr_matrix, ks: np.ndarray) -> sp.csr_matrix:
+    """The rows of ``F`` that move some cell of ``ks`` furthest up or down."""
+    C = F[:, ks].tocoo()
+    rows = []
+    for v in (C.data, -C.data):
+        pos = v > 0
+        r, c, val = C.row[pos], C.col[pos], v[pos]
+        order = np.lexsort((-val, c))
+        first = np.ones(order.size, dtype=bool)
+        first[1:] = c[order][1:] != c[order][:-1]
+        rows.append(r[order][first])
+    return F[np.unique(np.concatenate(rows))]
 
 
 def _best(p: Problem, g: Grid, vary: np.ndarray, ks: np.ndarray, x: np.ndarray, avoid: np.ndarray,
@@ -340,11 +355,59 @@ def local(p: Problem, say=None, deadline: Deadline = NEVER, g: Grid | None = Non
     if cleanup_budget > 0:
         sep = Separator(p)
         until = min(Deadline(cleanup_budget), deadline) if deadline.limited else Deadline(cleanup_budget)
+        boxed = set(bx.cells.tolist())
+        others = [w for k, held in witnesses.items() if k not in boxed for w in held.values()]
+        if not p.equation_sum_rule and all(w is not None for w in others):
+            # first without LPs: a cell no box needs, once the boxes through it have others
+            pinned = np.zeros(p.n, dtype=bool)
+            for w in others:
+                pinned[w] = True
+            x, bx = rebox(p, g, x, bx, pinned, until)
+            stats["built"] = bx
+            witnesses.update(bx.witnesses(p))
         found: list = []
         x, stats["clean"] = cleanup(p, x, sep, witnesses, until, moves=found)
         stats["lps"] += sep.n_lps
         stats["moves"] = found[0]
     return x, stats
+
+
+def rebox(p: Problem, g: Grid, x: np.ndarray, bx: Boxes, pinned: np.ndarray,
+          until: Deadline = NEVER) -> tuple[np.ndarray, Boxes]:
+    """The clean-up by boxes alone: complementary cells, dearest first, are published where
+    every box through them can be replaced by a box of other hidden cells (among a few
+    partners per dimension), and those boxes take their place. Each box is its cell's proof,
+    so the pattern stays protected with no LP; cells of ``pinned`` (what other proofs use)
+    stay hidden. Stops at ``until``."""
+    x = x.copy()
+    hidden = x > 0.5
+    corners, signs = bx.corners.copy(), bx.signs.copy()
+    vary = np.flatnonzero(np.asarray(g.shape) > 1)
+    users: dict = {}  # cell -> the boxes through it
+    for i, row in enumerate(corners.tolist()):
+        for c in set(row):
+            users.setdefault(c, set()).add(i)
+    cand = np.flatnonzero(hidden & ~p.force_hidden & ~pinned)
+    cand = cand[np.argsort(-p.weight[cand], kind="stable")]
+    for j in cand.tolist():
+        if until.expired():
+            break
+        through = sorted(users.get(j, ()))
+        hidden[j] = False
+        if through:
+            cost, new, new_signs = _best(p, g, vary, bx.cells[through], hidden.astype(float), ~hidden,
+                                         max_boxes=CERTIFY_BOXES)
+            if not (cost == 0.0).all():
+                hidden[j] = True
+                continue
+            for i, row, sg in zip(through, new, new_signs):
+                for c in set(corners[i].tolist()):
+                    users[c].discard(i)
+                corners[i], signs[i] = row, sg
+                for c in set(row.tolist()):
+                    users.setdefault(c, set()).add(i)
+        x[j] = 0.0
+    return x, Boxes(bx.cells, corners, signs, bx.uncovered)
 
 
 def _only(p: Problem, cells: np.ndarray) -> Problem:
