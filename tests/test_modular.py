@@ -104,7 +104,7 @@ def test_rebox_publishes_cells_and_keeps_a_box_of_hidden_cells_per_sensitive_cel
     p = _problem(t, preset)
     g = grid_of(p)
     x, bx = boxes(p, g, p.force_hidden.astype(float))
-    y, moved = rebox(p, g, x, bx, np.zeros(p.n, dtype=bool))
+    y, moved = rebox(p, g, x, bx)
     hidden = y > 0.5
     assert (y <= x).all() and hidden[p.force_hidden].all()
     assert np.array_equal(moved.cells, bx.cells)
@@ -125,7 +125,7 @@ def test_rebox_frees_cells_on_a_table_with_many_sensitive_cells():
     p = _problem(t)
     g = grid_of(p)
     x, bx = boxes(p, g, p.force_hidden.astype(float))
-    y, _ = rebox(p, g, x, bx, np.zeros(p.n, dtype=bool))
+    y, _ = rebox(p, g, x, bx)
     assert y.sum() < x.sum() and audit(t, y > 0.5).ok
 
 

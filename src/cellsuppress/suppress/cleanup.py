@@ -150,6 +150,11 @@ class _Recording(MovePool):
             self.moves.append(np.where(np.abs(z) > 1e-9, z, 0.0))
 
 
+# the moves a clean-up keeps fill at most this many entries (256 MB): over the hidden cells of a
+# table of a million cells, 2,000 dense moves would take gigabytes
+STORE_ENTRIES = 1 << 25
+
+
 class MoveStore:
     """Attacker moves found during a clean-up (over its columns ``cols``), kept while they stay
     feasible, that is while no cell they move has been published.
@@ -163,13 +168,15 @@ class MoveStore:
     ``max_p (z_pk - L) / z_pj + max_n (z_nk - L) / -z_nj >= 0``, which takes one pass over the
     moves (and is all an LP over the stored moves could find: with two rows, an optimal vertex
     has two moves at most). When ``j`` is published, the moves that used it go and the
-    combinations that met a requirement stay. The newest ``limit`` moves are kept.
+    combinations that met a requirement stay. The newest ``limit`` moves are kept, fewer over
+    many columns (at most :data:`STORE_ENTRIES` entries: the moves are dense).
     """
 
     def __init__(self, p: Problem, cols: np.ndarray, lo: np.ndarray, hi: np.ndarray, limit: int = 2000):
         self.p, self.cols, self.lo, self.hi = p, cols, lo, hi
         self.local = np.full(p.n, -1)
         self.local[cols] = np.arange(cols.size)
+        limit = max(2, min(limit, STORE_ENTRIES // max(cols.size, 1)))
         self.buf = np.zeros((limit, cols.size))  # the moves and their flips, one per row
         self.size = 0
         self.pairs = np.zeros((0, cols.size))  # combinations that met a requirement in the last unmet()

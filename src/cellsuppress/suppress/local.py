@@ -355,16 +355,25 @@ def local(p: Problem, say=None, deadline: Deadline = NEVER, g: Grid | None = Non
     if cleanup_budget > 0:
         sep = Separator(p)
         until = min(Deadline(cleanup_budget), deadline) if deadline.limited else Deadline(cleanup_budget)
-        boxed = set(bx.cells.tolist())
-        others = [w for k, held in witnesses.items() if k not in boxed for w in held.values()]
-        if not p.equation_sum_rule and all(w is not None for w in others):
-            # first without LPs: a cell no box needs, once the boxes through it have others
-            pinned = np.zeros(p.n, dtype=bool)
-            for w in others:
-                pinned[w] = True
-            x, bx = rebox(p, g, x, bx, pinned, until)
-            stats["built"] = bx
-            witnesses.update(bx.witnesses(p))
+        if not p.equation_sum_rule:
+            # first without LPs: a cell no box needs, once the boxes through it have others. The
+            # cells protected otherwise (batch moves, the heuristic) are checked again after it
+            # (batch moves, a few LPs): if one fails, the boxes' pattern stays as it was
+            y, moved = rebox(p, g, x, bx, until)
+            others = np.asarray(sorted(set(witnesses) - set(bx.cells.tolist())), dtype=np.int64)
+            again: dict = {}
+            if others.size:
+                rest = _only(p, others)
+                sep_rest = Separator(rest)
+                kept = not filter_either_side(rest, check_certified(rest, sep_rest, y, again, NEVER, deadline))
+                stats["lps"] += sep_rest.n_lps
+            else:
+                kept = True
+            if kept:
+                x, bx = y, moved
+                stats["built"] = bx
+                witnesses.update(bx.witnesses(p))
+                witnesses.update(again)
         found: list = []
         x, stats["clean"] = cleanup(p, x, sep, witnesses, until, moves=found)
         stats["lps"] += sep.n_lps
@@ -372,13 +381,12 @@ def local(p: Problem, say=None, deadline: Deadline = NEVER, g: Grid | None = Non
     return x, stats
 
 
-def rebox(p: Problem, g: Grid, x: np.ndarray, bx: Boxes, pinned: np.ndarray,
-          until: Deadline = NEVER) -> tuple[np.ndarray, Boxes]:
+def rebox(p: Problem, g: Grid, x: np.ndarray, bx: Boxes, until: Deadline = NEVER) -> tuple[np.ndarray, Boxes]:
     """The clean-up by boxes alone: complementary cells, dearest first, are published where
     every box through them can be replaced by a box of other hidden cells (among a few
     partners per dimension), and those boxes take their place. Each box is its cell's proof,
-    so the pattern stays protected with no LP; cells of ``pinned`` (what other proofs use)
-    stay hidden. Stops at ``until``."""
+    so every cell of ``bx`` stays protected with no LP (the caller checks its other cells
+    again). Stops at ``until``."""
     x = x.copy()
     hidden = x > 0.5
     corners, signs = bx.corners.copy(), bx.signs.copy()
@@ -387,7 +395,7 @@ def rebox(p: Problem, g: Grid, x: np.ndarray, bx: Boxes, pinned: np.ndarray,
     for i, row in enumerate(corners.tolist()):
         for c in set(row):
             users.setdefault(c, set()).add(i)
-    cand = np.flatnonzero(hidden & ~p.force_hidden & ~pinned)
+    cand = np.flatnonzero(hidden & ~p.force_hidden)
     cand = cand[np.argsort(-p.weight[cand], kind="stable")]
     for j in cand.tolist():
         if until.expired():
