@@ -238,6 +238,20 @@ class Master:
             x, clean = minimal(self.p, x, min(until, self.deadline), self.sep)
         return self.incumbent.offer(x, clean)
 
+    def solve_milp(self, time_limit: float | None):
+        """One solve of the master MILP within its gap, counted, its bound taken (:meth:`take_bound`)."""
+        sol = self.solve(time_limit=time_limit, mip_gap=self.mip_gap, mip_abs_gap=self.abs_gap)
+        self.stats["mip_solves"] += 1
+        self.take_bound(sol)
+        return sol
+
+    def take_bound(self, sol) -> None:
+        """A master solve's bound lifts the lower bound; an infeasible master means that no
+        pattern protects every sensitive cell."""
+        if sol.status == "infeasible":
+            raise InfeasibleError("no pattern protects every sensitive cell (the master problem is infeasible)")
+        self.lift(sol.bound)
+
     def lift(self, bound: float) -> None:
         """A lower bound on the master's objective (which includes the tie-break) lifts the one on
         the cost."""
@@ -327,10 +341,8 @@ class BoundCopies:
         if sol is None:
             return
         self.job = None
-        if sol.status == "infeasible":
-            raise InfeasibleError("no pattern protects every sensitive cell (the master problem is infeasible)")
         before = m.lower
-        m.lift(sol.bound)
+        m.take_bound(sol)
         m.say(f"background solve: {sol.status}, bound {m.lower:.6g}", force=True)
         sliced = self.slice is not None and not stop
         if sol.status != "optimal" and not (sliced and sol.has_solution):

@@ -130,12 +130,7 @@ def master_first(m: Master) -> bool:
     separation get ``schedule.MASTER_FIRST`` of the time (the solve at most ``FIRST_SLICE``),
     so that elsewhere it costs little."""
     d = m.deadline.share(schedule.MASTER_FIRST)
-    sol = m.solve(time_limit=min(d.limit(), schedule.FIRST_SLICE) if d.limited else schedule.FIRST_SLICE,
-                  mip_gap=m.mip_gap, mip_abs_gap=m.abs_gap)
-    m.stats["mip_solves"] += 1
-    if sol.status == "infeasible":
-        raise InfeasibleError("no pattern protects every sensitive cell (the master problem is infeasible)")
-    m.lift(sol.bound)
+    sol = m.solve_milp(min(d.limit(), schedule.FIRST_SLICE) if d.limited else schedule.FIRST_SLICE)
     if not sol.has_solution:
         return False
     xv = np.round(sol.x)
@@ -424,11 +419,7 @@ class RowGeneration:
         p, n = m.p, m.n
         # no MIP start from the incumbent: with one, HiGHS 1.16 returned the start as its
         # solution next to the objective of another (3x3 table, exact preset, unity costs)
-        sol = m.solve(time_limit=limit, mip_gap=m.mip_gap, mip_abs_gap=m.abs_gap)
-        m.stats["mip_solves"] += 1
-        if sol.status == "infeasible":
-            raise InfeasibleError("no pattern protects every sensitive cell (the master problem is infeasible)")
-        m.lift(sol.bound)
+        sol = m.solve_milp(limit)
         if m.closed():
             return True
         if not sol.has_solution:
