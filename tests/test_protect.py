@@ -1265,7 +1265,12 @@ def test_bridgeless_rows_hold_at_every_minimal_protected_pattern(name):
     assert not BridgelessCuts(policy).cuts(np.where(policy.force_hidden, 1.0, 0.5))
 
 
-def test_master_solve_that_ignores_its_time_limit_ends_the_search_in_time(monkeypatch):
+@pytest.mark.parametrize("shape, only_subtables", [
+    (dict(dims=3, levels=(5,), seed=2, mean=40, small_share=0.14, zero_share=0.05), False),
+    # hierarchical two-way: only the masters of its subtables hang (subtable_rounds)
+    (dict(dims=2, levels=((4, 4), (3, 5)), seed=1), True),
+], ids=["3-way", "2-way hierarchical, a subtable's master"])
+def test_master_solve_that_ignores_its_time_limit_ends_the_search_in_time(monkeypatch, shape, only_subtables):
     """HiGHS does not check its time limit everywhere: a master MILP that neither stops at its
     limit nor when asked must not hold the run past it. The search ends with its incumbent,
     audited, not claimed optimal, with a warning that one solve is left running."""
@@ -1283,14 +1288,15 @@ def test_master_solve_that_ignores_its_time_limit_ends_the_search_in_time(monkey
     class Stuck:
         """The real master model, except that its MILP solves hang and ignore stop()."""
 
-        def __init__(self, model):
+        def __init__(self, model, hangs):
             self._model = model
+            self.hangs = hangs
 
         def __getattr__(self, name):
             return getattr(self._model, name)
 
         def solve(self, **options):
-            if self.integral:  # the root's LP solves go through
+            if self.integral and self.hangs:  # the root's LP solves go through
                 release.wait(60.0)
                 return Solution(status="time_limit")
             return self._model.solve(**options)
@@ -1304,9 +1310,10 @@ def test_master_solve_that_ignores_its_time_limit_ends_the_search_in_time(monkey
 
         integral = True
 
-    monkeypatch.setattr(master_module, "make_model", lambda lp, solver: Stuck(real_make_model(lp, solver)))
+    t = generate(**shape).table()
+    monkeypatch.setattr(master_module, "make_model", lambda lp, solver: Stuck(
+        real_make_model(lp, solver), hangs=not only_subtables or lp.c.size < t.n_cells))
     monkeypatch.setattr(BackgroundSolve, "GRACE", 0.5)
-    t = generate(dims=3, levels=(5,), seed=2, mean=40, small_share=0.14, zero_share=0.05).table()
     limit = 4
     t0 = time.perf_counter()
     try:

@@ -30,7 +30,8 @@ def subtable_rounds(p: Problem, pieces: list[tuple[np.ndarray, np.ndarray]], sol
     ``deadline``. Returns every capacity cut met, as cuts over the cells of ``p``; the union of
     the subtables' passing solutions (None unless every subtable ended with one), a pattern
     to check on the whole table; and the counts (``subtables``, ``mip_solves``, ``lps``,
-    ``seconds``)."""
+    ``seconds``). A subtable's solve that ignores its time limit raises
+    :class:`~cellsuppress.suppress.master.MasterLost`, as one of the whole master would."""
     t0 = time.perf_counter()
     out: list[Violation] = []
     union = np.where(p.force_hidden, 1.0, 0.0)
@@ -68,7 +69,9 @@ def _rounds(sm: Master, own: Deadline, out: list[Violation], cells: np.ndarray, 
     """Rounds on one subtable's master until its solution passes (returned) or ``own`` ends
     (None); the cuts, over the whole problem's ``n`` cells, go to ``out``."""
     while not own.expired():
-        sol = sm.model.solve(time_limit=own.limit(), mip_abs_gap=sm.abs_gap)
+        # guarded as the whole master's solves: one that ignores its limit ends the search
+        # (MasterLost), as it would there
+        sol = sm.solve(time_limit=own.limit(), mip_abs_gap=sm.abs_gap)
         stats["mip_solves"] += 1
         if not sol.has_solution:  # out of time, or a subtable no pattern protects: the master says
             return None
