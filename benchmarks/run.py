@@ -4,7 +4,7 @@
     python benchmarks/run.py --suite quick|standard|instances|small3|scaling|audit|linked|many|large
                              [--time-limit S] [--budget S] [--tables N] [--out DIR]
                              [--instances-dir DIR] [--hard-timeout S] [--quiet] [--in-process]
-                             [--only NAME,NAME] [--tauargus]
+                             [--only NAME,NAME] [--tauargus] [--solver NAME]
 
 Every case runs in a forked child process (unless ``--in-process``), so that
 its peak memory can be measured on its own and a crash or a runaway case
@@ -190,7 +190,8 @@ def _protect_row(res, table, row: dict) -> None:
     row["optimal"] = bool(res.optimal)
     row["protect seconds"] = float(res.stats.get("seconds", float("nan")))
     row["audit ok"] = bool(res.audit.ok)
-    for k in ("components", "cut_rounds", "cuts", "lps", "mip_solves", "root_bound", "root_rounds", "root_seconds"):
+    for k in ("components", "cut_rounds", "cuts", "lps", "mip_solves", "root_bound", "root_rounds", "root_seconds",
+              "bc_nodes"):
         if k in res.stats:
             row[k] = res.stats[k]
     row["message"] = "; ".join(res.message.splitlines()) if res.message else ""
@@ -365,7 +366,7 @@ CSV_COLUMNS = [
     "lower bound", "gap", "optimal", "seconds", "peak MB", "method", "preset", "cost function", "solver",
     "time limit", "protect seconds", "cpu seconds", "build seconds", "audit seconds", "peak rss MB", "audit ok",
     "blocks", "solves", "unprotected", "multi-cell", "components", "cut_rounds", "cuts", "lps", "mip_solves",
-    "root_bound", "root_rounds", "root_seconds", "message", "error", "started", "commit", "machine",
+    "root_bound", "root_rounds", "root_seconds", "bc_nodes", "message", "error", "started", "commit", "machine",
 ]
 
 
@@ -910,6 +911,9 @@ def main(argv=None) -> int:
     ap.add_argument("--tauargus", action="store_true",
                     help="instances, small3: also tau-ARGUS's optimal method on the same JJ file; large: its "
                          "modular method on the same table (needs pytauargus: pip install -e '.[tauargus]')")
+    ap.add_argument("--solver", default="highs",
+                    help="the master's solver of the protect cases: highs (default), scip (SCIP's branch-and-cut, "
+                         "pip install -e '.[scip]') or a PuLP solver such as cbc")
     ap.add_argument("--hard-timeout", type=float, default=-1.0,
                     help="kill a case after this many seconds (default 3 x time limit + 120; 0 = never)")
     args = ap.parse_args(argv)
@@ -973,6 +977,8 @@ def main(argv=None) -> int:
             cases = large_cases(args.time_limit)
         else:
             cases = audit_cases()
+        if args.solver != "highs":
+            cases = [replace(c, solver=args.solver) if c.kind == "protect" else c for c in cases]
         if args.tauargus:
             cases = with_tauargus(cases, args.suite)
         if args.only:

@@ -812,7 +812,7 @@ def test_protect_rejects_an_unknown_solver_whatever_the_method():
 
     t = grid_table([[3, 40], [25, 30]])
     for method in ("fast", "optimal"):
-        with pytest.raises(SolverError, match=r"unknown solver 'bogus'; choose 'highs' or one of"):
+        with pytest.raises(SolverError, match=r"unknown solver 'bogus'; choose 'highs', 'scip' or one of"):
             protect(t, method=method, solver="bogus")
 
 

@@ -230,4 +230,5 @@ def _solve_args(p: argparse.ArgumentParser) -> None:
                         "heuristic alone")
     p.add_argument("--time-limit", type=float, metavar="S", help="seconds; returns the best audited pattern")
     p.add_argument("--mip-gap", type=float, default=0.0, metavar="G", help="relative gap to stop at (default 0)")
-    p.add_argument("--solver", choices=("highs", "cbc"), default="highs")
+    p.add_argument("--solver", choices=("highs", "scip", "cbc"), default="highs",
+                   help="the master's solver: highs; scip (SCIP's branch-and-cut, the extra 'scip'); cbc")

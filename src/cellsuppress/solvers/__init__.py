@@ -2,9 +2,11 @@
 :class:`Model` that takes new rows, bounds and objectives between solves.
 
 ``protect(..., solver=...)`` chooses the solver of the master problem, the MILP that picks the
-cells to hide: ``highs`` (HiGHS in memory, the default and the fastest) or a solver reached
-through PuLP (``cbc``, ``glpk``, ``gurobi``, ``cplex``, ...). The attacker LPs (separation, the
-heuristic, the audit) always run on HiGHS, whatever the master's solver.
+cells to hide: ``highs`` (HiGHS in memory, the default), ``scip`` (SCIP's branch-and-cut through
+PySCIPOpt, the optional extra ``scip``: it separates the capacity cuts at every node,
+:mod:`~cellsuppress.solvers.scip_bc`), or a solver reached through PuLP (``cbc``, ``glpk``,
+``gurobi``, ``cplex``, ...). The attacker LPs (separation, the heuristic, the audit) always run
+on HiGHS, whatever the master's solver.
 """
 from .base import LinearProgram, Model, Solution, SolverError
 from .highs import HighsModel
@@ -13,7 +15,7 @@ _HIGHS_NAMES = ("highs", "highspy")
 
 
 def check_solver(name: str) -> str:
-    """The backend's name for solver ``name`` (``highs``, or the PuLP class that runs it).
+    """The backend's name for solver ``name`` (``highs``, ``scip``, or the PuLP class that runs it).
 
     Raises :class:`SolverError` for a solver that is unknown or not installed here; the
     message lists the names that would work.
@@ -22,6 +24,11 @@ def check_solver(name: str) -> str:
         raise SolverError(f"solver must be a name such as 'highs' or 'cbc', got {name!r}")
     if name in _HIGHS_NAMES:
         return "highs"
+    if name == "scip":
+        from .scip_bc import require
+
+        require()
+        return "scip"
     from .pulp_backend import resolve_solver
 
     return resolve_solver(name)

@@ -55,6 +55,26 @@ class Solution:
         return self.x is not None
 
 
+class LazyRows(ABC):
+    """Rows ``A x >= lo`` a branch-and-cut learns as it goes (lazy constraints): the caller's
+    separation, called by the solver at its points. At an integer point no row means the point
+    is feasible; at a fractional point, rows violated there (none proves nothing).
+
+    ``two_sided`` marks the columns on which a row may have a negative coefficient; on the
+    others every row's coefficient is nonnegative, so raising such a column never violates one
+    (the solver's rounding locks)."""
+
+    two_sided: np.ndarray
+
+    @abstractmethod
+    def rows(self, x: np.ndarray, integral: bool) -> tuple[sp.csr_matrix, np.ndarray]:
+        """The rows ``A x >= lo`` violated at ``x`` (``integral``: an integer point)."""
+
+    @abstractmethod
+    def stop(self) -> bool:
+        """Whether the solve should end now (its deadline has passed)."""
+
+
 def row_bounds(m: int, lo, hi) -> tuple[np.ndarray, np.ndarray]:
     """``lo`` and ``hi`` as arrays of ``m`` bounds (a scalar applies to every row); a row whose
     lower bound is above its upper one is an error, not an infeasible model."""

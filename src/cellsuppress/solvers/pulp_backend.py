@@ -33,7 +33,6 @@ SOLVERS: dict[str, tuple[str, ...]] = {
     "cplex": ("CPLEX_PY", "CPLEX_CMD"),
     "gurobi": ("GUROBI", "GUROBI_CMD"),
     "xpress": ("XPRESS_PY", "XPRESS"),
-    "scip": ("SCIP_PY", "SCIP_CMD"),
     "highs-pulp": ("HiGHS",),
     "highs_cmd": ("HiGHS_CMD",),
 }
@@ -79,7 +78,7 @@ def resolve_solver(name: str) -> str:
             cands = tuple(dict.fromkeys(c for c in pulp.listSolvers() if c.lower() == low))
         if not cands:
             raise SolverError(
-                f"unknown solver {name!r}; choose 'highs' or one of {', '.join(SOLVERS)} "
+                f"unknown solver {name!r}; choose 'highs', 'scip' or one of {', '.join(SOLVERS)} "
                 f"(available here: {', '.join(['highs'] + _our_names(avail))}; PuLP names: {', '.join(avail) or 'none'})")
     for c in cands:
         if c in avail:

@@ -60,23 +60,8 @@ class CutPool:
         self.seen.update(keys)
         if not fresh:
             return back
-        viols = [viols[i] for i in fresh]
-        A = cut_matrix([coef[i] for i in fresh], self.p.n)
-        rhs = np.array([v.level for v in viols], dtype=float)
-        if self.n_side:
-            A = sp.hstack([A, sp.csr_matrix((A.shape[0], self.n_side))], format="csr")
-            side = np.array([v.kind in ("up", "dn") for v in viols])  # rule cuts have no side
-            if side.any():
-                ks = np.array([v.cell for v in viols])[side]
-                dirs = np.array([1 if v.kind == "up" else -1 for v in viols])[side]
-                As, rs = side_rows(A[side], rhs[side], self.p, (ks, dirs))
-                A = sp.vstack([As, A[~side]], format="csr")
-                rhs = np.concatenate([rs, rhs[~side]])
-                keys = [keys[fresh[i]] for i in np.flatnonzero(side)] + [keys[fresh[i]] for i in np.flatnonzero(~side)]
-            else:
-                keys = [keys[i] for i in fresh]
-        else:
-            keys = [keys[i] for i in fresh]
+        A, rhs, order = cut_rows(self.p, [viols[i] for i in fresh], [coef[i] for i in fresh], self.n_side)
+        keys = [keys[fresh[i]] for i in order]
         self.model.add_rows(A, rhs, np.full(rhs.size, np.inf))
         self.live.append(A, rhs, np.array(keys, dtype=np.int64))
         self.rows.append((A, rhs))
@@ -117,6 +102,29 @@ class CutPool:
         A = sp.vstack([lp.A] + [a for a, _ in self.rows], format="csr")
         lo = np.concatenate([lp.row_lo] + [r for _, r in self.rows])
         return dataclasses.replace(lp, A=A, row_lo=lo, row_hi=np.full(lo.size, np.inf))
+
+
+def cut_rows(p: Problem, viols: list[Violation], coefs: list[CutRow] | None = None,
+             n_side: int = 0) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+    """The rows ``A x >= rhs`` of the cuts of ``viols`` (their coefficients, or ``coefs``) over
+    the master's columns: the cells, then under an either-side preset the side of each
+    sensitive cell, each side's cut conditional on it (:func:`side_rows`). ``order`` says which
+    violation each row comes from (the side cuts come first)."""
+    coefs = [v.coef for v in viols] if coefs is None else coefs
+    A = cut_matrix(coefs, p.n)
+    rhs = np.array([v.level for v in viols], dtype=float)
+    order = np.arange(len(viols))
+    if n_side:
+        A = sp.hstack([A, sp.csr_matrix((A.shape[0], n_side))], format="csr")
+        side = np.array([v.kind in ("up", "dn") for v in viols])  # rule cuts have no side
+        if side.any():
+            ks = np.array([v.cell for v in viols])[side]
+            dirs = np.array([1 if v.kind == "up" else -1 for v in viols])[side]
+            As, rs = side_rows(A[side], rhs[side], p, (ks, dirs))
+            A = sp.vstack([As, A[~side]], format="csr")
+            rhs = np.concatenate([rs, rhs[~side]])
+            order = np.concatenate([np.flatnonzero(side), np.flatnonzero(~side)])
+    return A, rhs, order
 
 
 class _Cuts:
@@ -176,8 +184,11 @@ class Master:
         self.n = p.n
         self.n_side = int(p.sensitive.sum()) if p.either_side else 0
         self.lp = master_program(p)
-        self.solver = solver
-        self.model = make_model(self.lp, solver)
+        # solver="scip": SCIP's branch-and-cut solves the master after the root
+        # (:mod:`~cellsuppress.suppress.branch_cut`); the root, the subtables and the rest on HiGHS
+        self.branch_and_cut = solver == "scip"
+        self.solver = "highs" if self.branch_and_cut else solver
+        self.model = make_model(self.lp, self.solver)
         self.stats = {"cut_rounds": 0, "cuts": 0, "lps": 0, "mip_solves": 0, "polish_solves": 0,
                       "background_solves": 0}
         self.cuts = CutPool(p, self.lp, self.model, self.n_side, self.stats)

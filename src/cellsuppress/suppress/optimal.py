@@ -20,7 +20,9 @@ branching inside the master around the best pattern
 (:mod:`~cellsuppress.suppress.local_branching`), which finds cheaper patterns faster than more
 rounds do, while a copy of the master is solved for the bound on the second core. The tree
 search is the solver's own on the master: a branch-and-cut in Python over the same master lifts
-the bound more slowly.
+the bound more slowly. With ``solver="scip"`` SCIP's branch-and-cut takes the place of the MILP
+rounds after the root (:mod:`~cellsuppress.suppress.branch_cut`): its tree separates the
+capacity cuts at every node.
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ import numpy as np
 from ..clock import Deadline
 from ..errors import InfeasibleError
 from . import schedule
+from .branch_cut import branch_and_cut
 from .heuristic import heuristic
 from .local_branching import local_branching
 from .master import TOL, Master, MasterLost
@@ -91,9 +94,14 @@ def optimal(p: Problem, say, deadline: Deadline, mip_gap: float, solver: str, ma
         # after the root, which would prune them (slack at its fractional points); with them the
         # master's solutions are near the optimum, and their repairs beat the LP-guided heuristic
         guide = not hierarchy_cuts(m)
-        done = m.closed() or RowGeneration(
-            m, export_model,
-            guide_after=(schedule.GUIDED_PER_HEURISTIC * took + schedule.GUIDED_EXTRA) if guide else 0.0).run()
+        if m.closed():
+            done = True
+        elif m.branch_and_cut:
+            done = branch_and_cut(m)
+        else:
+            done = RowGeneration(
+                m, export_model,
+                guide_after=(schedule.GUIDED_PER_HEURISTIC * took + schedule.GUIDED_EXTRA) if guide else 0.0).run()
     except MasterLost as e:  # warned of where the solve was left: the incumbent is the result
         lost = True
         say(str(e), force=True)

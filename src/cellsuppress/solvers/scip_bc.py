@@ -1,0 +1,228 @@
+"""SCIP's branch-and-cut with lazy rows (PySCIPOpt, the optional extra ``scip``): the only
+module that calls pyscipopt.
+
+:func:`branch_and_cut` solves a binary :class:`~cellsuppress.solvers.base.LinearProgram` whose
+rows are only part of the problem: a constraint handler asks a
+:class:`~cellsuppress.solvers.base.LazyRows` for the rest at SCIP's points. At every LP point of
+every node (fractional or not) the rows violated there become cuts, kept in SCIP's global cut
+pool; an integer point (an LP solution, or a solution of SCIP's heuristics) is feasible only if
+the separation finds no row there. HiGHS has no such callback: its MILP never sees the rows it
+has not been given, and row generation re-solves it from the root.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from .base import LazyRows, LinearProgram, SolverError
+
+try:
+    import pyscipopt
+except ImportError:  # the optional extra
+    pyscipopt = None
+
+INSTALL = "pip install 'cellsuppress[scip]'"
+
+
+def require() -> None:
+    """Raise :class:`SolverError` when PySCIPOpt is not installed."""
+    if pyscipopt is None:
+        raise SolverError(f"solver 'scip' needs PySCIPOpt, which is not installed here: {INSTALL}")
+
+
+@dataclass
+class BranchCutResult:
+    """``status``: ``optimal`` (within the gaps), ``time_limit``, ``interrupted`` (Ctrl-C),
+    ``infeasible``; ``bound`` the proven dual bound; ``x`` the best solution that passed the
+    lazy rows (None: none found), ``nodes`` the tree's size."""
+
+    status: str
+    bound: float
+    x: np.ndarray | None
+    nodes: int
+    seconds: float
+
+
+_STATUS = {"optimal": "optimal", "gaplimit": "optimal", "timelimit": "time_limit", "userinterrupt": "interrupted",
+           "infeasible": "infeasible"}
+
+
+def branch_and_cut(lp: LinearProgram, lazy: LazyRows, time_limit: float | None = None, mip_gap: float = 0.0,
+                   mip_abs_gap: float | None = None, start: np.ndarray | None = None) -> BranchCutResult:
+    """Minimise ``lp`` (binary columns, rows ``A x >= row_lo``) with the rows of ``lazy`` on
+    top, from the solution ``start`` (known to meet every row) if given. An error raised in
+    the separation ends the solve and is raised here."""
+    require()
+    if lp.maximize or np.isfinite(lp.row_hi).any():
+        raise SolverError("branch_and_cut takes a minimisation with rows A x >= lo only")
+    model = pyscipopt.Model()
+    model.hideOutput()
+    n = lp.c.size
+    xs = [model.addVar(name=f"x{j}", vtype="B" if lp.integer[j] else "C", lb=float(lp.col_lo[j]),
+                       ub=float(lp.col_hi[j]), obj=float(lp.c[j])) for j in range(n)]
+    A = sp.csr_matrix(lp.A)
+    for r in range(A.shape[0]):
+        cols, vals = A.indices[A.indptr[r]:A.indptr[r + 1]], A.data[A.indptr[r]:A.indptr[r + 1]]
+        if cols.size:
+            model.addCons(pyscipopt.quicksum(float(a) * xs[j] for j, a in zip(cols, vals)) >= float(lp.row_lo[r]))
+    handler = _handler_class()(lazy, xs)
+    # below the integrality handler in enforcement and check (lazy constraints: integer points
+    # only), called without constraints of its own
+    model.includeConshdlr(handler, "lazyrows", "rows of the caller's separation", sepapriority=1,
+                          enfopriority=-1, chckpriority=-1, sepafreq=1, propfreq=-1, eagerfreq=-1,
+                          maxprerounds=0, needscons=False)
+    # SCIP sees only the rows it has: its symmetries of those are not the problem's, and a
+    # restart would presolve again without the lazy rows
+    model.setIntParam("misc/usesymmetry", 0)
+    model.setIntParam("presolving/maxrestarts", 0)
+    # each solution of SCIP's heuristics costs a whole separation to check (a few of them
+    # nearly always fail): without them the tree gets the time, and the start is the incumbent
+    model.setHeuristics(pyscipopt.SCIP_PARAMSETTING.OFF)
+    model.setRealParam("limits/gap", float(mip_gap))
+    if mip_abs_gap is not None:
+        model.setRealParam("limits/absgap", float(mip_abs_gap))
+    if time_limit is not None:
+        model.setRealParam("limits/time", max(0.01, float(time_limit)))
+    if start is not None:
+        sol = model.createSol()
+        for j in np.flatnonzero(np.asarray(start) != 0):
+            model.setSolVal(sol, xs[j], float(start[j]))
+        model.addSol(sol)
+    t0 = time.perf_counter()
+    model.optimize()
+    seconds = time.perf_counter() - t0
+    status = _STATUS.get(model.getStatus(), "time_limit")
+    if isinstance(handler.error, KeyboardInterrupt):  # Ctrl-C in a separation: as in SCIP's own loop
+        status = "interrupted"
+    elif handler.error is not None:
+        raise handler.error
+    best = None
+    if model.getNSols():
+        sol = model.getBestSol()
+        best = np.array([model.getSolVal(sol, v) for v in xs])
+    return BranchCutResult(status=status, bound=float(model.getDualbound()), x=best, nodes=int(model.getNNodes()),
+                           seconds=seconds)
+
+
+def _handler_class():
+    """The constraint handler class (its base class exists only with pyscipopt)."""
+    R = pyscipopt.SCIP_RESULT
+
+    class LazyRowsHandler(pyscipopt.Conshdlr):
+        """The lazy rows as a constraint of SCIP's: checked and enforced at integer points,
+        separated at every LP point. A separation's verdict on an integer point is kept (SCIP
+        checks and enforces the same point more than once); rows found while checking a
+        solution (where none can be added) join the cut pool at the next separation."""
+
+        def __init__(self, lazy: LazyRows, xs):
+            self.lazy, self.xs = lazy, xs
+            self.tx = None
+            self.verdicts: dict[bytes, tuple] = {}
+            self.pending: list[tuple] = []
+            self.error: BaseException | None = None
+
+        def _point(self, sol) -> np.ndarray:
+            return np.array([self.model.getSolVal(sol, v) for v in self.xs])
+
+        def _integral(self, x: np.ndarray) -> tuple:
+            key = np.packbits(np.round(x) > 0.5).tobytes()
+            if key not in self.verdicts:
+                self.verdicts[key] = self.lazy.rows(np.round(x), integral=True)
+            return self.verdicts[key]
+
+        def _cuts(self, rows: tuple, force: bool) -> bool:
+            """Add the rows as cuts (and to the global pool); True when one cuts off the node."""
+            mdl = self.model
+            if self.tx is None:
+                self.tx = [mdl.getTransformedVar(v) for v in self.xs]
+            A, lo = rows
+            cutoff = False
+            for r in range(A.shape[0]):
+                row = mdl.createEmptyRowUnspec(name="lazy", lhs=float(lo[r]), rhs=None, local=False, removable=True)
+                mdl.cacheRowExtensions(row)
+                for j, a in zip(A.indices[A.indptr[r]:A.indptr[r + 1]].tolist(), A.data[A.indptr[r]:A.indptr[r + 1]].tolist()):
+                    mdl.addVarToRow(row, self.tx[j], a)
+                mdl.flushRowExtensions(row)
+                mdl.addPoolCut(row)
+                cutoff |= bool(mdl.addCut(row, forcecut=force))
+                mdl.releaseRow(row)
+            return cutoff
+
+        def _guard(self, fn, failed):
+            """Run a callback; an error ends the solve (raised by branch_and_cut), and so does the
+            caller's deadline."""
+            if self.error is not None:
+                return {"result": failed}
+            try:
+                out = fn()
+            except BaseException as e:  # noqa: BLE001 - re-raised once SCIP has stopped
+                self.error = e
+                self.model.interruptSolve()
+                return {"result": failed}
+            if self.lazy.stop():
+                self.model.interruptSolve()
+            return out
+
+        def conscheck(self, constraints, solution, checkintegrality, checklprows, printreason, completely):
+            def check():
+                x = self._point(solution)
+                if np.any(np.abs(x - np.round(x)) > 1e-6):
+                    return {"result": R.INFEASIBLE}
+                rows = self._integral(x)
+                if rows[1].size:
+                    self.pending.append(rows)
+                    return {"result": R.INFEASIBLE}
+                return {"result": R.FEASIBLE}
+            return self._guard(check, R.INFEASIBLE)
+
+        def consenfolp(self, constraints, nusefulconss, solinfeasible):
+            def enforce():
+                rows = self._integral(self._point(None))
+                if not rows[1].size:
+                    return {"result": R.FEASIBLE}
+                return {"result": R.CUTOFF if self._cuts(rows, force=True) else R.SEPARATED}
+            return self._guard(enforce, R.CUTOFF)
+
+        def consenfops(self, constraints, nusefulconss, solinfeasible, objinfeasible):
+            def enforce():
+                A, lo = self._integral(self._point(None))
+                if not lo.size:
+                    return {"result": R.FEASIBLE}
+                for r in range(A.shape[0]):  # no LP here: the rows become constraints
+                    cols, vals = A.indices[A.indptr[r]:A.indptr[r + 1]], A.data[A.indptr[r]:A.indptr[r + 1]]
+                    self.model.addCons(pyscipopt.quicksum(float(a) * self.xs[j] for j, a in zip(cols, vals))
+                                       >= float(lo[r]), removable=True)
+                return {"result": R.CONSADDED}
+            return self._guard(enforce, R.CUTOFF)
+
+        def conssepalp(self, constraints, nusefulconss):
+            def separate():
+                found = cutoff = False
+                while self.pending:
+                    cutoff |= self._cuts(self.pending.pop(), force=False)
+                    found = True
+                x = self._point(None)
+                if np.all(np.abs(x - np.round(x)) <= 1e-6):
+                    rows = self._integral(x)
+                else:
+                    rows = self.lazy.rows(x, integral=False)
+                if rows[1].size:
+                    cutoff |= self._cuts(rows, force=False)
+                    found = True
+                if cutoff:
+                    return {"result": R.CUTOFF}
+                return {"result": R.SEPARATED if found else R.DIDNOTFIND}
+            return self._guard(separate, R.DIDNOTRUN)
+
+        def conslock(self, constraint, locktype, nlockspos, nlocksneg):
+            # rows A x >= lo: lowering a column with a positive coefficient may violate one,
+            # raising it only where a row may hold it negatively (two-sided)
+            both = nlockspos + nlocksneg
+            for j, v in enumerate(self.xs):
+                down, up = (both, both) if self.lazy.two_sided[j] else (nlockspos, nlocksneg)
+                self.model.addVarLocksType(self.model.getTransformedVar(v), locktype, down, up)
+
+    return LazyRowsHandler

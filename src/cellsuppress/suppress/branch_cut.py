@@ -1,0 +1,67 @@
+"""The master solved by a branch-and-cut that separates the capacity cuts at every node
+(``solver="scip"``; docs/design.md, section 3).
+
+Row generation on HiGHS re-solves the master MILP with the cuts its last integer solution
+gave: its tree never sees a capacity cut at a fractional node below the root. Here the master
+with every cut so far goes to a solver with lazy rows (SCIP,
+:mod:`~cellsuppress.solvers.scip_bc`), whose callback is :class:`CapacityRows`: the master's
+own separation (:meth:`~cellsuppress.suppress.master.Master.separate`) at each point the tree
+meets. The search ends at the deadline with SCIP's bound and its best pattern, or with a proof.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..solvers import Solution
+from ..solvers.base import LazyRows
+from . import schedule
+from .master import Master, cut_rows
+
+
+class CapacityRows(LazyRows):
+    """The master's separation as lazy rows over its columns (the cells, then the sides of an
+    either-side preset): the capacity cuts (with the Pareto and slice cuts of a failing integer
+    point, the bridgeless rows at fractional ones), and the rule cuts under a preset with the
+    rule on equation sums. Past the master's deadline a check stops at its first violation, and
+    the solve is asked to stop."""
+
+    def __init__(self, m: Master):
+        self.m = m
+        # a side is held negatively by its upward cuts, a hidden cell by a rule cut (un-hide one)
+        self.two_sided = np.zeros(m.n + m.n_side, dtype=bool)
+        self.two_sided[m.n:] = True
+        if m.p.equation_sum_rule:
+            self.two_sided[:] = True
+
+    def rows(self, x: np.ndarray, integral: bool) -> tuple[sp.csr_matrix, np.ndarray]:
+        viols = self.m.separate(x, integral=integral)
+        A, rhs, _ = cut_rows(self.m.p, viols, n_side=self.m.n_side)
+        return A, rhs
+
+    def stop(self) -> bool:
+        return self.m.deadline.expired()
+
+
+def branch_and_cut(m: Master) -> bool:
+    """Solve the master (every cut of the pool as its rows) by SCIP's branch-and-cut, from the
+    incumbent, until optimality or ``schedule.BRANCH_AND_CUT_END`` of the time is left; its
+    bound lifts the master's and its best pattern (which passed the attacker LPs) is offered.
+    Returns whether the incumbent is proven optimal. Ctrl-C ends the solve and goes on as
+    KeyboardInterrupt once its bound and pattern are taken."""
+    from ..solvers.scip_bc import branch_and_cut as solve
+
+    # under an either-side preset the incumbent's sides are not known: SCIP starts without it
+    start = m.incumbent.x if m.incumbent.x is not None and not m.n_side else None
+    res = solve(m.cuts.snapshot(), CapacityRows(m),
+                time_limit=m.deadline.share(1.0 - schedule.BRANCH_AND_CUT_END).limit(),
+                mip_gap=m.mip_gap, mip_abs_gap=m.abs_gap, start=start)
+    m.stats["mip_solves"] += 1
+    m.stats["bc_nodes"] = m.stats.get("bc_nodes", 0) + res.nodes
+    m.take_bound(Solution(status=res.status, bound=res.bound))
+    m.say(f"branch-and-cut: {res.status}, {res.nodes} node(s), bound {m.lower:.6g}", force=True)
+    if res.x is not None:
+        m.offer(np.round(res.x[:m.n]), clean=res.status == "optimal" and m.mip_gap == 0)
+    if res.status == "interrupted":
+        raise KeyboardInterrupt
+    return res.status == "optimal" or m.closed()
