@@ -196,6 +196,39 @@ def test_make_executor_checks_its_arguments():
         make_executor(client=object())
 
 
+def highs_threads(_):
+    """The threads option of a HiGHS model made here (0: HiGHS's own choice)."""
+    import scipy.sparse as sp
+
+    from cellsuppress.solvers import LinearProgram, make_model
+
+    lp = LinearProgram(c=[1.0], A=sp.csr_matrix((0, 1)), row_lo=[], row_hi=[], col_lo=[0], col_hi=[1])
+    return make_model(lp).h.getOptionValue("threads")[1]
+
+
+@pytest.mark.slow
+def test_worker_init_runs_in_each_worker_and_leaves_this_process_alone():
+    from cellsuppress.solvers import one_thread
+
+    with make_executor(workers=2, worker_init=one_thread) as ex:
+        assert {o.get() for o in ex.map(highs_threads, range(4))} == {1}
+    with make_executor(workers=2) as ex:
+        assert {o.get() for o in ex.map(highs_threads, range(2))} == {0}
+    # one worker runs in this process, which may have solved with HiGHS's threads already
+    assert make_executor(workers=1, worker_init=one_thread).map(highs_threads, [0])[0].get() == 0
+    assert highs_threads(0) == 0
+    with pytest.raises(TypeError, match="cannot be sent to worker processes"):
+        make_executor(workers=2, worker_init=lambda: None)
+
+
+def test_set_threads_checks_its_argument():
+    from cellsuppress.solvers import SolverError, set_threads
+
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(SolverError, match="threads must be a whole number"):
+            set_threads(bad)
+
+
 # -- protect_many -----------------------------------------------------------------------------
 
 def test_protect_many_in_this_process_matches_protect(tables, expected):

@@ -229,10 +229,14 @@ def _start_method() -> str:
 
 class ProcessExecutor(Executor):
     """A pool of ``workers`` local processes, started at the first :meth:`map` and kept for the
-    next ones (the workers import the package once) until :meth:`close`."""
+    next ones (the workers import the package once) until :meth:`close`. ``worker_init()``, if
+    given, runs in each worker as it starts (e.g. :func:`cellsuppress.solvers.one_thread`)."""
 
-    def __init__(self, workers: int):
+    def __init__(self, workers: int, worker_init: Callable | None = None):
         self.slots = _check_workers(workers)
+        if worker_init is not None:
+            _check_pickles(worker_init)
+        self.worker_init = worker_init
         self._pool: ProcessPoolExecutor | None = None
 
     @property
@@ -260,10 +264,9 @@ class ProcessExecutor(Executor):
             return _interrupted(out, progress)
         return out
 
-    @staticmethod
-    def _new_pool(workers: int) -> ProcessPoolExecutor:
+    def _new_pool(self, workers: int) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(_start_method()),
-                                   initializer=_ignore_ctrl_c)
+                                   initializer=_start_worker, initargs=(self.worker_init,))
 
     def _round(self, fn, items, todo, out, progress) -> list[int]:
         """Run the items ``todo`` on the pool. When a worker dies the pool breaks and every
@@ -330,8 +333,10 @@ class ProcessExecutor(Executor):
             pool.shutdown(wait=True)
 
 
-def _ignore_ctrl_c() -> None:
+def _start_worker(worker_init: Callable | None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if worker_init is not None:
+        worker_init()
 
 
 def _stop(pool: ProcessPoolExecutor | None) -> None:
@@ -416,12 +421,13 @@ def _check_workers(workers) -> int:
     return int(workers)
 
 
-def make_executor(workers: int | None = None, client=None) -> Executor:
+def make_executor(workers: int | None = None, client=None, worker_init: Callable | None = None) -> Executor:
     """The executor for ``workers`` local processes, or for a Dask ``client``.
 
     ``client`` (a ``dask.distributed.Client``) runs the calls on its cluster; ``workers`` is then
     left out. Otherwise ``workers=1`` runs them in this process and ``workers=None`` uses one
-    process per available core.
+    process per available core. ``worker_init()`` runs in each local worker process as it
+    starts (not in this process, nor on a Dask cluster's workers, which serve other work too).
 
     >>> make_executor(workers=1).description
     'in this process'
@@ -433,4 +439,4 @@ def make_executor(workers: int | None = None, client=None) -> Executor:
             raise RuleError("give workers (local processes) or client (a Dask cluster), not both")
         return DaskExecutor(client)
     n = available_cores() if workers is None else _check_workers(workers)
-    return SerialExecutor() if n == 1 else ProcessExecutor(n)
+    return SerialExecutor() if n == 1 else ProcessExecutor(n, worker_init)

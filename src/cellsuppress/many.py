@@ -22,6 +22,7 @@ from .executor import INTERRUPTED, Executor, Outcome, make_executor
 from .progress import Progress
 from .protect import protect
 from .result import Result
+from .solvers import one_thread
 
 __all__ = ["protect_many", "audit_many", "run_many", "protect_one", "protect_summary", "audit_summary",
            "PROTECT_COLUMNS", "AUDIT_COLUMNS"]
@@ -66,7 +67,7 @@ def protect_many(tables, *, workers: int | None = None, client=None, progress: b
     """
     options = _options(options, protect)
     names, items = _named(tables)
-    with make_executor(workers, client) as executor:
+    with make_executor(workers, client, worker_init=one_thread) as executor:
         outcomes = run_many(partial(protect_one, options), items, names, executor, "protect", progress)
     for item, o in zip(items, outcomes):
         if o.ok and isinstance(o.value, Result) and o.value.table is None:
@@ -96,7 +97,7 @@ def audit_many(tables, hidden=None, *, workers: int | None = None, client=None, 
     options = _options(options, audit)
     names, items = _named(tables)
     patterns = _patterns(hidden, names)
-    with make_executor(workers, client) as executor:
+    with make_executor(workers, client, worker_init=one_thread) as executor:
         outcomes = run_many(partial(_audit_one, options), list(zip(items, patterns)), names, executor, "audit",
                             progress)
     frame = audit_summary(names, outcomes, [_cells(t) for t in items])

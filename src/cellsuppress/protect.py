@@ -17,6 +17,7 @@ from .params import METHODS, check_protect_params
 from .progress import Progress
 from .result import Result, status_frame, statuses
 from .rules import requirement
+from .solvers import one_thread
 from .suppress.cleanup import minimal
 from .suppress.heuristic import heuristic
 from .suppress import schedule
@@ -329,7 +330,7 @@ class _Workers:
         if len(tasks) < 2 or self.slots == 1:
             return [fn(t) for t in tasks]
         if self.executor is None:
-            self.executor = make_executor(self.workers)
+            self.executor = make_executor(self.workers, worker_init=one_thread)
         return [o.get() for o in self.executor.map(fn, tasks)]
 
 

@@ -98,9 +98,10 @@ def _many_inputs(inputs: list[str]) -> list[str]:
 
 def _many_executor(args):
     from ..executor import make_executor
+    from ..solvers import one_thread
 
     if args.scheduler is None:
-        return make_executor(workers=args.workers)
+        return make_executor(workers=args.workers, worker_init=one_thread)
     if args.workers is not None:
         raise UsageError("give --workers (local processes) or --scheduler (a Dask cluster), not both")
     try:

@@ -9,7 +9,7 @@ PySCIPOpt, the optional extra ``scip``: it separates the capacity cuts at every 
 on HiGHS, whatever the master's solver.
 """
 from .base import LinearProgram, Model, Solution, SolverError
-from .highs import HighsModel
+from .highs import HighsModel, set_threads
 
 _HIGHS_NAMES = ("highs", "highspy")
 
@@ -43,4 +43,15 @@ def make_model(lp: LinearProgram, solver: str = "highs", **kw) -> Model:
     return PulpModel(lp, solver=solver, **kw)
 
 
-__all__ = ["LinearProgram", "Model", "Solution", "SolverError", "HighsModel", "check_solver", "make_model"]
+def one_thread() -> None:
+    """Solve on one thread in this process from now on: the start of a worker process of a pool
+    whose workers are the parallelism (many tables, the subtables of a level). HiGHS on two
+    cores adds a thread of its own to each MILP, which on small models gains nothing and keeps
+    the other core busy; two workers would each take a core from the other. The solves and
+    their answers are the same on one thread, only the time differs. (PuLP's solvers run on
+    one thread unless asked for more.)"""
+    set_threads(1)
+
+
+__all__ = ["LinearProgram", "Model", "Solution", "SolverError", "HighsModel", "check_solver", "make_model",
+           "one_thread", "set_threads"]

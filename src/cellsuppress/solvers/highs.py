@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from numbers import Integral
 
 import numpy as np
 import scipy.sparse as sp
@@ -20,6 +21,19 @@ except ImportError:  # pragma: no cover - highspy is a core dependency
 _INF = 1e30
 _banner_lock = threading.Lock()
 _banner_shown = False
+_threads: int | None = None  # set_threads: every model of this process on that many threads
+
+
+def set_threads(threads: int | None) -> None:
+    """Run every HiGHS model made from now on in this process on ``threads`` threads (``None``:
+    HiGHS's own choice, which on two cores adds a second thread). HiGHS sizes one thread pool
+    per process at its first solve and refuses another size later, so this is for a process
+    that has not solved yet: a worker process, where the parallelism is the pool's (see
+    :func:`cellsuppress.solvers.one_thread`)."""
+    global _threads
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, Integral) or threads < 1):
+        raise SolverError(f"threads must be a whole number >= 1 or None, got {threads!r}")
+    _threads = None if threads is None else int(threads)
 
 
 def take_banner() -> None:
@@ -74,6 +88,7 @@ class HighsModel(Model):
         if highspy is None:
             raise SolverError("highspy is not installed: pip install highspy")
         h = _new_highs()
+        threads = threads or _threads
         if threads:
             h.setOptionValue("threads", int(threads))
         A = sp.csc_matrix(lp.A)
