@@ -47,9 +47,10 @@ def one_thread() -> None:
     """Solve on one thread in this process from now on: the start of a worker process of a pool
     whose workers are the parallelism (many tables, the subtables of a level). HiGHS on two
     cores adds a thread of its own to each MILP, which on small models gains nothing and keeps
-    the other core busy; two workers would each take a core from the other. The solves and
-    their answers are the same on one thread, only the time differs. (PuLP's solvers run on
-    one thread unless asked for more.)"""
+    the other core busy; two workers would each take a core from the other. HiGHS's MIP search
+    depends on its thread count, so a master MILP with several optima may return another one
+    (a proven optimum has the same cost). (PuLP's solvers run on one thread unless asked for
+    more.)"""
     set_threads(1)
 
 
