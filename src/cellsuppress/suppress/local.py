@@ -95,25 +95,41 @@ def grid_of(p: Problem) -> Grid | None:
 
 @dataclass
 class Boxes:
-    """The boxes chosen: per covered sensitive cell, its corners and their signs (the move up)."""
+    """The witnesses chosen: per covered sensitive cell, a move up (``[:, 0]``) and a move down
+    (``[:, 1]``, written as a move up of the cell: the attacker makes its negative), each the
+    corners of one box or of a fan of boxes, with their coefficients; one box serves both
+    directions when it can. A fan of ``m`` boxes shares only the cell, each box carrying ``1/m``
+    of the move, so its other corners need only ``1/m`` of the level. Unused slots repeat the
+    cell with coefficient 0."""
 
     cells: np.ndarray  # the sensitive cells covered
-    corners: np.ndarray  # (covered, 2^D') cell indices
-    signs: np.ndarray  # (covered, 2^D') +1/-1
-    uncovered: np.ndarray  # sensitive cells with a requirement and no feasible box
+    corners: np.ndarray  # (covered, 2, width) cell indices
+    signs: np.ndarray  # (covered, 2, width) the moves' coefficients, the cell's summing to 1
+    has: np.ndarray  # (covered, 2) which directions the witness holds (either side: maybe one)
+    uncovered: np.ndarray  # sensitive cells with a requirement and no feasible witness
 
     def moves(self, n: int) -> sp.csr_matrix:
-        """The boxes' moves, one per row over ``n`` cells (the signs of the move up)."""
-        k = self.corners
-        return sp.csr_matrix((self.signs.ravel(), (np.repeat(np.arange(k.shape[0]), k.shape[1]), k.ravel())),
-                             shape=(k.shape[0], n))
+        """The witnesses' moves, one per row over ``n`` cells (a witness of one box for both
+        directions: one row)."""
+        same = (self.corners[:, 0] == self.corners[:, 1]).all(axis=1) & (self.signs[:, 0] == self.signs[:, 1]).all(axis=1)
+        use = self.has & np.stack([np.ones(same.size, dtype=bool), ~same], axis=1)
+        k, c = self.corners[use], self.signs[use]
+        M = sp.csr_matrix((c.ravel(), (np.repeat(np.arange(k.shape[0]), k.shape[1]), k.ravel())),
+                          shape=(k.shape[0], n))
+        M.eliminate_zeros()
+        return M
 
     def witnesses(self, p: Problem) -> dict:
         """``cell -> {kind: corners}``, as :meth:`Separator.violations` fills them."""
         out = {}
-        for k, c in zip(self.cells.tolist(), self.corners):
-            kinds = [kd for kd, lv in (("up", p.up[k]), ("dn", p.dn[k]), ("spl", p.spl[k])) if lv > 0]
-            out[k] = {kd: c for kd in kinds}
+        for k, c, h in zip(self.cells.tolist(), self.corners, self.has.tolist()):
+            both = np.unique(c)
+            held = {}
+            for kd, lv, w in (("up", p.up[k], c[0] if h[0] else None), ("dn", p.dn[k], c[1] if h[1] else None),
+                              ("spl", p.spl[k], both)):
+                if lv > 0 and w is not None:
+                    held[kd] = np.unique(w)
+            out[k] = held
         return out
 
 
@@ -127,64 +143,82 @@ CERTIFY_BOXES = 64
 # the share of the cells still open that take their box in one round: smaller shares let later
 # boxes reuse a little more of the earlier ones, at many more rounds of scoring
 ROUND_SHARE = 0.25
+# at most this many boxes in a fan: where the cells next to a sensitive one are small (many
+# cells sensitive) no single box may carry its level, where two or three boxes sharing only the
+# cell do, each a share of it
+MAX_FAN = 3
+# a witness dearer than this many times the median of the first round's paid ones is not taken:
+# such a cell is left to the LPs (most are protected by longer cycles through the cells the others
+# hid, and the rest get the cheapest attacker move over the whole problem, which a witness of
+# totals costs many times over)
+DEFER = 4.0
 
 
-def boxes(p: Problem, g: Grid, x: np.ndarray, avoid: np.ndarray | None = None) -> tuple[np.ndarray, Boxes]:
-    """``x`` with the cheapest box of every sensitive cell hidden (cells whose requirements a
-    hidden box already meets take no more), and the boxes. No box hides a cell of ``avoid``
-    (a mask): a cell that needs one is left uncovered."""
+def boxes(p: Problem, g: Grid, x: np.ndarray, avoid: np.ndarray | None = None,
+          defer: float | None = None) -> tuple[np.ndarray, Boxes]:
+    """``x`` with the cheapest witness (a box, or a fan of boxes per direction) of every
+    sensitive cell hidden (cells whose requirements hidden cells already meet take no more),
+    and the witnesses. No box hides a cell of ``avoid`` (a mask): a cell that needs one is
+    left uncovered, and so is one whose witness costs more than ``defer`` times the median of
+    the first round's paid ones (None: :data:`DEFER`; inf: every cell with a witness takes it)."""
+    defer = DEFER if defer is None else defer
     x = (np.asarray(x) > 0.5).astype(float)
     avoid = np.zeros(p.n, dtype=bool) if avoid is None else np.asarray(avoid, dtype=bool)
     vary = np.flatnonzero(np.asarray(g.shape) > 1)
     want = np.flatnonzero(p.sensitive & ((p.up > 0) | (p.dn > 0) | (p.spl > 0)))
-    n_corner = 1 << vary.size
-    got_cells, got_corners, got_signs = [], [], []
+    width = _width(g, vary)
+    got = []
     if vary.size == 0:
-        return x, Boxes(np.zeros(0, np.int64), np.zeros((0, 1), np.int64), np.zeros((0, 1)), want)
+        return x, Boxes(np.zeros(0, np.int64), np.zeros((0, 2, 1), np.int64), np.zeros((0, 2, 1)),
+                        np.zeros((0, 2), dtype=bool), want)
     open_ = want
+    dear = None
     while open_.size:
-        cost, corners, signs = _best(p, g, vary, open_, x, avoid)
-        free = cost == 0.0  # a hidden box already serves them
-        take = np.isfinite(cost) & ~free
+        cost, corners, signs, has = _best(p, g, vary, open_, x, avoid)
+        free = cost == 0.0  # hidden cells already serve them
+        if dear is None:
+            paid = cost[np.isfinite(cost) & ~free]
+            dear = defer * float(np.median(paid)) if paid.size and np.isfinite(defer) else np.inf
+        take = np.isfinite(cost) & ~free & (cost <= dear)
         chosen = np.flatnonzero(free)
         if take.any():
             idx = np.flatnonzero(take)
             n_take = max(1, int(np.ceil(ROUND_SHARE * idx.size)))
             chosen = np.concatenate([chosen, idx[np.argsort(cost[idx], kind="stable")[:n_take]]])
         x[corners[chosen].ravel()] = 1.0
-        got_cells.append(open_[chosen])
-        got_corners.append(corners[chosen])
-        got_signs.append(signs[chosen])
+        got.append((open_[chosen], corners[chosen], signs[chosen], has[chosen]))
         left = np.ones(open_.size, dtype=bool)
         left[chosen] = False
         left &= np.isfinite(cost)
         if not take.any():
             break
         open_ = open_[left]
-    cells = np.concatenate(got_cells) if got_cells else np.zeros(0, np.int64)
+    cells = np.concatenate([c[0] for c in got]) if got else np.zeros(0, np.int64)
     covered = np.zeros(p.n, dtype=bool)
     covered[cells] = True
     return x, Boxes(cells=cells,
-                    corners=np.concatenate(got_corners) if got_corners else np.zeros((0, n_corner), np.int64),
-                    signs=np.concatenate(got_signs) if got_signs else np.zeros((0, n_corner)),
+                    corners=np.concatenate([c[1] for c in got]) if got else np.zeros((0, 2, width), np.int64),
+                    signs=np.concatenate([c[2] for c in got]) if got else np.zeros((0, 2, width)),
+                    has=np.concatenate([c[3] for c in got]) if got else np.zeros((0, 2), dtype=bool),
                     uncovered=want[~covered[want]])
 
 
 def certificates(p: Problem, g: Grid, x: np.ndarray, built: Boxes | None = None,
                  found: sp.csr_matrix | None = None) -> sp.csr_matrix:
     """Attacker moves of the pattern ``x``, one per row (a column per cell), for an audit to
-    verify (:func:`~cellsuppress.auditing.audit`'s ``moves``): the boxes ``built`` whose corners
-    ``x`` still hides; for the sensitive cells they leave (the clean-up published a corner) a box
-    of hidden corners that meets the requirement, when one is among the cheapest partners per
-    dimension (a few first, then as many as :func:`boxes` scores); for the cells still left, the
-    moves ``found`` by the clean-up that move them furthest up and down. A cell without any is
-    left to the audit's LPs."""
+    verify (:func:`~cellsuppress.auditing.audit`'s ``moves``): the witnesses ``built`` whose
+    corners ``x`` still hides; for the sensitive cells they leave (the clean-up published a
+    corner) a witness of hidden corners that meets the requirement, when one is among the
+    cheapest partners per dimension (a few first, then as many as :func:`boxes` scores); for
+    the cells still left, the moves ``found`` by the clean-up that move them furthest up and
+    down. A cell without any is left to the audit's LPs."""
     hidden = np.asarray(x) > 0.5
     want = hidden & p.sensitive & ((p.up > 0) | (p.dn > 0) | (p.spl > 0))
     kept = sp.csr_matrix((0, p.n))
     if built is not None and built.cells.size:
-        whole = hidden[built.corners].all(axis=1)
-        kept = Boxes(built.cells[whole], built.corners[whole], built.signs[whole], built.uncovered).moves(p.n)
+        whole = hidden[built.corners].reshape(built.cells.size, -1).all(axis=1)
+        kept = Boxes(built.cells[whole], built.corners[whole], built.signs[whole], built.has[whole],
+                     built.uncovered).moves(p.n)
         want[built.cells[whole]] = False
     vary = np.flatnonzero(np.asarray(g.shape) > 1)
     ks = np.flatnonzero(want)
@@ -192,9 +226,9 @@ def certificates(p: Problem, g: Grid, x: np.ndarray, built: Boxes | None = None,
     for max_boxes in (CERTIFY_BOXES, MAX_BOXES):  # the few cells the first search misses get a wider one
         if not ks.size or not vary.size:
             break
-        cost, corners, signs = _best(p, g, vary, ks, hidden.astype(float), ~hidden, max_boxes=max_boxes)
+        cost, corners, signs, has = _best(p, g, vary, ks, hidden.astype(float), ~hidden, max_boxes=max_boxes)
         ok = cost == 0.0
-        out.append(Boxes(ks[ok], corners[ok], signs[ok], ks[~ok]).moves(p.n))
+        out.append(Boxes(ks[ok], corners[ok], signs[ok], has[ok], ks[~ok]).moves(p.n))
         ks = ks[~ok]
     if ks.size and found is not None and found.shape[0]:
         out.append(_largest_moves(sp.csr_matrix(found), ks))
@@ -215,10 +249,31 @@ def _largest_moves(F: sp.csr_matrix, ks: np.ndarray) -> sp.csr_matrix:
     return F[np.unique(np.concatenate(rows))]
 
 
+def _fan_size(keep) -> int:
+    """The most boxes a fan over ``keep`` partners per dimension can hold (its boxes differ in
+    every partner)."""
+    return int(max(1, min(MAX_FAN, min(keep)))) if len(keep) else 1
+
+
+def _width(g: Grid, vary: np.ndarray, max_boxes: int = MAX_BOXES) -> int:
+    """The corner slots of one direction of a witness: a fan of boxes of ``2^D`` corners."""
+    return _fan_size(_kept(g, vary, max_boxes)) << vary.size
+
+
+def _kept(g: Grid, vary: np.ndarray, max_boxes: int) -> list:
+    """The partners kept per varying dimension: at most ``max_boxes`` boxes in all."""
+    shape = np.asarray(g.shape)
+    per_dim = max(1, int(np.floor(max_boxes ** (1.0 / max(vary.size, 1)) + 1e-9)))
+    return [int(min(shape[d] - 1, per_dim)) for d in vary]
+
+
 def _best(p: Problem, g: Grid, vary: np.ndarray, ks: np.ndarray, x: np.ndarray, avoid: np.ndarray,
           max_boxes: int = MAX_BOXES):
-    """The cheapest feasible box of each cell ``ks``: ``(cost, corners, signs)`` (cost inf: none),
-    among at most ``max_boxes`` per cell.
+    """The cheapest witness of each cell ``ks``: ``(cost, corners, signs, has)`` as
+    :class:`Boxes` holds them (cost inf: none), among the boxes over at most ``max_boxes``
+    partner choices per cell. A witness is one box that meets every level, or per direction a
+    fan of up to :data:`MAX_FAN` boxes that differ in every partner (so they share only the
+    cell, and each other corner carries its box's share of the level), whichever hides less.
 
     A corner that differs from the cell in the dimensions ``S`` depends only on the partners in
     ``S``, so each kind of corner is looked up once per combination of those partners (``prod
@@ -232,22 +287,27 @@ def _best(p: Problem, g: Grid, vary: np.ndarray, ks: np.ndarray, x: np.ndarray, 
     shape = np.asarray(g.shape)
     stride = np.array([int(np.prod(shape[d + 1:])) for d in range(shape.size)], dtype=np.int64)  # C order
     nv = vary.size
-    per_dim = max(1, int(np.floor(max_boxes ** (1.0 / nv) + 1e-9)))
-    keep = [int(min(shape[d] - 1, per_dim)) for d in vary]
+    keep = _kept(g, vary, max_boxes)
+    fan = _fan_size(keep)
     n_box = int(np.prod(keep))
     n_corner = 1 << nv
+    width = fan * n_corner
     batch = max(1, BATCH_ENTRIES // n_box)
     cost = np.full(ks.size, np.inf)
-    corners = np.full((ks.size, n_corner), -1, dtype=np.int64)
-    signs = np.ones((ks.size, n_corner))
+    corners = np.repeat(ks, 2 * width).reshape(ks.size, 2, width)
+    signs = np.zeros((ks.size, 2, width))
+    has = np.zeros((ks.size, 2), dtype=bool)
     # corner b differs from the cell in the varying dimensions whose bit is set in b
     kinds = [np.flatnonzero((b >> np.arange(nv)) & 1) for b in range(n_corner)]
+    # each box's partner index per dimension: boxes of a fan differ in all of them
+    part = np.unravel_index(np.arange(n_box), keep)
     for s in range(0, ks.size, batch):
         k = ks[s:s + batch]
         B = k.size
+        rows = np.arange(B)
         c = g.coords[k]  # (B, D)
         base = np.ravel_multi_index(tuple(c.T), g.shape)
-        need = [v[k].reshape((B,) + (1,) * nv) for v in (p.up, p.dn, p.spl)]
+        up, dn, spl = (v[k] for v in (p.up, p.dn, p.spl))
         step, step_sign = [], []  # per varying dimension: (B, m) flat offsets of the partners, signs
         for i, (d, m) in enumerate(zip(vary, keep)):
             own = c[:, d]
@@ -257,20 +317,23 @@ def _best(p: Problem, g: Grid, vary: np.ndarray, ks: np.ndarray, x: np.ndarray, 
             cell = g.cell[base[:, None] + (alt - own[:, None]) * stride[d]]
             gu = np.where(cell < 0, 0.0, np.where(sign > 0, up_cap[cell], dn_cap[cell]))
             gd = np.where(cell < 0, 0.0, np.where(sign > 0, dn_cap[cell], up_cap[cell]))
-            score = np.where(cell < 0, np.inf, price[cell]) + np.where(
-                _meets(p, *(v.reshape(B, 1) for v in need), gu, gd),
-                0.0, np.inf)
-            pick = np.argsort(score, axis=1, kind="stable")[:, :m]
+            # a partner whose edge cell cannot carry even a fan's share of a level is no use;
+            # among equal prices, one whose edge carries a whole box first
+            some = _meets(p, up[:, None] / fan, dn[:, None] / fan, 0.0 * spl[:, None], gu, gd)
+            whole = _meets(p, up[:, None], dn[:, None], spl[:, None], gu, gd)
+            score = np.where(cell < 0, np.inf, price[cell]) + np.where(some, 0.0, np.inf)
+            pick = np.lexsort((~whole, score), axis=1)[:, :m]
             at = [B] + [1] * nv
             at[1 + i] = m
             step.append(((np.take_along_axis(alt, pick, axis=1) - own[:, None]) * stride[d]).reshape(at))
             step_sign.append(np.take_along_axis(sign, pick, axis=1).reshape(at))
-        # every box over the kept partners: (B, m_1, ..., m_nv), one kind of corner at a time
+        # every box over the kept partners: (B, m_1, ..., m_nv), one kind of corner at a time;
+        # the gains over the corners other than the cell, which a fan's boxes share
         total = np.zeros((B, *keep))
         gain_up = np.full((B, *keep), np.inf)
         gain_dn = np.full((B, *keep), np.inf)
         missing = np.zeros((B, *keep), dtype=bool)
-        for S in kinds:
+        for S in kinds[1:]:
             flat = base.reshape((B,) + (1,) * nv)
             sign = np.ones((B,) + (1,) * nv)
             for i in S:
@@ -283,22 +346,82 @@ def _best(p: Problem, g: Grid, vary: np.ndarray, ks: np.ndarray, x: np.ndarray, 
             total = total + price[cell]
             gain_up = np.minimum(gain_up, np.where(sign > 0, up_cap[cell], dn_cap[cell]))
             gain_dn = np.minimum(gain_dn, np.where(sign > 0, dn_cap[cell], up_cap[cell]))
-        ok = ~missing & _meets(p, need[0], need[1], need[2], gain_up, gain_dn)
-        total = np.where(ok, total, np.inf).reshape(B, n_box)
-        best = np.argmin(total, axis=1)
-        rows = np.arange(B)
-        cost[s:s + B] = total[rows, best]
-        pick = np.unravel_index(best, keep)
-        for b, S in enumerate(kinds):
-            flat = base.copy()
-            sign = np.ones(B)
-            for i in S:
-                flat += step[i].reshape(B, -1)[rows, pick[i]]
-                sign *= step_sign[i].reshape(B, -1)[rows, pick[i]]
-            cell = g.cell[flat]
-            corners[s:s + B, b] = np.where(cell < 0, 0, cell)
-            signs[s:s + B, b] = sign
-    return cost, corners, signs
+        total = np.where(missing, np.inf, total + price[k].reshape((B,) + (1,) * nv)).reshape(B, n_box)
+        gain_up, gain_dn = gain_up.reshape(B, n_box), gain_dn.reshape(B, n_box)
+        own_up, own_dn = up_cap[k][:, None], dn_cap[k][:, None]
+        # one box for both directions
+        ok = _meets(p, up[:, None], dn[:, None], spl[:, None], np.minimum(gain_up, own_up), np.minimum(gain_dn, own_dn))
+        one = np.where(ok, total, np.inf)
+        one_pick = np.argmin(one, axis=1)
+        one_cost = one[rows, one_pick]
+        # a fan per direction: per fan size, its boxes cheapest first, each differing from the
+        # ones taken in every partner
+        fan_cost, fan_picks = [], []
+        for level, gain, own in ((up, gain_up, own_up), (dn, gain_dn, own_dn)):
+            best = np.where(level > 0, np.inf, 0.0)
+            best_picks = np.full((B, fan), -1, dtype=np.int64)
+            for m in range(1, fan + 1):
+                share = (level / m)[:, None]
+                can = (gain >= share - TOL * np.maximum(1.0, share)) & (own >= level[:, None] - TOL * np.maximum(1.0, level[:, None]))
+                left = np.where(can, total, np.inf)
+                got = np.zeros(B)
+                picks = np.full((B, fan), -1, dtype=np.int64)
+                for r in range(m):
+                    j = np.argmin(left, axis=1)
+                    got = got + left[rows, j]
+                    picks[:, r] = j
+                    clash = np.zeros((B, n_box), dtype=bool)
+                    for pd in part:
+                        clash |= pd[None, :] == pd[j][:, None]
+                    left = np.where(clash, np.inf, left)
+                better = (level > 0) & (got < best)
+                best = np.where(better, got, best)
+                best_picks[better] = picks[better]
+            fan_cost.append(best)
+            fan_picks.append(best_picks)
+        if p.either_side:
+            use_up = (up > 0) & ((dn <= 0) | (fan_cost[0] <= fan_cost[1]))
+            two_cost = np.where(use_up, fan_cost[0], np.where(dn > 0, fan_cost[1], np.inf))
+            two_has = np.stack([use_up, ~use_up & (dn > 0)], axis=1)
+        else:
+            # levels met on both sides meet a spread up to their sum
+            fits = (spl <= 0) | (up + dn >= spl - TOL * np.maximum(1.0, spl))
+            two_cost = np.where(fits & ((up > 0) | (dn > 0)), fan_cost[0] + fan_cost[1], np.inf)
+            two_has = np.stack([up > 0, dn > 0], axis=1)
+        single = one_cost <= two_cost
+        cost[s:s + B] = np.minimum(one_cost, two_cost)
+
+        def box(pick):
+            """The corners and signs of the boxes ``pick`` (one flat box index per cell)."""
+            at = np.unravel_index(np.where(pick < 0, 0, pick), keep)
+            out_c = np.empty((B, n_corner), dtype=np.int64)
+            out_s = np.empty((B, n_corner))
+            for b, S in enumerate(kinds):
+                flat = base.copy()
+                sign = np.ones(B)
+                for i in S:
+                    flat += step[i].reshape(B, -1)[rows, at[i]]
+                    sign *= step_sign[i].reshape(B, -1)[rows, at[i]]
+                cell = g.cell[flat]
+                out_c[:, b] = np.where(cell < 0, k, cell)
+                out_s[:, b] = sign
+            return out_c, out_s
+
+        cs, ss = corners[s:s + B], signs[s:s + B]
+        bc, bs = box(one_pick)
+        for d in range(2):
+            cs[single, d, :n_corner] = bc[single]
+            ss[single, d, :n_corner] = bs[single]
+            n_fan = (fan_picks[d] >= 0).sum(axis=1)
+            for r in range(fan):
+                use = ~single & two_has[:, d] & (fan_picks[d][:, r] >= 0)
+                if not use.any():
+                    continue
+                fc, fs = box(fan_picks[d][:, r])
+                cs[use, d, r * n_corner:(r + 1) * n_corner] = fc[use]
+                ss[use, d, r * n_corner:(r + 1) * n_corner] = fs[use] / n_fan[use, None]
+        has[s:s + B] = np.where(single[:, None], True, two_has)
+    return cost, corners, signs, has
 
 
 def _meets(p: Problem, up, dn, spl, gain_up, gain_dn) -> np.ndarray:
@@ -383,16 +506,16 @@ def local(p: Problem, say=None, deadline: Deadline = NEVER, g: Grid | None = Non
 
 def rebox(p: Problem, g: Grid, x: np.ndarray, bx: Boxes, until: Deadline = NEVER) -> tuple[np.ndarray, Boxes]:
     """The clean-up by boxes alone: complementary cells, dearest first, are published where
-    every box through them can be replaced by a box of other hidden cells (among a few
-    partners per dimension), and those boxes take their place. Each box is its cell's proof,
-    so every cell of ``bx`` stays protected with no LP (the caller checks its other cells
-    again). Stops at ``until``."""
+    every witness through them can be replaced by a witness of other hidden cells (among a few
+    partners per dimension), and those take their place. Each witness is its cell's proof, so
+    every cell of ``bx`` stays protected with no LP (the caller checks its other cells again).
+    Stops at ``until``."""
     x = x.copy()
     hidden = x > 0.5
-    corners, signs = bx.corners.copy(), bx.signs.copy()
+    corners, signs, has = bx.corners.copy(), bx.signs.copy(), bx.has.copy()
     vary = np.flatnonzero(np.asarray(g.shape) > 1)
-    users: dict = {}  # cell -> the boxes through it
-    for i, row in enumerate(corners.tolist()):
+    users: dict = {}  # cell -> the witnesses through it
+    for i, row in enumerate(corners.reshape(corners.shape[0], corners.shape[1] * corners.shape[2]).tolist()):
         for c in set(row):
             users.setdefault(c, set()).add(i)
     cand = np.flatnonzero(hidden & ~p.force_hidden)
@@ -403,19 +526,23 @@ def rebox(p: Problem, g: Grid, x: np.ndarray, bx: Boxes, until: Deadline = NEVER
         through = sorted(users.get(j, ()))
         hidden[j] = False
         if through:
-            cost, new, new_signs = _best(p, g, vary, bx.cells[through], hidden.astype(float), ~hidden,
-                                         max_boxes=CERTIFY_BOXES)
+            cost, new, new_signs, new_has = _best(p, g, vary, bx.cells[through], hidden.astype(float), ~hidden,
+                                                  max_boxes=CERTIFY_BOXES)
             if not (cost == 0.0).all():
                 hidden[j] = True
                 continue
-            for i, row, sg in zip(through, new, new_signs):
-                for c in set(corners[i].tolist()):
+            if new.shape[2] < corners.shape[2]:  # fewer partners, smaller fans: pad with the cell
+                pad = corners.shape[2] - new.shape[2]
+                new = np.concatenate([new, np.repeat(new[:, :, :1], pad, axis=2)], axis=2)
+                new_signs = np.concatenate([new_signs, np.zeros(new_signs.shape[:2] + (pad,))], axis=2)
+            for i, row, sg, h in zip(through, new, new_signs, new_has):
+                for c in set(corners[i].ravel().tolist()):
                     users[c].discard(i)
-                corners[i], signs[i] = row, sg
-                for c in set(row.tolist()):
+                corners[i], signs[i], has[i] = row[:, :corners.shape[2]], sg[:, :corners.shape[2]], h
+                for c in set(row.ravel().tolist()):
                     users.setdefault(c, set()).add(i)
         x[j] = 0.0
-    return x, Boxes(bx.cells, corners, signs, bx.uncovered)
+    return x, Boxes(bx.cells, corners, signs, has, bx.uncovered)
 
 
 def _only(p: Problem, cells: np.ndarray) -> Problem:
