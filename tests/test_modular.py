@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cellsuppress import RuleError, Table, audit, protect
+from cellsuppress.auditing.certify import certify_levels
 from cellsuppress.rules import requirement
 from cellsuppress.suppress import methods
 from cellsuppress.suppress import local as local_module
@@ -151,6 +152,26 @@ def test_cells_with_dear_witnesses_are_left_to_the_lps(monkeypatch, levels):
     assert audit(t, y > 0.5).ok
     assert st["built"].uncovered.size > st_all["built"].uncovered.size  # some cells deferred
     assert v[(x > 0.5) & ~p.sensitive].sum() < v[(y > 0.5) & ~p.sensitive].sum()
+
+
+def test_the_batch_moves_that_certify_cells_without_a_witness_are_handed_on():
+    """The cells without a witness are certified by batch moves; those moves come back as
+    certificates of the pattern, so a later check meets those cells with no LP of its own."""
+    t = generate(dims=3, levels=(8,), seed=1, skewed=True, mean=8).table()
+    p = _problem(t)
+    g = grid_of(p)
+    x, st = local(p, cleanup_budget=0.0)
+    assert st["batch"] is not None and st["batch"].shape[0] > 0
+    hidden = x > 0.5
+
+    def held(W):
+        _, ok = certify_levels(t.M, hidden, p.cap_up, p.cap_dn, p.up, p.dn, p.spl, seeds=W, max_rounds=0, focus=0)
+        return ok
+
+    without = held(certificates(p, g, x, st["built"]))
+    with_batch = held(certificates(p, g, x, st["built"], batch=st["batch"]))
+    assert (with_batch >= without).all() and with_batch.sum() > without.sum()
+    assert with_batch[st["built"].uncovered].any()
 
 
 flat_tables = st.builds(lambda dims, k, seed, small: generate(dims=dims, levels=(k,), seed=seed, mean=30,

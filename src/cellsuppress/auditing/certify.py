@@ -60,7 +60,8 @@ class Certificate:
 
     ``gain_up[k]`` / ``gain_dn[k]``: the largest upward / downward move of cell ``k`` among the
     verified moves (0 where none); ``src_up[k]`` / ``src_dn[k]`` index ``supports``, the cells each
-    of those moves uses (-1: none). ``lps`` and ``seconds`` count the work done.
+    of those moves uses (-1: none), and ``values[i]`` how far the move ``i`` moves them (so that
+    it can be verified again elsewhere). ``lps`` and ``seconds`` count the work done.
     """
 
     gain_up: np.ndarray
@@ -68,6 +69,7 @@ class Certificate:
     src_up: np.ndarray
     src_dn: np.ndarray
     supports: list = field(default_factory=list)
+    values: list = field(default_factory=list)
     lps: int = 0
     seconds: float = 0.0
 
@@ -94,6 +96,14 @@ class Certificate:
         with np.errstate(invalid="ignore"):
             ok_spl = (spl <= 0) | (self.gain_up + self.gain_dn >= spl - LEVEL_REL * np.maximum(1.0, spl))
         return any_req & (ok_up | (up <= 0)) & (ok_dn | (dn <= 0)) & ok_spl
+
+    def moves(self, n: int) -> sp.csr_matrix:
+        """The verified moves, one per row over ``n`` cells."""
+        if not self.supports:
+            return sp.csr_matrix((0, n))
+        indptr = np.concatenate([[0], np.cumsum([c.size for c in self.supports])])
+        return sp.csr_matrix((np.concatenate(self.values), np.concatenate(self.supports), indptr),
+                             shape=(len(self.supports), n))
 
     def witness(self, k: int, direction: float) -> np.ndarray | None:
         """Cells the move certifying cell ``k`` in ``direction`` uses (None: no move)."""
@@ -267,6 +277,7 @@ class _Block:
                 if r not in used:
                     used[r] = len(self.cert.supports)
                     self.cert.supports.append(self.cols[W.indices[W.indptr[r]:W.indptr[r + 1]]])
+                    self.cert.values.append(W.data[W.indptr[r]:W.indptr[r + 1]].copy())
             cells = self.cols[col[better]]
             gain[cells] = gg[better]
             src[cells] = [used[r] for r in rr[better].tolist()]

@@ -20,18 +20,21 @@ from .separation import Separator, Violation, equation_sum_disclosures
 
 def check_certified(p: Problem, sep: Separator, x: np.ndarray, witnesses: dict,
                      check: Deadline = NEVER, deadline: Deadline = NEVER, seeds=None,
-                     first_failure: bool = False) -> list[Violation]:
+                     first_failure: bool = False, moves: list | None = None) -> list[Violation]:
     """``sep.violations(x, witnesses=...)`` with the requirements that verified batch moves meet
     (:func:`cellsuppress.certify.certify_levels`) taken out first; only the rest get their own
     attacker LPs, which may stop at their first violation past ``check``. The certified cells'
     witnesses are the supports of their moves. ``first_failure``: the certificates stop at the
     first requirement they cannot meet (for a pattern that may well fail: the LPs then find
-    the violations, and their cuts)."""
+    the violations, and their cuts). The verified moves are appended to ``moves`` (a sparse
+    matrix, one per row), when given: certificates of the pattern for a later check."""
     hidden = x > 0.5
     cert, held = certify_levels(p.M, hidden, p.cap_up, p.cap_dn, p.up, p.dn, p.spl, either=p.either_side,
                                 time_limit=deadline.limit(floor=schedule.CERTIFY_MIN), seeds=seeds,
                                 focus=2 * int(p.sensitive.sum()), first_failure=first_failure)
     sep.n_lps += cert.lps
+    if moves is not None:
+        moves.append(cert.moves(p.n))
     if held.any():
         rest = dataclasses.replace(p, up=np.where(held, 0.0, p.up), dn=np.where(held, 0.0, p.dn),
                                    spl=np.where(held, 0.0, p.spl))

@@ -204,14 +204,15 @@ def boxes(p: Problem, g: Grid, x: np.ndarray, avoid: np.ndarray | None = None,
 
 
 def certificates(p: Problem, g: Grid, x: np.ndarray, built: Boxes | None = None,
-                 found: sp.csr_matrix | None = None) -> sp.csr_matrix:
+                 found: sp.csr_matrix | None = None, batch: sp.csr_matrix | None = None) -> sp.csr_matrix:
     """Attacker moves of the pattern ``x``, one per row (a column per cell), for an audit to
     verify (:func:`~cellsuppress.auditing.audit`'s ``moves``): the witnesses ``built`` whose
     corners ``x`` still hides; for the sensitive cells they leave (the clean-up published a
     corner) a witness of hidden corners that meets the requirement, when one is among the
     cheapest partners per dimension (a few first, then as many as :func:`boxes` scores); for
     the cells still left, the moves ``found`` by the clean-up that move them furthest up and
-    down. A cell without any is left to the audit's LPs."""
+    down; and the verified ``batch`` moves (those that certified the cells without a witness)
+    whose cells ``x`` still hides. A cell without any is left to the audit's LPs."""
     hidden = np.asarray(x) > 0.5
     want = hidden & p.sensitive & ((p.up > 0) | (p.dn > 0) | (p.spl > 0))
     kept = sp.csr_matrix((0, p.n))
@@ -232,6 +233,11 @@ def certificates(p: Problem, g: Grid, x: np.ndarray, built: Boxes | None = None,
         ks = ks[~ok]
     if ks.size and found is not None and found.shape[0]:
         out.append(_largest_moves(sp.csr_matrix(found), ks))
+    if batch is not None and batch.shape[0]:
+        B = sp.csr_matrix(batch)
+        row = np.repeat(np.arange(B.shape[0]), np.diff(B.indptr))
+        broken = np.bincount(row[~hidden[B.indices]], minlength=B.shape[0]) > 0
+        out.append(B[np.flatnonzero(~broken & (np.diff(B.indptr) > 0))])
     return sp.csr_matrix(sp.vstack(out, format="csr"))
 
 
@@ -454,6 +460,7 @@ def local(p: Problem, say=None, deadline: Deadline = NEVER, g: Grid | None = Non
     if say:
         say(f"local: {bx.cells.size} boxes, {int((x > 0.5).sum())} hidden, {bx.uncovered.size} cell(s) without one")
     witnesses = bx.witnesses(p)
+    batch: list = []  # the verified batch moves that certify the cells without a witness
     failing = bx.uncovered
     if failing.size:
         # most cells without a box are protected all the same, by longer cycles through what the
@@ -461,7 +468,7 @@ def local(p: Problem, say=None, deadline: Deadline = NEVER, g: Grid | None = Non
         # takes an LP per cell; the certified cells' moves are their witnesses
         rest = _only(p, failing)
         sep = Separator(rest)
-        viol = filter_either_side(rest, check_certified(rest, sep, x, witnesses, NEVER, deadline))
+        viol = filter_either_side(rest, check_certified(rest, sep, x, witnesses, NEVER, deadline, moves=batch))
         stats["lps"] += sep.n_lps
         failing = np.unique(np.asarray([v.cell for v in viol], dtype=np.int64))
     if failing.size or p.equation_sum_rule:
@@ -488,7 +495,8 @@ def local(p: Problem, say=None, deadline: Deadline = NEVER, g: Grid | None = Non
             if others.size:
                 rest = _only(p, others)
                 sep_rest = Separator(rest)
-                kept = not filter_either_side(rest, check_certified(rest, sep_rest, y, again, NEVER, deadline))
+                kept = not filter_either_side(rest, check_certified(rest, sep_rest, y, again, NEVER, deadline,
+                                                                    moves=batch))
                 stats["lps"] += sep_rest.n_lps
             else:
                 kept = True
@@ -501,6 +509,7 @@ def local(p: Problem, say=None, deadline: Deadline = NEVER, g: Grid | None = Non
         x, stats["clean"] = cleanup(p, x, sep, witnesses, until, moves=found)
         stats["lps"] += sep.n_lps
         stats["moves"] = found[0]
+    stats["batch"] = sp.csr_matrix(sp.vstack(batch, format="csr")) if batch else None
     return x, stats
 
 

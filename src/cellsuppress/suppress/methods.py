@@ -98,7 +98,7 @@ def certificates(p: Problem, shape: Shape, x: np.ndarray, stats: dict) -> sp.csr
     a column per cell of ``p``), for the final audit to verify and try before its LPs; None
     where the method has none (the audit's own LPs find them)."""
     if shape.kind == "flat":
-        return box_certificates(p, shape.grid, x, stats.get("built"), stats.get("moves"))
+        return box_certificates(p, shape.grid, x, stats.get("built"), stats.get("moves"), stats.get("batch"))
     W = stats.get("moves")  # the subtables': those the clean-up has not broken
     if W is None or not W.shape[0]:
         return None

@@ -71,7 +71,7 @@ def protect_subtable(task: SubtableTask) -> tuple[np.ndarray, dict]:
         return np.where(task.p.force_hidden, 1.0, 0.0), {"lps": 0}
     # its boxes and its clean-up's moves, over the subtable's cells: those that meet every
     # equation of the whole table certify its cells there too
-    stats["moves"] = certificates(task.p, g, x, stats.pop("built"), stats.get("moves"))
+    stats["moves"] = certificates(task.p, g, x, stats.pop("built"), stats.get("moves"), stats.pop("batch", None))
     return x, stats
 
 

@@ -62,12 +62,16 @@ CLEANUP_PER_BUILD = 3.0
 CLEANUP_MIN = 2.0  # s
 
 # -- the modular method ----------------------------------------------------------------------------
-# the subtables get this share of the time and the audit and repair of the whole pattern the rest
-# (the audit's batch moves and the repair's take seconds to tens of seconds), then the clean-up
-# of the whole pattern in protect;
+# the subtables get this share of the time and the audit and repair of the whole pattern the rest,
+# then the clean-up of the whole pattern in protect: the subtables hand back certificates of
+# nearly every cell (witnesses, the batch moves that certified the cells without one, their
+# clean-up's moves), so the audit of the whole pattern solves few LPs, and a subtable's clean-up
+# (small LPs) publishes more per second than the clean-up of the whole pattern (LPs over blocks
+# of thousands of hidden cells); the repair of what fails in the whole table (batch moves) takes
+# seconds;
 # each subtable a share by its cells, at most SUBTABLE_MAX seconds (the limit of every subtable
 # without a time limit): a subtable's pattern is only a start, the audit of the whole decides
-MODULAR_SUBTABLES = 0.7
+MODULAR_SUBTABLES = 0.85
 SUBTABLE_MAX = 10.0  # s
 SUBTABLE_CLEANUP = 0.8  # of a subtable's time: the clean-up of its boxes, most of its work
 
