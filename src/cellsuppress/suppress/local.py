@@ -515,8 +515,8 @@ def local(p: Problem, say=None, deadline: Deadline = NEVER, g: Grid | None = Non
 
 def rebox(p: Problem, g: Grid, x: np.ndarray, bx: Boxes, until: Deadline = NEVER) -> tuple[np.ndarray, Boxes]:
     """The clean-up by boxes alone: complementary cells, dearest first, are published where
-    every witness through them can be replaced by a witness of other hidden cells (among a few
-    partners per dimension), and those take their place. Each witness is its cell's proof, so
+    every witness through them can be replaced by a witness of other hidden cells (among the
+    partners :func:`boxes` scores), and those take their place. Each witness is its cell's proof, so
     every cell of ``bx`` stays protected with no LP (the caller checks its other cells again).
     Stops at ``until``."""
     x = x.copy()
@@ -535,8 +535,9 @@ def rebox(p: Problem, g: Grid, x: np.ndarray, bx: Boxes, until: Deadline = NEVER
         through = sorted(users.get(j, ()))
         hidden[j] = False
         if through:
-            cost, new, new_signs, new_has = _best(p, g, vary, bx.cells[through], hidden.astype(float), ~hidden,
-                                                  max_boxes=CERTIFY_BOXES)
+            # as many partners as the witnesses were chosen among: a few per dimension (as
+            # certificates search) find a replacement for far fewer cells
+            cost, new, new_signs, new_has = _best(p, g, vary, bx.cells[through], hidden.astype(float), ~hidden)
             if not (cost == 0.0).all():
                 hidden[j] = True
                 continue
