@@ -209,12 +209,13 @@ class _Search:
                  for m, (n, why) in self.methods.items()]
         return "method: " + "; ".join(parts) if parts else ""
 
-    def clean(self, p: Problem, x: np.ndarray, clock: _Clock) -> np.ndarray:
+    def clean(self, p: Problem, x: np.ndarray, clock: _Clock, seeds=None) -> np.ndarray:
         """The component's pattern ``x`` through the clean-up
-        (:func:`~cellsuppress.suppress.cleanup.minimal`)."""
+        (:func:`~cellsuppress.suppress.cleanup.minimal`; ``seeds``: moves of ``x`` it verifies
+        first)."""
         t = time.perf_counter()
         sep = Separator(p)
-        y, complete = minimal(p, x, clock.cleanup, sep, end=clock.end)
+        y, complete = minimal(p, x, clock.cleanup, sep, end=clock.end, seeds=seeds)
         self.stats["lps"] += sep.n_lps
         self.stats["cleanup_seconds"] += time.perf_counter() - t
         self.stats["cleanup_published"] += int((x > 0.5).sum() - (y > 0.5).sum())
@@ -287,7 +288,9 @@ def _search(table: LinearTable, p: Problem, method: str, clock: _Clock, say, mip
             # here would start with a check of every requirement, one LP each over large blocks
             search.notes.append(_CUT_SHORT)
         elif not (proven or st.get("clean") or search.interrupted):
-            xs = search.clean(sub, xs, _leaving_for_audit(clock, st.get("audit_seconds", 0.0)))
+            # the modular method's certificates spare its large pattern a check by an LP per requirement
+            seeds = methods.certificates(sub, shape, xs, st) if ran == "modular" else None
+            xs = search.clean(sub, xs, _leaving_for_audit(clock, st.get("audit_seconds", 0.0)), seeds=seeds)
         if ran in ("local", "modular"):
             W = methods.certificates(sub, shape, xs, st)
             if W is not None and W.shape[0]:

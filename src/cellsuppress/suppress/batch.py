@@ -20,14 +20,16 @@ from .separation import Separator, Violation, equation_sum_disclosures
 
 def check_certified(p: Problem, sep: Separator, x: np.ndarray, witnesses: dict,
                      check: Deadline = NEVER, deadline: Deadline = NEVER, seeds=None,
-                     first_failure: bool = False, moves: list | None = None) -> list[Violation]:
+                     first_failure: bool = False, moves: list | None = None,
+                     give_up: Deadline = NEVER) -> list[Violation]:
     """``sep.violations(x, witnesses=...)`` with the requirements that verified batch moves meet
     (:func:`cellsuppress.certify.certify_levels`) taken out first; only the rest get their own
     attacker LPs, which may stop at their first violation past ``check``. The certified cells'
     witnesses are the supports of their moves. ``first_failure``: the certificates stop at the
     first requirement they cannot meet (for a pattern that may well fail: the LPs then find
     the violations, and their cuts). The verified moves are appended to ``moves`` (a sparse
-    matrix, one per row), when given: certificates of the pattern for a later check."""
+    matrix, one per row), when given: certificates of the pattern for a later check. Past
+    ``give_up`` the LPs raise :class:`~cellsuppress.suppress.separation.OutOfTime`."""
     hidden = x > 0.5
     cert, held = certify_levels(p.M, hidden, p.cap_up, p.cap_dn, p.up, p.dn, p.spl, either=p.either_side,
                                 time_limit=deadline.limit(floor=schedule.CERTIFY_MIN), seeds=seeds,
@@ -39,10 +41,12 @@ def check_certified(p: Problem, sep: Separator, x: np.ndarray, witnesses: dict,
         rest = dataclasses.replace(p, up=np.where(held, 0.0, p.up), dn=np.where(held, 0.0, p.dn),
                                    spl=np.where(held, 0.0, p.spl))
         rest_sep = Separator(rest)
-        viol = rest_sep.violations(x, witnesses=witnesses, deadline=check)
-        sep.n_lps += rest_sep.n_lps
+        try:
+            viol = rest_sep.violations(x, witnesses=witnesses, deadline=check, give_up=give_up)
+        finally:
+            sep.n_lps += rest_sep.n_lps
     else:
-        viol = sep.violations(x, witnesses=witnesses, deadline=check)
+        viol = sep.violations(x, witnesses=witnesses, deadline=check, give_up=give_up)
     for k in np.flatnonzero(held):
         witnesses[k] = _cert_witness(p, cert, int(k))
     return viol

@@ -23,13 +23,15 @@ from ..clock import NEVER, Deadline
 from ..errors import VerificationError
 from ..solvers import HighsModel, LinearProgram
 from . import schedule
+from ..tables.linear import block_members, hidden_blocks
+from .batch import check_certified
 from .model import single_equation_cuts
 from .problem import Problem
 from .separation import TOL, MovePool, OutOfTime, Separator, equation_sum_disclosures, filter_either_side
 
 
 def minimal(p: Problem, x: np.ndarray, until: Deadline, sep: Separator | None = None,
-            end: Deadline = NEVER) -> tuple[np.ndarray, bool]:
+            end: Deadline = NEVER, seeds=None) -> tuple[np.ndarray, bool]:
     """The protected pattern ``x`` cleaned up: ``(pattern, complete)``, ``complete`` when every
     candidate was tried in time (then no single complementary cell can be published without a
     failing requirement, under presets where hiding fewer cells never helps). The attacker LPs
@@ -37,14 +39,21 @@ def minimal(p: Problem, x: np.ndarray, until: Deadline, sep: Separator | None = 
 
     It has until ``until``, or longer when the check of ``x`` it starts with says the final
     audit will be short: up to ``end`` (the end of the run, the audit included) less what the
-    audit is expected to need (:data:`~cellsuppress.suppress.schedule.AUDIT_PER_CHECK`)."""
+    audit is expected to need (:data:`~cellsuppress.suppress.schedule.AUDIT_PER_CHECK`).
+
+    ``seeds`` are attacker moves of ``x`` (one per row, e.g. the certificates of the method built
+    for size): the check verifies them first (:func:`~cellsuppress.suppress.batch.check_certified`)
+    and their supports are the witnesses of the requirements they meet, which spares a large
+    pattern an LP per requirement before its first candidate."""
     sep = Separator(p) if sep is None else sep
     witnesses: dict = {}
     t = time.perf_counter()
     # ``end`` may lengthen the time, never remove its limit (NEVER, its default, is no end given)
     latest = max(until, end) if end.limited else until
     try:
-        if filter_either_side(p, sep.violations(x, witnesses=witnesses, give_up=latest)):
+        viol = (sep.violations(x, witnesses=witnesses, give_up=latest) if seeds is None else
+                check_certified(p, sep, x, witnesses, NEVER, latest, seeds=seeds, give_up=latest))
+        if filter_either_side(p, viol):
             raise VerificationError("internal error: a pattern that passed its checks fails an attacker LP; "
                                     "please report this table")
     except OutOfTime:
@@ -61,25 +70,64 @@ def cleanup(p: Problem, x: np.ndarray, sep: Separator, witnesses: dict, until: D
     those of a check of ``x`` that passed (:meth:`Separator.violations`). Returns the pattern
     and whether every candidate was tried before ``until``. ``moves``, if given, receives the
     attacker moves found on the way that the returned pattern still allows (a sparse matrix,
-    one per row over the cells): certificates for its audit."""
+    one per row over the cells): certificates for its audit.
+
+    Publishing a cell can only break requirements of its own block of hidden cells (blocks share
+    no equation), so each block has its own attacker LP and store of moves, made when a
+    candidate of it first needs them: an LP over every hidden cell of a large pattern of many
+    blocks takes many times as long as one over the candidate's block."""
     x = x.copy()
-    cols = np.flatnonzero(x > 0.5)
-    M = sep.M
-    rows = np.flatnonzero(np.asarray(abs(M[:, cols]).sum(axis=1)).ravel() > 0)
-    lo, hi = -p.cap_dn[cols], p.cap_up[cols]
-    model = HighsModel(LinearProgram(c=np.zeros(cols.size), A=M[rows][:, cols], row_lo=np.zeros(rows.size),
-                                     row_hi=np.zeros(rows.size), col_lo=lo, col_hi=hi))
-    store = MoveStore(p, cols, lo, hi)
+    hidden = x > 0.5
+    nb, bcell, _ = hidden_blocks(sep.M, hidden)
+    order, cuts = block_members(bcell, nb)
+    # the stores of all blocks together hold as many entries as one over every hidden cell would
+    limit = max(2, min(2000, STORE_ENTRIES // max(int(hidden.sum()), 1)))
+    parts: dict = {}
+    members: dict = {}  # block -> the requirements (witnesses' cells) in it
+    for k in witnesses:
+        members.setdefault(int(bcell[k]), []).append(k)
+
+    def part(b: int) -> _Part:
+        if b not in parts:
+            parts[b] = _Part(p, sep.M, order[cuts[b]:cuts[b + 1]], limit, x)
+        return parts[b]
+
     try:
-        return _cleanup(p, x, sep, witnesses, until, model, cols, rows, lo, hi, store)
+        return _cleanup(p, x, sep, witnesses, until, bcell, members, part, parts)
     finally:
         if moves is not None:
-            moves.append(store.moves())
+            got = [q.store.moves() for q in parts.values()]
+            moves.append(sp.csr_matrix(sp.vstack(got, format="csr")) if got else sp.csr_matrix((0, p.n)))
 
 
-def _cleanup(p, x, sep, witnesses, until, model, cols, rows, lo, hi, store) -> tuple[np.ndarray, bool]:
-    local = {c: i for i, c in enumerate(cols)}
-    cur_lo, cur_hi = lo.copy(), hi.copy()
+class _Part:
+    """One block of hidden cells in the clean-up: its attacker LP (one live model whose column
+    bounds change in place), the bounds as they are now, and its stored moves."""
+
+    def __init__(self, p: Problem, M, cols: np.ndarray, limit: int, x: np.ndarray):
+        self.cols = cols
+        self.rows = np.flatnonzero(np.asarray(abs(M[:, cols]).sum(axis=1)).ravel() > 0)
+        self.lo, self.hi = -p.cap_dn[cols], p.cap_up[cols]
+        self.model = HighsModel(LinearProgram(c=np.zeros(cols.size), A=M[self.rows][:, cols],
+                                              row_lo=np.zeros(self.rows.size), row_hi=np.zeros(self.rows.size),
+                                              col_lo=self.lo, col_hi=self.hi))
+        self.store = MoveStore(p, cols, self.lo, self.hi, limit=limit)
+        self.local = {c: i for i, c in enumerate(cols.tolist())}
+        self.cur_lo, self.cur_hi = self.lo.copy(), self.hi.copy()
+        gone = np.flatnonzero(x[cols] < 0.5)  # published since the clean-up began
+        if gone.size:
+            self.fix(gone, True)
+            for j in gone.tolist():
+                self.store.publish(j)
+
+    def fix(self, jj: np.ndarray, published: bool) -> None:
+        """Local columns ``jj`` published (bounds 0), or hidden again."""
+        lo, hi = (np.zeros(jj.size), np.zeros(jj.size)) if published else (self.lo[jj], self.hi[jj])
+        self.model.set_col_bounds(jj, lo, hi)
+        self.cur_lo[jj], self.cur_hi[jj] = lo, hi
+
+
+def _cleanup(p, x, sep, witnesses, until, bcell, members, part, built) -> tuple[np.ndarray, bool]:
     equations = EquationTest(p, x)
     cand = np.flatnonzero((x > 0.5) & ~p.force_hidden)
     cand = cand[np.argsort(-p.weight[cand], kind="stable")]
@@ -87,16 +135,25 @@ def _cleanup(p, x, sep, witnesses, until, model, cols, rows, lo, hi, store) -> t
     for step, j in enumerate(cand):
         if until.expired():
             return x, False
-        affected = [k for k, held in witnesses.items() if _needs(p, held, j)]
+        b = int(bcell[j])
+        mine = members.get(b, [])
+        affected = [k for k in mine if _needs(p, witnesses[k], j)]
         x[j] = 0.0
         if (p.equation_sum_rule and equation_sum_disclosures(p, x)) or equations.fails_without(j):
             x[j] = 1.0
             continue
-        jj = np.array([local[j]])
-        affected = store.unmet(affected, jj[0])
-        model.set_col_bounds(jj, [0.0], [0.0])
-        cur_lo[jj] = cur_hi[jj] = 0.0
-        pool = _Recording(cur_lo, cur_hi)  # moves found while checking j serve the other cells
+        if not affected:  # no requirement of its block uses it: no LP, and no model made for it
+            equations.publish(j)
+            if b in built:
+                built[b].fix(np.array([built[b].local[j]]), True)
+                built[b].store.publish(built[b].local[j])
+            _forget(witnesses, mine, j, {})
+            continue
+        q = part(b)
+        jj = np.array([q.local[j]])
+        affected = q.store.unmet(affected, jj[0])
+        q.fix(jj, True)
+        pool = _Recording(q.cur_lo, q.cur_hi)  # moves found while checking j serve the other cells
         new: dict = {}
         # most candidates stay hidden, and one failing requirement is enough to know it: the
         # requirements that failed last are checked first, and the first failure ends the check
@@ -105,27 +162,31 @@ def _cleanup(p, x, sep, witnesses, until, model, cols, rows, lo, hi, store) -> t
         for k in affected:
             if until.expired():  # out of time mid-check: keep j hidden and stop
                 x[j] = 1.0
-                model.set_col_bounds(jj, lo[jj], hi[jj])
+                q.fix(jj, False)
                 return x, False
-            if filter_either_side(p, sep.check_cell(model, k, local[k], cols, rows, x, None, new, pool)):
+            if filter_either_side(p, sep.check_cell(q.model, k, q.local[k], q.cols, q.rows, x, None, new, pool)):
                 last_failed[k] = step
                 failed = True
                 break
-        store.add(pool.moves)
+        q.store.add(pool.moves)
         if failed:
             x[j] = 1.0
-            model.set_col_bounds(jj, lo[jj], hi[jj])
-            cur_lo[jj], cur_hi[jj] = lo[jj], hi[jj]
+            q.fix(jj, False)
             continue
-        store.publish(jj[0])
+        q.store.publish(jj[0])
         equations.publish(j)
         witnesses.update(new)
-        # a witness that moved j no longer exists: that requirement has none until it is checked
-        # again (the stored moves may have met it without j, but they are not its witness)
-        for k, held in witnesses.items():
-            if k not in new:
-                witnesses[k] = {kind: None if w is None or j in w else w for kind, w in held.items()}
+        _forget(witnesses, mine, j, new)
     return x, True
+
+
+def _forget(witnesses: dict, cells: list, j: int, new: dict) -> None:
+    """``j`` is published: a witness of ``cells`` that moved it no longer exists, so that
+    requirement has none until it is checked again (the stored moves may have met it without
+    ``j``, but they are not its witness); those just found (``new``) stay."""
+    for k in cells:
+        if k not in new:
+            witnesses[k] = {kind: None if w is None or j in w else w for kind, w in witnesses[k].items()}
 
 
 def _needs(p: Problem, held: dict, j: int) -> bool:
