@@ -209,13 +209,13 @@ class _Search:
                  for m, (n, why) in self.methods.items()]
         return "method: " + "; ".join(parts) if parts else ""
 
-    def clean(self, p: Problem, x: np.ndarray, clock: _Clock, seeds=None) -> np.ndarray:
+    def clean(self, p: Problem, x: np.ndarray, clock: _Clock, seeds=None, moves: list | None = None) -> np.ndarray:
         """The component's pattern ``x`` through the clean-up
         (:func:`~cellsuppress.suppress.cleanup.minimal`; ``seeds``: moves of ``x`` it verifies
-        first)."""
+        first; ``moves`` receives those it found)."""
         t = time.perf_counter()
         sep = Separator(p)
-        y, complete = minimal(p, x, clock.cleanup, sep, end=clock.end, seeds=seeds)
+        y, complete = minimal(p, x, clock.cleanup, sep, end=clock.end, seeds=seeds, moves=moves)
         self.stats["lps"] += sep.n_lps
         self.stats["cleanup_seconds"] += time.perf_counter() - t
         self.stats["cleanup_published"] += int((x > 0.5).sum() - (y > 0.5).sum())
@@ -283,6 +283,7 @@ def _search(table: LinearTable, p: Problem, method: str, clock: _Clock, say, mip
                 f"{bad.size} sensitive cell(s) cannot be protected even with every other cell hidden "
                 f"(their bounds, or cells that must stay published, leave the attacker too little room): "
                 f"{', '.join(table.cell_labels(bad[:10]))}{' ...' if bad.size > 10 else ''}") from None
+        found: list = []
         if ran == "local" and not st.get("clean"):
             # its own clean-up, which its boxes spare most LPs, ran to the deadline: the clean-up
             # here would start with a check of every requirement, one LP each over large blocks
@@ -290,9 +291,14 @@ def _search(table: LinearTable, p: Problem, method: str, clock: _Clock, say, mip
         elif not (proven or st.get("clean") or search.interrupted):
             # the modular method's certificates spare its large pattern a check by an LP per requirement
             seeds = methods.certificates(sub, shape, xs, st) if ran == "modular" else None
-            xs = search.clean(sub, xs, _leaving_for_audit(clock, st.get("audit_seconds", 0.0)), seeds=seeds)
+            xs = search.clean(sub, xs, _leaving_for_audit(clock, st.get("audit_seconds", 0.0)), seeds=seeds,
+                              moves=found)
         if ran in ("local", "modular"):
+            # the method's certificates that the clean-up left whole, and the moves it found for
+            # the requirements whose certificates it broke
             W = methods.certificates(sub, shape, xs, st)
+            if found and found[0].shape[0]:
+                W = found[0] if W is None else sp.csr_matrix(sp.vstack([W, found[0]], format="csr"))
             if W is not None and W.shape[0]:
                 search.moves.append(sp.csr_matrix((W.data, cells[W.indices], W.indptr), shape=(W.shape[0], p.n)))
         if not proven and ran == "optimal":

@@ -31,7 +31,7 @@ from .separation import TOL, MovePool, OutOfTime, Separator, equation_sum_disclo
 
 
 def minimal(p: Problem, x: np.ndarray, until: Deadline, sep: Separator | None = None,
-            end: Deadline = NEVER, seeds=None) -> tuple[np.ndarray, bool]:
+            end: Deadline = NEVER, seeds=None, moves: list | None = None) -> tuple[np.ndarray, bool]:
     """The protected pattern ``x`` cleaned up: ``(pattern, complete)``, ``complete`` when every
     candidate was tried in time (then no single complementary cell can be published without a
     failing requirement, under presets where hiding fewer cells never helps). The attacker LPs
@@ -44,7 +44,8 @@ def minimal(p: Problem, x: np.ndarray, until: Deadline, sep: Separator | None = 
     ``seeds`` are attacker moves of ``x`` (one per row, e.g. the certificates of the method built
     for size): the check verifies them first (:func:`~cellsuppress.suppress.batch.check_certified`)
     and their supports are the witnesses of the requirements they meet, which spares a large
-    pattern an LP per requirement before its first candidate."""
+    pattern an LP per requirement before its first candidate. ``moves``, if given, receives the
+    moves the clean-up found (as :func:`cleanup` hands them out)."""
     sep = Separator(p) if sep is None else sep
     witnesses: dict = {}
     t = time.perf_counter()
@@ -61,7 +62,7 @@ def minimal(p: Problem, x: np.ndarray, until: Deadline, sep: Separator | None = 
     if end.limited:
         audit = max(schedule.AUDIT_MIN, schedule.AUDIT_PER_CHECK * (time.perf_counter() - t))
         until = max(until, Deadline.until(end.at - audit))
-    return cleanup(p, x, sep, witnesses, until)
+    return cleanup(p, x, sep, witnesses, until, moves=moves)
 
 
 def cleanup(p: Problem, x: np.ndarray, sep: Separator, witnesses: dict, until: Deadline,
