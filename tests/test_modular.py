@@ -140,6 +140,19 @@ def test_skewed_tables_take_fans_and_a_witness_per_direction():
     _assert_witnesses_hold(p, t, bx, x > 0.5, "strict")
 
 
+def test_every_witness_certifies_its_cell_for_the_audit():
+    """The witnesses go to the audit as moves to verify: each, a move down included (where a
+    zero can rise but not fall), meets its cell's requirements there with no LP."""
+    t = generate(dims=3, levels=(6,), seed=1, skewed=True, mean=8).table()
+    p = _problem(t)
+    g = grid_of(p)
+    x, bx = boxes(p, g, p.force_hidden.astype(float), defer=np.inf)
+    hidden = x > 0.5
+    _, held = certify_levels(t.M, hidden, p.cap_up, p.cap_dn, p.up, p.dn, p.spl, seeds=certificates(p, g, x, bx),
+                             max_rounds=0, focus=0)
+    assert held[bx.cells].all()
+
+
 @pytest.mark.parametrize("levels", [(6,), (8,)])
 def test_cells_with_dear_witnesses_are_left_to_the_lps(monkeypatch, levels):
     """A witness of many times the usual cost (through the totals) is not taken: the cell is

@@ -108,14 +108,20 @@ class Boxes:
     has: np.ndarray  # (covered, 2) which directions the witness holds (either side: maybe one)
     uncovered: np.ndarray  # sensitive cells with a requirement and no feasible witness
 
-    def moves(self, n: int) -> sp.csr_matrix:
-        """The witnesses' moves, one per row over ``n`` cells (a witness of one box for both
-        directions: one row)."""
+    def moves(self, p: Problem) -> sp.csr_matrix:
+        """The witnesses' moves, one per row over ``p``'s cells, each in its own direction (the
+        move down negated) and within every corner's capacity: a verifier clips a move to the
+        bounds before it scales it, and a witness of one direction may not fit the other (a zero
+        can rise but not fall). A witness of one box for both directions gives one row."""
         same = (self.corners[:, 0] == self.corners[:, 1]).all(axis=1) & (self.signs[:, 0] == self.signs[:, 1]).all(axis=1)
         use = self.has & np.stack([np.ones(same.size, dtype=bool), ~same], axis=1)
-        k, c = self.corners[use], self.signs[use]
+        k = self.corners[use]
+        c = self.signs[use] * np.where(np.nonzero(use)[1] == 1, -1.0, 1.0)[:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            room = np.where(c > 0, p.cap_up[k] / c, np.where(c < 0, p.cap_dn[k] / -c, np.inf)).min(axis=1)
+        c = c * np.minimum(room, 1.0)[:, None]
         M = sp.csr_matrix((c.ravel(), (np.repeat(np.arange(k.shape[0]), k.shape[1]), k.ravel())),
-                          shape=(k.shape[0], n))
+                          shape=(k.shape[0], p.n))
         M.eliminate_zeros()
         return M
 
@@ -219,7 +225,7 @@ def certificates(p: Problem, g: Grid, x: np.ndarray, built: Boxes | None = None,
     if built is not None and built.cells.size:
         whole = hidden[built.corners].reshape(built.cells.size, -1).all(axis=1)
         kept = Boxes(built.cells[whole], built.corners[whole], built.signs[whole], built.has[whole],
-                     built.uncovered).moves(p.n)
+                     built.uncovered).moves(p)
         want[built.cells[whole]] = False
     vary = np.flatnonzero(np.asarray(g.shape) > 1)
     ks = np.flatnonzero(want)
@@ -229,7 +235,7 @@ def certificates(p: Problem, g: Grid, x: np.ndarray, built: Boxes | None = None,
             break
         cost, corners, signs, has = _best(p, g, vary, ks, hidden.astype(float), ~hidden, max_boxes=max_boxes)
         ok = cost == 0.0
-        out.append(Boxes(ks[ok], corners[ok], signs[ok], has[ok], ks[~ok]).moves(p.n))
+        out.append(Boxes(ks[ok], corners[ok], signs[ok], has[ok], ks[~ok]).moves(p))
         ks = ks[~ok]
     if ks.size and found is not None and found.shape[0]:
         out.append(_largest_moves(sp.csr_matrix(found), ks))
