@@ -74,6 +74,14 @@ class LazyRows(ABC):
     def stop(self) -> bool:
         """Whether the solve should end now (its deadline has passed)."""
 
+    def improve(self, x: np.ndarray, integral: bool) -> np.ndarray | None:
+        """A point that meets every row, cheaper than the best the caller knows, made by the
+        caller's own means from ``x``: an integer point that failed the rows (``integral``) or
+        a node's LP point; None when it finds none or its budget is spent. The solver calls it
+        between nodes (its primal heuristic) and takes the point as a solution. By default
+        there are no such means."""
+        return None
+
 
 def row_bounds(m: int, lo, hi) -> tuple[np.ndarray, np.ndarray]:
     """``lo`` and ``hi`` as arrays of ``m`` bounds (a scalar applies to every row); a row whose

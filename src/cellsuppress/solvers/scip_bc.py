@@ -7,7 +7,9 @@ rows are only part of the problem: a constraint handler asks a
 every node (fractional or not) the rows violated there become cuts, kept in SCIP's global cut
 pool; an integer point (an LP solution, or a solution of SCIP's heuristics) is feasible only if
 the separation finds no row there. HiGHS has no such callback: its MILP never sees the rows it
-has not been given, and row generation re-solves it from the root.
+has not been given, and row generation re-solves it from the root. A primal heuristic hands the
+last integer point that failed (else a node's LP point) to the caller's
+:meth:`~cellsuppress.solvers.base.LazyRows.improve`, and tries the point it makes as a solution.
 """
 from __future__ import annotations
 
@@ -81,6 +83,9 @@ def branch_and_cut(lp: LinearProgram, lazy: LazyRows, time_limit: float | None =
     # each solution of SCIP's heuristics costs a whole separation to check (a few of them
     # nearly always fail): without them the tree gets the time, and the start is the incumbent
     model.setHeuristics(pyscipopt.SCIP_PARAMSETTING.OFF)
+    # the caller's own: after setHeuristics, which would switch it off too
+    model.includeHeur(_heur_class()(handler), "improve", "the caller's repairs of the tree's points", "I",
+                      timingmask=pyscipopt.SCIP_HEURTIMING.AFTERLPNODE)
     model.setRealParam("limits/gap", float(mip_gap))
     if mip_abs_gap is not None:
         model.setRealParam("limits/absgap", float(mip_abs_gap))
@@ -122,16 +127,23 @@ def _handler_class():
             self.tx = None
             self.verdicts: dict[bytes, tuple] = {}
             self.pending: list[tuple] = []
+            self.failed: np.ndarray | None = None  # the last integer point the rows cut off
             self.error: BaseException | None = None
 
         def _point(self, sol) -> np.ndarray:
             return np.array([self.model.getSolVal(sol, v) for v in self.xs])
 
         def _integral(self, x: np.ndarray) -> tuple:
-            key = np.packbits(np.round(x) > 0.5).tobytes()
+            key = _key(x)
             if key not in self.verdicts:
                 self.verdicts[key] = self.lazy.rows(np.round(x), integral=True)
+                if self.verdicts[key][1].size:
+                    self.failed = np.round(x)
             return self.verdicts[key]
+
+        def feasible(self, x: np.ndarray) -> None:
+            """``x`` is known to meet every lazy row: its check needs no separation."""
+            self.verdicts[_key(x)] = (sp.csr_matrix((0, len(self.xs))), np.zeros(0))
 
         def _cuts(self, rows: tuple, force: bool) -> bool:
             """Add the rows as cuts (and to the global pool); True when one cuts off the node."""
@@ -226,3 +238,42 @@ def _handler_class():
                 self.model.addVarLocksType(self.model.getTransformedVar(v), locktype, down, up)
 
     return LazyRowsHandler
+
+
+def _key(x: np.ndarray) -> bytes:
+    return np.packbits(np.round(x) > 0.5).tobytes()
+
+
+def _heur_class():
+    """The primal heuristic class (its base class exists only with pyscipopt)."""
+    R = pyscipopt.SCIP_RESULT
+
+    class ImproveHeur(pyscipopt.Heur):
+        """After a node's LP: the last integer point the lazy rows cut off (else the LP point)
+        goes to :meth:`LazyRows.improve`; the point it makes is tried as a solution, its
+        check answered without a separation."""
+
+        def __init__(self, handler):
+            self.handler = handler
+
+        def heurexec(self, heurtiming, nodeinfeasible):
+            h, mdl = self.handler, self.model
+
+            def run():
+                if h.failed is not None:
+                    x, integral, h.failed = h.failed, True, None
+                elif mdl.getLPSolstat() == pyscipopt.SCIP_LPSOLSTAT.OPTIMAL:
+                    x, integral = h._point(None), False
+                else:
+                    return {"result": R.DIDNOTRUN}
+                y = h.lazy.improve(x, integral)
+                if y is None:
+                    return {"result": R.DIDNOTFIND}
+                h.feasible(y)
+                sol = mdl.createSol(self)
+                for j in np.flatnonzero(y > 0.5):
+                    mdl.setSolVal(sol, h.xs[j], 1.0)
+                return {"result": R.FOUNDSOL if mdl.trySol(sol, printreason=False) else R.DIDNOTFIND}
+            return h._guard(run, R.DIDNOTRUN)
+
+    return ImproveHeur

@@ -6,17 +6,26 @@ gave: its tree never sees a capacity cut at a fractional node below the root. He
 with every cut so far goes to a solver with lazy rows (SCIP,
 :mod:`~cellsuppress.solvers.scip_bc`), whose callback is :class:`CapacityRows`: the master's
 own separation (:meth:`~cellsuppress.suppress.master.Master.separate`) at each point the tree
-meets. The search ends at the deadline with SCIP's bound and its best pattern, or with a proof.
+meets. The tree's own patterns are poor (SCIP's primal heuristics are off: each of their
+solutions costs a whole separation to check, and nearly all fail), so
+:meth:`CapacityRows.improve` gives it the master's: the LP-guided heuristic at its first LP
+point, and repairs near the incumbent of the integer points the separation cut off. Each new
+incumbent becomes SCIP's solution, and its cutoff prunes the tree. The search ends at the
+deadline with SCIP's bound and its best pattern, or with a proof.
 """
 from __future__ import annotations
+
+import time
 
 import numpy as np
 import scipy.sparse as sp
 
+from ..clock import Deadline
 from ..solvers import Solution
 from ..solvers.base import LazyRows
 from . import schedule
 from .master import Master, cut_rows
+from .repair import guided, repair_near
 
 
 class CapacityRows(LazyRows):
@@ -24,10 +33,20 @@ class CapacityRows(LazyRows):
     either-side preset): the capacity cuts (with the Pareto and slice cuts of a failing integer
     point, the bridgeless rows at fractional ones), and the rule cuts under a preset with the
     rule on equation sums. Past the master's deadline a check stops at its first violation, and
-    the solve is asked to stop."""
+    the solve is asked to stop.
 
-    def __init__(self, m: Master):
+    :meth:`improve` makes protected patterns of the tree's points with the master's heuristics:
+    once, the LP-guided heuristic (:func:`~cellsuppress.suppress.repair.guided`) at the first
+    LP point, given ``guide_after`` seconds if that is at most ``schedule.GUIDED_MAX`` of the
+    time left; then repairs near the incumbent of failing integer points cheaper than it, within
+    ``schedule.BRANCH_AND_CUT_REPAIRS`` of the time so far."""
+
+    def __init__(self, m: Master, guide_after: float = 0.0):
         self.m = m
+        self.guide_after = guide_after
+        self.t0 = time.perf_counter()
+        self.repair_seconds = 0.0
+        self.repairs = 0
         # a side is held negatively by its upward cuts, a hidden cell by a rule cut (un-hide one)
         self.two_sided = np.zeros(m.n + m.n_side, dtype=bool)
         self.two_sided[m.n:] = True
@@ -42,22 +61,52 @@ class CapacityRows(LazyRows):
     def stop(self) -> bool:
         return self.m.deadline.expired()
 
+    def improve(self, x: np.ndarray, integral: bool) -> np.ndarray | None:
+        m = self.m
+        # under an either-side preset a pattern's sides are not known: none is handed over
+        if m.n_side or m.incumbent.x is None or m.deadline.expired():
+            return None
+        before = m.incumbent.cost
+        if not integral:
+            if self.guide_after <= 0:
+                return None
+            if self.guide_after <= schedule.GUIDED_MAX * m.deadline.remaining():
+                guided(m, x[:m.n], give_up=Deadline(self.guide_after))
+            self.guide_after = 0.0
+        else:
+            if float(m.p.cost[x[:m.n] > 0.5].sum()) >= before - 1e-9:
+                return None  # a repair only adds cells to it
+            if self.repair_seconds > schedule.BRANCH_AND_CUT_REPAIRS * (time.perf_counter() - self.t0):
+                return None
+            t = time.perf_counter()
+            repair_near(m, x[:m.n], m.incumbent.x > 0.5, m.deadline.share(schedule.REPAIR_CLEANUP))
+            self.repair_seconds += time.perf_counter() - t
+            self.repairs += 1
+        if m.incumbent.cost >= before:
+            return None
+        m.say(f"branch-and-cut: {'repair' if integral else 'LP-guided heuristic'} gave cost {m.incumbent.cost:g}",
+              force=True)
+        return m.incumbent.x.copy()
 
-def branch_and_cut(m: Master) -> bool:
+
+def branch_and_cut(m: Master, guide_after: float = 0.0) -> bool:
     """Solve the master (every cut of the pool as its rows) by SCIP's branch-and-cut, from the
-    incumbent, until optimality or ``schedule.BRANCH_AND_CUT_END`` of the time is left; its
-    bound lifts the master's and its best pattern (which passed the attacker LPs) is offered.
+    incumbent, until optimality or ``schedule.BRANCH_AND_CUT_END`` of the time is left, with
+    the master's heuristics at its points (:class:`CapacityRows`, ``guide_after`` as it takes
+    it); its bound lifts the master's and its best pattern (which passed the attacker LPs) is offered.
     Returns whether the incumbent is proven optimal. Ctrl-C ends the solve and goes on as
     KeyboardInterrupt once its bound and pattern are taken."""
     from ..solvers.scip_bc import branch_and_cut as solve
 
     # under an either-side preset the incumbent's sides are not known: SCIP starts without it
     start = m.incumbent.x if m.incumbent.x is not None and not m.n_side else None
-    res = solve(m.cuts.snapshot(), CapacityRows(m),
+    rows = CapacityRows(m, guide_after)
+    res = solve(m.cuts.snapshot(), rows,
                 time_limit=m.deadline.share(1.0 - schedule.BRANCH_AND_CUT_END).limit(),
                 mip_gap=m.mip_gap, mip_abs_gap=m.abs_gap, start=start)
     m.stats["mip_solves"] += 1
     m.stats["bc_nodes"] = m.stats.get("bc_nodes", 0) + res.nodes
+    m.stats["bc_repairs"] = m.stats.get("bc_repairs", 0) + rows.repairs
     m.take_bound(Solution(status=res.status, bound=res.bound))
     m.say(f"branch-and-cut: {res.status}, {res.nodes} node(s), bound {m.lower:.6g}", force=True)
     if res.x is not None:

@@ -96,12 +96,12 @@ def optimal(p: Problem, say, deadline: Deadline, mip_gap: float, solver: str, ma
         guide = not hierarchy_cuts(m)
         if m.closed():
             done = True
-        elif m.branch_and_cut:
-            done = branch_and_cut(m)
         else:
-            done = RowGeneration(
-                m, export_model,
-                guide_after=(schedule.GUIDED_PER_HEURISTIC * took + schedule.GUIDED_EXTRA) if guide else 0.0).run()
+            guide_after = (schedule.GUIDED_PER_HEURISTIC * took + schedule.GUIDED_EXTRA) if guide else 0.0
+            if m.branch_and_cut:
+                done = branch_and_cut(m, guide_after)
+            else:
+                done = RowGeneration(m, export_model, guide_after=guide_after).run()
     except MasterLost as e:  # warned of where the solve was left: the incumbent is the result
         lost = True
         say(str(e), force=True)

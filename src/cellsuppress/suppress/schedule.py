@@ -114,6 +114,9 @@ PARETO_LP_MIN = 0.01  # s
 # SCIP's branch-and-cut (solver="scip") stops this share of the time left before the search's
 # deadline: a separation under way at its limit ends first, and its best solution is cleaned up
 BRANCH_AND_CUT_END = 0.05
+# its repairs of the integer points the separation cuts off take at most this share of its time
+# so far: they give the tree its cutoff, the separation of its nodes the rest gives its bound
+BRANCH_AND_CUT_REPAIRS = 0.25
 # the cut loop on the LP relaxation (the root) runs until the attacker LPs find no violated cut or
 # the bound tails off, within this share of the time left after the first incumbent: on tables of
 # three or more dimensions it lifts the bound far more than MILP rounds do in the same time

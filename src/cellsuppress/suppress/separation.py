@@ -81,7 +81,10 @@ class Separator:
         """
         p = self.p
         x = np.clip(np.asarray(x, dtype=float), 0.0, 1.0)
-        support = x > 1e-9
+        # an LP point's round-off (SCIP's gives 2e-9) makes column bounds of 1e-8 that HiGHS
+        # may call infeasible: such a cell is not hidden
+        x[x < 1e-6] = 0.0
+        support = x > 0.0
         nb, bcell, brow = hidden_blocks(self.M, support)
         sens = np.flatnonzero(p.sensitive)
         side_of = {}
