@@ -71,8 +71,9 @@ class LazyRows(ABC):
         """The rows ``A x >= lo`` violated at ``x`` (``integral``: an integer point)."""
 
     @abstractmethod
-    def stop(self) -> bool:
-        """Whether the solve should end now (its deadline has passed)."""
+    def stop(self, bound: float) -> bool:
+        """Whether the solve should end now (its deadline has passed, or its dual ``bound``
+        tells the caller that its time is better spent elsewhere)."""
 
     def improve(self, x: np.ndarray, integral: bool) -> np.ndarray | None:
         """A point that meets every row, cheaper than the best the caller knows, made by the

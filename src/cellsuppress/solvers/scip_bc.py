@@ -37,9 +37,10 @@ def require() -> None:
 
 @dataclass
 class BranchCutResult:
-    """``status``: ``optimal`` (within the gaps), ``time_limit``, ``interrupted`` (Ctrl-C),
-    ``infeasible``; ``bound`` the proven dual bound; ``x`` the best solution that passed the
-    lazy rows (None: none found), ``nodes`` the tree's size."""
+    """``status``: ``optimal`` (within the gaps), ``time_limit``, ``stopped`` (the lazy rows'
+    :meth:`~cellsuppress.solvers.base.LazyRows.stop`), ``interrupted`` (Ctrl-C), ``infeasible``;
+    ``bound`` the proven dual bound; ``x`` the best solution that passed the lazy rows (None:
+    none found), ``nodes`` the tree's size."""
 
     status: str
     bound: float
@@ -102,6 +103,8 @@ def branch_and_cut(lp: LinearProgram, lazy: LazyRows, time_limit: float | None =
     status = _STATUS.get(model.getStatus(), "time_limit")
     if isinstance(handler.error, KeyboardInterrupt):  # Ctrl-C in a separation: as in SCIP's own loop
         status = "interrupted"
+    elif handler.stopped and status == "interrupted":
+        status = "stopped"
     elif handler.error is not None:
         raise handler.error
     best = None
@@ -129,6 +132,7 @@ def _handler_class():
             self.pending: list[tuple] = []
             self.failed: np.ndarray | None = None  # the last integer point the rows cut off
             self.error: BaseException | None = None
+            self.stopped = False  # the lazy rows asked the solve to end
 
         def _point(self, sol) -> np.ndarray:
             return np.array([self.model.getSolVal(sol, v) for v in self.xs])
@@ -174,7 +178,8 @@ def _handler_class():
                 self.error = e
                 self.model.interruptSolve()
                 return {"result": failed}
-            if self.lazy.stop():
+            if not self.stopped and self.lazy.stop(self.model.getDualbound()):
+                self.stopped = True
                 self.model.interruptSolve()
             return out
 

@@ -10,11 +10,15 @@ meets. The tree's own patterns are poor (SCIP's primal heuristics are off: each 
 solutions costs a whole separation to check, and nearly all fail), so
 :meth:`CapacityRows.improve` gives it the master's: the LP-guided heuristic at its first LP
 point, and repairs near the incumbent of the integer points the separation cut off. Each new
-incumbent becomes SCIP's solution, and its cutoff prunes the tree. The search ends at the
-deadline with SCIP's bound and its best pattern, or with a proof.
+incumbent becomes SCIP's solution, and its cutoff prunes the tree. Where the tree's bound
+stalls (a larger three-way table, whose tree barely grows), the rest of the time goes to local
+branching around the incumbent (:mod:`~cellsuppress.suppress.local_branching`) on the HiGHS
+master, which has every cut SCIP's separation found. The search ends at the deadline with
+SCIP's bound and the best pattern, or with a proof.
 """
 from __future__ import annotations
 
+import bisect
 import time
 
 import numpy as np
@@ -24,6 +28,7 @@ from ..clock import Deadline
 from ..solvers import Solution
 from ..solvers.base import LazyRows
 from . import schedule
+from .local_branching import local_branching
 from .master import Master, cut_rows
 from .repair import guided, repair_near
 
@@ -32,8 +37,11 @@ class CapacityRows(LazyRows):
     """The master's separation as lazy rows over its columns (the cells, then the sides of an
     either-side preset): the capacity cuts (with the Pareto and slice cuts of a failing integer
     point, the bridgeless rows at fractional ones), and the rule cuts under a preset with the
-    rule on equation sums. Past the master's deadline a check stops at its first violation, and
-    the solve is asked to stop.
+    rule on equation sums; each row found joins the master's pool too. Past the master's
+    deadline a check stops at its first violation, and the solve is asked to stop; it is also
+    asked to stop (``stalled``) when its bound rose by less than ``schedule.STALL_RISE`` of the
+    gap over the last ``schedule.STALL_WINDOW`` of its time (at least ``STALL_WINDOW_MIN``
+    seconds), with ``STALL_POLISH_MIN`` seconds or more left for local branching.
 
     :meth:`improve` makes protected patterns of the tree's points with the master's heuristics:
     once, the LP-guided heuristic (:func:`~cellsuppress.suppress.repair.guided`) at the first
@@ -47,6 +55,9 @@ class CapacityRows(LazyRows):
         self.t0 = time.perf_counter()
         self.repair_seconds = 0.0
         self.repairs = 0
+        self.times: list[float] = []  # when stop() was asked (seconds into the solve) ...
+        self.bounds: list[float] = []  # ... and the bound on the cost then
+        self.stalled = False
         # a side is held negatively by its upward cuts, a hidden cell by a rule cut (un-hide one)
         self.two_sided = np.zeros(m.n + m.n_side, dtype=bool)
         self.two_sided[m.n:] = True
@@ -55,11 +66,24 @@ class CapacityRows(LazyRows):
 
     def rows(self, x: np.ndarray, integral: bool) -> tuple[sp.csr_matrix, np.ndarray]:
         viols = self.m.separate(x, integral=integral)
+        self.m.cuts.add(viols)  # for local branching, should the tree stall
         A, rhs, _ = cut_rows(self.m.p, viols, n_side=self.m.n_side)
         return A, rhs
 
-    def stop(self) -> bool:
-        return self.m.deadline.expired()
+    def stop(self, bound: float) -> bool:
+        m = self.m
+        if m.deadline.expired():
+            return True
+        now = time.perf_counter() - self.t0
+        lower = bound - m.tb_total
+        self.times.append(now)
+        self.bounds.append(lower)
+        window = max(schedule.STALL_WINDOW_MIN, schedule.STALL_WINDOW * now)
+        if now < window or m.deadline.remaining() < schedule.STALL_POLISH_MIN or m.incumbent.x is None:
+            return False
+        then = self.bounds[max(0, bisect.bisect_right(self.times, now - window) - 1)]
+        self.stalled = lower - then < schedule.STALL_RISE * (m.incumbent.cost - lower)
+        return self.stalled
 
     def improve(self, x: np.ndarray, integral: bool) -> np.ndarray | None:
         m = self.m
@@ -113,4 +137,8 @@ def branch_and_cut(m: Master, guide_after: float = 0.0) -> bool:
         m.offer(np.round(res.x[:m.n]), clean=res.status == "optimal" and m.mip_gap == 0)
     if res.status == "interrupted":
         raise KeyboardInterrupt
+    if res.status == "stopped" and rows.stalled and not m.closed():
+        m.say("branch-and-cut: its bound stalls, local branching for the rest of the time", force=True)
+        m.stats["bc_stalled"] = 1
+        local_branching(m, until=m.deadline)
     return res.status == "optimal" or m.closed()

@@ -117,6 +117,16 @@ BRANCH_AND_CUT_END = 0.05
 # its repairs of the integer points the separation cuts off take at most this share of its time
 # so far: they give the tree its cutoff, the separation of its nodes the rest gives its bound
 BRANCH_AND_CUT_REPAIRS = 0.25
+# ... and ends early when its bound stalls: it rose by less than STALL_RISE of the gap over the
+# last STALL_WINDOW of its time (at least STALL_WINDOW_MIN seconds). The tree of a small
+# three-way table, which it proves, lifts its bound by a tenth of the gap or more in every such
+# window; that of a larger one stops growing after its root, and local branching around the
+# incumbent then finds cheaper patterns than its few nodes do. Only with STALL_POLISH_MIN seconds
+# or more left: a neighbourhood solve and its repair
+STALL_RISE = 0.01
+STALL_WINDOW = 0.25
+STALL_WINDOW_MIN = 10.0  # s
+STALL_POLISH_MIN = 15.0  # s
 # the cut loop on the LP relaxation (the root) runs until the attacker LPs find no violated cut or
 # the bound tails off, within this share of the time left after the first incumbent: on tables of
 # three or more dimensions it lifts the bound far more than MILP rounds do in the same time
