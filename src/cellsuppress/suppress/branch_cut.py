@@ -41,19 +41,21 @@ class CapacityRows(LazyRows):
     deadline a check stops at its first violation, and the solve is asked to stop; it is also
     asked to stop (``stalled``) when its bound rose by less than ``schedule.STALL_RISE`` of the
     gap over the last ``schedule.STALL_WINDOW`` of its time (at least ``STALL_WINDOW_MIN``
-    seconds), with ``STALL_POLISH_MIN`` seconds or more left for local branching.
+    seconds; the tree's time, not its heuristics'), with ``STALL_POLISH_MIN`` seconds or more left for local branching.
 
     :meth:`improve` makes protected patterns of the tree's points with the master's heuristics:
-    once, the LP-guided heuristic (:func:`~cellsuppress.suppress.repair.guided`) at the first
+    first the LP-guided heuristic (:func:`~cellsuppress.suppress.repair.guided`) at the first
     LP point, given ``guide_after`` seconds if that is at most ``schedule.GUIDED_MAX`` of the
-    time left; then repairs near the incumbent of failing integer points cheaper than it, within
-    ``schedule.BRANCH_AND_CUT_REPAIRS`` of the time so far."""
+    time left; then, within ``schedule.BRANCH_AND_CUT_REPAIRS`` of the time so far, repairs near
+    the incumbent of the failing integer points cheaper than it and, at nodes without one, the
+    LP-guided heuristic again with the node's LP point as its guide (with a short clean-up)."""
 
     def __init__(self, m: Master, guide_after: float = 0.0):
         self.m = m
         self.guide_after = guide_after
         self.t0 = time.perf_counter()
-        self.repair_seconds = 0.0
+        self.repair_seconds = 0.0  # in the heuristics at the nodes (within their share) ...
+        self.heuristic_seconds = 0.0  # ... and in all of them (not the tree's time)
         self.repairs = 0
         self.times: list[float] = []  # when stop() was asked (seconds into the solve) ...
         self.bounds: list[float] = []  # ... and the bound on the cost then
@@ -74,7 +76,7 @@ class CapacityRows(LazyRows):
         m = self.m
         if m.deadline.expired():
             return True
-        now = time.perf_counter() - self.t0
+        now = time.perf_counter() - self.t0 - self.heuristic_seconds  # the tree's own time
         lower = bound - m.tb_total
         self.times.append(now)
         self.bounds.append(lower)
@@ -91,26 +93,35 @@ class CapacityRows(LazyRows):
         if m.n_side or m.incumbent.x is None or m.deadline.expired():
             return None
         before = m.incumbent.cost
-        if not integral:
-            if self.guide_after <= 0:
-                return None
+        t = time.perf_counter()
+        try:
+            self._improve(x, integral)
+        finally:
+            self.heuristic_seconds += time.perf_counter() - t
+        if m.incumbent.cost >= before:
+            return None
+        m.say(f"branch-and-cut: {'a repair' if integral else 'the LP-guided heuristic'} gave cost {m.incumbent.cost:g}",
+              force=True)
+        return m.incumbent.x.copy()
+
+    def _improve(self, x: np.ndarray, integral: bool) -> None:
+        m = self.m
+        if not integral and self.guide_after > 0:
             if self.guide_after <= schedule.GUIDED_MAX * m.deadline.remaining():
                 guided(m, x[:m.n], give_up=Deadline(self.guide_after))
             self.guide_after = 0.0
         else:
-            if float(m.p.cost[x[:m.n] > 0.5].sum()) >= before - 1e-9:
-                return None  # a repair only adds cells to it
+            if integral and float(m.p.cost[x[:m.n] > 0.5].sum()) >= m.incumbent.cost - 1e-9:
+                return  # a repair only adds cells to it
             if self.repair_seconds > schedule.BRANCH_AND_CUT_REPAIRS * (time.perf_counter() - self.t0):
-                return None
+                return
             t = time.perf_counter()
-            repair_near(m, x[:m.n], m.incumbent.x > 0.5, m.deadline.share(schedule.REPAIR_CLEANUP))
+            if integral:
+                repair_near(m, x[:m.n], m.incumbent.x > 0.5, m.deadline.share(schedule.REPAIR_CLEANUP))
+            else:  # the node's LP point guides the heuristic: each node a different guide
+                guided(m, x[:m.n], give_up=m.deadline, share=schedule.REPAIR_CLEANUP)
             self.repair_seconds += time.perf_counter() - t
             self.repairs += 1
-        if m.incumbent.cost >= before:
-            return None
-        m.say(f"branch-and-cut: {'repair' if integral else 'LP-guided heuristic'} gave cost {m.incumbent.cost:g}",
-              force=True)
-        return m.incumbent.x.copy()
 
 
 def branch_and_cut(m: Master, guide_after: float = 0.0) -> bool:

@@ -114,8 +114,9 @@ PARETO_LP_MIN = 0.01  # s
 # SCIP's branch-and-cut (solver="scip") stops this share of the time left before the search's
 # deadline: a separation under way at its limit ends first, and its best solution is cleaned up
 BRANCH_AND_CUT_END = 0.05
-# its repairs of the integer points the separation cuts off take at most this share of its time
-# so far: they give the tree its cutoff, the separation of its nodes the rest gives its bound
+# its heuristics (repairs of the integer points the separation cuts off, the LP-guided heuristic
+# at nodes' LP points) take at most this share of its time so far: they give the tree its cutoff
+# and the pattern, the separation of its nodes in the rest gives its bound
 BRANCH_AND_CUT_REPAIRS = 0.25
 # ... and ends early when its bound stalls: it rose by less than STALL_RISE of the gap over the
 # last STALL_WINDOW of its time (at least STALL_WINDOW_MIN seconds). The tree of a small
