@@ -57,6 +57,7 @@ class CapacityRows(LazyRows):
         self.repair_seconds = 0.0  # in the heuristics at the nodes (within their share) ...
         self.heuristic_seconds = 0.0  # ... and in all of them (not the tree's time)
         self.repairs = 0
+        self.handed = 0  # patterns handed to the tree (each cheaper than the incumbent before it)
         self.times: list[float] = []  # when stop() was asked (seconds into the solve) ...
         self.bounds: list[float] = []  # ... and the bound on the cost then
         self.stalled = False
@@ -102,6 +103,7 @@ class CapacityRows(LazyRows):
             return None
         m.say(f"branch-and-cut: {'a repair' if integral else 'the LP-guided heuristic'} gave cost {m.incumbent.cost:g}",
               force=True)
+        self.handed += 1
         return m.incumbent.x.copy()
 
     def _improve(self, x: np.ndarray, integral: bool) -> None:
@@ -141,7 +143,8 @@ def branch_and_cut(m: Master, guide_after: float = 0.0) -> bool:
                 mip_gap=m.mip_gap, mip_abs_gap=m.abs_gap, start=start)
     m.stats["mip_solves"] += 1
     m.stats["bc_nodes"] = m.stats.get("bc_nodes", 0) + res.nodes
-    m.stats["bc_repairs"] = m.stats.get("bc_repairs", 0) + rows.repairs
+    m.stats["bc_heuristic_runs"] = m.stats.get("bc_heuristic_runs", 0) + rows.repairs
+    m.stats["bc_heuristic_patterns"] = m.stats.get("bc_heuristic_patterns", 0) + rows.handed
     m.take_bound(Solution(status=res.status, bound=res.bound))
     m.say(f"branch-and-cut: {res.status}, {res.nodes} node(s), bound {m.lower:.6g}", force=True)
     if res.x is not None:
