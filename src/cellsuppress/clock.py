@@ -2,6 +2,11 @@
 down; every part of the work gets a share of what is left of it (the shares themselves are named
 in :mod:`cellsuppress.suppress.schedule`). A run without a time limit has :data:`NEVER`, which
 never expires, so no caller tests for a missing limit.
+
+A deadline also knows the ``end`` of the run it belongs to: a part of the work that needs some
+minimum time (a solver call's floor, a stage's least seconds) may run past its own deadline, but
+never past that end. A deadline made from seconds alone is its own end; one derived from another
+(:meth:`Deadline.share`, :meth:`Deadline.leaving`, or made ``within`` it) keeps the other's end.
 """
 from __future__ import annotations
 
@@ -26,27 +31,37 @@ class Deadline:
     True
     >>> NEVER.remaining(), NEVER.expired(), NEVER.share(0.5) == NEVER, NEVER.limit(), NEVER.budget(0.5)
     (inf, False, True, None, None)
+
+    A floor stretches a deadline up to the end of its run, no further:
+
+    >>> 4.0 < half.limit(floor=8.0) <= 8.0, 9.0 < half.limit(floor=30.0) <= 10.0
+    (True, True)
+    >>> 9.0 < Deadline(30.0, within=half).remaining() <= 10.0
+    True
     """
 
-    __slots__ = ("at",)
+    __slots__ = ("at", "end")
 
-    def __init__(self, seconds: float | None = None, start: float | None = None):
-        if seconds is None:
-            self.at = math.inf
-        else:
-            self.at = (time.perf_counter() if start is None else start) + float(seconds)
+    def __init__(self, seconds: float | None = None, start: float | None = None, within: Deadline | None = None):
+        """``within``: the deadline whose run this one belongs to; it ends no later than that
+        run (and may stretch to its end). Without it, the deadline is a run of its own."""
+        at = math.inf if seconds is None else (time.perf_counter() if start is None else start) + float(seconds)
+        self.end = at if within is None else within.end
+        self.at = min(at, self.end)
 
     @classmethod
-    def until(cls, at: float) -> Deadline:
-        """The deadline at ``at``, a ``time.perf_counter()`` value."""
-        d = cls()
-        d.at = float(at)
-        return d
+    def until(cls, at: float, within: Deadline | None = None) -> Deadline:
+        """The deadline at ``at``, a ``time.perf_counter()`` value (``within`` as for the constructor)."""
+        return cls(float(at) - time.perf_counter(), within=within)
 
     @property
     def limited(self) -> bool:
         """Whether there is a limit at all."""
         return self.at < math.inf
+
+    def to_end(self) -> float:
+        """Seconds left to the end of the run (``inf`` without a limit)."""
+        return max(0.0, self.end - time.perf_counter())
 
     def remaining(self) -> float:
         """Seconds left (0 once expired, ``inf`` without a limit)."""
@@ -60,7 +75,7 @@ class Deadline:
         if not self.limited:
             return self
         now = time.perf_counter()
-        return Deadline.until(now + fraction * max(0.0, self.at - now))
+        return Deadline.until(now + fraction * max(0.0, self.at - now), within=self)
 
     def leaving(self, fraction: float) -> Deadline:
         """The point at which ``fraction`` of the time left now is still left."""
@@ -72,9 +87,11 @@ class Deadline:
         return fraction * self.remaining() if self.limited else None
 
     def limit(self, floor: float = 0.0) -> float | None:
-        """The time limit of a solver call that is to end by this deadline: the seconds left,
-        at least ``floor`` (None: no limit)."""
-        return max(floor, self.remaining()) if self.limited else None
+        """The time limit of a solver call that is to end by this deadline: the seconds left, at
+        least ``floor`` but never past the end of the run (None: no limit)."""
+        if not self.limited:
+            return None
+        return min(max(floor, self.remaining()), self.to_end())
 
     def __eq__(self, other) -> bool:
         return isinstance(other, Deadline) and self.at == other.at

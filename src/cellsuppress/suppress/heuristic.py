@@ -96,8 +96,8 @@ class _Repair:
         self.p, self.build, self.sep = p, build, sep
         self.deadline, self.give_up, self.hard_deadline = deadline, give_up, hard_deadline
         span = max(schedule.HEURISTIC_MIN_SPAN, deadline.at - t0)  # inf without a limit: no stage ends
-        self.moves_end = Deadline.until(t0 + schedule.CHEAPEST_MOVES * span)
-        self.cover_end = Deadline.until(t0 + schedule.GREEDY_COVER * span)
+        self.moves_end = Deadline.until(t0 + schedule.CHEAPEST_MOVES * span, within=deadline)
+        self.cover_end = Deadline.until(t0 + schedule.GREEDY_COVER * span, within=deadline)
         self.check_seconds = max(schedule.CHECK_MIN, schedule.CHECK * span)
         self.batch_seconds = max(schedule.BATCH_MIN, schedule.BATCH * span)
         self.fallback = Fallback.NONE
@@ -110,10 +110,10 @@ class _Repair:
         if self.fallback:
             # a full check of these big patterns solves an LP per requirement over one huge
             # block; batch moves certify most of them at once
-            return filter_either_side(p, check_certified(p, self.sep, x, witnesses, Deadline(self.check_seconds),
+            return filter_either_side(p, check_certified(p, self.sep, x, witnesses, Deadline(self.check_seconds, within=self.deadline),
                                                          self.deadline, self.seeds))
         return filter_either_side(p, self.sep.violations(x, witnesses=witnesses,
-                                                         deadline=Deadline(self.check_seconds)))
+                                                         deadline=Deadline(self.check_seconds, within=self.deadline)))
 
     def hide_more(self, x: np.ndarray, viol: list[Violation], rule: list) -> np.ndarray:
         """Hide more cells for the failing requirements ``viol`` and the equations ``rule``
@@ -132,7 +132,7 @@ class _Repair:
             # requirement at once, cheap cells first; with its cells hidden the pattern is safe
             # and its check is one batch LP (the moves are certificates themselves). Its LPs may
             # run past the deadline: what they give is far cheaper than every cell hidden
-            batch = batch_moves(build, x, min(Deadline(self.batch_seconds), self.hard_deadline))
+            batch = batch_moves(build, x, min(Deadline(self.batch_seconds, within=self.deadline), self.hard_deadline))
             if batch is not None:
                 x, self.seeds = batch
                 self.fallback |= Fallback.BATCH
@@ -160,10 +160,10 @@ class _Repair:
             # cell for every candidate: un-hide candidates in chunks instead, each pattern certified
             # by batch LPs; past its own deadline already, it keeps to its budget (and hard_deadline).
             # A chunk that batch moves cannot certify may still be publishable: not a complete clean-up
-            x = chunk_cleanup(self.p, x, self.seeds, self.sep, min(Deadline(budget), self.hard_deadline))
+            x = chunk_cleanup(self.p, x, self.seeds, self.sep, min(Deadline(budget, within=self.deadline), self.hard_deadline))
             return x, False
         end = self.hard_deadline if self.hard_deadline.limited else self.deadline
-        return cleanup(self.p, x, self.sep, witnesses, min(Deadline(budget), end))
+        return cleanup(self.p, x, self.sep, witnesses, min(Deadline(budget, within=end), end))
 
 
 def cheapest_moves(p: Problem, x: np.ndarray, failing: list[Violation], give_up: Deadline = NEVER,

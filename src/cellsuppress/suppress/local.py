@@ -490,7 +490,7 @@ def local(p: Problem, say=None, deadline: Deadline = NEVER, g: Grid | None = Non
     stats["clean"] = False
     if cleanup_budget > 0:
         sep = Separator(p)
-        until = min(Deadline(cleanup_budget), deadline) if deadline.limited else Deadline(cleanup_budget)
+        until = min(Deadline(cleanup_budget, within=deadline), deadline)
         if not p.equation_sum_rule:
             # first without LPs: a cell no box needs, once the boxes through it have others. The
             # cells protected otherwise (batch moves, the heuristic) are checked again after it

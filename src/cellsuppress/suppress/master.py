@@ -245,7 +245,7 @@ class Master:
         if float(self.p.cost[x > 0.5].sum()) >= self.incumbent.cost - 1e-9:
             return False
         if not clean:
-            until = max(self.deadline.share(schedule.INCUMBENT_CLEANUP), Deadline(schedule.INCUMBENT_CLEANUP_MIN))
+            until = max(self.deadline.share(schedule.INCUMBENT_CLEANUP), Deadline(schedule.INCUMBENT_CLEANUP_MIN, within=self.deadline))
             x, clean = minimal(self.p, x, min(until, self.deadline), self.sep)
         return self.incumbent.offer(x, clean)
 
@@ -293,10 +293,10 @@ class Master:
                 # no more time than the plain separation took for each (one more LP per failure)
                 spend = min(max(schedule.SEPARATE_MIN, time.perf_counter() - t), deadline.remaining())
                 if self.pareto is not None:
-                    viols += self.pareto.cuts(xv[:n], viols, deadline=Deadline(spend))
+                    viols += self.pareto.cuts(xv[:n], viols, deadline=Deadline(spend, within=deadline))
                 if self.slices.slices:
                     # as many as the whole table's cuts at most: each is an LP more, and a row of the master
-                    viols += self.slices.cuts(xv[:n], side, deadline=Deadline(spend), limit=len(viols),
+                    viols += self.slices.cuts(xv[:n], side, deadline=Deadline(spend, within=deadline), limit=len(viols),
                                               failing=np.unique([v.cell for v in viols]))
         if self.p.equation_sum_rule and integral:
             viols += rule_cuts(self.p, xv[:n])

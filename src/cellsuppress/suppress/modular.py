@@ -46,13 +46,18 @@ __all__ = ["modular", "by_subtables", "protect_subtable", "SubtableTask", "carri
 @dataclass
 class SubtableTask:
     """One subtable to protect: its problem (what the levels above decided carried in), the
-    mask of its cells published above (``settled``), its cells in the whole problem, and the
-    seconds it may take."""
+    mask of its cells published above (``settled``), its cells in the whole problem, the
+    seconds it may take from its start, the end of the subtables' time (``until``), which a
+    subtable started late does not pass either, and the end of the run (``end``), which no
+    floor of its work passes: ``time.time()`` values (None: no limit), as the task may run in
+    another process or on another machine."""
 
     p: Problem
     settled: np.ndarray
     cells: np.ndarray
     seconds: float | None = None
+    until: float | None = None
+    end: float | None = None
 
 
 def protect_subtable(task: SubtableTask) -> tuple[np.ndarray, dict]:
@@ -62,7 +67,10 @@ def protect_subtable(task: SubtableTask) -> tuple[np.ndarray, dict]:
     (:func:`~cellsuppress.suppress.local.certificates`), one per row over the subtable's cells. A subtable that cannot be protected
     on its own is left as forced: the audit of the whole pattern then repairs it, or names the
     cells that no pattern protects."""
-    deadline = Deadline(task.seconds)
+    run = NEVER if task.end is None else Deadline(task.end - time.time())
+    deadline = Deadline(task.seconds, within=run)
+    if task.until is not None:
+        deadline = min(deadline, Deadline(task.until - time.time(), within=run))
     g = grid_of(task.p)
     try:
         x, stats = local(task.p, None, deadline, g=g, cleanup_budget=deadline.budget(schedule.SUBTABLE_CLEANUP),
@@ -135,9 +143,12 @@ def by_subtables(p: Problem, say=None, until: Deadline = NEVER, subs: list[Subta
                  if (t.p.sensitive & ((t.p.up > 0) | (t.p.dn > 0) | (t.p.spl > 0))).any()]
         if tasks:
             left = until.remaining() * max(1, min(slots, len(tasks)))
+            now = time.time()
+            ends = (now + until.remaining(), now + until.to_end()) if until.limited else (None, None)
             for t in tasks:
                 t.seconds = (min(schedule.SUBTABLE_MAX, left * t.cells.size / max(work, 1)) if until.limited
                              else schedule.SUBTABLE_MAX)
+                t.until, t.end = ends
             say(f"modular: level {i + 1} of {len(waves)}, {len(tasks)} subtable(s)", force=True)
             for t, (xs, st) in zip(tasks, run(protect_subtable, tasks)):
                 x[t.cells] = np.maximum(x[t.cells], xs > 0.5)

@@ -464,7 +464,7 @@ class RowGeneration:
             return
         if self.guide_after > 0 and m.pareto is not None:
             if self.guide_after <= schedule.GUIDED_MAX * m.deadline.remaining():
-                guided(m, m.pareto.core, give_up=Deadline(self.guide_after))
+                guided(m, m.pareto.core, give_up=Deadline(self.guide_after, within=m.deadline))
             self.guide_after = 0.0
         if not self.no_polish and not self.polished:
             return  # local branching to come: no repairs, rounds come faster
