@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from cellsuppress import Hierarchy, Table
 from cellsuppress.auditing.report import audit
-from cellsuppress.clock import Deadline
+from cellsuppress.clock import NEVER, Deadline
 from cellsuppress.suppress.model import compact_program
 from cellsuppress.suppress.problem import build_problem, cost_weights
 from cellsuppress.protect import InfeasibleError, protect
@@ -566,10 +566,22 @@ def test_log_cost_optimal_flag():
     assert res.optimal and "tie-break" in res.message
 
 
+def test_floors_of_a_time_limit_stop_at_the_end_of_the_run():
+    # a solver call or stage with a minimum time may pass its own deadline, never its run's end
+    run = Deadline(2.0)
+    part = run.share(0.1)
+    assert 0.0 < part.limit(floor=0.5) and 0.4 < part.limit(floor=0.5) <= 0.5
+    assert part.limit(floor=10.0) <= 2.0
+    assert 1.5 < Deadline(10.0, within=part).remaining() <= 2.0
+    assert Deadline(10.0, within=part).limit(floor=30.0) <= 2.0
+    assert Deadline(1.0).limit(floor=30.0) <= 1.0  # made from seconds alone: a run of its own
+    assert NEVER.limit(floor=1.0) is None and not Deadline(5.0, within=NEVER).limit(floor=30.0) < 29.0
+
+
 @pytest.mark.parametrize("preset", PRESETS)
 def test_heuristic_out_of_time_still_protects(preset):
-    # with its deadline already gone the heuristic has about a second for its LP moves and then
-    # hides every free cell: whatever it returns must pass the audit, and return soon
+    # with its deadline (its run's end) already gone the heuristic has no time for its LP moves
+    # and hides every free cell: whatever it returns must pass the audit, and return soon
     import time
 
     from cellsuppress.suppress.heuristic import heuristic
