@@ -39,8 +39,11 @@ AUDIT_MIN = 1.0  # s
 FAST_HEURISTIC = 0.75
 FAST_CLEANUP = 0.5
 
+# Every floor below (a "_MIN" in seconds) may take a part past its own deadline, never past its
+# run's end (the limit less the audit's reserve; Deadline.limit, Deadline(seconds, within=...)).
+
 # -- the heuristic (shares of its span: the time to its deadline, at least HEURISTIC_MIN_SPAN) -----
-HEURISTIC_MIN_SPAN = 1.0  # s: even a heuristic out of time gets its stages, however short
+HEURISTIC_MIN_SPAN = 1.0  # s: even a heuristic out of time gets its stages, up to the run's end
 # the cheapest-move LPs give the best patterns and get most of the span; the greedy cover of the
 # capacity cuts the next part; past it every free cell is hidden
 CHEAPEST_MOVES = 0.7
@@ -54,8 +57,8 @@ CHECK_MIN = 0.5  # s
 # heuristic's deadline by this share of the span, since what they give is far cheaper
 BATCH = 0.5
 BATCH_MIN = 0.5  # s
-# the batch LPs that certify a big pattern get what is left and at least this: without them
-# the check of such a pattern takes minutes
+# the batch LPs that certify a big pattern get what is left and at least this, the one floor
+# that may pass the run's end: without them the check of such a pattern takes minutes
 CERTIFY_MIN = 10.0  # s
 # without a time limit the clean-up takes a few times what building took, no more
 CLEANUP_PER_BUILD = 3.0
