@@ -110,7 +110,7 @@ class CapacityRows(LazyRows):
         m = self.m
         if not integral and self.guide_after > 0:
             if self.guide_after <= schedule.GUIDED_MAX * m.deadline.remaining():
-                guided(m, x[:m.n], give_up=Deadline(self.guide_after))
+                guided(m, x[:m.n], give_up=Deadline(self.guide_after, within=m.deadline))
             self.guide_after = 0.0
         else:
             if integral and float(m.p.cost[x[:m.n] > 0.5].sum()) >= m.incumbent.cost - 1e-9:
