@@ -274,7 +274,9 @@ def run_isolated(case: Case, hard_timeout: float | None, in_process: bool) -> di
         return run_case(case)
     ctx = mp.get_context("fork")
     recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(case, send), daemon=True)
+    # not a daemon: protect's own worker processes (the modular method's subtables) need a parent
+    # that may have children; the child is terminated here, whatever happens
+    proc = ctx.Process(target=_child, args=(case, send), daemon=False)
     t0 = time.perf_counter()
     proc.start()
     send.close()
@@ -917,7 +919,7 @@ def main(argv=None) -> int:
                     help="run cases in this process (no isolation; peak MB then only shows growth above "
                          "the process's earlier peak)")
     ap.add_argument("--only", default=None,
-                    help="comma-separated case names to run (e.g. --only NINENEW,NINE12); default all")
+                    help="case names to run, separated by commas, or by semicolons where a name holds a comma (e.g. --only NINENEW,NINE12); default all")
     ap.add_argument("--tauargus", action="store_true",
                     help="instances, small3: also tau-ARGUS's optimal method on the same JJ file; large: its "
                          "modular method on the same table (needs pytauargus: pip install -e '.[tauargus]')")
@@ -992,7 +994,7 @@ def main(argv=None) -> int:
         if args.tauargus:
             cases = with_tauargus(cases, args.suite)
         if args.only:
-            keep = {c.strip() for c in args.only.split(",") if c.strip()}
+            keep = {c.strip() for c in args.only.split(";" if ";" in args.only else ",") if c.strip()}
             unknown = keep - {c.table for c in cases}
             if unknown:
                 print(f"--only: no case named {', '.join(sorted(unknown))}")
