@@ -24,13 +24,12 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from ..clock import Deadline
 from ..solvers import Solution
 from ..solvers.base import LazyRows
 from . import schedule
 from .local_branching import local_branching
 from .master import Master, cut_rows
-from .repair import guided, repair_near
+from .repair import guided, guided_once, repair_near
 
 
 class CapacityRows(LazyRows):
@@ -109,8 +108,7 @@ class CapacityRows(LazyRows):
     def _improve(self, x: np.ndarray, integral: bool) -> None:
         m = self.m
         if not integral and self.guide_after > 0:
-            if self.guide_after <= schedule.GUIDED_MAX * m.deadline.remaining():
-                guided(m, x[:m.n], give_up=Deadline(self.guide_after, within=m.deadline))
+            guided_once(m, x[:m.n], self.guide_after)
             self.guide_after = 0.0
         else:
             if integral and float(m.p.cost[x[:m.n] > 0.5].sum()) >= m.incumbent.cost - 1e-9:

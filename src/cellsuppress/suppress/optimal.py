@@ -39,7 +39,7 @@ from .heuristic import heuristic
 from .local_branching import local_branching
 from .master import TOL, Master, MasterLost
 from .problem import Problem
-from .repair import guided, repair, repair_near
+from .repair import guided, guided_once, repair, repair_near
 from .separation import ParetoCuts
 from .subtable_rounds import subtable_rounds
 from .subtables import subtables
@@ -463,8 +463,7 @@ class RowGeneration:
             repair_near(m, x, m.incumbent.x > 0.5, m.deadline)
             return
         if self.guide_after > 0 and m.pareto is not None:
-            if self.guide_after <= schedule.GUIDED_MAX * m.deadline.remaining():
-                guided(m, m.pareto.core, give_up=Deadline(self.guide_after, within=m.deadline))
+            guided_once(m, m.pareto.core, self.guide_after)
             self.guide_after = 0.0
         if not self.no_polish and not self.polished:
             return  # local branching to come: no repairs, rounds come faster
