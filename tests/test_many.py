@@ -221,6 +221,89 @@ def test_worker_init_runs_in_each_worker_and_leaves_this_process_alone():
         make_executor(workers=2, worker_init=lambda: None)
 
 
+def solved_threads(_):
+    """The threads option of a HiGHS MILP solved here, and how the solve ended."""
+    import scipy.sparse as sp
+
+    from cellsuppress.solvers import LinearProgram, make_model
+
+    lp = LinearProgram(c=[1.0, 1.0], A=sp.csr_matrix([[1.0, 1.0]]), row_lo=[1.5], row_hi=[np.inf],
+                       col_lo=[0, 0], col_hi=[3, 3], integer=np.array([True, True]))
+    model = make_model(lp)
+    return model.h.getOptionValue("threads")[1], model.solve().status
+
+
+def process_threads():
+    """The thread count set_threads gave this process (None: HiGHS's own choice)."""
+    from cellsuppress.solvers import highs
+
+    return highs._threads
+
+
+def test_one_thread_after_solves_on_highs_own_threads():
+    # HiGHS sizes a thread's scheduler at its first solve and fails a later solve there that asks
+    # another size: a thread that solved before one_thread (a Dask worker's) must still solve
+    import threading
+
+    from cellsuppress.solvers import one_thread, set_threads
+
+    seen = []
+
+    def work():
+        seen.append(solved_threads(0))
+        one_thread()
+        try:
+            seen.extend([solved_threads(1), solved_threads(2)])
+        finally:
+            set_threads(None)
+        seen.append(solved_threads(3))
+
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+    assert seen == [(0, "optimal"), (1, "optimal"), (1, "optimal"), (0, "optimal")]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAS_DASK, reason="dask.distributed is not installed (the 'dask' extra)")
+def test_worker_init_runs_on_every_dask_worker_while_the_executor_is_open():
+    from distributed import Client, LocalCluster
+
+    from cellsuppress.dask_plugin import PREFIX
+    from cellsuppress.executor import DaskExecutor
+    from cellsuppress.solvers import one_thread
+
+    def plugins(client):
+        on_workers = client.run(lambda dask_worker: sorted(dask_worker.plugins))
+        names = client.run_on_scheduler(lambda dask_scheduler: sorted(dask_scheduler.worker_plugins))
+        return [n for n in names + sum(on_workers.values(), []) if n.startswith(PREFIX)]
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        # the worker solves on HiGHS's own threads first, as a cluster that served other work has
+        assert [o.get() for o in make_executor(client=client).map(solved_threads, range(2))] == [(0, "optimal")] * 2
+        with make_executor(client=client, worker_init=one_thread) as ex:
+            assert isinstance(ex, DaskExecutor)
+            assert [o.get() for o in ex.map(solved_threads, range(3))] == [(1, "optimal")] * 3
+            cluster.scale(2)  # a worker that joins later runs worker_init too
+            client.wait_for_workers(2, timeout=60)
+            assert list(client.run(process_threads).values()) == [1, 1]
+            assert [o.get() for o in ex.map(solved_threads, range(4))] == [(1, "optimal")] * 4
+            assert len(plugins(client)) == 3  # on the scheduler and on both workers
+        assert plugins(client) == []  # close took it off the cluster
+        assert list(client.run(process_threads).values()) == [1, 1]  # what it set stays (documented)
+        assert process_threads() is None  # never in this process
+
+    # a cluster whose workers are threads of this process: worker_init is not run there
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        with make_executor(client=client, worker_init=one_thread) as ex:
+            assert [o.get() for o in ex.map(solved_threads, range(2))] == [(0, "optimal")] * 2
+    assert process_threads() is None
+    with pytest.raises(TypeError, match="cannot be sent to worker processes"):
+        make_executor(client=client, worker_init=lambda: None)
+
+
 def test_set_threads_checks_its_argument():
     from cellsuppress.solvers import SolverError, set_threads
 

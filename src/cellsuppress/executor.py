@@ -20,7 +20,9 @@ what was done is not lost; the workers are stopped at once.
   ``if __name__ == "__main__":`` guard, since the workers import the main module;
 * :class:`DaskExecutor`: the tasks on a ``dask.distributed`` cluster through its ``Client``
   (the optional ``dask`` extra); a cluster whose workers run one thread each runs one solve per
-  process, as the pool does.
+  process, as the pool does. Its ``worker_init`` is a worker plugin
+  (:mod:`~cellsuppress.dask_plugin`) registered on the client's cluster at the first ``map``, so
+  that workers joining later run it too, and unregistered by :meth:`Executor.close`.
 
 :func:`make_executor` picks one from ``workers`` and ``client``. This module knows nothing of
 tables: the callers pass the function.
@@ -189,7 +191,8 @@ class Executor(ABC):
         """Where the calls run, for progress messages (``"on 2 worker processes"``)."""
 
     def close(self) -> None:
-        """Release what the executor holds (a pool's worker processes); it may still be used."""
+        """Release what the executor holds (a pool's worker processes, a Dask worker plugin); it
+        may still be used."""
 
     def __enter__(self):
         return self
@@ -352,12 +355,24 @@ def _stop(pool: ProcessPoolExecutor | None) -> None:
 
 
 class DaskExecutor(Executor):
-    """The calls as tasks on a ``dask.distributed`` ``Client``'s cluster."""
+    """The calls as tasks on a ``dask.distributed`` ``Client``'s cluster.
 
-    def __init__(self, client):
+    ``worker_init()``, if given, runs on each worker of the cluster before the first call there:
+    at the first :meth:`map` it is registered as a worker plugin
+    (:class:`~cellsuppress.dask_plugin.WorkerInit`), which runs it on the workers there and on
+    those that join later, and :meth:`close` unregisters it. It is skipped on a worker in this
+    process (``LocalCluster(processes=False)``). What it set stays set in the worker processes
+    after ``close`` (e.g. :func:`cellsuppress.solvers.one_thread`: this package's HiGHS models on
+    those workers keep one thread; nothing else there changes)."""
+
+    def __init__(self, client, worker_init: Callable | None = None):
         if not all(hasattr(client, a) for a in ("map", "scheduler_info")):
             raise RuleError(f"client must be a dask.distributed Client, got {type(client).__name__}")
+        if worker_init is not None:
+            _check_pickles(worker_init)
         self.client = client
+        self.worker_init = worker_init
+        self._plugin: str | None = None  # the name of the worker plugin while it is registered
         try:
             self.slots = max(1, sum(w.get("nthreads", 1)
                                     for w in client.scheduler_info().get("workers", {}).values()))
@@ -369,6 +384,22 @@ class DaskExecutor(Executor):
         address = getattr(getattr(self.client, "scheduler", None), "address", None)
         return f"on the Dask cluster at {address}" if address else "on the Dask cluster"
 
+    def close(self) -> None:
+        if self._plugin is None:
+            return
+        name, self._plugin = self._plugin, None
+        try:
+            self.client.unregister_worker_plugin(name)
+        except Exception:  # noqa: BLE001 - the client or the cluster is gone, and the plugin with it
+            pass
+
+    def _register_worker_init(self) -> None:
+        from .dask_plugin import WorkerInit, plugin_name
+
+        name = plugin_name(self.worker_init)
+        self.client.register_plugin(WorkerInit(self.worker_init), name=name)
+        self._plugin = name
+
     def map(self, fn, items, progress=None):
         from distributed import as_completed as dask_completed
 
@@ -377,6 +408,8 @@ class DaskExecutor(Executor):
         out: list[Outcome | None] = [None] * len(items)
         if not items:
             return []
+        if self.worker_init is not None and self._plugin is None:
+            self._register_worker_init()
         # pure=False: equal items are still separate calls (a solve with a time limit may differ)
         futures = self.client.map(partial(run_one, fn, crossing=True), items, pure=False)
         index = {f.key: i for i, f in enumerate(futures)}
@@ -426,8 +459,9 @@ def make_executor(workers: int | None = None, client=None, worker_init: Callable
 
     ``client`` (a ``dask.distributed.Client``) runs the calls on its cluster; ``workers`` is then
     left out. Otherwise ``workers=1`` runs them in this process and ``workers=None`` uses one
-    process per available core. ``worker_init()`` runs in each local worker process as it
-    starts (not in this process, nor on a Dask cluster's workers, which serve other work too).
+    process per available core. ``worker_init()`` runs in each worker process before its first
+    call: a local worker as it starts, a Dask worker through a plugin registered until the
+    executor is closed (see :class:`DaskExecutor`); never in this process.
 
     >>> make_executor(workers=1).description
     'in this process'
@@ -437,6 +471,6 @@ def make_executor(workers: int | None = None, client=None, worker_init: Callable
     if client is not None:
         if workers is not None:
             raise RuleError("give workers (local processes) or client (a Dask cluster), not both")
-        return DaskExecutor(client)
+        return DaskExecutor(client, worker_init)
     n = available_cores() if workers is None else _check_workers(workers)
     return SerialExecutor() if n == 1 else ProcessExecutor(n, worker_init)

@@ -45,7 +45,9 @@ def protect_many(tables, *, workers: int | None = None, client=None, progress: b
 
     ``workers``: local processes (default: one per available core; 1 runs in this process);
     ``client``: a ``dask.distributed.Client`` to run on its cluster instead (the ``dask`` extra).
-    With ``progress`` a line on stderr every few seconds says how many tables are done, and each
+    Either way the workers run HiGHS on one thread (:func:`~cellsuppress.solvers.one_thread`; on
+    Dask through a worker plugin registered for the run, see
+    :class:`~cellsuppress.executor.DaskExecutor`). With ``progress`` a line on stderr every few seconds says how many tables are done, and each
     failure is named as it happens. Ctrl-C stops the run and returns what was done: the tables not
     done have the error ``KeyboardInterrupt``.
 

@@ -112,7 +112,7 @@ def _many_executor(args):
         client = Client(args.scheduler, timeout=30)
     except OSError as e:
         raise UsageError(f"--scheduler {args.scheduler}: cannot reach the scheduler ({one_line(e)})") from None
-    return make_executor(client=client)
+    return make_executor(client=client, worker_init=one_thread)
 
 
 def _protect_file(spec: _ManySpec, job: tuple[str, str]):

@@ -22,6 +22,7 @@ _INF = 1e30
 _banner_lock = threading.Lock()
 _banner_shown = False
 _threads: int | None = None  # set_threads: every model of this process on that many threads
+_scheduler = threading.local()  # .threads: the size this thread's HiGHS scheduler was made with here
 
 
 def set_threads(threads: int | None) -> None:
@@ -29,11 +30,23 @@ def set_threads(threads: int | None) -> None:
     HiGHS's own choice, which on two cores adds a second thread). HiGHS sizes one thread pool
     per process at its first solve and refuses another size later, so this is for a process
     that has not solved yet: a worker process, where the parallelism is the pool's (see
-    :func:`cellsuppress.solvers.one_thread`)."""
+    :func:`cellsuppress.solvers.one_thread`). A thread that has solved with another count gets
+    a new scheduler at its next solve (see :func:`_fit_scheduler`)."""
     global _threads
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, Integral) or threads < 1):
         raise SolverError(f"threads must be a whole number >= 1 or None, got {threads!r}")
     _threads = None if threads is None else int(threads)
+
+
+def _fit_scheduler(threads: int) -> None:
+    """HiGHS keeps one thread scheduler per calling thread, sized at that thread's first solve,
+    and fails at once any later solve there whose ``threads`` option asks another size. A thread
+    may have solved before ``set_threads`` came (a Dask worker's task thread, on which a worker
+    plugin sets one thread after earlier work): its scheduler is made again, once, at the
+    size asked. (A solve with HiGHS's own choice, ``threads`` 0, fits any scheduler.)"""
+    if threads and getattr(_scheduler, "threads", None) != threads:
+        highspy.Highs.resetThreadScheduler(True)
+        _scheduler.threads = threads
 
 
 def take_banner() -> None:
@@ -88,9 +101,9 @@ class HighsModel(Model):
         if highspy is None:
             raise SolverError("highspy is not installed: pip install highspy")
         h = _new_highs()
-        threads = threads or _threads
-        if threads:
-            h.setOptionValue("threads", int(threads))
+        self.threads = int(threads or _threads or 0)
+        if self.threads:
+            h.setOptionValue("threads", self.threads)
         A = sp.csc_matrix(lp.A)
         A.sort_indices()
         m = highspy.HighsLp()
@@ -218,6 +231,7 @@ class HighsModel(Model):
             h.setOptionValue("mip_rel_gap", float(mip_gap))
         if mip_abs_gap is not None:
             h.setOptionValue("mip_abs_gap", float(mip_abs_gap))
+        _fit_scheduler(self.threads)
         h.run()
         st = h.getModelStatus()
         S = highspy.HighsModelStatus
