@@ -18,6 +18,7 @@ See benchmarks/README.md for what each suite runs and what the columns mean.
 from __future__ import annotations
 
 import argparse
+import atexit
 import csv
 import math
 import multiprocessing as mp
@@ -153,7 +154,8 @@ def run_case(case: Case, partial=None) -> dict:
         row["error"] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
         row["traceback"] = traceback.format_exc()
     row.setdefault("seconds", time.perf_counter() - t0)  # tau-ARGUS rows: its own run, not the audit
-    peak = _maxrss_mb()
+    # tau-ARGUS rows: the peak of its own run, taken before the audit of its pattern
+    peak = row.pop("peak rss before audit", None) or _maxrss_mb()
     row["peak MB"] = max(0.0, peak - base_rss)
     row["peak rss MB"] = peak
     if notes:
@@ -184,6 +186,7 @@ def _protect_row(res, table, row: dict) -> None:
     hidden = np.asarray(res.hidden, dtype=bool)
     row["hidden"] = int(hidden.sum())
     row["hidden value"] = float(np.nansum(table.values[hidden]))
+    secondary_columns(row, table, np.asarray(res.status) == "secondary")
     row["cost"] = float(res.cost)
     row["lower bound"] = float(res.lower_bound)
     row["gap"] = float(res.gap)
@@ -195,6 +198,13 @@ def _protect_row(res, table, row: dict) -> None:
         if k in res.stats:
             row[k] = res.stats[k]
     row["message"] = "; ".join(res.message.splitlines()) if res.message else ""
+
+
+def secondary_columns(row: dict, table, secondary: np.ndarray) -> None:
+    """``secondary``: the hidden cells that are not sensitive; ``secondary value``: their sum (the
+    cost of protection beyond the cells that had to go)."""
+    row["secondary"] = int(secondary.sum())
+    row["secondary value"] = float(np.nansum(table.values[secondary]))
 
 
 def _run_linked(case: Case, tables: list, row: dict) -> None:
@@ -303,6 +313,8 @@ def run_isolated(case: Case, hard_timeout: float | None, in_process: bool) -> di
     if row is None:
         why = (f"killed after the hard timeout of {hard_timeout:g} s"
                if hard_timeout is not None and elapsed >= hard_timeout else f"child exited with code {proc.exitcode}")
+        if case.kind == "tauargus":
+            why = "; ".join(filter(None, [why, _tauargus().killed_note()]))
         row = {"table": case.table, "method": case.method, "preset": case.preset, "cost function": case.cost,
                "solver": case.solver, "time limit": case.time_limit, **case.extra, **(partial or {}),
                "seconds": elapsed, "error": why}
@@ -364,7 +376,8 @@ AUDIT_COLUMNS = [
 ]
 
 CSV_COLUMNS = [
-    "suite", "table", "series", "cells", "equations", "sensitive", "hidden", "hidden value", "cost",
+    "suite", "table", "series", "cells", "equations", "sensitive", "hidden", "hidden value", "secondary",
+    "secondary value", "cost",
     "lower bound", "gap", "optimal", "seconds", "peak MB", "method", "preset", "cost function", "solver",
     "time limit", "protect seconds", "cpu seconds", "build seconds", "audit seconds", "peak rss MB", "audit ok",
     "blocks", "solves", "unprotected", "multi-cell", "components", "cut_rounds", "cuts", "lps", "mip_solves",
@@ -890,13 +903,19 @@ TAUARGUS_METHOD = {"instances": "tau-ARGUS OPT", "small3": "tau-ARGUS OPT", "lar
 
 
 HARD_TIMEOUT: float | None = -1.0  # -1: the default rule below; None: never kill
+# tau-ARGUS's modular method has a limit per subtable only, none on the whole run, so the suite's
+# time limit says nothing of its length: by default it gets this long before it is killed
+TAU_MOD_HARD_TIMEOUT = 1500.0
 
 
-def _hard_timeout(tl: float | None) -> float | None:
+def _hard_timeout(tl: float | None, case: Case | None = None) -> float | None:
     """How long a child may run before it is killed: protect stops itself at its time limit, but the
-    final audit of a large pattern comes on top of it (default ``3 * time limit + 120``)."""
+    final audit of a large pattern comes on top of it (default ``3 * time limit + 120``);
+    tau-ARGUS's modular method: ``TAU_MOD_HARD_TIMEOUT``."""
     if HARD_TIMEOUT is None or HARD_TIMEOUT >= 0:
         return HARD_TIMEOUT
+    if case is not None and case.kind == "tauargus" and case.method == TAUARGUS_METHOD["large"]:
+        return TAU_MOD_HARD_TIMEOUT
     return None if tl is None else 3 * tl + 120
 
 
@@ -927,7 +946,8 @@ def main(argv=None) -> int:
                     help="the master's solver of the protect cases: highs (default), scip (SCIP's branch-and-cut, "
                          "pip install -e '.[scip]') or a PuLP solver such as cbc")
     ap.add_argument("--hard-timeout", type=float, default=-1.0,
-                    help="kill a case after this many seconds (default 3 x time limit + 120; 0 = never)")
+                    help="kill a case after this many seconds (default 3 x time limit + 120; tau-ARGUS's "
+                         f"modular method {TAU_MOD_HARD_TIMEOUT:g}; 0 = never)")
     args = ap.parse_args(argv)
     global HARD_TIMEOUT
     HARD_TIMEOUT = None if args.hard_timeout == 0 else args.hard_timeout
@@ -938,6 +958,10 @@ def main(argv=None) -> int:
         if args.suite not in TAUARGUS_METHOD:
             ap.error(f"--tauargus applies to the suites {', '.join(TAUARGUS_METHOD)}")
         tau_version = _tauargus().require()
+        # every tau-ARGUS run works under this directory, removed at the end (a run killed at its
+        # hard timeout leaves its own behind); the forked children end with os._exit, without it
+        _tauargus().WORK_ROOT = tempfile.mkdtemp(prefix="cellsuppress-tauargus-")
+        atexit.register(shutil.rmtree, _tauargus().WORK_ROOT, ignore_errors=True)
 
     info = machine_info()
     started = datetime.now()
@@ -1000,7 +1024,7 @@ def main(argv=None) -> int:
                 print(f"--only: no case named {', '.join(sorted(unknown))}")
             cases = [c for c in cases if c.table in keep]
         for case in cases:
-            hard = _hard_timeout(case.time_limit)
+            hard = _hard_timeout(case.time_limit, case)
             row = stamp_rows(run_isolated(case, hard, args.in_process))
             rows.append(row)
             printer.row(row)

@@ -22,6 +22,8 @@ from __future__ import annotations
 import math
 import os
 import re
+import resource
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -34,6 +36,11 @@ SECONDS_PER_MINUTE = 60
 MOD_MINUTES_PER_SUBTABLE = 1
 OPT = "tau-ARGUS OPT"
 MOD = "tau-ARGUS MOD"
+# the directory under which each run gets its own working directory; run.py sets it to one it
+# removes at the end, since a run killed at the hard timeout cannot remove its own
+WORK_ROOT: str | None = None
+# a line of MOD's CSPlogfile.txt per subtable whose MIP ended (solved, or its time limit)
+_SUBTABLE_DONE = re.compile(r"SDC (optimal|best) solution")
 
 
 class TauArgusMissing(SystemExit):
@@ -84,7 +91,7 @@ def run_opt(jj_path: str, time_limit: float | None) -> dict:
     ``reported cost``, ``code``, ``seconds``, ``cpu seconds``."""
     from pytauargus._tauargus import HiTaSCtrl
 
-    with tempfile.TemporaryDirectory(prefix="tauargus-opt-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="tauargus-opt-", dir=WORK_ROOT) as tmp:
         work = Path(tmp)
         out = work / "secondary.txt"
         cpu0, t0 = _cpu_seconds(), time.perf_counter()
@@ -164,7 +171,7 @@ def run_mod(table, sensitive, upl, lpl, cost) -> dict:
     from pytauargus.engine import run_batch
 
     logging.getLogger("pytauargus").setLevel(logging.WARNING)
-    with tempfile.TemporaryDirectory(prefix="tauargus-mod-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="tauargus-mod-", dir=WORK_ROOT) as tmp:
         work = Path(tmp)
         maps = write_table_files(table, sensitive, upl, lpl, cost, work)
         dims = "".join(f'"dim{k}"' for k in range(len(table.dims)))
@@ -180,8 +187,38 @@ def run_mod(table, sensitive, upl, lpl, cost) -> dict:
         with _InDirectory(work):
             run_batch(str(work / "batch.arb"))
         seconds, cpu = time.perf_counter() - t0, _cpu_seconds() - cpu0
+        subtables = subtables_done(work)
+        if not (work / "pattern.tab").exists():
+            raise RuntimeError(f"tau-ARGUS wrote no pattern after {subtables} subtable(s): "
+                               + _tail(work / "HiTaS.log"))
         hidden = read_pattern(work / "pattern.tab", table, maps)
-    return {"hidden": hidden, "seconds": seconds, "cpu seconds": cpu}
+    return {"hidden": hidden, "seconds": seconds, "cpu seconds": cpu, "subtables": subtables}
+
+
+def subtables_done(work: Path) -> int:
+    """How many subtables MOD's MIP has finished in the working directory ``work``."""
+    log = work / "CSPlogfile.txt"
+    if not log.exists():
+        return 0
+    return sum(1 for line in log.read_text(errors="replace").splitlines() if _SUBTABLE_DONE.search(line))
+
+
+def killed_note() -> str:
+    """For a run killed at the hard timeout: how far MOD had come (its working directory is the
+    newest under ``WORK_ROOT``)."""
+    if WORK_ROOT is None:
+        return ""
+    runs = sorted(Path(WORK_ROOT).glob("tauargus-mod-*"), key=lambda p: p.stat().st_mtime)
+    return f"tau-ARGUS MOD had finished {subtables_done(runs[-1])} subtable(s)" if runs else ""
+
+
+def _tail(path: Path, lines: int = 3) -> str:
+    return " ".join(path.read_text(errors="replace").strip().splitlines()[-lines:]) if path.exists() else ""
+
+
+def _maxrss_mb() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return r / 1024 if sys.platform != "darwin" else r / 2**20  # kB on Linux, bytes on macOS
 
 
 # -- the benchmark's rows ----------------------------------------------------------------------------
@@ -217,14 +254,19 @@ def protect_row(case, table, row: dict, threshold: float) -> None:
         res = run_mod(table, req.sensitive, upl, lpl, w)
         hidden = res["hidden"]
         cost = float(w[hidden].sum())
-        row["message"] = f"MOD, {MOD_MINUTES_PER_SUBTABLE} min per subtable, no limit on the whole run"
+        row["message"] = (f"MOD, {MOD_MINUTES_PER_SUBTABLE} min per subtable, no limit on the whole run; "
+                          f"{res['subtables']} subtable(s) solved")
     else:
         raise ValueError(f"unknown tau-ARGUS method {case.method!r}")
     row["hidden"] = int(hidden.sum())
     row["hidden value"] = float(np.nansum(table.values[hidden]))
+    secondary = hidden & ~req.sensitive
+    row["secondary"] = int(secondary.sum())
+    row["secondary value"] = float(np.nansum(table.values[secondary]))
     row["cost"] = cost
     row["seconds"] = row["protect seconds"] = res["seconds"]  # the audit below is ours, not tau-ARGUS's
     row["cpu seconds"] = res["cpu seconds"]
+    row["peak rss before audit"] = _maxrss_mb()  # tau-ARGUS's own peak: the audit below is ours
     t0 = time.perf_counter()
     rep = audit(table, hidden, preset=case.preset, threshold=threshold)
     row["audit seconds"] = time.perf_counter() - t0
@@ -233,33 +275,49 @@ def protect_row(case, table, row: dict, threshold: float) -> None:
 
 
 def side_by_side(rows: list[dict]) -> None:
-    """Per table: this package's row beside tau-ARGUS's."""
+    """Per table: this package's row beside tau-ARGUS's; the bound and gap only where tau-ARGUS
+    gives a bound (OPT)."""
     ours = {r["table"]: r for r in rows if not str(r.get("method", "")).startswith("tau-ARGUS")}
     theirs = {r["table"]: r for r in rows if str(r.get("method", "")).startswith("tau-ARGUS")}
     names = [t for t in ours if t in theirs]
     if not names:
         return
+    bounds = any(theirs[t].get("lower bound") is not None for t in names)
 
     def num(r, k, spec):
         v = r.get(k)
         return "" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)
 
+    # (header, width, text of a row)
+    cols = [("cost", 10, lambda r: num(r, "cost", ".10g"))]
+    if bounds:
+        cols += [("bound", 10, lambda r: num(r, "lower bound", ".10g")),
+                 ("gap", 6, lambda r: "" if r.get("gap") is None else f"{100 * r['gap']:.1f}%")]
+    cols += [("hidden", 6, lambda r: num(r, "hidden", "d")),
+             ("second.", 7, lambda r: num(r, "secondary", "d")),
+             ("sec.value", 10, lambda r: num(r, "secondary value", ".10g")),
+             ("s", 7, lambda r: num(r, "seconds", ".1f")),
+             ("peak MB", 7, lambda r: num(r, "peak MB", ".0f")),
+             ("safe", 5, lambda r: {True: "yes", False: "NO"}.get(r.get("audit ok"), ""))]
+    width = sum(w for _, w, _ in cols) + len(cols) - 1
+
     def half(r):
         if r.get("error"):
-            return f"{'failed: ' + str(r['error'])[:60]:<62}"
-        gap = "" if r.get("gap") is None else f"{100 * r['gap']:.1f}%"
-        audit = {True: "yes", False: "NO"}.get(r.get("audit ok"), "")
-        return (f"{num(r, 'cost', '.10g'):>10} {num(r, 'lower bound', '.10g'):>10} {gap:>6} "
-                f"{num(r, 'hidden', 'd'):>6} {num(r, 'seconds', '.1f'):>6} {audit:>5}")
+            return f"{'failed: ' + str(r['error'])[:width - 8]:<{width}}"
+        return " ".join(f"{text(r):>{w}}" for _, w, text in cols)
 
     print()
-    print("Side by side: cellsuppress | tau-ARGUS on the same table, the same time limit "
-          "(safe = cellsuppress.audit of the pattern)")
-    sub = f"{'cost':>10} {'bound':>10} {'gap':>6} {'hidden':>6} {'s':>6} {'safe':>5}"
+    print("Side by side: cellsuppress | tau-ARGUS on the same table (safe = cellsuppress.audit of the pattern; "
+          "second. = secondary cells, sec.value = their sum)")
+    sub = " ".join(f"{h:>{w}}" for h, w, _ in cols)
     head = f"{'table':22}  {sub}  |  {sub}  {'tau cpu s':>9}"
     print(head)
     print("-" * len(head))
     for t in names:
         a, b = ours[t], theirs[t]
-        print(f"{t:22}  {half(a)}  |  {half(b)}  {num(b, 'cpu seconds', '.1f'):>9}")
+        print(f"{t[:22]:22}  {half(a)}  |  {half(b)}  {num(b, 'cpu seconds', '.1f'):>9}")
+    try:
+        print("load average %.2f %.2f %.2f at the end" % os.getloadavg())
+    except OSError:
+        pass
     print(flush=True)
