@@ -480,6 +480,30 @@ def test_cli_protect_many_on_two_workers(tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == ["t0.csv", "t1.csv", "t2.csv"]
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not HAS_DASK, reason="dask.distributed is not installed (the 'dask' extra)")
+def test_cli_protect_many_on_a_dask_scheduler(tmp_path, capsys):
+    from distributed import Client, LocalCluster
+
+    from cellsuppress.dask_plugin import PREFIX
+
+    src = tmp_path / "in"
+    write_tables(src, [0, 1])
+    out = tmp_path / "out"
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        code = main(["protect-many", str(src), "--dims", "region,age", "--count", "n", "-o", str(out),
+                     "--method", "fast", "--scheduler", cluster.scheduler_address, "--quiet"])
+        stdout, stderr = capsys.readouterr()
+        with Client(cluster) as client:
+            threads = client.run(process_threads)
+            left = client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.worker_plugins))
+    assert code == 0, stdout + stderr
+    assert "2 of 2 tables protected and audited SAFE" in stdout
+    assert sorted(p.name for p in out.iterdir()) == ["summary.csv", "t0.csv", "t1.csv"]
+    assert list(threads.values()) == [1, 1]  # the workers solved on one thread
+    assert not [n for n in left if n.startswith(PREFIX)]  # and the command took its plugin away
+
+
 @pytest.mark.parametrize("extra, message", [
     (["--dims", "region,age;region"], "one --dims list"),
     (["--dims", "region,age", "--workers", "0"], "expected a whole number >= 1"),
