@@ -39,7 +39,7 @@ MOD = "tau-ARGUS MOD"
 # the directory under which each run gets its own working directory; run.py sets it to one it
 # removes at the end, since a run killed at the hard timeout cannot remove its own
 WORK_ROOT: str | None = None
-# a line of MOD's CSPlogfile.txt per subtable whose MIP ended (solved, or its time limit)
+# a line of MOD's CSPlogfile.txt per subtable MIP that ended (solved, or at its time limit)
 _SUBTABLE_DONE = re.compile(r"SDC (optimal|best) solution")
 
 
@@ -189,14 +189,16 @@ def run_mod(table, sensitive, upl, lpl, cost) -> dict:
         seconds, cpu = time.perf_counter() - t0, _cpu_seconds() - cpu0
         subtables = subtables_done(work)
         if not (work / "pattern.tab").exists():
-            raise RuntimeError(f"tau-ARGUS wrote no pattern after {subtables} subtable(s): "
+            raise RuntimeError(f"tau-ARGUS wrote no pattern after {subtables} subtable solve(s): "
                                + _tail(work / "HiTaS.log"))
         hidden = read_pattern(work / "pattern.tab", table, maps)
     return {"hidden": hidden, "seconds": seconds, "cpu seconds": cpu, "subtables": subtables}
 
 
 def subtables_done(work: Path) -> int:
-    """How many subtables MOD's MIP has finished in the working directory ``work``."""
+    """How many subtable MIPs MOD has finished in the working directory ``work`` (a subtable is
+    solved again when a higher one imposes new hidden cells on it, so this may pass the count of
+    subtables)."""
     log = work / "CSPlogfile.txt"
     if not log.exists():
         return 0
@@ -209,7 +211,7 @@ def killed_note() -> str:
     if WORK_ROOT is None:
         return ""
     runs = sorted(Path(WORK_ROOT).glob("tauargus-mod-*"), key=lambda p: p.stat().st_mtime)
-    return f"tau-ARGUS MOD had finished {subtables_done(runs[-1])} subtable(s)" if runs else ""
+    return f"tau-ARGUS MOD had finished {subtables_done(runs[-1])} subtable solve(s)" if runs else ""
 
 
 def _tail(path: Path, lines: int = 3) -> str:
@@ -255,7 +257,7 @@ def protect_row(case, table, row: dict, threshold: float) -> None:
         hidden = res["hidden"]
         cost = float(w[hidden].sum())
         row["message"] = (f"MOD, {MOD_MINUTES_PER_SUBTABLE} min per subtable, no limit on the whole run; "
-                          f"{res['subtables']} subtable(s) solved")
+                          f"{res['subtables']} subtable solve(s)")
     else:
         raise ValueError(f"unknown tau-ARGUS method {case.method!r}")
     row["hidden"] = int(hidden.sum())
