@@ -305,7 +305,7 @@ def side_by_side(rows: list[dict]) -> None:
 
     def half(r):
         if r.get("error"):
-            return f"{'failed: ' + str(r['error'])[:width - 8]:<{width}}"
+            return f"{'failed (below)':<{width}}"
         return " ".join(f"{text(r):>{w}}" for _, w, text in cols)
 
     print()
@@ -317,7 +317,11 @@ def side_by_side(rows: list[dict]) -> None:
     print("-" * len(head))
     for t in names:
         a, b = ours[t], theirs[t]
-        print(f"{t[:22]:22}  {half(a)}  |  {half(b)}  {num(b, 'cpu seconds', '.1f'):>9}")
+        print(f"{t[:22]:22}  {half(a)}  |  {half(b)}  {num(b, 'cpu seconds', '.1f'):>9}".rstrip())
+    for t in names:
+        for who, r in (("cellsuppress", ours[t]), (theirs[t]["method"], theirs[t])):
+            if r.get("error"):
+                print(f"  {t}, {who}: {r['error']}")
     try:
         print("load average %.2f %.2f %.2f at the end" % os.getloadavg())
     except OSError:
