@@ -38,6 +38,11 @@ class Deadline:
     (True, True)
     >>> 9.0 < Deadline(30.0, within=half).remaining() <= 10.0
     True
+
+    ``cap`` gives a stage its own seconds, never past the deadline it is part of:
+
+    >>> 1.0 < half.cap(2.0).remaining() <= 2.0, 4.0 < half.cap(30.0).remaining() <= 5.0
+    (True, True)
     """
 
     __slots__ = ("at", "end")
@@ -80,6 +85,11 @@ class Deadline:
     def leaving(self, fraction: float) -> Deadline:
         """The point at which ``fraction`` of the time left now is still left."""
         return self.share(1.0 - fraction)
+
+    def cap(self, seconds: float) -> Deadline:
+        """``seconds`` from now, or this deadline if it comes first (``seconds`` is a stage's
+        time, this deadline the end of the work the stage is part of)."""
+        return min(Deadline(seconds, within=self), self)
 
     def budget(self, fraction: float) -> float | None:
         """``fraction`` of the seconds left, for work that starts its own clock later (None:

@@ -46,6 +46,10 @@ def minimal(p: Problem, x: np.ndarray, until: Deadline, sep: Separator | None = 
     and their supports are the witnesses of the requirements they meet, which spares a large
     pattern an LP per requirement before its first candidate. ``moves``, if given, receives the
     moves the clean-up found (as :func:`cleanup` hands them out)."""
+    if until.expired() and (not end.limited or end.remaining() <= schedule.AUDIT_MIN):
+        # however short its check, the audit's least time leaves no candidate any: the check
+        # would only delay the audit
+        return x, False
     sep = Separator(p) if sep is None else sep
     witnesses: dict = {}
     t = time.perf_counter()

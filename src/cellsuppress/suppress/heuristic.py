@@ -163,7 +163,7 @@ class _Repair:
             x = chunk_cleanup(self.p, x, self.seeds, self.sep, min(Deadline(budget, within=self.deadline), self.hard_deadline))
             return x, False
         end = self.hard_deadline if self.hard_deadline.limited else self.deadline
-        return cleanup(self.p, x, self.sep, witnesses, min(Deadline(budget, within=end), end))
+        return cleanup(self.p, x, self.sep, witnesses, end.cap(budget))
 
 
 def cheapest_moves(p: Problem, x: np.ndarray, failing: list[Violation], give_up: Deadline = NEVER,

@@ -24,7 +24,6 @@ the witnesses that spare most cells an LP.
 """
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -472,14 +471,14 @@ def local(p: Problem, say=None, deadline: Deadline = NEVER, g: Grid | None = Non
         # most cells without a box are protected all the same, by longer cycles through what the
         # boxes hid: batch moves certify them at once (a few LPs), where the heuristic's check
         # takes an LP per cell; the certified cells' moves are their witnesses
-        rest = _only(p, failing)
+        rest = p.only(failing)
         sep = Separator(rest)
         viol = filter_either_side(rest, check_certified(rest, sep, x, witnesses, NEVER, deadline, moves=batch))
         stats["lps"] += sep.n_lps
         failing = np.unique(np.asarray([v.cell for v in viol], dtype=np.int64))
     if failing.size or p.equation_sum_rule:
         # the heuristic checks and repairs just the requirements that fail, from the boxes' pattern
-        x, st = heuristic(_only(p, failing), say, deadline, x0=x, cleanup_budget=0.0)
+        x, st = heuristic(p.only(failing), say, deadline, x0=x, cleanup_budget=0.0)
         stats["lps"] += st.get("lps", 0)
         stats["cut_rounds"] += st.get("cut_rounds", 0)
         for k in failing.tolist():
@@ -490,7 +489,7 @@ def local(p: Problem, say=None, deadline: Deadline = NEVER, g: Grid | None = Non
     stats["clean"] = False
     if cleanup_budget > 0:
         sep = Separator(p)
-        until = min(Deadline(cleanup_budget, within=deadline), deadline)
+        until = deadline.cap(cleanup_budget)
         if not p.equation_sum_rule:
             # first without LPs: a cell no box needs, once the boxes through it have others. The
             # cells protected otherwise (batch moves, the heuristic) are checked again after it
@@ -499,7 +498,7 @@ def local(p: Problem, say=None, deadline: Deadline = NEVER, g: Grid | None = Non
             others = np.asarray(sorted(set(witnesses) - set(bx.cells.tolist())), dtype=np.int64)
             again: dict = {}
             if others.size:
-                rest = _only(p, others)
+                rest = p.only(others)
                 sep_rest = Separator(rest)
                 kept = not filter_either_side(rest, check_certified(rest, sep_rest, y, again, NEVER, deadline,
                                                                     moves=batch))
@@ -559,12 +558,3 @@ def rebox(p: Problem, g: Grid, x: np.ndarray, bx: Boxes, until: Deadline = NEVER
                     users.setdefault(c, set()).add(i)
         x[j] = 0.0
     return x, Boxes(bx.cells, corners, signs, has, bx.uncovered)
-
-
-def _only(p: Problem, cells: np.ndarray) -> Problem:
-    """``p`` with the protection levels of the sensitive cells other than ``cells`` set to 0
-    (their requirements are met already)."""
-    keep = np.zeros(p.n, dtype=bool)
-    keep[cells] = True
-    return dataclasses.replace(p, up=np.where(keep, p.up, 0.0), dn=np.where(keep, p.dn, 0.0),
-                               spl=np.where(keep, p.spl, 0.0))

@@ -30,14 +30,15 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from ..auditing.certify import certify_levels
 from ..clock import NEVER, Deadline
 from ..errors import InfeasibleError
 from . import schedule
 from .batch import batch_moves, check_certified
 from .heuristic import heuristic
-from .local import certificates, grid_of, local
+from .local import boxes, certificates, grid_of, local
 from .problem import Problem
-from .separation import Separator
+from .separation import OutOfTime, Separator, filter_either_side
 from .subtables import Subtable, by_level, subtables
 
 __all__ = ["modular", "by_subtables", "protect_subtable", "SubtableTask", "carried_into", "verify_and_repair"]
@@ -66,12 +67,16 @@ def protect_subtable(task: SubtableTask) -> tuple[np.ndarray, dict]:
     within ``task.seconds``; no box uses a settled cell. ``stats["moves"]``: its certificates
     (:func:`~cellsuppress.suppress.local.certificates`), one per row over the subtable's cells. A subtable that cannot be protected
     on its own is left as forced: the audit of the whole pattern then repairs it, or names the
-    cells that no pattern protects."""
+    cells that no pattern protects. One started too close to ``task.until`` for
+    :data:`~cellsuppress.suppress.schedule.SUBTABLE_LATE` of its seconds takes its boxes alone,
+    and batch LPs for the cells without one (``stats["late"]``)."""
+    g = grid_of(task.p)
+    if task.until is not None and task.until - time.time() < schedule.SUBTABLE_LATE * (task.seconds or 0.0):
+        return _late(task, g)
     run = NEVER if task.end is None else Deadline(task.end - time.time())
     deadline = Deadline(task.seconds, within=run)
     if task.until is not None:
         deadline = min(deadline, Deadline(task.until - time.time(), within=run))
-    g = grid_of(task.p)
     try:
         x, stats = local(task.p, None, deadline, g=g, cleanup_budget=deadline.budget(schedule.SUBTABLE_CLEANUP),
                          avoid=task.settled)
@@ -81,6 +86,22 @@ def protect_subtable(task: SubtableTask) -> tuple[np.ndarray, dict]:
     # equation of the whole table certify its cells there too
     stats["moves"] = certificates(task.p, g, x, stats.pop("built"), stats.get("moves"), stats.pop("batch", None))
     return x, stats
+
+
+def _late(task: SubtableTask, g) -> tuple[np.ndarray, dict]:
+    """A subtable started (nearly) after the subtables' time (those before it ran long): its boxes, and
+    batch LPs (a few, on the subtable alone) for the cells without one; what they leave goes to
+    the check and repair of the whole pattern. The rest of a subtable's work, under the floors
+    of its stages, would delay everything after it."""
+    p = task.p
+    x, bx = boxes(p, g, np.where(p.force_hidden, 1.0, 0.0), task.settled)
+    moves = [bx.moves(p)]
+    if bx.uncovered.size:
+        rest = p.only(bx.uncovered)
+        cert, _ = certify_levels(rest.M, x > 0.5, rest.cap_up, rest.cap_dn, rest.up, rest.dn, rest.spl,
+                                 either=rest.either_side)
+        moves.append(cert.moves(p.n))
+    return x, {"lps": 0, "late": 1, "moves": sp.csr_matrix(sp.vstack(moves, format="csr"))}
 
 
 def carried_into(p: Problem, s: Subtable, decided: np.ndarray, x: np.ndarray, penalty: float) -> SubtableTask:
@@ -109,15 +130,29 @@ def modular(p: Problem, say=None, deadline: Deadline = NEVER, subs: list[Subtabl
     subtables of one level are independent), solving ``slots`` at once. Raises ``ValueError``
     when ``p`` has no hierarchy that its equations and codes show."""
     say = say if say is not None else (lambda *a, **k: None)
-    x, stats = by_subtables(p, say, deadline.share(schedule.MODULAR_SUBTABLES), subs, run, slots)
-    say(f"modular: {int((x > 0.5).sum())} hidden by the subtables; auditing the whole pattern", force=True)
+    x, stats = by_subtables(p, say, subtables_until(deadline, p.n), subs, run, slots)
+    say(f"modular: {int((x > 0.5).sum())} hidden by the subtables"
+        + (f" ({stats['late']} started late: boxes alone)" if stats["late"] else "")
+        + "; auditing the whole pattern", force=True)
     x, rst = verify_and_repair(p, x, deadline, seeds=stats["moves"])
     stats["lps"] += rst["lps"]
     stats["repaired"] = rst["failed"]
     stats["audit_seconds"] = rst["audit_seconds"]
+    stats["moves"] = rst["moves"]
     if rst["failed"]:
         say(f"modular: {rst['failed']} cell(s) failed in the whole table and were repaired", force=True)
     return x, stats
+
+
+def subtables_until(deadline: Deadline, cells: int) -> Deadline:
+    """The end of the subtables' time within ``deadline``: a share of it
+    (:data:`~cellsuppress.suppress.schedule.MODULAR_SUBTABLES`), and at least the check and
+    repair of the whole pattern left after it, which take about as long per cell whatever
+    the limit (:data:`~cellsuppress.suppress.schedule.MODULAR_CHECK_PER_CELL`)."""
+    if not deadline.limited:
+        return deadline
+    after = max((1.0 - schedule.MODULAR_SUBTABLES) * deadline.remaining(), schedule.MODULAR_CHECK_PER_CELL * cells)
+    return Deadline.until(deadline.at - after, within=deadline)
 
 
 def by_subtables(p: Problem, say=None, until: Deadline = NEVER, subs: list[Subtable] | None = None,
@@ -134,7 +169,7 @@ def by_subtables(p: Problem, say=None, until: Deadline = NEVER, subs: list[Subta
     decided = np.zeros(p.n, dtype=bool)
     # a published cell decided above costs more than all the other cells together
     penalty = float(p.weight[np.isfinite(p.weight)].sum()) + 1.0
-    stats = {"subtables": 0, "lps": 0}
+    stats = {"subtables": 0, "lps": 0, "late": 0}
     moves = []
     waves = by_level(subs)
     work = sum(s.cells.size for s in subs)
@@ -157,6 +192,7 @@ def by_subtables(p: Problem, say=None, until: Deadline = NEVER, subs: list[Subta
                     moves.append(sp.csr_matrix((W.data, t.cells[W.indices], W.indptr), shape=(W.shape[0], p.n)))
                 stats["subtables"] += 1
                 stats["lps"] += st.get("lps", 0)
+                stats["late"] += st.get("late", 0)
         for s in wave:
             decided[s.cells] = True
         work -= sum(s.cells.size for s in wave)
@@ -166,28 +202,58 @@ def by_subtables(p: Problem, say=None, until: Deadline = NEVER, subs: list[Subta
 
 
 def verify_and_repair(p: Problem, x: np.ndarray, deadline: Deadline = NEVER, seeds=None) -> tuple[np.ndarray, dict]:
-    """``x`` made safe for the whole problem: every requirement is checked (verified batch moves
-    first, attacker LPs for the rest), and those that fail are repaired: first by batch moves
-    (per direction one LP over the whole problem finds a move that meets every failed level at
-    once, and its cells are hidden), then by the heuristic (its checks of just those
-    requirements, and cheapest moves for what still fails), until none fails. Batch moves
-    repair almost as cheaply as a cheapest move per failed requirement, with a few LPs in
-    place of hundreds over the whole table. ``seeds`` are moves to try first (the subtables'
-    certificates, as :func:`~cellsuppress.auditing.certify.certify` takes them)."""
-    sep = Separator(p)
+    """``x`` made safe for the whole problem: every requirement is checked, and those that fail
+    are repaired, until none fails. ``stats["moves"]``: verified moves of the returned pattern
+    (one per row), the certificates of its later checks.
+
+    The check: ``seeds`` (moves to try first, the subtables' certificates, as
+    :func:`~cellsuppress.auditing.certify.certify` takes them) are verified, batch LPs
+    certify most of what they leave, and attacker LPs settle the rest, one per requirement,
+    until :data:`~cellsuppress.suppress.schedule.MODULAR_REPAIR` of the time to ``deadline`` is
+    left; past it, every requirement not yet settled counts as failing. The
+    repair: batch moves (per direction one LP over the whole problem finds a move that meets
+    every failed level at once, and its cells are hidden; they get at least
+    :data:`~cellsuppress.suppress.schedule.MODULAR_REPAIR_MIN` seconds, within the run), almost
+    as cheap as a cheapest move per failed requirement with a few LPs in place of hundreds over
+    the whole table, and their moves certify what they repair; then the heuristic for whatever
+    they leave (its checks of just those requirements, and cheapest moves for what still fails)."""
     t0 = time.perf_counter()
-    viol = check_certified(p, sep, x, {}, NEVER, deadline, seeds=seeds)
-    failed = np.unique([v.cell for v in viol]).astype(np.int64)
+    found: list = []
+    check = deadline.leaving(schedule.MODULAR_REPAIR)
+    cert, held = certify_levels(p.M, x > 0.5, p.cap_up, p.cap_dn, p.up, p.dn, p.spl, either=p.either_side,
+                                time_limit=check.limit(), seeds=seeds, focus=2 * int(p.sensitive.sum()))
+    found.append(cert.moves(p.n))
+    stats = {"lps": cert.lps}
+    open_ = np.flatnonzero(p.sensitive & ~held & ((p.up > 0) | (p.dn > 0) | (p.spl > 0)))
+    failed = open_
+    if open_.size:
+        sep = Separator(p.only(open_))
+        try:
+            failed = np.unique(np.asarray([v.cell for v in filter_either_side(sep.p, sep.violations(x, give_up=check))],
+                                          dtype=np.int64))
+        except OutOfTime:
+            pass
+        finally:
+            stats["lps"] += sep.n_lps
     # the check is as long as the final audit of the pattern will be, near enough
-    stats = {"lps": sep.n_lps, "failed": int(failed.size), "audit_seconds": time.perf_counter() - t0}
+    stats.update(failed=int(failed.size), audit_seconds=time.perf_counter() - t0)
     if failed.size:
-        keep = np.zeros(p.n, dtype=bool)
-        keep[failed] = True
-        rest = dataclasses.replace(p, up=np.where(keep, p.up, 0.0), dn=np.where(keep, p.dn, 0.0),
-                                   spl=np.where(keep, p.spl, 0.0))
-        moved = batch_moves(rest, x, deadline)
+        rest = p.only(failed)
+        moved = batch_moves(rest, x, Deadline(max(deadline.remaining(), schedule.MODULAR_REPAIR_MIN), within=deadline))
         if moved is not None:
-            x = moved[0]
-        x, st = heuristic(rest, None, deadline, x0=x, cleanup_budget=0.0)
-        stats["lps"] += st.get("lps", 0)
+            x, zs = moved
+            # the moves met every failed level in their LPs: verified, they are certificates
+            check = Separator(rest)
+            viol = check_certified(rest, check, x, {}, NEVER, deadline, seeds=zs, moves=found)
+            stats["lps"] += check.n_lps
+            failed = np.unique(np.asarray([v.cell for v in filter_either_side(rest, viol)], dtype=np.int64))
+        if failed.size and deadline.to_end() > schedule.MODULAR_REPAIR_MIN:
+            x, st = heuristic(p.only(failed), None, deadline, x0=x, cleanup_budget=0.0)
+            stats["lps"] += st.get("lps", 0)
+        elif failed.size:
+            # too little time for the heuristic's check (an LP per failing requirement), let
+            # alone its moves: every free cell hidden is safe if anything is
+            x = np.where(p.blocked, x, 1.0)
+    stats["moves"] = sp.csr_matrix(sp.vstack([W for W in found if W.shape[0]] or [sp.csr_matrix((0, p.n))],
+                                             format="csr"))
     return x, stats

@@ -8,6 +8,7 @@ from a table and a preset's requirement by :func:`build_problem`; everything in
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,6 +70,14 @@ class Problem:
         """The problem restricted to ``cells`` (a union of whole components)."""
         rows = np.flatnonzero(np.diff(sp.csr_matrix(self.M[:, cells]).indptr) > 0)
         return self.restrict(cells, rows)
+
+    def only(self, cells: np.ndarray) -> "Problem":
+        """The problem with the requirements of the sensitive cells other than ``cells`` dropped
+        (their levels set to 0: they are met already, or checked elsewhere)."""
+        keep = np.zeros(self.n, dtype=bool)
+        keep[cells] = True
+        return dataclasses.replace(self, up=np.where(keep, self.up, 0.0), dn=np.where(keep, self.dn, 0.0),
+                                   spl=np.where(keep, self.spl, 0.0))
 
     def restrict(self, cells: np.ndarray, rows: np.ndarray) -> "Problem":
         """The problem on ``cells`` with only the equations ``rows`` (which must lie within them)."""

@@ -75,8 +75,24 @@ CLEANUP_MIN = 2.0  # s
 # each subtable a share by its cells, at most SUBTABLE_MAX seconds (the limit of every subtable
 # without a time limit): a subtable's pattern is only a start, the audit of the whole decides
 MODULAR_SUBTABLES = 0.85
+# ... and at least this many seconds per cell of the table are left after them: the check of the
+# whole pattern and its repair are batch LPs over the whole table, which take as long at any
+# limit (longest on 3-way hierarchical tables, where the subtables' certificates carry over
+# least); at short limits a share of the time would leave them too little, and the repair would
+# hide every cell, late
+MODULAR_CHECK_PER_CELL = 1e-4  # s
+# the check stops when this share of the time it started with is left, for the repair: past it
+# the requirements not yet settled count as failing and are repaired by batch moves, whose few
+# LPs take less than the check's one per requirement; they get at least MODULAR_REPAIR_MIN
+# seconds (within the run): cut short, the repair hides every free cell
+MODULAR_REPAIR = 0.5
+MODULAR_REPAIR_MIN = 1.0  # s
 SUBTABLE_MAX = 10.0  # s
 SUBTABLE_CLEANUP = 0.8  # of a subtable's time: the clean-up of its boxes, most of its work
+# a subtable with less than this share of its time left before the end of the subtables' time
+# (those before it ran long) takes its boxes and their batch LPs alone: the rest of its work
+# would be cut short anyway, and the floors of its stages would run past the end
+SUBTABLE_LATE = 0.5
 
 # the final audit of the modular method's pattern takes up to this many times its own check of
 # the whole pattern (the same certificates and LPs, on a cleaned pattern, on a loaded machine):
