@@ -89,19 +89,31 @@ def protect_subtable(task: SubtableTask) -> tuple[np.ndarray, dict]:
 
 
 def _late(task: SubtableTask, g) -> tuple[np.ndarray, dict]:
-    """A subtable started (nearly) after the subtables' time (those before it ran long): its boxes, and
-    batch LPs (a few, on the subtable alone) for the cells without one; what they leave goes to
-    the check and repair of the whole pattern. The rest of a subtable's work, under the floors
-    of its stages, would delay everything after it."""
+    """A subtable started (nearly) after the subtables' time (those before it ran long): its
+    boxes, batch LPs (a few, on the subtable alone) for the cells without one, and the
+    heuristic's cheapest moves for those they leave, without the rest of a subtable's work (the
+    check of every cell without a box by LPs, the clean-up), which under the floors of its
+    stages would delay everything after it. Repairing those cells here, on the subtable's
+    small LPs, costs far less than in the whole table, where the run may have no time left."""
     p = task.p
     x, bx = boxes(p, g, np.where(p.force_hidden, 1.0, 0.0), task.settled)
     moves = [bx.moves(p)]
+    stats = {"lps": 0, "late": 1}
     if bx.uncovered.size:
         rest = p.only(bx.uncovered)
-        cert, _ = certify_levels(rest.M, x > 0.5, rest.cap_up, rest.cap_dn, rest.up, rest.dn, rest.spl,
-                                 either=rest.either_side)
+        cert, held = certify_levels(rest.M, x > 0.5, rest.cap_up, rest.cap_dn, rest.up, rest.dn, rest.spl,
+                                    either=rest.either_side)
         moves.append(cert.moves(p.n))
-    return x, {"lps": 0, "late": 1, "moves": sp.csr_matrix(sp.vstack(moves, format="csr"))}
+        stats["lps"] += cert.lps
+        left = bx.uncovered[~held[bx.uncovered]]
+        if left.size:
+            try:
+                x, st = heuristic(p.only(left), None, NEVER, x0=x, cleanup_budget=0.0)
+                stats["lps"] += st.get("lps", 0)
+            except InfeasibleError:
+                pass  # left to the whole table, which repairs it or names the cells
+    stats["moves"] = sp.csr_matrix(sp.vstack(moves, format="csr"))
+    return x, stats
 
 
 def carried_into(p: Problem, s: Subtable, decided: np.ndarray, x: np.ndarray, penalty: float) -> SubtableTask:
@@ -239,7 +251,8 @@ def verify_and_repair(p: Problem, x: np.ndarray, deadline: Deadline = NEVER, see
     stats.update(failed=int(failed.size), audit_seconds=time.perf_counter() - t0)
     if failed.size:
         rest = p.only(failed)
-        moved = batch_moves(rest, x, Deadline(max(deadline.remaining(), schedule.MODULAR_REPAIR_MIN), within=deadline))
+        # its floor may pass the end of the run: cut short, the repair hides every free cell
+        moved = batch_moves(rest, x, Deadline(max(deadline.remaining(), schedule.MODULAR_REPAIR_MIN)))
         if moved is not None:
             x, zs = moved
             # the moves met every failed level in their LPs: verified, they are certificates

@@ -84,7 +84,9 @@ MODULAR_CHECK_PER_CELL = 1e-4  # s
 # the check stops when this share of the time it started with is left, for the repair: past it
 # the requirements not yet settled count as failing and are repaired by batch moves, whose few
 # LPs take less than the check's one per requirement; they get at least MODULAR_REPAIR_MIN
-# seconds (within the run): cut short, the repair hides every free cell
+# seconds, the one floor besides CERTIFY_MIN that may pass the run's end: cut short, the repair
+# hides every free cell, where a few failures (of subtables that ended late on a loaded
+# machine) take a fraction of it
 MODULAR_REPAIR = 0.5
 MODULAR_REPAIR_MIN = 1.0  # s
 SUBTABLE_MAX = 10.0  # s
