@@ -378,3 +378,70 @@ def test_a_tight_limit_holds_on_a_sparse_hierarchical_table():
     assert time.perf_counter() - t0 < time_bound(limit)
     assert res.audit.ok and "modular" in res.stats["method"]
     assert audit(t, hidden=res.hidden).ok
+
+
+def test_the_subtables_leave_the_check_and_repair_their_time_at_any_limit():
+    # the check and repair of the whole pattern take about as long per cell at any limit: at a
+    # short limit the subtables end that long before the deadline, at a long one at their share
+    from cellsuppress.clock import Deadline
+    from cellsuppress.suppress import schedule
+    from cellsuppress.suppress.modular import subtables_until
+
+    cells = 15_625
+    short, long_ = Deadline(10.0), Deadline(600.0)
+    after = schedule.MODULAR_CHECK_PER_CELL * cells
+    assert after > (1 - schedule.MODULAR_SUBTABLES) * 10.0
+    assert subtables_until(short, cells).at == pytest.approx(short.at - after)
+    assert subtables_until(long_, cells).remaining() == pytest.approx(schedule.MODULAR_SUBTABLES * 600.0, abs=0.05)
+    assert subtables_until(NEVER, cells) == NEVER
+
+
+def test_a_subtable_started_late_takes_its_boxes_and_still_protects_its_cells():
+    from cellsuppress.suppress.modular import carried_into, protect_subtable
+    from cellsuppress.suppress.subtables import by_level
+
+    t = generate(dims=3, levels=((3, 4), (4,), (2,)), seed=2, skewed=True, mean=8).table()
+    p = _problem(t)
+    s = by_level(subtables(p))[-1][0]
+    task = carried_into(p, s, np.zeros(p.n, dtype=bool), np.where(p.force_hidden, 1.0, 0.0), 1e9)
+    import time
+
+    task.seconds, task.until, task.end = 5.0, time.time() - 1.0, time.time() + 60.0
+    x, st = protect_subtable(task)
+    assert st["late"] == 1
+    sub = task.p
+    assert not Separator(sub).violations(x)  # protected within the subtable
+    # its moves certify its cells: boxes and batch LPs
+    cert, held = certify_levels(sub.M, x > 0.5, sub.cap_up, sub.cap_dn, sub.up, sub.dn, sub.spl,
+                                seeds=st["moves"], max_rounds=0)
+    assert held[sub.sensitive & (x > 0.5)].mean() > 0.5
+
+
+def test_with_no_time_left_the_check_repairs_what_it_has_not_settled_by_batch_moves():
+    # past its time the check counts every requirement it has not settled as failing: the
+    # repair still ends on a pattern that passes the audit, certified by the moves handed on
+    from cellsuppress.clock import Deadline
+
+    t = _unsafe_by_subtables()
+    p = _problem(t)
+    x0, st = by_subtables(p)
+    x, rst = verify_and_repair(p, x0, Deadline(0.0), seeds=st["moves"])
+    assert rst["failed"] >= 2 and (x >= x0).all()
+    assert audit(t, x > 0.5).ok
+    _, held = certify_levels(p.M, x > 0.5, p.cap_up, p.cap_dn, p.up, p.dn, p.spl, seeds=rst["moves"], max_rounds=0)
+    assert held[p.sensitive].all()
+
+
+def test_the_clean_up_skips_its_check_when_no_candidate_could_be_tried():
+    from cellsuppress.clock import Deadline
+    from cellsuppress.suppress import schedule
+
+    t = generate(dims=2, levels=((3, 2), (4,)), seed=1).table()
+    p = _problem(t)
+    x = np.where(p.blocked, 0.0, 1.0)
+    sep = Separator(p)
+    y, complete = minimal(p, x, Deadline(0.0), sep, end=Deadline(schedule.AUDIT_MIN / 2))
+    assert not complete and np.array_equal(x, y) and sep.n_lps == 0
+    # with time for the audit and some candidates, it checks and cleans up
+    y, complete = minimal(p, x, Deadline(0.0), sep, end=Deadline(60.0))
+    assert sep.n_lps > 0 and (y < x).any()
