@@ -37,9 +37,10 @@ def minimal(p: Problem, x: np.ndarray, until: Deadline, sep: Separator | None = 
     failing requirement, under presets where hiding fewer cells never helps). The attacker LPs
     run on ``sep`` (a new :class:`Separator` by default), which counts them.
 
-    It has until ``until``, or longer when the check of ``x`` it starts with says the final
-    audit will be short: up to ``end`` (the end of the run, the audit included) less what the
-    audit is expected to need (:data:`~cellsuppress.suppress.schedule.AUDIT_PER_CHECK`).
+    It has until ``until``, or longer when the check of ``x`` it starts with (by attacker LPs,
+    without ``seeds``) says the final audit will be short: up to ``end`` (the end of the run,
+    the audit included) less what the audit is expected to need
+    (:data:`~cellsuppress.suppress.schedule.AUDIT_PER_CHECK`).
 
     ``seeds`` are attacker moves of ``x`` (one per row, e.g. the certificates of the method built
     for size): the check verifies them first (:func:`~cellsuppress.suppress.batch.check_certified`)
@@ -63,7 +64,8 @@ def minimal(p: Problem, x: np.ndarray, until: Deadline, sep: Separator | None = 
                                     "please report this table")
     except OutOfTime:
         return x, False
-    if end.limited:
+    if end.limited and seeds is None:
+        # a check by the seeds says little of the audit after the clean-up, which breaks them
         audit = max(schedule.AUDIT_MIN, schedule.AUDIT_PER_CHECK * (time.perf_counter() - t))
         until = max(until, Deadline.until(end.at - audit))
     return cleanup(p, x, sep, witnesses, until, moves=moves)

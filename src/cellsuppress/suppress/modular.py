@@ -91,9 +91,9 @@ def protect_subtable(task: SubtableTask) -> tuple[np.ndarray, dict]:
 def _late(task: SubtableTask, g) -> tuple[np.ndarray, dict]:
     """A subtable started (nearly) after the subtables' time (those before it ran long): its
     boxes, batch LPs (a few, on the subtable alone) for the cells without one, and the
-    heuristic's cheapest moves for those they leave, without the rest of a subtable's work (the
-    check of every cell without a box by LPs, the clean-up), which under the floors of its
-    stages would delay everything after it. Repairing those cells here, on the subtable's
+    heuristic's cheapest moves for those they leave (within its seconds), without the rest of
+    a subtable's work (the check of every cell without a box by LPs, the clean-up), which under
+    the floors of its stages would delay everything after it. Repairing those cells here, on the subtable's
     small LPs, costs far less than in the whole table, where the run may have no time left."""
     p = task.p
     x, bx = boxes(p, g, np.where(p.force_hidden, 1.0, 0.0), task.settled)
@@ -108,7 +108,9 @@ def _late(task: SubtableTask, g) -> tuple[np.ndarray, dict]:
         left = bx.uncovered[~held[bx.uncovered]]
         if left.size:
             try:
-                x, st = heuristic(p.only(left), None, NEVER, x0=x, cleanup_budget=0.0)
+                run = NEVER if task.end is None else Deadline(task.end - time.time())
+                x, st = heuristic(p.only(left), None, Deadline(task.seconds, within=run) if task.seconds else run,
+                                  x0=x, cleanup_budget=0.0)
                 stats["lps"] += st.get("lps", 0)
             except InfeasibleError:
                 pass  # left to the whole table, which repairs it or names the cells
@@ -150,7 +152,10 @@ def modular(p: Problem, say=None, deadline: Deadline = NEVER, subs: list[Subtabl
     stats["lps"] += rst["lps"]
     stats["repaired"] = rst["failed"]
     stats["audit_seconds"] = rst["audit_seconds"]
-    stats["moves"] = rst["moves"]
+    # the subtables' moves too: where the clean-up breaks the check's move of a requirement,
+    # another may still meet it, and spare the final audit an LP
+    stats["moves"] = rst["moves"] if stats["moves"] is None else sp.csr_matrix(
+        sp.vstack([rst["moves"], stats["moves"]], format="csr"))
     if rst["failed"]:
         say(f"modular: {rst['failed']} cell(s) failed in the whole table and were repaired", force=True)
     return x, stats
