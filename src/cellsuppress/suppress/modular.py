@@ -68,8 +68,8 @@ def protect_subtable(task: SubtableTask) -> tuple[np.ndarray, dict]:
     (:func:`~cellsuppress.suppress.local.certificates`), one per row over the subtable's cells. A subtable that cannot be protected
     on its own is left as forced: the audit of the whole pattern then repairs it, or names the
     cells that no pattern protects. One started too close to ``task.until`` for
-    :data:`~cellsuppress.suppress.schedule.SUBTABLE_LATE` of its seconds takes its boxes alone,
-    and batch LPs for the cells without one (``stats["late"]``)."""
+    :data:`~cellsuppress.suppress.schedule.SUBTABLE_LATE` of its seconds takes its boxes and
+    their repair alone (:func:`_late`, ``stats["late"]``)."""
     g = grid_of(task.p)
     if task.until is not None and task.until - time.time() < schedule.SUBTABLE_LATE * (task.seconds or 0.0):
         return _late(task, g)
@@ -93,8 +93,9 @@ def _late(task: SubtableTask, g) -> tuple[np.ndarray, dict]:
     boxes, batch LPs (a few, on the subtable alone) for the cells without one, and the
     heuristic's cheapest moves for those they leave (within its seconds), without the rest of
     a subtable's work (the check of every cell without a box by LPs, the clean-up), which under
-    the floors of its stages would delay everything after it. Repairing those cells here, on the subtable's
-    small LPs, costs far less than in the whole table, where the run may have no time left."""
+    the floors of its stages would delay everything after it. Repairing those cells here, on
+    the subtable's small LPs, costs far less than in the whole table, where the run may have
+    no time left."""
     p = task.p
     x, bx = boxes(p, g, np.where(p.force_hidden, 1.0, 0.0), task.settled)
     moves = [bx.moves(p)]
@@ -146,7 +147,7 @@ def modular(p: Problem, say=None, deadline: Deadline = NEVER, subs: list[Subtabl
     say = say if say is not None else (lambda *a, **k: None)
     x, stats = by_subtables(p, say, subtables_until(deadline, p.n), subs, run, slots)
     say(f"modular: {int((x > 0.5).sum())} hidden by the subtables"
-        + (f" ({stats['late']} started late: boxes alone)" if stats["late"] else "")
+        + (f" ({stats['late']} started late, without clean-up)" if stats["late"] else "")
         + "; auditing the whole pattern", force=True)
     x, rst = verify_and_repair(p, x, deadline, seeds=stats["moves"])
     stats["lps"] += rst["lps"]
@@ -230,10 +231,12 @@ def verify_and_repair(p: Problem, x: np.ndarray, deadline: Deadline = NEVER, see
     left; past it, every requirement not yet settled counts as failing. The
     repair: batch moves (per direction one LP over the whole problem finds a move that meets
     every failed level at once, and its cells are hidden; they get at least
-    :data:`~cellsuppress.suppress.schedule.MODULAR_REPAIR_MIN` seconds, within the run), almost
-    as cheap as a cheapest move per failed requirement with a few LPs in place of hundreds over
-    the whole table, and their moves certify what they repair; then the heuristic for whatever
-    they leave (its checks of just those requirements, and cheapest moves for what still fails)."""
+    :data:`~cellsuppress.suppress.schedule.MODULAR_REPAIR_MIN` seconds, even past the end of
+    the run), almost as cheap as a cheapest move per failed requirement with a few LPs in place
+    of hundreds over the whole table, and their moves certify what they repair; then the
+    heuristic for whatever they leave (its checks of just those requirements, and cheapest moves
+    for what still fails), or with less than that time left to the end of the run every free
+    cell hidden."""
     t0 = time.perf_counter()
     found: list = []
     check = deadline.leaving(schedule.MODULAR_REPAIR)
@@ -261,9 +264,9 @@ def verify_and_repair(p: Problem, x: np.ndarray, deadline: Deadline = NEVER, see
         if moved is not None:
             x, zs = moved
             # the moves met every failed level in their LPs: verified, they are certificates
-            check = Separator(rest)
-            viol = check_certified(rest, check, x, {}, NEVER, deadline, seeds=zs, moves=found)
-            stats["lps"] += check.n_lps
+            sep_rest = Separator(rest)
+            viol = check_certified(rest, sep_rest, x, {}, NEVER, deadline, seeds=zs, moves=found)
+            stats["lps"] += sep_rest.n_lps
             failed = np.unique(np.asarray([v.cell for v in filter_either_side(rest, viol)], dtype=np.int64))
         if failed.size and deadline.to_end() > schedule.MODULAR_REPAIR_MIN:
             x, st = heuristic(p.only(failed), None, deadline, x0=x, cleanup_budget=0.0)
