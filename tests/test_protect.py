@@ -201,7 +201,8 @@ def test_many_sensitive_cells_protected_by_one_another_end_at_the_first_master_s
     """A two-way table where most cells are small: the sensitive cells protect one another, the
     master's first solution passes the attacker LPs and is proven optimal at once (its check
     starts with verified batch moves, as there are hundreds of requirements); it passes the
-    audit and an independent one."""
+    audit and an independent one. The final audit verifies those moves and needs no LP of its
+    own."""
     from cellsuppress.tables.synthetic import generate
 
     t = generate(dims=2, levels=(40,), seed=1, mean=40, small_share=0.45, zero_share=0.05).table()
@@ -211,6 +212,7 @@ def test_many_sensitive_cells_protected_by_one_another_end_at_the_first_master_s
     assert res.optimal and res.gap == 0 and res.audit.ok
     assert res.stats["mip_solves"] == 1 and res.stats["root_rounds"] == 0
     assert res.hidden[sensitive].all() and audit(t, hidden=res.hidden).ok
+    assert res.audit.stats["certified"] == sensitive.sum() and res.audit.stats["solves"] == 0
 
 
 NONZERO_TINY = {**TINY, "subtotal16": lambda: make_table([groups(), flat("b", 2)], [4, 4, 4, 4, 9, 30, 0, 25])}

@@ -295,10 +295,11 @@ def _search(table: LinearTable, p: Problem, method: str, clock: _Clock, say, mip
             seeds = methods.certificates(sub, shape, xs, st) if ran == "modular" else None
             xs = search.clean(sub, xs, _leaving_for_audit(clock, st.get("audit_seconds", 0.0)), seeds=seeds,
                               moves=found)
-        if ran in ("local", "modular"):
-            # the method's certificates that the clean-up left whole, and the moves it found for
+        if ran in ("local", "modular", "optimal"):
+            # the method's certificates (the optimal method's: the batch moves that checked the
+            # master's first solution), those the clean-up left whole, and the moves it found for
             # the requirements whose certificates it broke
-            W = methods.certificates(sub, shape, xs, st)
+            W = methods.certificates(sub, shape, xs, st) if ran != "optimal" else st.get("certificates")
             if found and found[0].shape[0]:
                 W = found[0] if W is None else sp.csr_matrix(sp.vstack([W, found[0]], format="csr"))
             if W is not None and W.shape[0]:

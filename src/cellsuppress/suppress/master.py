@@ -155,20 +155,22 @@ class _Cuts:
 
 
 class Incumbent:
-    """The cheapest pattern known to pass every attacker LP (``x`` is None before the first), and
-    whether it has been through a whole clean-up (``clean``)."""
+    """The cheapest pattern known to pass every attacker LP (``x`` is None before the first),
+    whether it has been through a whole clean-up (``clean``), and verified attacker moves of it
+    (``moves``, one per row; None: none kept) that its final audit may try before its LPs."""
 
     def __init__(self, cost: np.ndarray):
         self._cost = cost
         self.x: np.ndarray | None = None
         self.cost = np.inf
         self.clean = False
+        self.moves: sp.csr_matrix | None = None
 
-    def offer(self, x: np.ndarray, clean: bool = False) -> bool:
+    def offer(self, x: np.ndarray, clean: bool = False, moves: sp.csr_matrix | None = None) -> bool:
         """A pattern known to pass every attacker LP; keep it if it is cheaper."""
         c = float(self._cost[x > 0.5].sum())
         if c < self.cost - 1e-9:
-            self.x, self.cost, self.clean = (x > 0.5).astype(float), c, bool(clean)
+            self.x, self.cost, self.clean, self.moves = (x > 0.5).astype(float), c, bool(clean), moves
             return True
         return False
 
@@ -237,17 +239,19 @@ class Master:
             raise MasterLost("a master solve did not stop at its time limit: the search ends with its best pattern")
         return sol
 
-    def offer(self, x: np.ndarray, clean: bool = False) -> bool:
+    def offer(self, x: np.ndarray, clean: bool = False, moves: sp.csr_matrix | None = None) -> bool:
         """A pattern known to pass every attacker LP becomes the incumbent if it is cheaper, after
         the clean-up (by the deadline) unless it has been through a whole one (``clean``): a
         master solution, or a heuristic pattern whose clean-up was cut short, often hides cells
-        it does not need, and a cleaned incumbent is a better centre for local branching."""
+        it does not need, and a cleaned incumbent is a better centre for local branching.
+        ``moves``: verified attacker moves of ``x``, kept with it when no clean-up changes it."""
         if float(self.p.cost[x > 0.5].sum()) >= self.incumbent.cost - 1e-9:
             return False
         if not clean:
             until = max(self.deadline.share(schedule.INCUMBENT_CLEANUP), Deadline(schedule.INCUMBENT_CLEANUP_MIN, within=self.deadline))
             x, clean = minimal(self.p, x, min(until, self.deadline), self.sep)
-        return self.incumbent.offer(x, clean)
+            moves = None
+        return self.incumbent.offer(x, clean, moves)
 
     def solve_milp(self, time_limit: float | None):
         """One solve of the master MILP within its gap, counted, its bound taken (:meth:`take_bound`)."""
@@ -270,12 +274,13 @@ class Master:
             self.lower = max(self.lower, bound - self.tb_total)
 
     def separate(self, xv: np.ndarray, integral: bool, deadline: Deadline | None = None,
-                 certify: bool = False) -> list[Violation]:
+                 certify: bool = False, moves: list | None = None) -> list[Violation]:
         """Failed requirements at the master point ``xv`` (cells, then the chosen sides). Past
         ``deadline`` (the master's by default) a check stops at its first violation (an empty
         list is still a proof). ``certify`` (an integer point, not under an either-side preset):
         verified batch moves meet what they can first, a few LPs over the whole block where the
-        attacker LPs take one per requirement (:func:`~cellsuppress.suppress.batch.check_certified`)."""
+        attacker LPs take one per requirement (:func:`~cellsuppress.suppress.batch.check_certified`),
+        and ``moves``, if given, receives them."""
         n = self.n
         side = xv[n:] if self.n_side else None
         deadline = self.deadline if deadline is None else deadline
@@ -286,7 +291,8 @@ class Master:
         if not viols:
             t = time.perf_counter()
             if certify and integral and not self.n_side:
-                viols = check_certified(self.p, self.sep, xv[:n], {}, deadline, deadline, first_failure=True)
+                viols = check_certified(self.p, self.sep, xv[:n], {}, deadline, deadline, first_failure=True,
+                                        moves=moves)
             else:
                 viols = self.sep.violations(xv[:n], side, deadline=deadline)
             if integral and viols:

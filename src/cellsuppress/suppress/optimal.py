@@ -66,7 +66,8 @@ class Interrupted(KeyboardInterrupt):
 def optimal(p: Problem, say, deadline: Deadline, mip_gap: float, solver: str, max_root_rounds: int | None = None,
             export_model: str | None = None, start: np.ndarray | None = None) -> tuple[np.ndarray, float, bool, dict]:
     """Solve ``p`` to optimality (or to the deadline). Returns ``(x, lower bound, optimal, stats)``;
-    ``stats["clean"]`` says whether the pattern has been through a whole clean-up.
+    ``stats["clean"]`` says whether the pattern has been through a whole clean-up, and
+    ``stats["certificates"]`` holds verified attacker moves of it (one per row; None: none kept).
 
     ``start``, a pattern known to pass every attacker LP of ``p``, is the first incumbent in
     place of the heuristic's.
@@ -75,13 +76,18 @@ def optimal(p: Problem, say, deadline: Deadline, mip_gap: float, solver: str, ma
     search, and the solves in other threads, and raises :class:`Interrupted` with the best
     pattern so far; before that, it goes on as it came."""
     m = Master(p, solver, deadline, say, mip_gap)
+    root = Root(m, max_root_rounds)
     try:
-        if start is None and master_first(m):
-            say(f"the first master solution is protected: cost {m.incumbent.cost:g}", force=True)
-            if export_model:
-                m.model.export(export_model)
-            m.stats.update(root_bound=m.lower, root_rounds=0, root_seconds=0.0)
-            return _outcome(m, done=True)
+        if start is None:
+            if master_first(m):
+                say(f"the first master solution is protected: cost {m.incumbent.cost:g}", force=True)
+                return _proven_early(m, export_model)
+            # where the relaxation's optimum is integral and protected, the root proves it
+            # before any heuristic; elsewhere its rounds go on after the heuristic
+            root.run(schedule.ROOT_FIRST)
+            if root.proven or m.closed():
+                say(f"the root's integral point is protected: cost {m.incumbent.cost:g}", force=True)
+                return _proven_early(m, export_model)
     except MasterLost as e:  # warned of where the solve was left: the heuristic's pattern is the result
         say(str(e), force=True)
         first_incumbent(m)
@@ -90,11 +96,11 @@ def optimal(p: Problem, say, deadline: Deadline, mip_gap: float, solver: str, ma
     say(f"heuristic incumbent: cost {m.incumbent.cost:g}", force=True)
     done = lost = False
     try:
-        lp_rounds(m, max_root_rounds)
+        root.run(schedule.ROOT)
         # after the root, which would prune them (slack at its fractional points); with them the
         # master's solutions are near the optimum, and their repairs beat the LP-guided heuristic
-        guide = not hierarchy_cuts(m)
-        if m.closed():
+        guide = root.proven or not hierarchy_cuts(m)
+        if root.proven or m.closed():
             done = True
         else:
             guide_after = (schedule.GUIDED_PER_HEURISTIC * took + schedule.GUIDED_EXTRA) if guide else 0.0
@@ -115,6 +121,17 @@ def optimal(p: Problem, say, deadline: Deadline, mip_gap: float, solver: str, ma
     return _outcome(m, done)
 
 
+def _proven_early(m: Master, export_model: str | None) -> tuple[np.ndarray, float, bool, dict]:
+    """The outcome of a search that proved its first protected pattern optimal, before any
+    heuristic."""
+    if export_model:
+        m.model.export(export_model)
+    m.stats.setdefault("root_bound", m.lower)
+    m.stats.setdefault("root_rounds", 0)
+    m.stats.setdefault("root_seconds", 0.0)
+    return _outcome(m, done=True)
+
+
 def _outcome(m: Master, done: bool) -> tuple[np.ndarray, float, bool, dict]:
     """The incumbent, the lower bound, whether the incumbent is proven optimal (``done``: the
     rounds proved it), and the counts."""
@@ -126,6 +143,7 @@ def _outcome(m: Master, done: bool) -> tuple[np.ndarray, float, bool, dict]:
     lower = min(lower, m.incumbent.cost)
     proven = done or m.closed()
     m.stats["clean"] = m.incumbent.clean
+    m.stats["certificates"] = m.incumbent.moves
     return m.incumbent.x, lower, proven, m.stats
 
 
@@ -143,14 +161,15 @@ def master_first(m: Master) -> bool:
         return False
     xv = np.round(sol.x)
     # where it passes, the check is most of the run: with many requirements, batch moves certify
-    # them in a few LPs
+    # them in a few LPs, and the final audit of the pattern verifies those moves first
+    moves: list = []
     viols = m.separate(xv, integral=True, deadline=m.deadline.share(schedule.MASTER_FIRST),
-                       certify=int(m.p.sensitive.sum()) >= CERTIFY_FROM)
+                       certify=int(m.p.sensitive.sum()) >= CERTIFY_FROM, moves=moves)
     if viols:
         m.cuts.add(viols)
         return False
     # protected; the master's optimum (without a gap) needs no clean-up
-    m.offer(xv[:m.n], clean=sol.status == "optimal" and m.mip_gap == 0)
+    m.offer(xv[:m.n], clean=sol.status == "optimal" and m.mip_gap == 0, moves=moves[0] if moves else None)
     return sol.status == "optimal" or m.closed()
 
 
@@ -225,49 +244,85 @@ def hierarchy_cuts(m: Master) -> int:
 
 
 def lp_rounds(m: Master, cap: int | None = None) -> float:
+    """The whole root (:class:`Root`) in one run, within ``schedule.ROOT`` of the time left;
+    returns the last LP value."""
+    return Root(m, cap).run(schedule.ROOT)
+
+
+class Root:
     """The cut loop on the LP relaxation of the master (the root): solve it, separate its point,
     add the violated cuts, until the attacker LPs find none at the point, the bound tails off
-    (it rose by less than ``TAIL_RISE`` over the last ``TAIL_ROUNDS`` rounds), its share of the
-    time (``schedule.ROOT``) is spent, or ``cap`` rounds (None: no cap) have run. Returns the
-    last LP value; ``m.stats`` gets ``root_bound`` (on the cost), ``root_rounds`` and
+    (it rose by less than ``TAIL_RISE`` over the last ``TAIL_ROUNDS`` rounds at fractional
+    points, and none of the last ``INTEGRAL_WINDOW`` rounds had an integral point), the share of
+    the time of a run is spent, or ``cap`` rounds (None: no cap) have run in all. It runs in
+    parts (:meth:`run`), each going on from the last: a short one before the heuristic, the rest
+    after it. ``m.stats`` gets ``root_bound`` (on the cost), ``root_rounds`` and
     ``root_seconds``.
 
     The bound is decided here on tables of three or more dimensions: integer points there are
     rigid, each fails every requirement at once and its cuts lift the bound by little, while the
-    rounds at fractional points go on lifting it steadily. The LP is re-solved in place (dual
-    simplex from the last basis). The last relaxation's solution is the core point of the
-    Pareto cuts (``m.pareto``)."""
-    t0 = time.perf_counter()
-    until = m.deadline.share(schedule.ROOT)
-    m.model.set_integer(False)
-    bounds: list[float] = []
-    obj, core, took, rounds = -np.inf, None, 0.0, 0
-    while cap is None or rounds < cap:
-        if until.remaining() <= took:  # the next round would not fit
-            break
-        t_round = time.perf_counter()
-        sol = m.solve(time_limit=until.limit())
-        if not sol.has_solution:
-            break
-        rounds += 1
-        obj = sol.objective
-        m.lift(obj)
-        core = sol.x[:m.n]
-        if m.closed():  # the bound proves the incumbent: no cut can change that
-            break
-        back = m.cuts.revive(sol.x)
-        added = m.cuts.add(m.separate(sol.x, integral=False))
-        took = time.perf_counter() - t_round
-        m.say(f"LP round {rounds}: bound {obj:.6g}, {added} cut(s), {back} back")
-        bounds.append(obj)
-        if not (added or back) or _tailing_off(bounds):
-            break
-        m.cuts.prune(sol.x, after=PRUNE_AFTER)
-    m.model.set_integer(True)
-    if core is not None:
-        m.pareto = ParetoCuts(m.p, core)
-    m.stats.update(root_bound=m.lower, root_rounds=rounds, root_seconds=time.perf_counter() - t0)
-    return obj
+    rounds at fractional points go on lifting it steadily. An integral point is what a master
+    MILP would give, at the price of an LP (a few sensitive cells among many, each needing a
+    cycle of cheap cells, give one round after round): it gets the exact check, and one that
+    passes is the optimum. The LP is re-solved in place (dual simplex from the last basis). The
+    last relaxation's solution is the core point of the Pareto cuts (``m.pareto``)."""
+
+    def __init__(self, m: Master, cap: int | None = None):
+        self.m, self.cap = m, cap
+        self.bounds: list[float] = []  # the LP values at fractional points, for the tailing off
+        self.rounds, self.seconds = 0, 0.0
+        self.proven = False  # an integral point passed: the incumbent is the optimum
+        self.last_integral = -INTEGRAL_WINDOW  # the last round at an integral point
+
+    def run(self, share: float) -> float:
+        """Rounds within ``share`` of the time left; returns the last LP value."""
+        m = self.m
+        if self.proven or m.closed():
+            return -np.inf
+        t0 = time.perf_counter()
+        until = m.deadline.share(share)
+        m.model.set_integer(False)
+        obj, core, took = -np.inf, None, 0.0
+        while self.cap is None or self.rounds < self.cap:
+            if until.remaining() <= took:  # the next round would not fit
+                break
+            t_round = time.perf_counter()
+            sol = m.solve(time_limit=until.limit())
+            if not sol.has_solution:
+                break
+            self.rounds += 1
+            obj = sol.objective
+            m.lift(obj)
+            core = sol.x[:m.n]
+            if m.closed():  # the bound proves the incumbent: no cut can change that
+                break
+            xv = _integral(sol.x)
+            viols = m.separate(sol.x if xv is None else xv, integral=xv is not None)
+            if xv is not None and not viols:
+                m.offer(xv[:m.n], clean=True)  # the relaxation's optimum passes: the optimum
+                self.proven = True
+                m.say(f"LP round {self.rounds}: bound {obj:.6g}, an integral point, protected")
+                break
+            if xv is None:
+                self.bounds.append(obj)
+            else:
+                self.last_integral = self.rounds
+            back = m.cuts.revive(sol.x)
+            added = m.cuts.add(viols)
+            took = time.perf_counter() - t_round
+            m.say(f"LP round {self.rounds}: bound {obj:.6g}, {added} cut(s), {back} back"
+                  + ("" if xv is None else ", an integral point"))
+            if not (added or back):
+                break
+            if _tailing_off(self.bounds) and self.rounds - self.last_integral >= INTEGRAL_WINDOW:
+                break
+            m.cuts.prune(sol.x, after=PRUNE_AFTER)
+        m.model.set_integer(True)
+        if core is not None:
+            m.pareto = ParetoCuts(m.p, core)
+        self.seconds += time.perf_counter() - t0
+        m.stats.update(root_bound=m.lower, root_rounds=self.rounds, root_seconds=self.seconds)
+        return obj
 
 
 # At the root a cut with slack at the LP's point for this many rounds in a row leaves the live
@@ -280,6 +335,17 @@ PRUNE_AFTER = 3
 # (the bound of three-way tables rises in steps), so the rule looks at several
 TAIL_ROUNDS = 5
 TAIL_RISE = 1e-3
+# ... but it goes on while one of the last INTEGRAL_WINDOW rounds had an integral point: its
+# rounds then do the work of MILP rounds at the price of LPs (where the bound is already the
+# optimum's and a few sensitive cells each need a cycle of cheap cells, the relaxation's
+# integral points lead to a protected one, between fractional points that lift nothing)
+INTEGRAL_WINDOW = 10
+
+
+def _integral(x: np.ndarray) -> np.ndarray | None:
+    """``x`` rounded, if it is integral (within ``TOL``); else None."""
+    xv = np.round(x)
+    return xv if np.abs(x - xv).max(initial=0.0) <= TOL else None
 
 
 def _tailing_off(bounds: list[float]) -> bool:
