@@ -84,7 +84,7 @@ def optimal(p: Problem, say, deadline: Deadline, mip_gap: float, solver: str, ma
                 return _proven_early(m, export_model)
             # where the relaxation's optimum is integral and protected, the root proves it
             # before any heuristic; elsewhere its rounds go on after the heuristic
-            root.run(schedule.ROOT_FIRST)
+            root.run(schedule.ROOT_FIRST, integral_only=True)
             if root.proven or m.closed():
                 say(f"the root's integral point is protected: cost {m.incumbent.cost:g}", force=True)
                 return _proven_early(m, export_model)
@@ -255,8 +255,8 @@ class Root:
     (it rose by less than ``TAIL_RISE`` over the last ``TAIL_ROUNDS`` rounds at fractional
     points, and none of the last ``INTEGRAL_WINDOW`` rounds had an integral point), the share of
     the time of a run is spent, or ``cap`` rounds (None: no cap) have run in all. It runs in
-    parts (:meth:`run`), each going on from the last: a short one before the heuristic, the rest
-    after it. ``m.stats`` gets ``root_bound`` (on the cost), ``root_rounds`` and
+    parts (:meth:`run`), each going on from the last: before the heuristic while its points are
+    integral, the rest after it. ``m.stats`` gets ``root_bound`` (on the cost), ``root_rounds`` and
     ``root_seconds``.
 
     The bound is decided here on tables of three or more dimensions: integer points there are
@@ -274,8 +274,10 @@ class Root:
         self.proven = False  # an integral point passed: the incumbent is the optimum
         self.last_integral = -INTEGRAL_WINDOW  # the last round at an integral point
 
-    def run(self, share: float) -> float:
-        """Rounds within ``share`` of the time left; returns the last LP value."""
+    def run(self, share: float, integral_only: bool = False) -> float:
+        """Rounds within ``share`` of the time left; returns the last LP value. ``integral_only``:
+        only while the points are integral (one of the last ``INTEGRAL_WINDOW`` rounds had one),
+        as before the heuristic: there its cuts make the root's later rounds cheaper."""
         m = self.m
         if self.proven or m.closed():
             return -np.inf
@@ -290,13 +292,15 @@ class Root:
             sol = m.solve(time_limit=until.limit())
             if not sol.has_solution:
                 break
+            m.lift(sol.objective)
+            xv = _integral(sol.x)
+            if integral_only and xv is None and self.rounds + 1 - self.last_integral > INTEGRAL_WINDOW:
+                break  # not separated: the rounds after the heuristic separate it, with its cuts
             self.rounds += 1
             obj = sol.objective
-            m.lift(obj)
             core = sol.x[:m.n]
             if m.closed():  # the bound proves the incumbent: no cut can change that
                 break
-            xv = _integral(sol.x)
             viols = m.separate(sol.x if xv is None else xv, integral=xv is not None)
             if xv is not None and not viols:
                 m.offer(xv[:m.n], clean=True)  # the relaxation's optimum passes: the optimum
@@ -314,7 +318,7 @@ class Root:
                   + ("" if xv is None else ", an integral point"))
             if not (added or back):
                 break
-            if _tailing_off(self.bounds) and self.rounds - self.last_integral >= INTEGRAL_WINDOW:
+            if self.rounds - self.last_integral >= INTEGRAL_WINDOW and _tailing_off(self.bounds):
                 break
             m.cuts.prune(sol.x, after=PRUNE_AFTER)
         m.model.set_integer(True)

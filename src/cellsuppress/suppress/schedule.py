@@ -153,10 +153,11 @@ STALL_POLISH_MIN = 15.0  # s
 # the bound tails off, within this share of the time left after the first incumbent: on tables of
 # three or more dimensions it lifts the bound far more than MILP rounds do in the same time
 ROOT = 0.5
-# before the heuristic, the root runs within this share of the time left: where the relaxation's
-# optimum is integral and passes the attacker LPs (a few sensitive cells among many, each needing
-# a cycle of cheap cells) it is the optimum, and no heuristic is needed; elsewhere these rounds
-# are part of the root, which goes on after the heuristic, so the share is small
+# before the heuristic, the root runs while its points are integral, within this share of the time
+# left: where the relaxation's optimum is integral and passes the attacker LPs (a few sensitive
+# cells among many, each needing a cycle of cheap cells) it is the optimum, and no heuristic is
+# needed; elsewhere these rounds are part of the root, which goes on after the heuristic, so the
+# share is small
 ROOT_FIRST = 0.1
 # row generation on each subtable of a hierarchical two-way table, after the root, within this
 # share of the time left: its cuts take the whole master most of the way to the optimum, and
