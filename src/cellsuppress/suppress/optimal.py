@@ -275,9 +275,10 @@ class Root:
         self.last_integral = -INTEGRAL_WINDOW  # the last round at an integral point
 
     def run(self, share: float, integral_only: bool = False) -> float:
-        """Rounds within ``share`` of the time left; returns the last LP value. ``integral_only``:
-        only while the points are integral (one of the last ``INTEGRAL_WINDOW`` rounds had one),
-        as before the heuristic: there its cuts make the root's later rounds cheaper."""
+        """Rounds within ``share`` of the time left; returns the last LP value. ``integral_only``
+        (before the heuristic): only while the points are integral (one of the last
+        ``INTEGRAL_WINDOW`` rounds had one); a fractional point is then left to the rounds after
+        the heuristic, which have its cuts."""
         m = self.m
         if self.proven or m.closed():
             return -np.inf
