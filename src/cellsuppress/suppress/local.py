@@ -58,6 +58,11 @@ class Grid:
     cell: np.ndarray
     coords: np.ndarray
 
+    @property
+    def vary(self) -> np.ndarray:
+        """The dimensions of more than one code: the only ones a box spans."""
+        return np.flatnonzero(np.asarray(self.shape) > 1)
+
 
 def grid_of(p: Problem) -> Grid | None:
     """The grid of ``p``, or None when ``p`` has a hierarchy (some dimension has more than one
@@ -169,17 +174,16 @@ def boxes(p: Problem, g: Grid, x: np.ndarray, avoid: np.ndarray | None = None,
     defer = DEFER if defer is None else defer
     x = (np.asarray(x) > 0.5).astype(float)
     avoid = np.zeros(p.n, dtype=bool) if avoid is None else np.asarray(avoid, dtype=bool)
-    vary = np.flatnonzero(np.asarray(g.shape) > 1)
     want = np.flatnonzero(p.sensitive & ((p.up > 0) | (p.dn > 0) | (p.spl > 0)))
-    width = _width(g, vary)
+    width = _width(g)
     got = []
-    if vary.size == 0:
+    if g.vary.size == 0:
         return x, Boxes(np.zeros(0, np.int64), np.zeros((0, 2, 1), np.int64), np.zeros((0, 2, 1)),
                         np.zeros((0, 2), dtype=bool), want)
     open_ = want
     dear = None
     while open_.size:
-        cost, corners, signs, has = _best(p, g, vary, open_, x, avoid)
+        cost, corners, signs, has = _best(p, g, open_, x, avoid)
         free = cost == 0.0  # hidden cells already serve them
         if dear is None:
             paid = cost[np.isfinite(cost) & ~free]
@@ -226,13 +230,12 @@ def certificates(p: Problem, g: Grid, x: np.ndarray, built: Boxes | None = None,
         kept = Boxes(built.cells[whole], built.corners[whole], built.signs[whole], built.has[whole],
                      built.uncovered).moves(p)
         want[built.cells[whole]] = False
-    vary = np.flatnonzero(np.asarray(g.shape) > 1)
     ks = np.flatnonzero(want)
     out = [kept]
     for max_boxes in (CERTIFY_BOXES, MAX_BOXES):  # the few cells the first search misses get a wider one
-        if not ks.size or not vary.size:
+        if not ks.size or not g.vary.size:
             break
-        cost, corners, signs, has = _best(p, g, vary, ks, hidden.astype(float), ~hidden, max_boxes=max_boxes)
+        cost, corners, signs, has = _best(p, g, ks, hidden.astype(float), ~hidden, max_boxes=max_boxes)
         ok = cost == 0.0
         out.append(Boxes(ks[ok], corners[ok], signs[ok], has[ok], ks[~ok]).moves(p))
         ks = ks[~ok]
@@ -266,19 +269,20 @@ def _fan_size(keep) -> int:
     return int(max(1, min(MAX_FAN, min(keep)))) if len(keep) else 1
 
 
-def _width(g: Grid, vary: np.ndarray, max_boxes: int = MAX_BOXES) -> int:
+def _width(g: Grid, max_boxes: int = MAX_BOXES) -> int:
     """The corner slots of one direction of a witness: a fan of boxes of ``2^D`` corners."""
-    return _fan_size(_kept(g, vary, max_boxes)) << vary.size
+    keep = _kept(g, max_boxes)
+    return _fan_size(keep) << len(keep)
 
 
-def _kept(g: Grid, vary: np.ndarray, max_boxes: int) -> list:
+def _kept(g: Grid, max_boxes: int) -> list:
     """The partners kept per varying dimension: at most ``max_boxes`` boxes in all."""
-    shape = np.asarray(g.shape)
+    shape, vary = np.asarray(g.shape), g.vary
     per_dim = max(1, int(np.floor(max_boxes ** (1.0 / max(vary.size, 1)) + 1e-9)))
     return [int(min(shape[d] - 1, per_dim)) for d in vary]
 
 
-def _best(p: Problem, g: Grid, vary: np.ndarray, ks: np.ndarray, x: np.ndarray, avoid: np.ndarray,
+def _best(p: Problem, g: Grid, ks: np.ndarray, x: np.ndarray, avoid: np.ndarray,
           max_boxes: int = MAX_BOXES):
     """The cheapest witness of each cell ``ks``: ``(cost, corners, signs, has)`` as
     :class:`Boxes` holds them (cost inf: none), among the boxes over at most ``max_boxes``
@@ -286,163 +290,231 @@ def _best(p: Problem, g: Grid, vary: np.ndarray, ks: np.ndarray, x: np.ndarray, 
     fan of up to :data:`MAX_FAN` boxes that differ in every partner (so they share only the
     cell, and each other corner carries its box's share of the level), whichever hides less.
 
-    A corner that differs from the cell in the dimensions ``S`` depends only on the partners in
-    ``S``, so each kind of corner is looked up once per combination of those partners (``prod
-    (1 + m_d)`` look-ups per cell for ``m_d`` partners per dimension, where a look-up per corner
-    of every box takes ``2^D prod m_d``) and broadcast over the others."""
-    hidden = x > 0.5
-    blocked = (p.blocked | avoid) & ~hidden
-    up_cap = np.where(blocked, 0.0, p.cap_up)
-    dn_cap = np.where(blocked, 0.0, p.cap_dn)
-    price = np.where(hidden, 0.0, np.where(blocked, np.inf, p.weight))
-    shape = np.asarray(g.shape)
-    stride = np.array([int(np.prod(shape[d + 1:])) for d in range(shape.size)], dtype=np.int64)  # C order
-    nv = vary.size
-    keep = _kept(g, vary, max_boxes)
+    The cells are scored in batches of at most :data:`BATCH_ENTRIES` box entries, every step
+    on the whole batch at once."""
+    prices = _Prices.of(p, x, avoid)
+    keep = _kept(g, max_boxes)
     fan = _fan_size(keep)
     n_box = int(np.prod(keep))
-    n_corner = 1 << nv
+    n_corner = 1 << len(keep)
     width = fan * n_corner
     batch = max(1, BATCH_ENTRIES // n_box)
     cost = np.full(ks.size, np.inf)
     corners = np.repeat(ks, 2 * width).reshape(ks.size, 2, width)
     signs = np.zeros((ks.size, 2, width))
     has = np.zeros((ks.size, 2), dtype=bool)
-    # corner b differs from the cell in the varying dimensions whose bit is set in b
-    kinds = [np.flatnonzero((b >> np.arange(nv)) & 1) for b in range(n_corner)]
-    # each box's partner index per dimension: boxes of a fan differ in all of them
-    part = np.unravel_index(np.arange(n_box), keep)
     for s in range(0, ks.size, batch):
         k = ks[s:s + batch]
+        up, dn, spl = (v[k] for v in (p.up, p.dn, p.spl))
+        near = _Partners.of(p, g, keep, fan, k, prices)
+        total, gain_up, gain_dn = near.score(prices)
+        own_up, own_dn = prices.up_cap[k][:, None], prices.dn_cap[k][:, None]
+        # one box for both directions
+        ok = _meets(p, up[:, None], dn[:, None], spl[:, None], np.minimum(gain_up, own_up), np.minimum(gain_dn, own_dn))
+        one = np.where(ok, total, np.inf)
+        one_pick = np.argmin(one, axis=1)
+        one_cost = one[np.arange(k.size), one_pick]
+        fan_up, picks_up = _cheapest_fan(up, gain_up, own_up, total, keep, fan)
+        fan_dn, picks_dn = _cheapest_fan(dn, gain_dn, own_dn, total, keep, fan)
+        two_cost, two_has = _fans_cost(p, up, dn, spl, fan_up, fan_dn)
+        single = one_cost <= two_cost
+        cost[s:s + batch] = np.minimum(one_cost, two_cost)
+        cs, ss = corners[s:s + batch], signs[s:s + batch]
+        bc, bs = near.box(one_pick)
+        for d, fan_picks in enumerate((picks_up, picks_dn)):
+            cs[single, d, :n_corner] = bc[single]
+            ss[single, d, :n_corner] = bs[single]
+            n_fan = (fan_picks >= 0).sum(axis=1)
+            for r in range(fan):
+                use = ~single & two_has[:, d] & (fan_picks[:, r] >= 0)
+                if not use.any():
+                    continue
+                fc, fs = near.box(fan_picks[:, r])
+                cs[use, d, r * n_corner:(r + 1) * n_corner] = fc[use]
+                ss[use, d, r * n_corner:(r + 1) * n_corner] = fs[use] / n_fan[use, None]
+        has[s:s + batch] = np.where(single[:, None], True, two_has)
+    return cost, corners, signs, has
+
+
+@dataclass
+class _Prices:
+    """What a box pays and gains at each cell for a pattern ``x``: ``price`` 0 for a hidden
+    cell, inf for one that must stay published (forced, or to ``avoid``), else its weight; the
+    capacities are 0 where a cell must stay published, so a box through it moves nothing."""
+
+    up_cap: np.ndarray
+    dn_cap: np.ndarray
+    price: np.ndarray
+
+    @classmethod
+    def of(cls, p: Problem, x: np.ndarray, avoid: np.ndarray) -> "_Prices":
+        hidden = x > 0.5
+        blocked = (p.blocked | avoid) & ~hidden
+        return cls(up_cap=np.where(blocked, 0.0, p.cap_up), dn_cap=np.where(blocked, 0.0, p.cap_dn),
+                   price=np.where(hidden, 0.0, np.where(blocked, np.inf, p.weight)))
+
+
+@dataclass
+class _Partners:
+    """The partners kept for a batch of cells ``k``: per varying dimension ``i``, ``step[i]``
+    the flat offsets from the cell's grid position ``base`` to its partners' and ``sign[i]``
+    their moves' signs, each shaped ``(B, 1, .., m_i, .., 1)`` so that a sum over dimensions
+    broadcasts to every box ``(B, m_1, ..., m_nv)``."""
+
+    g: Grid
+    k: np.ndarray
+    keep: list
+    base: np.ndarray
+    step: list
+    sign: list
+
+    @classmethod
+    def of(cls, p: Problem, g: Grid, keep: list, fan: int, k: np.ndarray, prices: _Prices) -> "_Partners":
+        """Per dimension the cheapest partners by the price of the edge cell next to each cell
+        of ``k`` (one that cannot carry even a fan's share of a level is no use; among equal
+        prices, one whose edge carries a whole box first)."""
         B = k.size
-        rows = np.arange(B)
         c = g.coords[k]  # (B, D)
         base = np.ravel_multi_index(tuple(c.T), g.shape)
         up, dn, spl = (v[k] for v in (p.up, p.dn, p.spl))
-        step, step_sign = [], []  # per varying dimension: (B, m) flat offsets of the partners, signs
-        for i, (d, m) in enumerate(zip(vary, keep)):
+        shape = np.asarray(g.shape)
+        stride = np.array([int(np.prod(shape[d + 1:])) for d in range(shape.size)], dtype=np.int64)  # C order
+        nv = len(keep)
+        step, step_sign = [], []
+        for i, (d, m) in enumerate(zip(g.vary, keep)):
             own = c[:, d]
             alt = np.arange(shape[d])[None, :].repeat(B, axis=0)
             alt = alt[alt != own[:, None]].reshape(B, shape[d] - 1)  # every other code
             sign = np.where((own[:, None] == g.head[d]) | (alt == g.head[d]), 1.0, -1.0)
             cell = g.cell[base[:, None] + (alt - own[:, None]) * stride[d]]
-            gu = np.where(cell < 0, 0.0, np.where(sign > 0, up_cap[cell], dn_cap[cell]))
-            gd = np.where(cell < 0, 0.0, np.where(sign > 0, dn_cap[cell], up_cap[cell]))
-            # a partner whose edge cell cannot carry even a fan's share of a level is no use;
-            # among equal prices, one whose edge carries a whole box first
+            gu = np.where(cell < 0, 0.0, np.where(sign > 0, prices.up_cap[cell], prices.dn_cap[cell]))
+            gd = np.where(cell < 0, 0.0, np.where(sign > 0, prices.dn_cap[cell], prices.up_cap[cell]))
             some = _meets(p, up[:, None] / fan, dn[:, None] / fan, 0.0 * spl[:, None], gu, gd)
             whole = _meets(p, up[:, None], dn[:, None], spl[:, None], gu, gd)
-            score = np.where(cell < 0, np.inf, price[cell]) + np.where(some, 0.0, np.inf)
+            score = np.where(cell < 0, np.inf, prices.price[cell]) + np.where(some, 0.0, np.inf)
             pick = np.lexsort((~whole, score), axis=1)[:, :m]
             at = [B] + [1] * nv
             at[1 + i] = m
             step.append(((np.take_along_axis(alt, pick, axis=1) - own[:, None]) * stride[d]).reshape(at))
             step_sign.append(np.take_along_axis(sign, pick, axis=1).reshape(at))
-        # every box over the kept partners: (B, m_1, ..., m_nv), one kind of corner at a time;
-        # the gains over the corners other than the cell, which a fan's boxes share
-        total = np.zeros((B, *keep))
-        gain_up = np.full((B, *keep), np.inf)
-        gain_dn = np.full((B, *keep), np.inf)
-        missing = np.zeros((B, *keep), dtype=bool)
-        for S in kinds[1:]:
-            flat = base.reshape((B,) + (1,) * nv)
+        return cls(g=g, k=k, keep=keep, base=base, step=step, sign=step_sign)
+
+    def kinds(self) -> list:
+        """Per corner ``b`` of a box, the varying dimensions (indices into ``step``) where it
+        differs from the cell: those whose bit is set in ``b``; corner 0 is the cell."""
+        nv = len(self.keep)
+        return [np.flatnonzero((b >> np.arange(nv)) & 1) for b in range(1 << nv)]
+
+    def score(self, prices: _Prices) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every box's ``(total, gain_up, gain_dn)``, each ``(B, boxes)``: the price of its
+        corners (inf where one is missing), and the least move its corners other than the cell
+        allow up and down (which a fan's boxes share).
+
+        A corner that differs from the cell in the dimensions ``S`` depends only on the
+        partners in ``S``, so each kind of corner is looked up once per combination of those
+        partners (``prod (1 + m_d)`` look-ups per cell for ``m_d`` partners per dimension,
+        where a look-up per corner of every box takes ``2^D prod m_d``) and broadcast over the
+        others."""
+        B, nv = self.k.size, len(self.keep)
+        total = np.zeros((B, *self.keep))
+        gain_up = np.full((B, *self.keep), np.inf)
+        gain_dn = np.full((B, *self.keep), np.inf)
+        missing = np.zeros((B, *self.keep), dtype=bool)
+        for S in self.kinds()[1:]:
+            flat = self.base.reshape((B,) + (1,) * nv)
             sign = np.ones((B,) + (1,) * nv)
             for i in S:
-                flat = flat + step[i]
-                sign = sign * step_sign[i]
-            cell = g.cell[flat]
+                flat = flat + self.step[i]
+                sign = sign * self.sign[i]
+            cell = self.g.cell[flat]
             absent = cell < 0
             cell = np.where(absent, 0, cell)
             missing |= absent
-            total = total + price[cell]
-            gain_up = np.minimum(gain_up, np.where(sign > 0, up_cap[cell], dn_cap[cell]))
-            gain_dn = np.minimum(gain_dn, np.where(sign > 0, dn_cap[cell], up_cap[cell]))
-        total = np.where(missing, np.inf, total + price[k].reshape((B,) + (1,) * nv)).reshape(B, n_box)
-        gain_up, gain_dn = gain_up.reshape(B, n_box), gain_dn.reshape(B, n_box)
-        own_up, own_dn = up_cap[k][:, None], dn_cap[k][:, None]
-        # one box for both directions
-        ok = _meets(p, up[:, None], dn[:, None], spl[:, None], np.minimum(gain_up, own_up), np.minimum(gain_dn, own_dn))
-        one = np.where(ok, total, np.inf)
-        one_pick = np.argmin(one, axis=1)
-        one_cost = one[rows, one_pick]
-        # a fan per direction: per fan size, its boxes cheapest first, each differing from the
-        # ones taken in every partner
-        fan_cost, fan_picks = [], []
-        for level, gain, own in ((up, gain_up, own_up), (dn, gain_dn, own_dn)):
-            best = np.where(level > 0, np.inf, 0.0)
-            best_picks = np.full((B, fan), -1, dtype=np.int64)
-            for m in range(1, fan + 1):
-                share = (level / m)[:, None]
-                can = (gain >= share - TOL * np.maximum(1.0, share)) & (own >= level[:, None] - TOL * np.maximum(1.0, level[:, None]))
-                left = np.where(can, total, np.inf)
-                got = np.zeros(B)
-                picks = np.full((B, fan), -1, dtype=np.int64)
-                for r in range(m):
-                    j = np.argmin(left, axis=1)
-                    got = got + left[rows, j]
-                    picks[:, r] = j
-                    clash = np.zeros((B, n_box), dtype=bool)
-                    for pd in part:
-                        clash |= pd[None, :] == pd[j][:, None]
-                    left = np.where(clash, np.inf, left)
-                better = (level > 0) & (got < best)
-                best = np.where(better, got, best)
-                best_picks[better] = picks[better]
-            fan_cost.append(best)
-            fan_picks.append(best_picks)
-        if p.either_side:
-            use_up = (up > 0) & ((dn <= 0) | (fan_cost[0] <= fan_cost[1]))
-            two_cost = np.where(use_up, fan_cost[0], np.where(dn > 0, fan_cost[1], np.inf))
-            two_has = np.stack([use_up, ~use_up & (dn > 0)], axis=1)
-        else:
-            # levels met on both sides meet a spread up to their sum
-            fits = (spl <= 0) | (up + dn >= spl - TOL * np.maximum(1.0, spl))
-            two_cost = np.where(fits & ((up > 0) | (dn > 0)), fan_cost[0] + fan_cost[1], np.inf)
-            two_has = np.stack([up > 0, dn > 0], axis=1)
-        single = one_cost <= two_cost
-        cost[s:s + B] = np.minimum(one_cost, two_cost)
+            total = total + prices.price[cell]
+            gain_up = np.minimum(gain_up, np.where(sign > 0, prices.up_cap[cell], prices.dn_cap[cell]))
+            gain_dn = np.minimum(gain_dn, np.where(sign > 0, prices.dn_cap[cell], prices.up_cap[cell]))
+        n_box = int(np.prod(self.keep))
+        total = np.where(missing, np.inf, total + prices.price[self.k].reshape((B,) + (1,) * nv)).reshape(B, n_box)
+        return total, gain_up.reshape(B, n_box), gain_dn.reshape(B, n_box)
 
-        def box(pick):
-            """The corners and signs of the boxes ``pick`` (one flat box index per cell)."""
-            at = np.unravel_index(np.where(pick < 0, 0, pick), keep)
-            out_c = np.empty((B, n_corner), dtype=np.int64)
-            out_s = np.empty((B, n_corner))
-            for b, S in enumerate(kinds):
-                flat = base.copy()
-                sign = np.ones(B)
-                for i in S:
-                    flat += step[i].reshape(B, -1)[rows, at[i]]
-                    sign *= step_sign[i].reshape(B, -1)[rows, at[i]]
-                cell = g.cell[flat]
-                out_c[:, b] = np.where(cell < 0, k, cell)
-                out_s[:, b] = sign
-            return out_c, out_s
+    def box(self, pick: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The corners and signs ``(B, 2^D)`` of the boxes ``pick`` (one flat box index per
+        cell; a missing corner is written as the cell)."""
+        B = self.k.size
+        rows = np.arange(B)
+        at = np.unravel_index(np.where(pick < 0, 0, pick), self.keep)
+        kinds = self.kinds()
+        out_c = np.empty((B, len(kinds)), dtype=np.int64)
+        out_s = np.empty((B, len(kinds)))
+        for b, S in enumerate(kinds):
+            flat = self.base.copy()
+            sign = np.ones(B)
+            for i in S:
+                flat += self.step[i].reshape(B, -1)[rows, at[i]]
+                sign *= self.sign[i].reshape(B, -1)[rows, at[i]]
+            cell = self.g.cell[flat]
+            out_c[:, b] = np.where(cell < 0, self.k, cell)
+            out_s[:, b] = sign
+        return out_c, out_s
 
-        cs, ss = corners[s:s + B], signs[s:s + B]
-        bc, bs = box(one_pick)
-        for d in range(2):
-            cs[single, d, :n_corner] = bc[single]
-            ss[single, d, :n_corner] = bs[single]
-            n_fan = (fan_picks[d] >= 0).sum(axis=1)
-            for r in range(fan):
-                use = ~single & two_has[:, d] & (fan_picks[d][:, r] >= 0)
-                if not use.any():
-                    continue
-                fc, fs = box(fan_picks[d][:, r])
-                cs[use, d, r * n_corner:(r + 1) * n_corner] = fc[use]
-                ss[use, d, r * n_corner:(r + 1) * n_corner] = fs[use] / n_fan[use, None]
-        has[s:s + B] = np.where(single[:, None], True, two_has)
-    return cost, corners, signs, has
+
+def _cheapest_fan(level: np.ndarray, gain: np.ndarray, own: np.ndarray, total: np.ndarray, keep: list,
+                  fan: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per cell, the cheapest fan of one direction: ``(cost, picks)``, picks ``(B, fan)`` flat
+    box indices (-1: unused). For each fan size ``m`` its boxes are taken cheapest first, each
+    differing from those taken in every partner, and each must move the cell's ``level / m``
+    (its corners other than the cell) while the cell itself moves the whole level. A cell
+    without a level costs 0."""
+    B, n_box = total.shape
+    rows = np.arange(B)
+    part = np.unravel_index(np.arange(n_box), keep)  # each box's partner index per dimension
+    best = np.where(level > 0, np.inf, 0.0)
+    best_picks = np.full((B, fan), -1, dtype=np.int64)
+    for m in range(1, fan + 1):
+        can = _reaches(gain, (level / m)[:, None]) & _reaches(own, level[:, None])
+        left = np.where(can, total, np.inf)
+        got = np.zeros(B)
+        picks = np.full((B, fan), -1, dtype=np.int64)
+        for r in range(m):
+            j = np.argmin(left, axis=1)
+            got = got + left[rows, j]
+            picks[:, r] = j
+            clash = np.zeros((B, n_box), dtype=bool)
+            for pd in part:
+                clash |= pd[None, :] == pd[j][:, None]
+            left = np.where(clash, np.inf, left)
+        better = (level > 0) & (got < best)
+        best = np.where(better, got, best)
+        best_picks[better] = picks[better]
+    return best, best_picks
+
+
+def _fans_cost(p: Problem, up, dn, spl, fan_up, fan_dn) -> tuple[np.ndarray, np.ndarray]:
+    """The cost of a witness of a fan per direction, and which directions it holds: under
+    ``either_side`` the cheaper side that has a level, else both sides' fans (levels met on
+    both sides meet a spread up to their sum)."""
+    if p.either_side:
+        use_up = (up > 0) & ((dn <= 0) | (fan_up <= fan_dn))
+        cost = np.where(use_up, fan_up, np.where(dn > 0, fan_dn, np.inf))
+        return cost, np.stack([use_up, ~use_up & (dn > 0)], axis=1)
+    fits = (spl <= 0) | _reaches(up + dn, spl)
+    cost = np.where(fits & ((up > 0) | (dn > 0)), fan_up + fan_dn, np.inf)
+    return cost, np.stack([up > 0, dn > 0], axis=1)
+
+
+def _reaches(gain, level):
+    """Whether ``gain`` reaches ``level`` (within a relative tolerance)."""
+    return gain >= level - TOL * np.maximum(1.0, level)
 
 
 def _meets(p: Problem, up, dn, spl, gain_up, gain_dn) -> np.ndarray:
     """Whether moves of ``gain_up``/``gain_dn`` meet the levels (either side will do under
     ``either_side``)."""
-    ok_up = (up <= 0) | (gain_up >= up - TOL * np.maximum(1.0, up))
-    ok_dn = (dn <= 0) | (gain_dn >= dn - TOL * np.maximum(1.0, dn))
+    ok_up = (up <= 0) | _reaches(gain_up, up)
+    ok_dn = (dn <= 0) | _reaches(gain_dn, dn)
     if p.either_side:
         return ((up > 0) & ok_up) | ((dn > 0) & ok_dn)
-    return ok_up & ok_dn & ((spl <= 0) | (gain_up + gain_dn >= spl - TOL * np.maximum(1.0, spl)))
+    return ok_up & ok_dn & ((spl <= 0) | _reaches(gain_up + gain_dn, spl))
 
 
 def local(p: Problem, say=None, deadline: Deadline = NEVER, g: Grid | None = None,
@@ -527,7 +599,6 @@ def rebox(p: Problem, g: Grid, x: np.ndarray, bx: Boxes, until: Deadline = NEVER
     x = x.copy()
     hidden = x > 0.5
     corners, signs, has = bx.corners.copy(), bx.signs.copy(), bx.has.copy()
-    vary = np.flatnonzero(np.asarray(g.shape) > 1)
     users: dict = {}  # cell -> the witnesses through it
     for i, row in enumerate(corners.reshape(corners.shape[0], corners.shape[1] * corners.shape[2]).tolist()):
         for c in set(row):
@@ -542,7 +613,7 @@ def rebox(p: Problem, g: Grid, x: np.ndarray, bx: Boxes, until: Deadline = NEVER
         if through:
             # as many partners as the witnesses were chosen among: a few per dimension (as
             # certificates search) find a replacement for far fewer cells
-            cost, new, new_signs, new_has = _best(p, g, vary, bx.cells[through], hidden.astype(float), ~hidden)
+            cost, new, new_signs, new_has = _best(p, g, bx.cells[through], hidden.astype(float), ~hidden)
             if not (cost == 0.0).all():
                 hidden[j] = True
                 continue
