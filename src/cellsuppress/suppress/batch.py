@@ -56,6 +56,20 @@ def check_certified(p: Problem, sep: Separator, x: np.ndarray, witnesses: dict,
 
 
 
+def moves_within(W: sp.spmatrix, hidden: np.ndarray) -> sp.csr_matrix:
+    """The moves of ``W`` (one per row, a column per cell) that still hold for a pattern: every
+    cell they move ``hidden``; moves of no cell are dropped.
+
+    >>> W = sp.csr_matrix([[1., -1., 0.], [0., 1., -1.], [0., 0., 0.]])
+    >>> moves_within(W, np.array([True, True, False])).toarray().tolist()
+    [[1.0, -1.0, 0.0]]
+    """
+    W = sp.csr_matrix(W)
+    row = np.repeat(np.arange(W.shape[0]), np.diff(W.indptr))
+    broken = np.bincount(row[~hidden[W.indices]], minlength=W.shape[0]) > 0
+    return W[np.flatnonzero(~broken & (np.diff(W.indptr) > 0))]
+
+
 def batch_moves(p: Problem, x: np.ndarray, until: Deadline = NEVER) -> tuple[np.ndarray, list] | None:
     """``x`` with the cells of a few moves hidden: per direction, one that meets every level of
     that direction at once (sliding levels as in :func:`certify_levels`; under ``either_side`` the upward
@@ -127,7 +141,7 @@ def chunk_cleanup(p: Problem, x: np.ndarray, moves: list, sep: Separator, until:
     single cell that fails stays hidden. Moves that do not use the chunk serve as seeds. It
     stops at ``until``."""
     x = x.copy()
-    need = p.sensitive & ((p.up > 0) | (p.dn > 0) | (p.spl > 0))
+    need = p.has_requirement
     cand = np.flatnonzero((x > 0.5) & ~p.force_hidden)
     cand = cand[np.argsort(-p.weight[cand], kind="stable")]
     size = max(1, cand.size // 8)

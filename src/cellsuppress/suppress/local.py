@@ -32,7 +32,7 @@ import scipy.sparse as sp
 
 from ..clock import NEVER, Deadline
 from . import schedule
-from .batch import check_certified
+from .batch import check_certified, moves_within
 from .cleanup import cleanup
 from .heuristic import heuristic
 from .problem import Problem
@@ -133,14 +133,14 @@ class Boxes:
         """``cell -> {kind: corners}``, as :meth:`Separator.violations` fills them."""
         out = {}
         for k, c, h in zip(self.cells.tolist(), self.corners, self.has.tolist()):
-            both = np.unique(c)
-            held = {}
-            for kd, lv, w in (("up", p.up[k], c[0] if h[0] else None), ("dn", p.dn[k], c[1] if h[1] else None),
-                              ("spl", p.spl[k], both)):
-                if lv > 0 and w is not None:
-                    held[kd] = np.unique(w)
-            out[k] = held
+            by_kind = {"up": c[0] if h[0] else None, "dn": c[1] if h[1] else None, "spl": c}
+            out[k] = {kd: np.unique(by_kind[kd]) for kd, lv in _levels(p, k) if lv > 0 and by_kind[kd] is not None}
         return out
+
+
+def _levels(p: Problem, k: int) -> tuple:
+    """The requirements of cell ``k`` as :meth:`Separator.violations` names them, with their levels."""
+    return (("up", p.up[k]), ("dn", p.dn[k]), ("spl", p.spl[k]))
 
 
 # at most this many boxes are scored per cell (the cheapest partners per dimension: more find
@@ -174,14 +174,12 @@ def boxes(p: Problem, g: Grid, x: np.ndarray, avoid: np.ndarray | None = None,
     defer = DEFER if defer is None else defer
     x = (np.asarray(x) > 0.5).astype(float)
     avoid = np.zeros(p.n, dtype=bool) if avoid is None else np.asarray(avoid, dtype=bool)
-    want = np.flatnonzero(p.sensitive & ((p.up > 0) | (p.dn > 0) | (p.spl > 0)))
-    width = _width(g)
-    got = []
+    want = np.flatnonzero(p.has_requirement)
+    got: list = []  # per round, the witnesses taken: (cells, corners, signs, has)
     if g.vary.size == 0:
-        return x, Boxes(np.zeros(0, np.int64), np.zeros((0, 2, 1), np.int64), np.zeros((0, 2, 1)),
-                        np.zeros((0, 2), dtype=bool), want)
+        return x, _stacked(got, 1, want)
     open_ = want
-    dear = None
+    dear = None  # the cost above which a witness is deferred, set by the first round
     while open_.size:
         cost, corners, signs, has = _best(p, g, open_, x, avoid)
         free = cost == 0.0  # hidden cells already serve them
@@ -196,20 +194,24 @@ def boxes(p: Problem, g: Grid, x: np.ndarray, avoid: np.ndarray | None = None,
             chosen = np.concatenate([chosen, idx[np.argsort(cost[idx], kind="stable")[:n_take]]])
         x[corners[chosen].ravel()] = 1.0
         got.append((open_[chosen], corners[chosen], signs[chosen], has[chosen]))
-        left = np.ones(open_.size, dtype=bool)
-        left[chosen] = False
-        left &= np.isfinite(cost)
         if not take.any():
             break
+        left = np.isfinite(cost)  # a cell with no witness now gets none later: more hidden adds no corner
+        left[chosen] = False
         open_ = open_[left]
-    cells = np.concatenate([c[0] for c in got]) if got else np.zeros(0, np.int64)
     covered = np.zeros(p.n, dtype=bool)
-    covered[cells] = True
-    return x, Boxes(cells=cells,
-                    corners=np.concatenate([c[1] for c in got]) if got else np.zeros((0, 2, width), np.int64),
-                    signs=np.concatenate([c[2] for c in got]) if got else np.zeros((0, 2, width)),
-                    has=np.concatenate([c[3] for c in got]) if got else np.zeros((0, 2), dtype=bool),
-                    uncovered=want[~covered[want]])
+    for cells, *_ in got:
+        covered[cells] = True
+    return x, _stacked(got, _width(g), want[~covered[want]])
+
+
+def _stacked(got: list, width: int, uncovered: np.ndarray) -> Boxes:
+    """The witnesses of ``got`` (``(cells, corners, signs, has)`` per part) as one
+    :class:`Boxes`."""
+    if not got:
+        return Boxes(np.zeros(0, np.int64), np.zeros((0, 2, width), np.int64), np.zeros((0, 2, width)),
+                     np.zeros((0, 2), dtype=bool), uncovered)
+    return Boxes(*(np.concatenate(part) for part in zip(*got)), uncovered)
 
 
 def certificates(p: Problem, g: Grid, x: np.ndarray, built: Boxes | None = None,
@@ -223,7 +225,7 @@ def certificates(p: Problem, g: Grid, x: np.ndarray, built: Boxes | None = None,
     down; and the verified ``batch`` moves (those that certified the cells without a witness)
     whose cells ``x`` still hides. A cell without any is left to the audit's LPs."""
     hidden = np.asarray(x) > 0.5
-    want = hidden & p.sensitive & ((p.up > 0) | (p.dn > 0) | (p.spl > 0))
+    want = hidden & p.has_requirement
     kept = sp.csr_matrix((0, p.n))
     if built is not None and built.cells.size:
         whole = hidden[built.corners].reshape(built.cells.size, -1).all(axis=1)
@@ -242,10 +244,7 @@ def certificates(p: Problem, g: Grid, x: np.ndarray, built: Boxes | None = None,
     if ks.size and found is not None and found.shape[0]:
         out.append(_largest_moves(sp.csr_matrix(found), ks))
     if batch is not None and batch.shape[0]:
-        B = sp.csr_matrix(batch)
-        row = np.repeat(np.arange(B.shape[0]), np.diff(B.indptr))
-        broken = np.bincount(row[~hidden[B.indices]], minlength=B.shape[0]) > 0
-        out.append(B[np.flatnonzero(~broken & (np.diff(B.indptr) > 0))])
+        out.append(moves_within(batch, hidden))
     return sp.csr_matrix(sp.vstack(out, format="csr"))
 
 
@@ -554,7 +553,7 @@ def local(p: Problem, say=None, deadline: Deadline = NEVER, g: Grid | None = Non
         stats["lps"] += st.get("lps", 0)
         stats["cut_rounds"] += st.get("cut_rounds", 0)
         for k in failing.tolist():
-            witnesses[k] = {kd: None for kd, lv in (("up", p.up[k]), ("dn", p.dn[k]), ("spl", p.spl[k])) if lv > 0}
+            witnesses[k] = {kd: None for kd, lv in _levels(p, k) if lv > 0}
     if cleanup_budget is None:  # to the deadline, or a multiple of what building took without one
         cleanup_budget = (deadline.remaining() if deadline.limited else
                           max(schedule.CLEANUP_MIN, schedule.CLEANUP_PER_BUILD * (time.perf_counter() - t0)))
@@ -600,9 +599,13 @@ def rebox(p: Problem, g: Grid, x: np.ndarray, bx: Boxes, until: Deadline = NEVER
     hidden = x > 0.5
     corners, signs, has = bx.corners.copy(), bx.signs.copy(), bx.has.copy()
     users: dict = {}  # cell -> the witnesses through it
-    for i, row in enumerate(corners.reshape(corners.shape[0], corners.shape[1] * corners.shape[2]).tolist()):
-        for c in set(row):
+
+    def enter(i: int, row: np.ndarray) -> None:
+        for c in set(row.ravel().tolist()):
             users.setdefault(c, set()).add(i)
+
+    for i, row in enumerate(corners):
+        enter(i, row)
     cand = np.flatnonzero(hidden & ~p.force_hidden)
     cand = cand[np.argsort(-p.weight[cand], kind="stable")]
     for j in cand.tolist():
@@ -625,7 +628,6 @@ def rebox(p: Problem, g: Grid, x: np.ndarray, bx: Boxes, until: Deadline = NEVER
                 for c in set(corners[i].ravel().tolist()):
                     users[c].discard(i)
                 corners[i], signs[i], has[i] = row[:, :corners.shape[2]], sg[:, :corners.shape[2]], h
-                for c in set(row.ravel().tolist()):
-                    users.setdefault(c, set()).add(i)
+                enter(i, row)
         x[j] = 0.0
     return x, Boxes(bx.cells, corners, signs, has, bx.uncovered)

@@ -21,6 +21,7 @@ import scipy.sparse as sp
 
 from ..clock import NEVER, Deadline
 from ..errors import RuleError
+from .batch import moves_within
 from .local import Grid, grid_of, local
 from .local import certificates as box_certificates
 from .modular import modular
@@ -102,7 +103,4 @@ def certificates(p: Problem, shape: Shape, x: np.ndarray, stats: dict) -> sp.csr
     W = stats.get("moves")  # the subtables': those the clean-up has not broken
     if W is None or not W.shape[0]:
         return None
-    hidden = np.asarray(x) > 0.5
-    row = np.repeat(np.arange(W.shape[0]), np.diff(W.indptr))
-    broken = np.bincount(row[~hidden[W.indices]], minlength=W.shape[0]) > 0
-    return W[np.flatnonzero(~broken & (np.diff(W.indptr) > 0))]
+    return moves_within(W, np.asarray(x) > 0.5)

@@ -193,7 +193,7 @@ def by_subtables(p: Problem, say=None, until: Deadline = NEVER, subs: list[Subta
     work = sum(s.cells.size for s in subs)
     for i, wave in enumerate(waves):
         tasks = [t for t in (carried_into(p, s, decided, x, penalty) for s in wave)
-                 if (t.p.sensitive & ((t.p.up > 0) | (t.p.dn > 0) | (t.p.spl > 0))).any()]
+                 if (t.p.has_requirement).any()]
         if tasks:
             left = until.remaining() * max(1, min(slots, len(tasks)))
             now = time.time()
@@ -244,7 +244,7 @@ def verify_and_repair(p: Problem, x: np.ndarray, deadline: Deadline = NEVER, see
                                 time_limit=check.limit(), seeds=seeds, focus=2 * int(p.sensitive.sum()))
     found.append(cert.moves(p.n))
     stats = {"lps": cert.lps}
-    open_ = np.flatnonzero(p.sensitive & ~held & ((p.up > 0) | (p.dn > 0) | (p.spl > 0)))
+    open_ = np.flatnonzero(p.has_requirement & ~held)
     failed = open_
     if open_.size:
         sep = Separator(p.only(open_))

@@ -62,6 +62,11 @@ class Problem:
         return self.force_published & ~self.force_hidden
 
     @property
+    def has_requirement(self) -> np.ndarray:
+        """Sensitive cells with a level to meet (up, down or spread)."""
+        return self.sensitive & ((self.up > 0) | (self.dn > 0) | (self.spl > 0))
+
+    @property
     def free(self) -> np.ndarray:
         """Cells the pattern may hide or publish."""
         return ~self.force_hidden & ~self.force_published
