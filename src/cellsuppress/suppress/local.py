@@ -66,7 +66,23 @@ class Grid:
 
 def grid_of(p: Problem) -> Grid | None:
     """The grid of ``p``, or None when ``p`` has a hierarchy (some dimension has more than one
-    total), or no codes."""
+    total), or no codes.
+
+    >>> import pandas as pd
+    >>> from cellsuppress import Table
+    >>> from cellsuppress.rules import requirement
+    >>> from cellsuppress.suppress.problem import build_problem
+    >>> small = {(1, 1): 4, (3, 3): 35}            # one sensitive cell
+    >>> df = pd.DataFrame([(a, b, small.get((a, b), 30)) for a in (1, 2, 3) for b in (1, 2, 3)],
+    ...                   columns=["A", "B", "n"])
+    >>> t = Table.from_frame(df, dims=["A", "B"], count="n")
+    >>> p = build_problem(t, requirement(t, "strict", 20), "value", False)
+    >>> g = grid_of(p)
+    >>> g.shape, g.head.tolist()                   # a total and three codes per dimension, the total first
+    ((4, 4), [0, 0])
+    >>> int(g.cell[np.ravel_multi_index((1, 1), g.shape)]), t.frame.loc[5, ["A", "B"]].tolist()
+    (5, ['1', '1'])
+    """
     parents = code_parents(p)
     if parents is None:
         return None
@@ -170,7 +186,24 @@ def boxes(p: Problem, g: Grid, x: np.ndarray, avoid: np.ndarray | None = None,
     sensitive cell hidden (cells whose requirements hidden cells already meet take no more),
     and the witnesses. No box hides a cell of ``avoid`` (a mask): a cell that needs one is
     left uncovered, and so is one whose witness costs more than ``defer`` times the median of
-    the first round's paid ones (None: :data:`DEFER`; inf: every cell with a witness takes it)."""
+    the first round's paid ones (None: :data:`DEFER`; inf: every cell with a witness takes it).
+
+    >>> import pandas as pd
+    >>> from cellsuppress import Table
+    >>> from cellsuppress.rules import requirement
+    >>> from cellsuppress.suppress.problem import build_problem
+    >>> small = {(1, 1): 4, (3, 3): 35}            # one sensitive cell
+    >>> df = pd.DataFrame([(a, b, small.get((a, b), 30)) for a in (1, 2, 3) for b in (1, 2, 3)],
+    ...                   columns=["A", "B", "n"])
+    >>> t = Table.from_frame(df, dims=["A", "B"], count="n")
+    >>> p = build_problem(t, requirement(t, "strict", 20), "value", False)
+    >>> g = grid_of(p)
+    >>> x, bx = boxes(p, g, p.force_hidden.astype(float))
+    >>> np.flatnonzero(x > 0.5).tolist()          # the cell (A=1, B=1) and its box's other corners
+    [5, 6, 9, 10]
+    >>> bx.moves(p).toarray()[:, [5, 6, 9, 10]].tolist()
+    [[1.0, -1.0, -1.0, 1.0]]
+    """
     defer = DEFER if defer is None else defer
     x = (np.asarray(x) > 0.5).astype(float)
     avoid = np.zeros(p.n, dtype=bool) if avoid is None else np.asarray(avoid, dtype=bool)
@@ -223,7 +256,23 @@ def certificates(p: Problem, g: Grid, x: np.ndarray, built: Boxes | None = None,
     cheapest partners per dimension (a few first, then as many as :func:`boxes` scores); for
     the cells still left, the moves ``found`` by the clean-up that move them furthest up and
     down; and the verified ``batch`` moves (those that certified the cells without a witness)
-    whose cells ``x`` still hides. A cell without any is left to the audit's LPs."""
+    whose cells ``x`` still hides. A cell without any is left to the audit's LPs.
+
+    >>> import pandas as pd
+    >>> from cellsuppress import Table
+    >>> from cellsuppress.rules import requirement
+    >>> from cellsuppress.suppress.problem import build_problem
+    >>> small = {(1, 1): 4, (3, 3): 35}            # one sensitive cell
+    >>> df = pd.DataFrame([(a, b, small.get((a, b), 30)) for a in (1, 2, 3) for b in (1, 2, 3)],
+    ...                   columns=["A", "B", "n"])
+    >>> t = Table.from_frame(df, dims=["A", "B"], count="n")
+    >>> p = build_problem(t, requirement(t, "strict", 20), "value", False)
+    >>> g = grid_of(p)
+    >>> x, stats = local(p)
+    >>> W = certificates(p, g, x, stats["built"], stats.get("moves"), stats["batch"])
+    >>> W.toarray()[:, [5, 6, 9, 10]].tolist()    # the box that protects the cell
+    [[1.0, -1.0, -1.0, 1.0]]
+    """
     hidden = np.asarray(x) > 0.5
     want = hidden & p.has_requirement
     kept = sp.csr_matrix((0, p.n))
@@ -525,7 +574,21 @@ def local(p: Problem, say=None, deadline: Deadline = NEVER, g: Grid | None = Non
     multiple of what building took, as the heuristic's); ``stats["clean"]`` says whether it tried every candidate. Cells of
     ``avoid`` are in no box; the repair hides them at their weight (make it high to hide them
     only where nothing else will do). Raises ``ValueError`` when
-    ``p`` has a hierarchy."""
+    ``p`` has a hierarchy.
+
+    >>> import pandas as pd
+    >>> from cellsuppress import Table
+    >>> from cellsuppress.rules import requirement
+    >>> from cellsuppress.suppress.problem import build_problem
+    >>> small = {(1, 1): 4, (3, 3): 35}            # one sensitive cell
+    >>> df = pd.DataFrame([(a, b, small.get((a, b), 30)) for a in (1, 2, 3) for b in (1, 2, 3)],
+    ...                   columns=["A", "B", "n"])
+    >>> t = Table.from_frame(df, dims=["A", "B"], count="n")
+    >>> p = build_problem(t, requirement(t, "strict", 20), "value", False)
+    >>> x, stats = local(p)
+    >>> np.flatnonzero(x > 0.5).tolist(), stats["boxes"], stats["clean"]
+    ([5, 6, 9, 10], 1, True)
+    """
     t0 = time.perf_counter()
     g = grid_of(p) if g is None else g
     if g is None:
@@ -594,7 +657,26 @@ def rebox(p: Problem, g: Grid, x: np.ndarray, bx: Boxes, until: Deadline = NEVER
     every witness through them can be replaced by a witness of other hidden cells (among the
     partners :func:`boxes` scores), and those take their place. Each witness is its cell's proof, so
     every cell of ``bx`` stays protected with no LP (the caller checks its other cells again).
-    Stops at ``until``."""
+    Stops at ``until``.
+
+    >>> import pandas as pd
+    >>> from cellsuppress import Table
+    >>> from cellsuppress.rules import requirement
+    >>> from cellsuppress.suppress.problem import build_problem
+    >>> small = {(1, 1): 4, (3, 3): 35}            # one sensitive cell
+    >>> df = pd.DataFrame([(a, b, small.get((a, b), 30)) for a in (1, 2, 3) for b in (1, 2, 3)],
+    ...                   columns=["A", "B", "n"])
+    >>> t = Table.from_frame(df, dims=["A", "B"], count="n")
+    >>> p = build_problem(t, requirement(t, "strict", 20), "value", False)
+    >>> g = grid_of(p)
+    >>> x, bx = boxes(p, g, p.force_hidden.astype(float), avoid=np.isin(np.arange(p.n), [6, 9]))
+    >>> np.flatnonzero(x > 0.5).tolist()          # a dearer box, through (A=3, B=3)
+    [5, 7, 13, 15]
+    >>> x[[6, 9, 10]] = 1.0                        # hidden for some other reason
+    >>> y, moved = rebox(p, g, x, bx)
+    >>> np.flatnonzero(y > 0.5).tolist(), moved.corners[0, 0, :4].tolist()
+    ([5, 6, 9, 10], [5, 9, 6, 10])
+    """
     x = x.copy()
     hidden = x > 0.5
     corners, signs, has = bx.corners.copy(), bx.signs.copy(), bx.has.copy()
