@@ -17,10 +17,13 @@ Boxes are scored for many cells at once: per dimension the cheapest partners (by
 the edge cell next to the sensitive one) are kept, every box over them is scored by the
 weight of its corners not hidden yet (infinite where a corner is missing, must stay
 published or cannot move far enough), and in rounds the cells with the cheapest best boxes
-take theirs, so later boxes reuse the cells of earlier ones. A cell without a feasible box is
-repaired by the heuristic's cheapest attacker moves; the clean-up then un-hides the corners
-no requirement needs (:func:`~cellsuppress.suppress.cleanup.cleanup`), the boxes serving as
-the witnesses that spare most cells an LP.
+take theirs, so later boxes reuse the cells of earlier ones. Where no single box carries a
+level, a *fan* of boxes that share only the cell may (:data:`MAX_FAN`). A cell without a
+witness (none feasible, or one dearer than :data:`DEFER` times the usual) is certified by batch
+moves, and what they leave is repaired by the heuristic's cheapest attacker moves. The
+clean-up then publishes, without LPs, the cells whose witnesses can be replaced by others
+(:func:`rebox`), and un-hides the corners no requirement needs
+(:func:`~cellsuppress.suppress.cleanup.cleanup`), the witnesses sparing most cells an LP.
 """
 from __future__ import annotations
 
@@ -617,7 +620,7 @@ def local(p: Problem, say=None, deadline: Deadline = NEVER, g: Grid | None = Non
         stats["cut_rounds"] += st.get("cut_rounds", 0)
         for k in failing.tolist():
             witnesses[k] = {kd: None for kd, lv in _levels(p, k) if lv > 0}
-    if cleanup_budget is None:  # to the deadline, or a multiple of what building took without one
+    if cleanup_budget is None:  # as the heuristic's: without a deadline, in proportion to the build
         cleanup_budget = (deadline.remaining() if deadline.limited else
                           max(schedule.CLEANUP_MIN, schedule.CLEANUP_PER_BUILD * (time.perf_counter() - t0)))
     stats["clean"] = False
