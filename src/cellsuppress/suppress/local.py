@@ -350,6 +350,8 @@ def _best(p: Problem, g: Grid, ks: np.ndarray, x: np.ndarray, avoid: np.ndarray,
     n_corner = 1 << len(keep)
     width = fan * n_corner
     batch = max(1, BATCH_ENTRIES // n_box)
+    kinds = _corner_kinds(len(keep))
+    part = np.unravel_index(np.arange(n_box), keep)  # each box's partner index per dimension
     cost = np.full(ks.size, np.inf)
     corners = np.repeat(ks, 2 * width).reshape(ks.size, 2, width)
     signs = np.zeros((ks.size, 2, width))
@@ -357,7 +359,7 @@ def _best(p: Problem, g: Grid, ks: np.ndarray, x: np.ndarray, avoid: np.ndarray,
     for s in range(0, ks.size, batch):
         k = ks[s:s + batch]
         up, dn, spl = (v[k] for v in (p.up, p.dn, p.spl))
-        near = _Partners.of(p, g, keep, fan, k, prices)
+        near = _Partners.of(p, g, keep, kinds, fan, k, prices)
         total, gain_up, gain_dn = near.score(prices)
         own_up, own_dn = prices.up_cap[k][:, None], prices.dn_cap[k][:, None]
         # one box for both directions
@@ -365,8 +367,8 @@ def _best(p: Problem, g: Grid, ks: np.ndarray, x: np.ndarray, avoid: np.ndarray,
         one = np.where(ok, total, np.inf)
         one_pick = np.argmin(one, axis=1)
         one_cost = one[np.arange(k.size), one_pick]
-        fan_up, picks_up = _cheapest_fan(up, gain_up, own_up, total, keep, fan)
-        fan_dn, picks_dn = _cheapest_fan(dn, gain_dn, own_dn, total, keep, fan)
+        fan_up, picks_up = _cheapest_fan(up, gain_up, own_up, total, part, fan)
+        fan_dn, picks_dn = _cheapest_fan(dn, gain_dn, own_dn, total, part, fan)
         two_cost, two_has = _fans_cost(p, up, dn, spl, fan_up, fan_dn)
         single = one_cost <= two_cost
         cost[s:s + batch] = np.minimum(one_cost, two_cost)
@@ -415,12 +417,14 @@ class _Partners:
     g: Grid
     k: np.ndarray
     keep: list
+    kinds: list  # per corner, as _corner_kinds
     base: np.ndarray
     step: list
     sign: list
 
     @classmethod
-    def of(cls, p: Problem, g: Grid, keep: list, fan: int, k: np.ndarray, prices: _Prices) -> "_Partners":
+    def of(cls, p: Problem, g: Grid, keep: list, kinds: list, fan: int, k: np.ndarray,
+           prices: _Prices) -> "_Partners":
         """Per dimension the cheapest partners by the price of the edge cell next to each cell
         of ``k`` (one that cannot carry even a fan's share of a level is no use; among equal
         prices, one whose edge carries a whole box first)."""
@@ -448,13 +452,7 @@ class _Partners:
             at[1 + i] = m
             step.append(((np.take_along_axis(alt, pick, axis=1) - own[:, None]) * stride[d]).reshape(at))
             step_sign.append(np.take_along_axis(sign, pick, axis=1).reshape(at))
-        return cls(g=g, k=k, keep=keep, base=base, step=step, sign=step_sign)
-
-    def kinds(self) -> list:
-        """Per corner ``b`` of a box, the varying dimensions (indices into ``step``) where it
-        differs from the cell: those whose bit is set in ``b``; corner 0 is the cell."""
-        nv = len(self.keep)
-        return [np.flatnonzero((b >> np.arange(nv)) & 1) for b in range(1 << nv)]
+        return cls(g=g, k=k, keep=keep, kinds=kinds, base=base, step=step, sign=step_sign)
 
     def score(self, prices: _Prices) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every box's ``(total, gain_up, gain_dn)``, each ``(B, boxes)``: the price of its
@@ -471,7 +469,7 @@ class _Partners:
         gain_up = np.full((B, *self.keep), np.inf)
         gain_dn = np.full((B, *self.keep), np.inf)
         missing = np.zeros((B, *self.keep), dtype=bool)
-        for S in self.kinds()[1:]:
+        for S in self.kinds[1:]:
             flat = self.base.reshape((B,) + (1,) * nv)
             sign = np.ones((B,) + (1,) * nv)
             for i in S:
@@ -494,7 +492,7 @@ class _Partners:
         B = self.k.size
         rows = np.arange(B)
         at = np.unravel_index(np.where(pick < 0, 0, pick), self.keep)
-        kinds = self.kinds()
+        kinds = self.kinds
         out_c = np.empty((B, len(kinds)), dtype=np.int64)
         out_s = np.empty((B, len(kinds)))
         for b, S in enumerate(kinds):
@@ -509,16 +507,21 @@ class _Partners:
         return out_c, out_s
 
 
-def _cheapest_fan(level: np.ndarray, gain: np.ndarray, own: np.ndarray, total: np.ndarray, keep: list,
+def _corner_kinds(nv: int) -> list:
+    """Per corner ``b`` of a box over ``nv`` varying dimensions, those where it differs from the
+    cell (indices into them): the bits set in ``b``; corner 0 is the cell."""
+    return [np.flatnonzero((b >> np.arange(nv)) & 1) for b in range(1 << nv)]
+
+
+def _cheapest_fan(level: np.ndarray, gain: np.ndarray, own: np.ndarray, total: np.ndarray, part: tuple,
                   fan: int) -> tuple[np.ndarray, np.ndarray]:
     """Per cell, the cheapest fan of one direction: ``(cost, picks)``, picks ``(B, fan)`` flat
     box indices (-1: unused). For each fan size ``m`` its boxes are taken cheapest first, each
-    differing from those taken in every partner, and each must move the cell's ``level / m``
-    (its corners other than the cell) while the cell itself moves the whole level. A cell
-    without a level costs 0."""
+    differing from those taken in every partner (``part``: each box's partner index per
+    dimension), and each must move the cell's ``level / m`` (its corners other than the cell)
+    while the cell itself moves the whole level. A cell without a level costs 0."""
     B, n_box = total.shape
     rows = np.arange(B)
-    part = np.unravel_index(np.arange(n_box), keep)  # each box's partner index per dimension
     best = np.where(level > 0, np.inf, 0.0)
     best_picks = np.full((B, fan), -1, dtype=np.int64)
     for m in range(1, fan + 1):
