@@ -199,21 +199,22 @@ def hidden_blocks(M: sp.spmatrix, hidden: np.ndarray) -> tuple[int, np.ndarray, 
     M = sp.csr_matrix(M)
     m, n = M.shape
     hidden = np.asarray(hidden, dtype=bool)
-    Mh = M[:, hidden]
-    Mh = (Mh != 0).astype(np.int8)
+    Mh = M[:, hidden].tocoo()
     k = Mh.shape[1]
-    # bipartite graph: hidden cells 0..k-1, equations k..k+m-1
-    adj = sp.bmat([[None, Mh.T], [Mh, None]], format="csr") if k and m else sp.csr_matrix((k + m, k + m))
-    _, lab = connected_components(adj, directed=False)
+    nz = Mh.data != 0
+    r, c = Mh.row[nz], Mh.col[nz]
+    # bipartite graph: hidden cells 0..k-1, equations k..k+m-1; one direction of each edge is
+    # enough for weak components (and half the work of a symmetric matrix, on every separation)
+    adj = sp.csr_matrix((np.ones(r.size, dtype=np.int8), (k + r, c)), shape=(k + m, k + m))
+    _, lab = connected_components(adj, directed=True, connection="weak")
     cell_lab = lab[:k]
     uniq, cell_block = np.unique(cell_lab, return_inverse=True)
     block_of_cell = np.full(n, -1, dtype=np.int64)
     block_of_cell[hidden] = cell_block
-    row_has = np.asarray(Mh.sum(axis=1)).ravel() > 0
-    row_lab = lab[k:]
+    row_has = np.bincount(r, minlength=m) > 0
     block_of_row = np.full(m, -1, dtype=np.int64)
     if row_has.any():
-        block_of_row[row_has] = np.searchsorted(uniq, row_lab[row_has])
+        block_of_row[row_has] = np.searchsorted(uniq, lab[k:][row_has])
     return int(uniq.size), block_of_cell, block_of_row
 
 
