@@ -37,7 +37,6 @@ per-cell LPs of the caller: a requirement is never declared held without a verif
 from __future__ import annotations
 
 import time
-from bisect import bisect_right
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -60,32 +59,19 @@ class Certificate:
     """Verified moves per cell and direction.
 
     ``gain_up[k]`` / ``gain_dn[k]``: the largest upward / downward move of cell ``k`` among the
-    verified moves (0 where none); ``src_up[k]`` / ``src_dn[k]`` the row of :meth:`moves` that
-    makes it (-1: none), so that it can be verified again elsewhere. The moves are kept as
-    ``batches``, sparse matrices over all cells with one move per row (those of one offer that
-    prove a gain), ``starts[j]`` the row of :meth:`moves` where batch ``j`` begins. ``lps`` and
-    ``seconds`` count the work done.
+    verified moves (0 where none); ``src_up[k]`` / ``src_dn[k]`` index ``supports``, the cells each
+    of those moves uses (-1: none), and ``values[i]`` how far the move ``i`` moves them (so that
+    it can be verified again elsewhere). ``lps`` and ``seconds`` count the work done.
     """
 
     gain_up: np.ndarray
     gain_dn: np.ndarray
     src_up: np.ndarray
     src_dn: np.ndarray
-    batches: list = field(default_factory=list)
-    starts: list = field(default_factory=list)
+    supports: list = field(default_factory=list)
+    values: list = field(default_factory=list)
     lps: int = 0
     seconds: float = 0.0
-
-    @property
-    def n_moves(self) -> int:
-        return self.starts[-1] + self.batches[-1].shape[0] if self.batches else 0
-
-    def add_moves(self, W: sp.csr_matrix) -> int:
-        """Keep the moves ``W`` (rows over all cells); returns the row of the first in :meth:`moves`."""
-        first = self.n_moves
-        self.batches.append(W)
-        self.starts.append(first)
-        return first
 
     def reaches(self, need: np.ndarray, direction: float) -> np.ndarray:
         """Cells whose verified move in ``direction`` (+1 up, -1 down) reaches ``need`` (> 0)."""
@@ -113,22 +99,16 @@ class Certificate:
 
     def moves(self, n: int) -> sp.csr_matrix:
         """The verified moves, one per row over ``n`` cells."""
-        if not self.batches:
+        if not self.supports:
             return sp.csr_matrix((0, n))
-        nnz = np.cumsum([0] + [B.nnz for B in self.batches])
-        indptr = np.concatenate([[0]] + [B.indptr[1:] + off for B, off in zip(self.batches, nnz[:-1])])
-        return sp.csr_matrix((np.concatenate([B.data for B in self.batches]),
-                              np.concatenate([B.indices for B in self.batches]), indptr),
-                             shape=(self.n_moves, n))
+        indptr = np.concatenate([[0], np.cumsum([c.size for c in self.supports])])
+        return sp.csr_matrix((np.concatenate(self.values), np.concatenate(self.supports), indptr),
+                             shape=(len(self.supports), n))
 
     def witness(self, k: int, direction: float) -> np.ndarray | None:
         """Cells the move certifying cell ``k`` in ``direction`` uses (None: no move)."""
-        i = int((self.src_up if direction > 0 else self.src_dn)[k])
-        if i < 0:
-            return None
-        j = bisect_right(self.starts, i) - 1
-        B, r = self.batches[j], i - self.starts[j]
-        return B.indices[B.indptr[r]:B.indptr[r + 1]].copy()
+        i = (self.src_up if direction > 0 else self.src_dn)[k]
+        return None if i < 0 else self.supports[i]
 
 
 def certify(M: sp.spmatrix, hidden: np.ndarray, cap_up: np.ndarray, cap_dn: np.ndarray,
@@ -281,8 +261,9 @@ class _Block:
         if not W.shape[0]:
             return
         row = np.repeat(np.arange(W.shape[0]), np.diff(W.indptr))
-        gains = []  # per direction: the cells a row of W moves further than any move before, the row, the gain
-        for d, gain in ((1.0, self.cert.gain_up), (-1.0, self.cert.gain_dn)):
+        used: dict = {}  # row of W -> its index in cert.supports, for the rows that prove a gain
+        for d, gain, src in ((1.0, self.cert.gain_up, self.cert.src_up),
+                             (-1.0, self.cert.gain_dn, self.cert.src_dn)):
             g = d * W.data
             pos = g > 0
             col, gg, rr = W.indices[pos], g[pos], row[pos]
@@ -292,20 +273,14 @@ class _Block:
             first[1:] = col[1:] != col[:-1]
             col, gg, rr = col[first], gg[first], rr[first]
             better = gg > gain[self.cols[col]]
-            gains.append((self.cols[col[better]], rr[better], gg[better]))
-        # the rows that prove a gain are kept, those of the upward gains first
-        up_rows = np.unique(gains[0][1])
-        kept = np.concatenate([up_rows, np.setdiff1d(gains[1][1], up_rows)])
-        if not kept.size:
-            return
-        K = W[kept]
-        at = np.full(W.shape[0], -1, dtype=np.int64)
-        at[kept] = self.cert.add_moves(sp.csr_matrix((K.data, self.cols[K.indices], K.indptr),
-                                                      shape=(kept.size, self.cert.gain_up.size))) + np.arange(kept.size)
-        for (cells, rr, gg), gain, src in zip(gains, (self.cert.gain_up, self.cert.gain_dn),
-                                              (self.cert.src_up, self.cert.src_dn)):
-            gain[cells] = gg
-            src[cells] = at[rr]
+            for r in np.unique(rr[better]).tolist():
+                if r not in used:
+                    used[r] = len(self.cert.supports)
+                    self.cert.supports.append(self.cols[W.indices[W.indptr[r]:W.indptr[r + 1]]])
+                    self.cert.values.append(W.data[W.indptr[r]:W.indptr[r + 1]].copy())
+            cells = self.cols[col[better]]
+            gain[cells] = gg[better]
+            src[cells] = [used[r] for r in rr[better].tolist()]
 
     def _feasible_rows(self, W: sp.csr_matrix) -> np.ndarray:
         """Per row of ``W``: within the bounds, and ``|A w| <= FEAS_REL |A| |w| + FEAS_ABS`` row
