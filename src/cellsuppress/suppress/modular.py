@@ -60,6 +60,10 @@ class SubtableTask:
     until: float | None = None
     end: float | None = None
 
+    def run(self) -> Deadline:
+        """The end of the run as a deadline in this process (``NEVER`` without a limit)."""
+        return NEVER if self.end is None else Deadline(self.end - time.time())
+
 
 def protect_subtable(task: SubtableTask) -> tuple[np.ndarray, dict]:
     """A protected pattern of one subtable (a table without hierarchy): the cheapest box per
@@ -73,10 +77,9 @@ def protect_subtable(task: SubtableTask) -> tuple[np.ndarray, dict]:
     g = grid_of(task.p)
     if task.until is not None and task.until - time.time() < schedule.SUBTABLE_LATE * (task.seconds or 0.0):
         return _late(task, g)
-    run = NEVER if task.end is None else Deadline(task.end - time.time())
-    deadline = Deadline(task.seconds, within=run)
+    deadline = Deadline(task.seconds, within=task.run())
     if task.until is not None:
-        deadline = min(deadline, Deadline(task.until - time.time(), within=run))
+        deadline = deadline.cap(task.until - time.time())
     try:
         x, stats = local(task.p, None, deadline, g=g, cleanup_budget=deadline.budget(schedule.SUBTABLE_CLEANUP),
                          avoid=task.settled)
@@ -109,7 +112,7 @@ def _late(task: SubtableTask, g) -> tuple[np.ndarray, dict]:
         left = bx.uncovered[~held[bx.uncovered]]
         if left.size:
             try:
-                run = NEVER if task.end is None else Deadline(task.end - time.time())
+                run = task.run()
                 x, st = heuristic(p.only(left), None, Deadline(task.seconds, within=run) if task.seconds else run,
                                   x0=x, cleanup_budget=0.0)
                 stats["lps"] += st.get("lps", 0)
