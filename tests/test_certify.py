@@ -5,6 +5,7 @@ import time
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
@@ -308,6 +309,29 @@ def _check_sources(t, hidden, cap_up, cap_dn, cert):
             assert (z <= cap_up + 1e-9 * np.maximum(1, cap_up)).all() and (z >= -cap_dn - 1e-9 * np.maximum(1, cap_dn)).all()
             assert (b >= t.lb - 1e-6).all() and (b <= t.ub + 1e-6).all()
             assert np.array_equal(cert.witness(k, d), np.flatnonzero(z))
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 10_000))
+def test_the_moves_without_the_seeds_are_the_lps_and_with_the_seeds_certify_as_much(seed):
+    """A caller that hands the seeds on takes only the moves the LPs found: the two together
+    certify every requirement the certificate held."""
+    t, hidden = random_case(seed)
+    req = requirement(t, "strict", 20)
+    cap_up, cap_dn = req.capacities(t)
+    up, dn, _ = req.levels(t.values, where=hidden)
+    first = certify(t.M, hidden, cap_up, cap_dn, up, dn, focus=10)
+    W = first.moves(t.n_cells)
+    assert first.moves(t.n_cells, seeds=False).shape[0] == W.shape[0]  # no seeds: every move an LP's
+    again = certify(t.M, hidden, cap_up, cap_dn, up, dn, seeds=W, max_rounds=0)  # no LP
+    assert again.moves(t.n_cells, seeds=False).shape[0] == 0
+    assert (again.moves(t.n_cells).shape[0] > 0) == (W.shape[0] > 0)
+    half = W[: W.shape[0] // 2]
+    part = certify(t.M, hidden, cap_up, cap_dn, up, dn, seeds=half, focus=10)
+    both = sp.vstack([half, part.moves(t.n_cells, seeds=False)], format="csr")
+    replay = certify(t.M, hidden, cap_up, cap_dn, up, dn, seeds=both, max_rounds=0)
+    held = part.held_levels(up, dn) & hidden
+    assert (replay.held_levels(up, dn) & hidden)[held].all()
 
 
 @settings(max_examples=20, deadline=None)

@@ -428,7 +428,9 @@ def test_with_no_time_left_the_check_repairs_what_it_has_not_settled_by_batch_mo
     x, rst = verify_and_repair(p, x0, Deadline(0.0), seeds=st["moves"])
     assert rst["failed"] >= 2 and (x >= x0).all()
     assert audit(t, x > 0.5).ok
-    _, held = certify_levels(p.M, x > 0.5, p.cap_up, p.cap_dn, p.up, p.dn, p.spl, seeds=rst["moves"], max_rounds=0)
+    # with the subtables' moves, as the modular method hands them on
+    moves = sp.vstack([rst["moves"], st["moves"]], format="csr")
+    _, held = certify_levels(p.M, x > 0.5, p.cap_up, p.cap_dn, p.up, p.dn, p.spl, seeds=moves, max_rounds=0)
     assert held[p.sensitive].all()
 
 

@@ -45,13 +45,14 @@ import scipy.sparse as sp
 from ..solvers import HighsModel, LinearProgram
 from ..tables.linear import block_members, hidden_blocks
 
-__all__ = ["Certificate", "certify", "certify_levels", "level_targets"]
+__all__ = ["Certificate", "certify", "certify_levels", "level_targets", "negligible"]
 
 FEAS_REL = 1e-9   # residual of M w relative to |M| |w|, row by row
 FEAS_ABS = 1e-7   # plus this much absolutely
 LEVEL_REL = 1e-9  # a move may fall this far short of a level (relative, at least 1)
 MARGIN = 1e-7     # the LP aims this much (relative) above each level
 S_MAX = 1e6       # largest factor a move is scaled by
+NEGLIGIBLE = 1e-12  # an entry this small against its move's largest is an LP's noise, dropped
 
 
 @dataclass
@@ -61,7 +62,9 @@ class Certificate:
     ``gain_up[k]`` / ``gain_dn[k]``: the largest upward / downward move of cell ``k`` among the
     verified moves (0 where none); ``src_up[k]`` / ``src_dn[k]`` index ``supports``, the cells each
     of those moves uses (-1: none), and ``values[i]`` how far the move ``i`` moves them (so that
-    it can be verified again elsewhere). ``lps`` and ``seconds`` count the work done.
+    it can be verified again elsewhere); ``seeded[i]`` whether move ``i`` is one of the seeds
+    (restricted to a block and scaled) rather than an LP's. ``lps`` and ``seconds`` count the
+    work done.
     """
 
     gain_up: np.ndarray
@@ -70,6 +73,7 @@ class Certificate:
     src_dn: np.ndarray
     supports: list = field(default_factory=list)
     values: list = field(default_factory=list)
+    seeded: list = field(default_factory=list)
     lps: int = 0
     seconds: float = 0.0
 
@@ -97,13 +101,16 @@ class Certificate:
             ok_spl = (spl <= 0) | (self.gain_up + self.gain_dn >= spl - LEVEL_REL * np.maximum(1.0, spl))
         return any_req & (ok_up | (up <= 0)) & (ok_dn | (dn <= 0)) & ok_spl
 
-    def moves(self, n: int) -> sp.csr_matrix:
-        """The verified moves, one per row over ``n`` cells."""
-        if not self.supports:
+    def moves(self, n: int, seeds: bool = True) -> sp.csr_matrix:
+        """The verified moves, one per row over ``n`` cells; without ``seeds`` only those the LPs
+        found (a caller that hands the seeds on has the others already: each is a seed's part in
+        one block, scaled, which a later certificate makes of the seed again)."""
+        keep = range(len(self.supports)) if seeds else [i for i, s in enumerate(self.seeded) if not s]
+        if not keep:
             return sp.csr_matrix((0, n))
-        indptr = np.concatenate([[0], np.cumsum([c.size for c in self.supports])])
-        return sp.csr_matrix((np.concatenate(self.values), np.concatenate(self.supports), indptr),
-                             shape=(len(self.supports), n))
+        indptr = np.concatenate([[0], np.cumsum([self.supports[i].size for i in keep])])
+        return sp.csr_matrix((np.concatenate([self.values[i] for i in keep]),
+                              np.concatenate([self.supports[i] for i in keep]), indptr), shape=(len(keep), n))
 
     def witness(self, k: int, direction: float) -> np.ndarray | None:
         """Cells the move certifying cell ``k`` in ``direction`` uses (None: no move)."""
@@ -168,7 +175,8 @@ def certify(M: sp.spmatrix, hidden: np.ndarray, cap_up: np.ndarray, cap_dn: np.n
         blk = _Block(M[rows][:, cols], cols, -cap_dn[cols], cap_up[cols], cert)
         if seeds is not None and seed_cuts[b + 1] > seed_cuts[b]:
             where[cols] = np.arange(cols.size)
-            blk.offer_many(_on_columns(seeds[seed_order[seed_cuts[b]:seed_cuts[b + 1]]], where, cols.size))
+            blk.offer_many(_on_columns(seeds[seed_order[seed_cuts[b]:seed_cuts[b + 1]]], where, cols.size),
+                           seeded=True)
             where[cols] = -1
         if not blk.run({d: v[cols] for d, v in need.items()}, either[cols], stop, min_new, max_rounds, focus,
                        first_failure):
@@ -235,10 +243,11 @@ class _Block:
             return
         self.offer_many(sp.csr_matrix(z.reshape(1, -1)))
 
-    def offer_many(self, W: sp.spmatrix) -> None:
+    def offer_many(self, W: sp.spmatrix, seeded: bool = False) -> None:
         """Verify every row of ``W`` (moves over the block's cells) and its scaled and flipped
-        forms, all at once, and record the gains the verified ones prove. A move is clipped to
-        the bounds first, and its entries below 1e-12 of its largest are dropped."""
+        forms, all at once, and record the gains the verified ones prove (``seeded``: as the
+        seeds'). A move is clipped to the bounds first, and its :func:`negligible` entries are
+        dropped."""
         W = sp.csr_matrix(W, dtype=float)
         W.sum_duplicates()
         finite = _row_reduce(np.logical_and, np.isfinite(W.data), W.indptr, empty=True)
@@ -246,8 +255,7 @@ class _Block:
         if not W.shape[0]:
             return
         W.data = np.clip(W.data, self.lo[W.indices], self.hi[W.indices])
-        big = _row_reduce(np.maximum, np.abs(W.data), W.indptr)
-        W.data[np.abs(W.data) <= 1e-12 * np.repeat(big, np.diff(W.indptr))] = 0.0
+        W.data[negligible(W)] = 0.0
         W = _rows_kept(W)
         if not W.shape[0]:
             return
@@ -278,6 +286,7 @@ class _Block:
                     used[r] = len(self.cert.supports)
                     self.cert.supports.append(self.cols[W.indices[W.indptr[r]:W.indptr[r + 1]]])
                     self.cert.values.append(W.data[W.indptr[r]:W.indptr[r + 1]].copy())
+                    self.cert.seeded.append(seeded)
             cells = self.cols[col[better]]
             gain[cells] = gg[better]
             src[cells] = [used[r] for r in rr[better].tolist()]
@@ -426,6 +435,18 @@ def _on_columns(S: sp.csr_matrix, where: np.ndarray, size: int) -> sp.csr_matrix
     keep = col >= 0
     indptr = np.concatenate([[0], np.cumsum(_row_reduce(np.add, keep.astype(np.int64), S.indptr, empty=0))])
     return sp.csr_matrix((S.data[keep], col[keep], indptr), shape=(S.shape[0], size))
+
+
+def negligible(W: sp.csr_matrix) -> np.ndarray:
+    """Per stored entry of the moves ``W`` (one per row, CSR): whether it is at most
+    :data:`NEGLIGIBLE` of its move's largest, the noise of an LP's solution that the certificates
+    drop (a move's cells are those it moves by more).
+
+    >>> negligible(sp.csr_matrix([[2.0, -1e-13, 0.5], [0.0, 1e-13, 0.0]])).tolist()
+    [False, True, False, False]
+    """
+    big = _row_reduce(np.maximum, np.abs(W.data), W.indptr)
+    return np.abs(W.data) <= NEGLIGIBLE * np.repeat(big, np.diff(W.indptr))
 
 
 def _rows_kept(W: sp.csr_matrix) -> sp.csr_matrix:

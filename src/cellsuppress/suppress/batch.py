@@ -10,7 +10,7 @@ import dataclasses
 import numpy as np
 import scipy.sparse as sp
 
-from ..auditing.certify import certify_levels, level_targets
+from ..auditing.certify import certify_levels, level_targets, negligible
 from ..clock import NEVER, Deadline
 from ..solvers import HighsModel, LinearProgram
 from . import schedule
@@ -58,16 +58,24 @@ def check_certified(p: Problem, sep: Separator, x: np.ndarray, witnesses: dict,
 
 def moves_within(W: sp.spmatrix, hidden: np.ndarray) -> sp.csr_matrix:
     """The moves of ``W`` (one per row, a column per cell) that still hold for a pattern: every
-    cell they move ``hidden``; moves of no cell are dropped.
+    cell they move ``hidden``; moves of no cell are dropped. A move's :func:`negligible` entries
+    (an LP's noise, which the certificates drop) do not count, and go: a move that moves a
+    published cell by 1e-14 still holds.
 
-    >>> W = sp.csr_matrix([[1., -1., 0.], [0., 1., -1.], [0., 0., 0.]])
-    >>> moves_within(W, np.array([True, True, False])).toarray().tolist()
-    [[1.0, -1.0, 0.0]]
+    >>> W = sp.csr_matrix([[1., -1., 0.], [0., 1., -1.], [0., 0., 0.], [1e-15, 1., -1.]])
+    >>> moves_within(W, np.array([False, True, True])).toarray().tolist()
+    [[0.0, 1.0, -1.0], [0.0, 1.0, -1.0]]
     """
     W = sp.csr_matrix(W)
-    row = np.repeat(np.arange(W.shape[0]), np.diff(W.indptr))
-    broken = np.bincount(row[~hidden[W.indices]], minlength=W.shape[0]) > 0
-    return W[np.flatnonzero(~broken & (np.diff(W.indptr) > 0))]
+    rows = W.shape[0]
+    row = np.repeat(np.arange(rows), np.diff(W.indptr))
+    moved = ~negligible(W) & (W.data != 0)
+    broken = np.bincount(row[moved & ~hidden[W.indices]], minlength=rows) > 0
+    kept = ~broken & (np.bincount(row[moved], minlength=rows) > 0)
+    take = moved & kept[row]
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(row[take], minlength=rows)[kept])])
+    return sp.csr_matrix((W.data[take], W.indices[take], indptr), shape=(int(kept.sum()), W.shape[1]))
+
 
 
 def batch_moves(p: Problem, x: np.ndarray, until: Deadline = NEVER) -> tuple[np.ndarray, list] | None:

@@ -156,8 +156,8 @@ def modular(p: Problem, say=None, deadline: Deadline = NEVER, subs: list[Subtabl
     stats["lps"] += rst["lps"]
     stats["repaired"] = rst["failed"]
     stats["audit_seconds"] = rst["audit_seconds"]
-    # the subtables' moves too: where the clean-up breaks the check's move of a requirement,
-    # another may still meet it, and spare the final audit an LP
+    # the subtables' moves whole, not only those the check kept: where the clean-up breaks the
+    # check's move of a requirement, another may still meet it, and spare the final audit an LP
     stats["moves"] = rst["moves"] if stats["moves"] is None else sp.csr_matrix(
         sp.vstack([rst["moves"], stats["moves"]], format="csr"))
     if rst["failed"]:
@@ -224,8 +224,9 @@ def by_subtables(p: Problem, say=None, until: Deadline = NEVER, subs: list[Subta
 
 def verify_and_repair(p: Problem, x: np.ndarray, deadline: Deadline = NEVER, seeds=None) -> tuple[np.ndarray, dict]:
     """``x`` made safe for the whole problem: every requirement is checked, and those that fail
-    are repaired, until none fails. ``stats["moves"]``: verified moves of the returned pattern
-    (one per row), the certificates of its later checks.
+    are repaired, until none fails. ``stats["moves"]``: the verified moves of the returned
+    pattern (one per row) that are not among ``seeds`` (the check's LPs', the repair's), which
+    with the seeds are the certificates of its later checks.
 
     The check: ``seeds`` (moves to try first, the subtables' certificates, as
     :func:`~cellsuppress.auditing.certify.certify` takes them) are verified, batch LPs
@@ -245,7 +246,8 @@ def verify_and_repair(p: Problem, x: np.ndarray, deadline: Deadline = NEVER, see
     check = deadline.leaving(schedule.MODULAR_REPAIR)
     cert, held = certify_levels(p.M, x > 0.5, p.cap_up, p.cap_dn, p.up, p.dn, p.spl, either=p.either_side,
                                 time_limit=check.limit(), seeds=seeds, focus=2 * int(p.sensitive.sum()))
-    found.append(cert.moves(p.n))
+    # the seeds it verified the caller has already (nearly all of its moves, on the subtables' patterns)
+    found.append(cert.moves(p.n, seeds=False))
     stats = {"lps": cert.lps}
     open_ = np.flatnonzero(p.has_requirement & ~held)
     failed = open_
