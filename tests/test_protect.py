@@ -578,6 +578,9 @@ def test_floors_of_a_time_limit_stop_at_the_end_of_the_run():
     assert Deadline(10.0, within=part).limit(floor=30.0) <= 2.0
     assert Deadline(1.0).limit(floor=30.0) <= 1.0  # made from seconds alone: a run of its own
     assert NEVER.limit(floor=1.0) is None and not Deadline(5.0, within=NEVER).limit(floor=30.0) < 29.0
+    # the few floors that must not be cut short pass it: a run of their own
+    assert 9.0 < part.at_least(10.0).remaining() <= 10.0 and 9.0 < part.at_least(10.0).limit(floor=1.0) <= 10.0
+    assert 0.0 < part.at_least(0.01).remaining() <= 0.2 and NEVER.at_least(10.0) is NEVER
 
 
 @pytest.mark.parametrize("preset", PRESETS)

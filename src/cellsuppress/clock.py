@@ -43,6 +43,13 @@ class Deadline:
 
     >>> 1.0 < half.cap(2.0).remaining() <= 2.0, 4.0 < half.cap(30.0).remaining() <= 5.0
     (True, True)
+
+    ``at_least`` is the one floor that may pass the end of the run:
+
+    >>> 29.0 < half.at_least(30.0).remaining() <= 30.0, 4.0 < half.at_least(1.0).remaining() <= 5.0
+    (True, True)
+    >>> NEVER.at_least(30.0) is NEVER
+    True
     """
 
     __slots__ = ("at", "end")
@@ -90,6 +97,15 @@ class Deadline:
         """``seconds`` from now, or this deadline if it comes first (``seconds`` is a stage's
         time, this deadline the end of the work the stage is part of)."""
         return min(Deadline(seconds, within=self), self)
+
+    def at_least(self, seconds: float) -> Deadline:
+        """This deadline, or ``seconds`` from now if that is later, even past the end of the run
+        (a run of its own): for the few parts that, cut short, leave slower work to the end of
+        the run or a far worse result (each such floor says why in
+        :mod:`~cellsuppress.suppress.schedule`). Without a limit, no limit."""
+        if not self.limited:
+            return self
+        return Deadline(max(self.remaining(), seconds))
 
     def budget(self, fraction: float) -> float | None:
         """``fraction`` of the seconds left, for work that starts its own clock later (None:

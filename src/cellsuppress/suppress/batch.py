@@ -33,9 +33,8 @@ def check_certified(p: Problem, sep: Separator, x: np.ndarray, witnesses: dict,
     hidden = x > 0.5
     # the certificates get at least their floor even past the end of the run: cut short, they
     # leave an attacker LP per requirement, with no limit, which takes longer still
-    limit = max(schedule.CERTIFY_MIN, deadline.remaining()) if deadline.limited else None
     cert, held = certify_levels(p.M, hidden, p.cap_up, p.cap_dn, p.up, p.dn, p.spl, either=p.either_side,
-                                time_limit=limit, seeds=seeds,
+                                time_limit=deadline.at_least(schedule.CERTIFY_MIN).limit(), seeds=seeds,
                                 focus=2 * int(p.sensitive.sum()), first_failure=first_failure)
     sep.n_lps += cert.lps
     if moves is not None:

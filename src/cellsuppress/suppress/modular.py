@@ -265,7 +265,7 @@ def verify_and_repair(p: Problem, x: np.ndarray, deadline: Deadline = NEVER, see
     if failed.size:
         rest = p.only(failed)
         # its floor may pass the end of the run: cut short, the repair hides every free cell
-        moved = batch_moves(rest, x, Deadline(max(deadline.remaining(), schedule.MODULAR_REPAIR_MIN)))
+        moved = batch_moves(rest, x, deadline.at_least(schedule.MODULAR_REPAIR_MIN))
         if moved is not None:
             x, zs = moved
             # the moves met every failed level in their LPs: verified, they are certificates

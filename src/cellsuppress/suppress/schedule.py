@@ -58,7 +58,8 @@ CHECK_MIN = 0.5  # s
 BATCH = 0.5
 BATCH_MIN = 0.5  # s
 # the batch LPs that certify a big pattern get what is left and at least this, the one floor
-# that may pass the run's end: without them the check of such a pattern takes minutes
+# that may pass the run's end (Deadline.at_least): without them the check of such a pattern
+# takes minutes
 CERTIFY_MIN = 10.0  # s
 # without a time limit the clean-up takes a few times what building took, no more
 CLEANUP_PER_BUILD = 3.0
