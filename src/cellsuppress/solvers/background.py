@@ -6,6 +6,7 @@ backend releases the GIL while it solves (highspy does), so the threads run side
 """
 from __future__ import annotations
 
+import queue
 import threading
 import time
 import warnings
@@ -43,14 +44,15 @@ class BackgroundSolve:
         self._start(make_model(lp, solver), solve_options, solver)
 
     @classmethod
-    def on(cls, model: Model, **solve_options) -> BackgroundSolve:
+    def on(cls, model: Model, thread: SolveThread | None = None, **solve_options) -> BackgroundSolve:
         """A solve of a live ``model`` (not a copy): the caller must leave the model alone until
-        the solve has ended, and for good if it is ``abandoned``."""
+        the solve has ended, and for good if it is ``abandoned``. ``thread``: run it there when
+        that thread is free (else in a thread of its own)."""
         job = cls.__new__(cls)
-        job._start(model, solve_options, type(model).__name__)
+        job._start(model, solve_options, type(model).__name__, thread)
         return job
 
-    def _start(self, model: Model, solve_options: dict, name: str) -> None:
+    def _start(self, model: Model, solve_options: dict, name: str, thread: SolveThread | None = None) -> None:
         self.model = model
         if not model.can_stop:
             raise SolverError(f"the {name} backend cannot be stopped from another thread")
@@ -63,6 +65,8 @@ class BackgroundSolve:
         # KeyboardInterrupt can mark a thread that still runs as stopped (CPython 3.11), and
         # the solve would be left running
         self._done = threading.Event()
+        if thread is not None and thread.take(self, solve_options):
+            return
         self._thread = threading.Thread(target=self._run, kwargs=solve_options, daemon=True, name=THREAD_NAME)
         try:
             self._thread.start()
@@ -70,12 +74,16 @@ class BackgroundSolve:
             self.stop()
             raise
 
-    def _run(self, **solve_options) -> None:
+    def _run(self, free: threading.Lock | None = None, **solve_options) -> None:
+        """The solve (in its thread); ``free``, the lock of a :class:`SolveThread`, is released
+        before the end is told: the caller's next solve may come at once."""
         try:
             self._solution = self.model.solve(**solve_options)
         except BaseException as e:  # handed to the caller's thread by result()
             self._error = e
         finally:
+            if free is not None:
+                free.release()
             self._done.set()
 
     def stop(self) -> None:
@@ -112,3 +120,65 @@ class BackgroundSolve:
         if self._error is not None:
             raise self._error
         return self._solution
+
+
+class SolveThread:
+    """One thread that runs solves one after another (:meth:`BackgroundSolve.on`), for a loop
+    that waits for each solve before the next: HiGHS sets up its thread scheduler once per
+    calling thread, which costs a few milliseconds of CPU at every solve in a thread of its own,
+    as much as a small LP takes. A solve that comes while the thread is busy (with a solve left
+    running, ``abandoned``) gets a thread of its own. Use it as a context: at its end the thread
+    ends too, once its solve (if any) has ended.
+
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from cellsuppress.solvers import make_model
+    >>> lp = LinearProgram(c=[1, 1], A=sp.csr_matrix([[1., 1.]]), row_lo=[1.5], row_hi=[np.inf],
+    ...                    col_lo=[0, 0], col_hi=[1, 1], integer=np.array([True, True]))
+    >>> model = make_model(lp, "highs")
+    >>> with SolveThread() as thread:
+    ...     [BackgroundSolve.on(model, thread=thread).result(wait=True).objective for _ in range(2)]
+    [2.0, 2.0]
+    """
+
+    def __init__(self):
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._busy = threading.Lock()  # held while a solve runs
+        self._closed = False
+
+    def take(self, job: BackgroundSolve, solve_options: dict) -> bool:
+        """Run ``job`` here if the thread is free (True), else leave it (False)."""
+        if self._closed or not self._busy.acquire(blocking=False):
+            return False
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._serve, daemon=True, name=THREAD_NAME)
+            self._thread.start()
+        self._jobs.put((job, solve_options))
+        return True
+
+    def _serve(self) -> None:
+        while True:
+            item = self._jobs.get()
+            if item is None:
+                return
+            job, options = item
+            job._run(self._busy, **options)
+
+    def close(self) -> None:
+        """End the thread: at once when it is free, else after its solve (not waited for: a
+        solve left running ends on its own)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._thread is None:
+            return
+        self._jobs.put(None)
+        if self._busy.acquire(blocking=False):  # free: it ends now
+            self._busy.release()
+            self._thread.join()
+
+    def __enter__(self) -> SolveThread:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

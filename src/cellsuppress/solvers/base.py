@@ -14,7 +14,11 @@ from ..errors import SolverError
 
 @dataclass
 class LinearProgram:
-    """``min/max c x  s.t.  row_lo <= A x <= row_hi,  col_lo <= x <= col_hi``; ``integer`` marks integer columns."""
+    """``min/max c x  s.t.  row_lo <= A x <= row_hi,  col_lo <= x <= col_hi``; ``integer`` marks integer columns.
+
+    ``feasible_at_upper`` is a hint: every row holds with every column at its upper bound (as in
+    the master problem: hide every cell), so a backend need not search for a first feasible
+    point of the MILP."""
 
     c: np.ndarray
     A: sp.csr_matrix
@@ -24,6 +28,7 @@ class LinearProgram:
     col_hi: np.ndarray
     integer: np.ndarray | None = None
     maximize: bool = False
+    feasible_at_upper: bool = False
 
     def __post_init__(self) -> None:
         self.c = np.asarray(self.c, dtype=float)

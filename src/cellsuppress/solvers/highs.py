@@ -122,6 +122,10 @@ class HighsModel(Model):
         if lp.integer is not None and lp.integer.any():
             m.integrality_ = [highspy.HighsVarType.kInteger if b else highspy.HighsVarType.kContinuous
                               for b in lp.integer]
+            if lp.feasible_at_upper:
+                # the feasibility jump looks for a first feasible point, which such a program has:
+                # on a master of a few dozen cuts it took half of each solve, for nothing
+                h.setOptionValue("mip_heuristic_run_feasibility_jump", False)
         h.passModel(m)
         self.h = h
         self.n = int(lp.c.size)

@@ -125,7 +125,8 @@ class NearSolve:
             keep = rows_kept_near(lp.A, lp.row_lo, centre, free, k)
             lp = dataclasses.replace(lp, A=sp.vstack([lp.A[keep], rows], format="csr"),
                                      row_lo=np.concatenate([lp.row_lo[keep], lo]),
-                                     row_hi=np.concatenate([lp.row_hi[keep], hi]))
+                                     row_hi=np.concatenate([lp.row_hi[keep], hi]),
+                                     feasible_at_upper=False)  # the neighbourhood's rows may not hold there
             self.job = BackgroundSolve(lp, m.solver, **options)
         else:
             first = m.model.n_rows

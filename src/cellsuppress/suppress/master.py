@@ -13,7 +13,7 @@ import scipy.sparse as sp
 from ..clock import NEVER, Deadline
 from ..errors import InfeasibleError
 from ..solvers import LinearProgram, make_model
-from ..solvers.background import BackgroundSolve
+from ..solvers.background import BackgroundSolve, SolveThread
 from . import schedule
 from .batch import check_certified
 from .cleanup import minimal
@@ -209,6 +209,8 @@ class Master:
         self.integral = integral_costs(p.cost)
         _, self.tb_total = tie_break(p.cost, np.zeros(p.n))
         self.lower = float(p.cost[p.force_hidden].sum())
+        # where set, the thread that runs this master's solves one after another (its user closes it)
+        self.thread: SolveThread | None = None
 
     @property
     def abs_gap(self) -> float | None:
@@ -222,14 +224,14 @@ class Master:
     def solve(self, **options):
         """A solve of the master's own model (``options`` as the backend's ``solve`` takes them).
         Where the backend can be stopped from another thread, the solve runs in one while this
-        thread waits: Ctrl-C stops it at once (instead of when it ends) and goes on as
+        thread waits (in ``thread``, if set): Ctrl-C stops it at once (instead of when it ends) and goes on as
         KeyboardInterrupt once the solve has stopped, and a solve that runs past its time limit
         and does not stop when asked (HiGHS does not check its limit everywhere, see
         :class:`~cellsuppress.solvers.background.BackgroundSolve`) is left behind: the model is
         still in its hands, so the search ends here (:class:`MasterLost`)."""
         if not self.model.can_stop:
             return self.model.solve(**options)
-        job = BackgroundSolve.on(self.model, **options)
+        job = BackgroundSolve.on(self.model, thread=self.thread, **options)
         try:
             sol = job.result(wait=True)
         except KeyboardInterrupt:

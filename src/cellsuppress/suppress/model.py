@@ -180,7 +180,7 @@ def master_program(p: Problem) -> LinearProgram:
         col_lo[p.n:] = np.where(p.dn[sens] > p.cap_dn[sens], 1.0, 0.0)  # cannot go down: must go up
         col_hi[p.n:] = np.where(p.up[sens] > p.cap_up[sens], 0.0, 1.0)
     return LinearProgram(c=c, A=A, row_lo=rhs, row_hi=np.full(rhs.size, np.inf),
-                         col_lo=col_lo, col_hi=col_hi, integer=np.ones(c.size, dtype=bool))
+                         col_lo=col_lo, col_hi=col_hi, integer=np.ones(c.size, dtype=bool), feasible_at_upper=True)
 
 
 def side_rows(A: sp.csr_matrix, rhs: np.ndarray, p: Problem, sides) -> tuple[sp.csr_matrix, np.ndarray]:

@@ -33,6 +33,7 @@ import numpy as np
 
 from ..clock import Deadline
 from ..errors import InfeasibleError
+from ..solvers.background import SolveThread
 from . import schedule
 from .branch_cut import branch_and_cut
 from .heuristic import heuristic
@@ -76,6 +77,14 @@ def optimal(p: Problem, say, deadline: Deadline, mip_gap: float, solver: str, ma
     search, and the solves in other threads, and raises :class:`Interrupted` with the best
     pattern so far; before that, it goes on as it came."""
     m = Master(p, solver, deadline, say, mip_gap)
+    with SolveThread() as m.thread:  # the master's solves, one after another, in one thread
+        return _search(m, max_root_rounds, export_model, start)
+
+
+def _search(m: Master, max_root_rounds: int | None, export_model: str | None,
+            start: np.ndarray | None) -> tuple[np.ndarray, float, bool, dict]:
+    """:func:`optimal` on the master ``m``."""
+    say = m.say
     root = Root(m, max_root_rounds)
     try:
         if start is None:
@@ -107,7 +116,7 @@ def optimal(p: Problem, say, deadline: Deadline, mip_gap: float, solver: str, ma
             if m.branch_and_cut:
                 done = branch_and_cut(m, guide_after)
             else:
-                done = RowGeneration(m, export_model, guide_after=guide_after).run()
+                done = RowGeneration(m, export_model, guide_after=guide_after, heuristic_seconds=took).run()
     except MasterLost as e:  # warned of where the solve was left: the incumbent is the result
         lost = True
         say(str(e), force=True)
@@ -227,7 +236,7 @@ def hierarchy_cuts(m: Master) -> int:
     if subs is None or len(subs) < 2:
         return 0
     pieces = [(s.cells, s.rows) for s in subs if s.rows.size and p.sensitive[s.cells].any()]
-    found, union, st = subtable_rounds(p, pieces, m.solver, m.deadline.share(schedule.SUBTABLE_ROUNDS))
+    found, union, st = subtable_rounds(p, pieces, m.solver, m.deadline.share(schedule.SUBTABLE_ROUNDS), m.thread)
     added = m.cuts.add(found)
     if union is not None and not m.n_side and union @ p.cost < m.incumbent.cost:
         # the subtables' optima together: often protected in the whole table, and near its
@@ -365,10 +374,13 @@ class RowGeneration:
     the cuts, until optimality (within the gap) is proven. The shares and slices of time are
     those of :mod:`cellsuppress.suppress.schedule`.
 
-    When the first master solution fails, the LP-guided heuristic
+    When a master solution fails, the LP-guided heuristic
     (:func:`~cellsuppress.suppress.repair.guided`) gets up to ``guide_after`` seconds, if that is
     at most ``GUIDED_MAX`` of the time left (the bound needs the rest); two-way tables, usually
-    solved by their first master MILP, never pay for it.
+    solved by their first master MILP, never pay for it. It and the repairs of failing
+    solutions take at most ``REPAIR_PER_ROUND`` of the rounds' time, counting for the first one
+    what a heuristic run takes (``heuristic_seconds``, the first incumbent's): where rounds are
+    cheaper than that, they prove the optimum before a repair would have ended.
 
     With a deadline the loop has two phases (shares of its own time; the first needs at
     least three rounds):
@@ -400,8 +412,10 @@ class RowGeneration:
     the rounds alone in the same time.
     """
 
-    def __init__(self, m: Master, export_model: str | None = None, guide_after: float = 0.0):
+    def __init__(self, m: Master, export_model: str | None = None, guide_after: float = 0.0,
+                 heuristic_seconds: float = 0.0):
         self.m, self.export_model, self.guide_after = m, export_model, guide_after
+        self.heuristic_seconds = heuristic_seconds
         self.background = m.can_solve_in_background
         # a master short of cuts is not worth solving to the end: its solution only feeds
         # separation. Each solve gets a slice of time that doubles while it keeps running out
@@ -533,12 +547,14 @@ class RowGeneration:
             # the long solve's solution is the master's best guess: what is left goes to it
             repair_near(m, x, m.incumbent.x > 0.5, m.deadline)
             return
+        # where rounds are cheap, more of them prove the optimum sooner than repairs find it;
+        # before the first repair, count what a heuristic run takes
+        spent = self.repair_seconds if self.repair_seconds > 0 else self.heuristic_seconds
+        if spent > schedule.REPAIR_PER_ROUND * self.round_seconds:
+            return
         if self.guide_after > 0 and m.pareto is not None:
             guided_once(m, m.pareto.core, self.guide_after)
             self.guide_after = 0.0
         if not self.no_polish and not self.polished:
             return  # local branching to come: no repairs, rounds come faster
-        if self.repair_seconds > schedule.REPAIR_PER_ROUND * self.round_seconds:
-            # where rounds are cheap, more of them prove the optimum sooner than repairs find it
-            return
         repair(m, x, trajectory=5)

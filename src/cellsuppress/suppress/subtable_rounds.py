@@ -18,19 +18,20 @@ import time
 import numpy as np
 
 from ..clock import Deadline
+from ..solvers.background import SolveThread
 from .master import Master
 from .problem import Problem
 from .separation import Violation
 
 
 def subtable_rounds(p: Problem, pieces: list[tuple[np.ndarray, np.ndarray]], solver: str,
-                    deadline: Deadline) -> tuple[list[Violation], np.ndarray | None, dict]:
+                    deadline: Deadline, thread: SolveThread | None = None) -> tuple[list[Violation], np.ndarray | None, dict]:
     """Row generation on each subtable (``(cells, equations)`` of ``p``): its master solved as a
     MILP, its solution separated by the subtable's attacker LPs, until the solution passes or
     ``deadline``. Returns every capacity cut met, as cuts over the cells of ``p``; the union of
     the subtables' passing solutions (None unless every subtable ended with one), a pattern
     to check on the whole table; and the counts (``subtables``, ``mip_solves``, ``lps``,
-    ``seconds``). A subtable's solve that ignores its time limit raises
+    ``seconds``). The masters' solves run in ``thread`` if given. A subtable's solve that ignores its time limit raises
     :class:`~cellsuppress.suppress.master.MasterLost`, as one of the whole master would."""
     t0 = time.perf_counter()
     out: list[Violation] = []
@@ -40,7 +41,9 @@ def subtable_rounds(p: Problem, pieces: list[tuple[np.ndarray, np.ndarray]], sol
     for cells, rows in pieces:
         if deadline.expired():
             break
-        masters.append((cells, Master(p.restrict(cells, rows), solver)))
+        sm = Master(p.restrict(cells, rows), solver)
+        sm.thread = thread
+        masters.append((cells, sm))
     stats["subtables"] = len(masters)
     # two passes, each subtable an equal share of the time left: in the first every one gets
     # its first cuts (the ones that lift the bound most) and none takes the time of those after
