@@ -112,10 +112,11 @@ INCUMBENT_CLEANUP_MIN = 1.0  # s
 BOTH_SIDES_CLEANUP = 0.5  # of the incumbent heuristic's time: the either-side incumbent's clean-up
 # a failing master solution's repair: a short clean-up, as there are many of them
 REPAIR_CLEANUP = 0.05
-# repairs take at most this many times the time of the rounds (master solves and separations):
-# where rounds are cheap (two-way tables, a few sensitive cells among many) the next rounds
-# usually prove the optimum before a repair finds it; where master solves are long, repairs
-# are what gives better patterns
+# repairs (and the LP-guided heuristic) take at most this many times the time of the rounds
+# (master solves and separations), the first counted at what the first heuristic took: where
+# rounds are cheap (two-way tables, a few sensitive cells among many) the next rounds usually
+# prove the optimum before a repair finds it; where master solves are long, repairs are what
+# gives better patterns
 REPAIR_PER_ROUND = 0.25
 # the first master MILP, solved before any heuristic (it proves easy tables optimal at once), and
 # the check of its solution each get at most this share of the time left (the solve at most
