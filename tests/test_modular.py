@@ -362,6 +362,27 @@ def test_the_clean_up_of_a_modular_pattern_starts_from_its_certificates():
     assert audit(t, z > 0.5).ok
 
 
+def test_the_clean_up_of_a_modular_pattern_takes_its_checks_witnesses_in_place_of_its_own_check():
+    """Where the check of the whole pattern repaired nothing, its witnesses are the clean-up's:
+    the same cells are published as after the clean-up's own check (each decision is exact),
+    with fewer LPs, and the pattern passes the audit."""
+    t = generate(dims=3, levels=((3, 4), (4,), (2,)), seed=2, skewed=True, mean=8).table()
+    p = _problem(t)
+    x, st = by_subtables(p)
+    x, _ = verify_and_repair(p, x, seeds=st["moves"])
+    x[np.flatnonzero(x < 0.5)[::7]] = 1.0  # cells a clean-up can publish again (the pattern stays safe)
+    x0 = x.copy()
+    x, rst = verify_and_repair(p, x, seeds=st["moves"])
+    assert rst["failed"] == 0 and np.array_equal(x, x0)
+    assert set(rst["witnesses"]) >= set(np.flatnonzero(p.has_requirement).tolist())
+    own, given = Separator(p), Separator(p)
+    y, complete = minimal(p, x, NEVER, own, seeds=st["moves"])
+    z, complete_z = minimal(p, x, NEVER, given, witnesses=rst["witnesses"])
+    assert complete and complete_z and np.array_equal(y, z) and (z < x).any()
+    assert given.n_lps < own.n_lps
+    assert audit(t, z > 0.5).ok
+
+
 def test_a_tight_limit_holds_on_a_sparse_hierarchical_table():
     # half of the cells sensitive, subtables of hundreds of cells each: with a limit this short
     # the subtables' fixed costs, started late, and the floors of their LPs used to run past
@@ -428,6 +449,7 @@ def test_with_no_time_left_the_check_repairs_what_it_has_not_settled_by_batch_mo
     x, rst = verify_and_repair(p, x0, Deadline(0.0), seeds=st["moves"])
     assert rst["failed"] >= 2 and (x >= x0).all()
     assert audit(t, x > 0.5).ok
+    assert "witnesses" not in rst  # a repaired pattern: its clean-up checks it
     # with the subtables' moves, as the modular method hands them on
     moves = sp.vstack([rst["moves"], st["moves"]], format="csr")
     _, held = certify_levels(p.M, x > 0.5, p.cap_up, p.cap_dn, p.up, p.dn, p.spl, seeds=moves, max_rounds=0)

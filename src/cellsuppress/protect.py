@@ -211,13 +211,15 @@ class _Search:
                  for m, (n, why) in self.methods.items()]
         return "method: " + "; ".join(parts) if parts else ""
 
-    def clean(self, p: Problem, x: np.ndarray, clock: _Clock, seeds=None, moves: list | None = None) -> np.ndarray:
+    def clean(self, p: Problem, x: np.ndarray, clock: _Clock, seeds=None, moves: list | None = None,
+              witnesses: dict | None = None) -> np.ndarray:
         """The component's pattern ``x`` through the clean-up
         (:func:`~cellsuppress.suppress.cleanup.minimal`; ``seeds``: moves of ``x`` it verifies
-        first; ``moves`` receives those it found)."""
+        first; ``witnesses``: those of a check of ``x`` that passed, in place of its check;
+        ``moves`` receives those it found)."""
         t = time.perf_counter()
         sep = Separator(p)
-        y, complete = minimal(p, x, clock.cleanup, sep, end=clock.end, seeds=seeds, moves=moves)
+        y, complete = minimal(p, x, clock.cleanup, sep, end=clock.end, seeds=seeds, moves=moves, witnesses=witnesses)
         self.stats["lps"] += sep.n_lps
         self.stats["cleanup_seconds"] += time.perf_counter() - t
         self.stats["cleanup_published"] += int((x > 0.5).sum() - (y > 0.5).sum())
@@ -291,10 +293,12 @@ def _search(table: LinearTable, p: Problem, method: str, clock: _Clock, say, mip
             # here would start with a check of every requirement, one LP each over large blocks
             search.notes.append(_CUT_SHORT)
         elif not (proven or st.get("clean") or search.interrupted):
-            # the modular method's certificates spare its large pattern a check by an LP per requirement
-            seeds = methods.certificates(sub, shape, xs, st) if ran == "modular" else None
+            # the modular method's certificates spare its large pattern a check by an LP per
+            # requirement, and its check's witnesses (where it repaired nothing) any check
+            witnesses = st.get("witnesses") if ran == "modular" else None
+            seeds = methods.certificates(sub, shape, xs, st) if ran == "modular" and witnesses is None else None
             xs = search.clean(sub, xs, _leaving_for_audit(clock, st.get("audit_seconds", 0.0)), seeds=seeds,
-                              moves=found)
+                              moves=found, witnesses=witnesses)
         if ran in ("local", "modular", "optimal"):
             # the method's certificates (the optimal method's: the batch moves that checked the
             # master's first solution), those the clean-up left whole, and the moves it found for

@@ -49,9 +49,15 @@ def check_certified(p: Problem, sep: Separator, x: np.ndarray, witnesses: dict,
             sep.n_lps += rest_sep.n_lps
     else:
         viol = sep.violations(x, witnesses=witnesses, deadline=check, give_up=give_up)
+    certified_witnesses(p, cert, held, witnesses)
+    return viol
+
+
+def certified_witnesses(p: Problem, cert, held: np.ndarray, witnesses: dict) -> None:
+    """``witnesses`` (as :meth:`Separator.violations` fills them) of the cells ``held`` by the
+    verified moves of ``cert``: the cells of those moves."""
     for k in np.flatnonzero(held):
         witnesses[k] = _cert_witness(p, cert, int(k))
-    return viol
 
 
 

@@ -31,7 +31,8 @@ from .separation import TOL, MovePool, OutOfTime, Separator, equation_sum_disclo
 
 
 def minimal(p: Problem, x: np.ndarray, until: Deadline, sep: Separator | None = None,
-            end: Deadline = NEVER, seeds=None, moves: list | None = None) -> tuple[np.ndarray, bool]:
+            end: Deadline = NEVER, seeds=None, moves: list | None = None,
+            witnesses: dict | None = None) -> tuple[np.ndarray, bool]:
     """The protected pattern ``x`` cleaned up: ``(pattern, complete)``, ``complete`` when every
     candidate was tried in time (then no single complementary cell can be published without a
     failing requirement, under presets where hiding fewer cells never helps). The attacker LPs
@@ -45,14 +46,18 @@ def minimal(p: Problem, x: np.ndarray, until: Deadline, sep: Separator | None = 
     ``seeds`` are attacker moves of ``x`` (one per row, e.g. the certificates of the method built
     for size): the check verifies them first (:func:`~cellsuppress.suppress.batch.check_certified`)
     and their supports are the witnesses of the requirements they meet, which spares a large
-    pattern an LP per requirement before its first candidate. ``moves``, if given, receives the
-    moves the clean-up found (as :func:`cleanup` hands them out)."""
+    pattern an LP per requirement before its first candidate. ``witnesses``: those of a check of
+    ``x`` that passed (every requirement's, as :meth:`Separator.violations` fills them), in
+    place of the check. ``moves``, if given, receives the moves the clean-up found (as
+    :func:`cleanup` hands them out)."""
     if until.expired() and (not end.limited or end.remaining() <= schedule.AUDIT_MIN):
         # however short its check, the audit's least time leaves no candidate any: the check
         # would only delay the audit
         return x, False
     sep = Separator(p) if sep is None else sep
-    witnesses: dict = {}
+    if witnesses is not None:
+        return cleanup(p, x, sep, dict(witnesses), until, moves=moves)
+    witnesses = {}
     t = time.perf_counter()
     # ``end`` may lengthen the time, never remove its limit (NEVER, its default, is no end given)
     latest = max(until, end) if end.limited else until

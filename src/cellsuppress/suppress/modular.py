@@ -34,7 +34,7 @@ from ..auditing.certify import certify_levels
 from ..clock import NEVER, Deadline
 from ..errors import InfeasibleError
 from . import schedule
-from .batch import batch_moves, check_certified
+from .batch import batch_moves, certified_witnesses, check_certified
 from .heuristic import heuristic
 from .local import boxes, certificates, grid_of, local
 from .problem import Problem
@@ -142,7 +142,8 @@ def modular(p: Problem, say=None, deadline: Deadline = NEVER, subs: list[Subtabl
             run: Callable = _serial, slots: int = 1) -> tuple[np.ndarray, dict]:
     """A protected pattern of ``p``, a hierarchical table: :func:`by_subtables`, then
     :func:`verify_and_repair` on the whole problem (see the module). ``stats["audit_seconds"]``
-    is how long the check of the whole pattern took.
+    is how long the check of the whole pattern took; ``stats["witnesses"]``, where it repaired
+    nothing, the requirements' witnesses it found (for the clean-up).
 
     ``run(fn, tasks)`` returns ``[fn(t) for t in tasks]``, in order, however it likes (the
     subtables of one level are independent), solving ``slots`` at once. Raises ``ValueError``
@@ -156,6 +157,8 @@ def modular(p: Problem, say=None, deadline: Deadline = NEVER, subs: list[Subtabl
     stats["lps"] += rst["lps"]
     stats["repaired"] = rst["failed"]
     stats["audit_seconds"] = rst["audit_seconds"]
+    if "witnesses" in rst:
+        stats["witnesses"] = rst["witnesses"]
     # the subtables' moves whole, not only those the check kept: where the clean-up breaks the
     # check's move of a requirement, another may still meet it, and spare the final audit an LP
     stats["moves"] = rst["moves"] if stats["moves"] is None else sp.csr_matrix(
@@ -226,7 +229,9 @@ def verify_and_repair(p: Problem, x: np.ndarray, deadline: Deadline = NEVER, see
     """``x`` made safe for the whole problem: every requirement is checked, and those that fail
     are repaired, until none fails. ``stats["moves"]``: the verified moves of the returned
     pattern (one per row) that are not among ``seeds`` (the check's LPs', the repair's), which
-    with the seeds are the certificates of its later checks.
+    with the seeds are the certificates of its later checks. ``stats["witnesses"]``, when
+    nothing failed: every requirement's witness (as :meth:`Separator.violations` fills them),
+    which spare the clean-up of ``x`` its own check.
 
     The check: ``seeds`` (moves to try first, the subtables' certificates, as
     :func:`~cellsuppress.auditing.certify.certify` takes them) are verified, batch LPs
@@ -251,17 +256,21 @@ def verify_and_repair(p: Problem, x: np.ndarray, deadline: Deadline = NEVER, see
     stats = {"lps": cert.lps}
     open_ = np.flatnonzero(p.has_requirement & ~held)
     failed = open_
+    witnesses: dict = {}
     if open_.size:
         sep = Separator(p.only(open_))
         try:
-            failed = np.unique(np.asarray([v.cell for v in filter_either_side(sep.p, sep.violations(x, give_up=check))],
-                                          dtype=np.int64))
+            viol = sep.violations(x, witnesses=witnesses, give_up=check)
+            failed = np.unique(np.asarray([v.cell for v in filter_either_side(sep.p, viol)], dtype=np.int64))
         except OutOfTime:
             pass
         finally:
             stats["lps"] += sep.n_lps
     # the check is as long as the final audit of the pattern will be, near enough
     stats.update(failed=int(failed.size), audit_seconds=time.perf_counter() - t0)
+    if not failed.size:
+        certified_witnesses(p, cert, held, witnesses)
+        stats["witnesses"] = witnesses
     if failed.size:
         rest = p.only(failed)
         # its floor may pass the end of the run: cut short, the repair hides every free cell
