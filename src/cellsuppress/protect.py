@@ -316,13 +316,15 @@ def _search(table: LinearTable, p: Problem, method: str, clock: _Clock, say, mip
 
 
 def _leaving_for_audit(clock: _Clock, audit_seconds: float) -> _Clock:
-    """``clock`` with the clean-up ending early enough for a final audit as long as a check of
-    the whole pattern that took ``audit_seconds`` (the modular method's): on large patterns
-    that is longer than the audit's reserve."""
+    """``clock`` for the clean-up of the modular method's pattern, whose check of the whole
+    pattern took ``audit_seconds``: it ends early enough for a final audit that long
+    (:data:`~cellsuppress.suppress.schedule.AUDIT_PER_MODULAR_CHECK`; on large patterns longer
+    than the audit's reserve), and at the search's deadline, without the share after it kept
+    for a clean-up cut short (see the schedule)."""
     if not (audit_seconds and clock.end.limited):
         return clock
     by = Deadline.until(clock.end.at - schedule.AUDIT_PER_MODULAR_CHECK * audit_seconds)
-    return _Clock(clock.search, min(clock.cleanup, by), min(clock.end, by))
+    return _Clock(clock.search, min(clock.search, by), min(clock.end, by))
 
 
 class _Workers:

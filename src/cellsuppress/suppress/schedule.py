@@ -99,7 +99,12 @@ SUBTABLE_LATE = 0.5
 
 # the final audit of the modular method's pattern takes up to this many times its own check of
 # the whole pattern (the same certificates and LPs, on a cleaned pattern, on a loaded machine):
-# the clean-up before it ends that much before the end
+# the clean-up before it ends that much before the end. That clean-up also ends at the search's
+# deadline, without the FINAL_CLEANUP share after it: each of its candidates needs LPs over blocks
+# of thousands of hidden cells, and it publishes about a third of the value per second that the
+# subtables' clean-ups (small LPs) publish within the search's time; the time after it is kept
+# for the parts of a large pattern that run long on a loaded machine (the LPs in flight when the
+# clean-up ends, the final audit)
 AUDIT_PER_MODULAR_CHECK = 1.5
 
 # -- the optimal method ---------------------------------------------------------------------------
