@@ -7,14 +7,38 @@ A deadline also knows the ``end`` of the run it belongs to: a part of the work t
 minimum time (a solver call's floor, a stage's least seconds) may run past its own deadline, but
 never past that end. A deadline made from seconds alone is its own end; one derived from another
 (:meth:`Deadline.share`, :meth:`Deadline.leaving`, or made ``within`` it) keeps the other's end.
+
+A run without a time limit must give the same pattern on a fast machine and a slow one, so it
+never decides anything by the seconds a part took: its parts measure themselves in *work*
+instead, the units the solvers count as they solve (:func:`tick`, :func:`work`: a solve's
+iterations times its size, the same on every machine), and a budget of its own is a deadline on
+that count (:meth:`Deadline.of_work`). :meth:`Deadline.now` and :meth:`Deadline.after` read and
+set whichever clock a deadline runs on: seconds with a limit, work without.
 """
 from __future__ import annotations
 
 import functools
 import math
+import threading
 import time
 
-__all__ = ["Deadline", "NEVER"]
+__all__ = ["Deadline", "NEVER", "tick", "work"]
+
+_work = 0.0
+_work_lock = threading.Lock()
+
+
+def tick(units: float) -> None:
+    """Count ``units`` of work done by this process (a solver's count, never a measured time)."""
+    global _work
+    with _work_lock:
+        _work += float(units)
+
+
+def work() -> float:
+    """The work done by this process so far: the clock of a run without a time limit. It is the
+    same for the same solves on any machine, loaded or not."""
+    return _work
 
 
 @functools.total_ordering
@@ -31,6 +55,14 @@ class Deadline:
     True
     >>> NEVER.remaining(), NEVER.expired(), NEVER.share(0.5) == NEVER, NEVER.limit(), NEVER.budget(0.5)
     (inf, False, True, None, None)
+
+    A deadline on the work clock expires once that much work is done, whatever the seconds:
+
+    >>> w = Deadline.of_work(10.0)
+    >>> w.expired(), w.limited, w.limit(), w == NEVER
+    (False, False, None, False)
+    >>> tick(10.0); w.expired()
+    True
 
     A floor stretches a deadline up to the end of its run, no further:
 
@@ -52,7 +84,7 @@ class Deadline:
     True
     """
 
-    __slots__ = ("at", "end")
+    __slots__ = ("at", "end", "work_at")
 
     def __init__(self, seconds: float | None = None, start: float | None = None, within: Deadline | None = None):
         """``within``: the deadline whose run this one belongs to; it ends no later than that
@@ -60,6 +92,16 @@ class Deadline:
         at = math.inf if seconds is None else (time.perf_counter() if start is None else start) + float(seconds)
         self.end = at if within is None else within.end
         self.at = min(at, self.end)
+        self.work_at = math.inf if within is None else within.work_at
+
+    @classmethod
+    def of_work(cls, units: float, within: Deadline | None = None) -> Deadline:
+        """The deadline after ``units`` more of work (:func:`work`): the budget of a part of a
+        run without a time limit, the same on a fast machine and a slow one (``within``: no
+        later than that deadline either)."""
+        d = cls() if within is None else cls.until(within.at, within=within)
+        d.work_at = min(d.work_at, work() + float(units))
+        return d
 
     @classmethod
     def until(cls, at: float, within: Deadline | None = None) -> Deadline:
@@ -80,7 +122,18 @@ class Deadline:
         return max(0.0, self.at - time.perf_counter())
 
     def expired(self) -> bool:
-        return time.perf_counter() >= self.at
+        return time.perf_counter() >= self.at or work() >= self.work_at
+
+    def now(self) -> float:
+        """The reading of the clock this deadline runs on: ``time.perf_counter()`` with a time
+        limit, :func:`work` without one (a part of a run without a limit is measured in work,
+        so that nothing it decides depends on the machine's speed)."""
+        return time.perf_counter() if self.limited else work()
+
+    def after(self, amount: float) -> Deadline:
+        """``amount`` on this deadline's clock (:meth:`now`) from now: seconds within it with a
+        time limit, work without one."""
+        return Deadline(amount, within=self) if self.limited else Deadline.of_work(amount)
 
     def share(self, fraction: float) -> Deadline:
         """The deadline after ``fraction`` of the time left."""
@@ -120,7 +173,7 @@ class Deadline:
         return min(max(floor, self.remaining()), self.to_end())
 
     def __eq__(self, other) -> bool:
-        return isinstance(other, Deadline) and self.at == other.at
+        return isinstance(other, Deadline) and self.at == other.at and self.work_at == other.work_at
 
     def __lt__(self, other: Deadline) -> bool:
         return self.at < other.at
@@ -129,7 +182,9 @@ class Deadline:
         return hash(self.at)
 
     def __repr__(self) -> str:
-        return f"Deadline({self.remaining():.3f} s left)" if self.limited else "NEVER"
+        if self.limited:
+            return f"Deadline({self.remaining():.3f} s left)"
+        return "NEVER" if self.work_at == math.inf else f"Deadline({self.work_at - work():.0f} work left)"
 
 
 NEVER = Deadline()

@@ -171,10 +171,11 @@ class Model(ABC):
         """Solve as the model stands; ``cold`` drops what a previous solve left (basis) first.
         A ``time_limit`` of 0 is a limit (the deadline has passed), None is none."""
 
-    def solve_lp(self, switch_after: float = 1.0, time_limit: float | None = None,
+    def solve_lp(self, switch_after: float | None = None, time_limit: float | None = None,
                  cold: bool = False) -> Solution:
         """Solve an LP; a backend with several LP algorithms may change algorithm when the
-        first one runs past ``switch_after`` seconds."""
+        first one has done ``switch_after`` work (None: the backend's own amount), counted, not
+        timed, so that the answer does not depend on the machine's speed."""
         return self.solve(time_limit=time_limit, cold=cold)
 
     def stop(self) -> None:

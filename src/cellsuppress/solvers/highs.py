@@ -11,6 +11,7 @@ from numbers import Integral
 import numpy as np
 import scipy.sparse as sp
 
+from ..clock import tick
 from .base import LinearProgram, Model, Solution, SolverError, export_format, row_bounds
 
 try:
@@ -23,6 +24,17 @@ _banner_lock = threading.Lock()
 _banner_shown = False
 _threads: int | None = None  # set_threads: every model of this process on that many threads
 _scheduler = threading.local()  # .threads: the size this thread's HiGHS scheduler was made with here
+
+# The work of a solve on the clock of runs without a time limit (cellsuppress.clock.work): its
+# iterations times the model's rows and columns, an iteration of the interior point method (a
+# factorisation) counted as this many simplex iterations. HiGHS's counts are the same on any
+# machine, so a budget in this work gives the same result on a loaded machine as on an idle one
+IPM_ITERATION_WORK = 50
+# simplex leaves an LP for the interior point method after this much work (about a second of
+# HiGHS's simplex on the machine the schedule was measured on): counted, not timed, so that which
+# method answers an LP (a vertex and duals of its own) does not depend on the machine's speed
+SWITCH_WORK = 2e8
+_MAX_ITERATIONS = 2**31 - 1  # HiGHS's default simplex_iteration_limit: none
 
 
 def set_threads(threads: int | None) -> None:
@@ -199,19 +211,28 @@ class HighsModel(Model):
         if self.h.writeModel(str(path)) == highspy.HighsStatus.kError:
             raise SolverError(f"HiGHS could not write the model to {str(path)!r}")
 
-    def solve_lp(self, switch_after: float = 1.0, time_limit: float | None = None, cold: bool = False) -> Solution:
+    def solve_lp(self, switch_after: float | None = None, time_limit: float | None = None,
+                 cold: bool = False) -> Solution:
         """An LP solve that leaves simplex for the interior point method (with crossover, so
-        the answer is still a vertex with duals) when simplex runs past ``switch_after`` seconds.
+        the answer is still a vertex with duals) when simplex runs past ``switch_after`` work
+        (:data:`SWITCH_WORK`: simplex iterations times the model's size, counted, not timed).
         On large high-dimensional blocks a few attacker LPs stall simplex for many seconds
         where the interior point method takes a fraction of one, while most LPs are done by
-        simplex in milliseconds."""
-        first = switch_after if time_limit is None else min(switch_after, time_limit)
-        sol = self.solve(time_limit=first, cold=cold)
-        if sol.status != "time_limit" or (time_limit is not None and time_limit <= switch_after):
+        simplex in milliseconds. ``time_limit`` (seconds) covers both."""
+        size = self.n + self.n_rows
+        iterations = max(1, int((SWITCH_WORK if switch_after is None else switch_after) / max(size, 1)))
+        start = self.h.getRunTime()
+        self.h.setOptionValue("simplex_iteration_limit", iterations)
+        try:
+            sol = self.solve(time_limit=time_limit, cold=cold)
+        finally:
+            self.h.setOptionValue("simplex_iteration_limit", _MAX_ITERATIONS)
+        if not sol.stats.get("iteration_limit"):
             return sol
         self.h.setOptionValue("solver", "ipm")
         try:
-            return self.solve(time_limit=None if time_limit is None else time_limit - first)
+            left = None if time_limit is None else max(0.0, time_limit - (self.h.getRunTime() - start))
+            return self.solve(time_limit=left)
         finally:
             self.h.setOptionValue("solver", "choose")
 
@@ -263,8 +284,12 @@ class HighsModel(Model):
             status = "time_limit"
         else:
             status = "error"
+        iterations = int(info.simplex_iteration_count)
+        tick((1 + max(iterations, 0) + max(int(info.crossover_iteration_count), 0)
+              + IPM_ITERATION_WORK * max(int(info.ipm_iteration_count), 0)
+              + max(int(info.mip_node_count), 0)) * (self.n + h.getNumRow()))
         bound = info.mip_dual_bound if is_mip else obj
         duals = np.asarray(sol.row_dual) if (status == "optimal" and not is_mip and sol.dual_valid) else None
         return Solution(status=status, x=x, objective=obj, bound=bound, row_duals=duals,
-                        stats={"nodes": max(int(info.mip_node_count), 0),
-                               "iterations": int(info.simplex_iteration_count)})
+                        stats={"nodes": max(int(info.mip_node_count), 0), "iterations": iterations,
+                               "iteration_limit": st == S.kIterationLimit})

@@ -10,7 +10,7 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from ..clock import NEVER, Deadline
+from ..clock import NEVER, Deadline, work
 from ..errors import InfeasibleError
 from ..solvers import HighsModel, LinearProgram
 from . import schedule
@@ -46,14 +46,15 @@ def heuristic(p: Problem, say=None, deadline: Deadline = NEVER, x0=None, cleanup
     Out of time for finer repairs (past the greedy cover's share of the way to ``deadline``,
     :mod:`~cellsuppress.suppress.schedule`) it hides the cells of batch moves, whose LPs may run
     past ``deadline``, never past ``hard_deadline``; failing that, every free cell. The clean-up
-    has ``cleanup_budget`` seconds (None: a multiple of what building took) and ends by
-    ``hard_deadline`` (without one, by ``deadline``); ``stats["clean"]`` says whether it tried
-    every cell (:func:`~cellsuppress.suppress.cleanup.cleanup`).
+    has ``cleanup_budget`` seconds (None: a multiple of the work building took, counted, not
+    timed, so that without a time limit the pattern does not depend on the machine's speed) and
+    ends by ``hard_deadline`` (without one, by ``deadline``); ``stats["clean"]`` says whether it
+    tried every cell (:func:`~cellsuppress.suppress.cleanup.cleanup`).
 
     ``guide``, a weight per cell, replaces the cells' weights while cells are being hidden (not
     in the clean-up): the optimal method lowers the weight of cells its LP relaxation hides.
     """
-    t0 = time.perf_counter()
+    t0, w0 = time.perf_counter(), work()
     build = p if guide is None else dataclasses.replace(p, weight=np.asarray(guide, dtype=float))
     sep = Separator(p)
     repair = _Repair(p, build, sep, t0, deadline, give_up, hard_deadline)
@@ -79,11 +80,16 @@ def heuristic(p: Problem, say=None, deadline: Deadline = NEVER, x0=None, cleanup
         if say:
             say(f"heuristic: {len(viol)} requirement(s) fail, {int((x > 0.5).sum())} hidden")
         x = repair.hide_more(x, viol, rule)
+    end = hard_deadline if hard_deadline.limited else deadline
     if cleanup_budget is None:
-        cleanup_budget = max(schedule.CLEANUP_MIN, schedule.CLEANUP_PER_BUILD * (time.perf_counter() - t0))
+        until = chunks_until = Deadline.of_work(max(schedule.amount(NEVER, schedule.CLEANUP_MIN),
+                                                    schedule.CLEANUP_PER_BUILD * (work() - w0)), within=end)
+    elif cleanup_budget > 0:
+        # past its own deadline already, the clean-up in chunks keeps to its budget (and hard_deadline)
+        until, chunks_until = end.cap(cleanup_budget), min(Deadline(cleanup_budget, within=deadline), hard_deadline)
     clean = False
-    if cleanup_budget > 0:
-        x, clean = repair.clean_up(x, witnesses, cleanup_budget)
+    if cleanup_budget is None or cleanup_budget > 0:
+        x, clean = repair.clean_up(x, witnesses, until, chunks_until)
     return x, {"cut_rounds": rounds, "lps": sep.n_lps, "clean": clean}
 
 
@@ -151,19 +157,18 @@ class _Repair:
                 raise InfeasibleError("no pattern protects every sensitive cell")
         return x
 
-    def clean_up(self, x: np.ndarray, witnesses: dict, budget: float) -> tuple[np.ndarray, bool]:
-        """Un-hide what the protected pattern ``x`` does not need, for ``budget`` seconds at most;
-        also returns whether every cell was tried by the exact clean-up
-        (:func:`~cellsuppress.suppress.cleanup.cleanup`)."""
+    def clean_up(self, x: np.ndarray, witnesses: dict, until: Deadline,
+                 chunks_until: Deadline) -> tuple[np.ndarray, bool]:
+        """Un-hide what the protected pattern ``x`` does not need, until ``until`` (in chunks
+        certified by batch moves after a fallback: until ``chunks_until``); also returns whether
+        every cell was tried by the exact clean-up (:func:`~cellsuppress.suppress.cleanup.cleanup`)."""
         if self.fallback:
             # the witnesses are whole batch moves, so the cell-by-cell clean-up would re-check every
             # cell for every candidate: un-hide candidates in chunks instead, each pattern certified
-            # by batch LPs; past its own deadline already, it keeps to its budget (and hard_deadline).
-            # A chunk that batch moves cannot certify may still be publishable: not a complete clean-up
-            x = chunk_cleanup(self.p, x, self.seeds, self.sep, min(Deadline(budget, within=self.deadline), self.hard_deadline))
-            return x, False
-        end = self.hard_deadline if self.hard_deadline.limited else self.deadline
-        return cleanup(self.p, x, self.sep, witnesses, end.cap(budget))
+            # by batch LPs. A chunk that batch moves cannot certify may still be publishable: not a
+            # complete clean-up
+            return chunk_cleanup(self.p, x, self.seeds, self.sep, chunks_until), False
+        return cleanup(self.p, x, self.sep, witnesses, until)
 
 
 def cheapest_moves(p: Problem, x: np.ndarray, failing: list[Violation], give_up: Deadline = NEVER,

@@ -27,13 +27,12 @@ clean-up then publishes, without LPs, the cells whose witnesses can be replaced 
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
-from ..clock import NEVER, Deadline
+from ..clock import NEVER, Deadline, work
 from . import schedule
 from .batch import check_certified, moves_within
 from .cleanup import cleanup
@@ -577,7 +576,7 @@ def local(p: Problem, say=None, deadline: Deadline = NEVER, g: Grid | None = Non
     of the cells no box serves (and of the rule on equation sums), then the clean-up.
 
     ``cleanup_budget`` seconds for the clean-up (None: to the deadline, or without one a
-    multiple of what building took, as the heuristic's); ``stats["clean"]`` says whether it tried every candidate. Cells of
+    multiple of the work building took, as the heuristic's: counted, not timed); ``stats["clean"]`` says whether it tried every candidate. Cells of
     ``avoid`` are in no box; the repair hides them at their weight (make it high to hide them
     only where nothing else will do). Raises ``ValueError`` when
     ``p`` has a hierarchy.
@@ -595,7 +594,7 @@ def local(p: Problem, say=None, deadline: Deadline = NEVER, g: Grid | None = Non
     >>> np.flatnonzero(x > 0.5).tolist(), stats["boxes"], stats["clean"]
     ([5, 6, 9, 10], 1, True)
     """
-    t0 = time.perf_counter()
+    w0 = work()
     g = grid_of(p) if g is None else g
     if g is None:
         raise ValueError("the local method needs a table without hierarchy (one total per dimension)")
@@ -623,13 +622,15 @@ def local(p: Problem, say=None, deadline: Deadline = NEVER, g: Grid | None = Non
         stats["cut_rounds"] += st.get("cut_rounds", 0)
         for k in failing.tolist():
             witnesses[k] = {kd: None for kd, lv in _levels(p, k) if lv > 0}
-    if cleanup_budget is None:  # as the heuristic's: without a deadline, in proportion to the build
-        cleanup_budget = (deadline.remaining() if deadline.limited else
-                          max(schedule.CLEANUP_MIN, schedule.CLEANUP_PER_BUILD * (time.perf_counter() - t0)))
+    if cleanup_budget is None and not deadline.limited:
+        # as the heuristic's: in proportion to the work of the build, the same on any machine
+        until = Deadline.of_work(max(schedule.amount(deadline, schedule.CLEANUP_MIN),
+                                     schedule.CLEANUP_PER_BUILD * (work() - w0)))
+    else:
+        until = deadline.cap(deadline.remaining() if cleanup_budget is None else cleanup_budget)
     stats["clean"] = False
-    if cleanup_budget > 0:
+    if cleanup_budget is None or cleanup_budget > 0:
         sep = Separator(p)
-        until = deadline.cap(cleanup_budget)
         if not p.equation_sum_rule:
             # first without LPs: a cell no box needs, once the boxes through it have others. The
             # cells protected otherwise (batch moves, the heuristic) are checked again after it

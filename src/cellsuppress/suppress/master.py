@@ -5,7 +5,6 @@ bound, and the copies of it solved in another thread for that bound.
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import numpy as np
 import scipy.sparse as sp
@@ -291,20 +290,22 @@ class Master:
             for family in self.families:
                 viols += family.cuts(xv, deadline=deadline)
         if not viols:
-            t = time.perf_counter()
+            t = deadline.now()
             if certify and integral and not self.n_side:
                 viols = check_certified(self.p, self.sep, xv[:n], {}, deadline, deadline, first_failure=True,
                                         moves=moves)
             else:
                 viols = self.sep.violations(xv[:n], side, deadline=deadline)
             if integral and viols:
-                # no more time than the plain separation took for each (one more LP per failure)
-                spend = min(max(schedule.SEPARATE_MIN, time.perf_counter() - t), deadline.remaining())
+                # no more than the plain separation took for each (one more LP per failure), on
+                # the deadline's clock: seconds, or work without a time limit
+                spend = min(max(schedule.amount(deadline, schedule.SEPARATE_MIN), deadline.now() - t),
+                            deadline.remaining())
                 if self.pareto is not None:
-                    viols += self.pareto.cuts(xv[:n], viols, deadline=Deadline(spend, within=deadline))
+                    viols += self.pareto.cuts(xv[:n], viols, deadline=deadline.after(spend))
                 if self.slices.slices:
                     # as many as the whole table's cuts at most: each is an LP more, and a row of the master
-                    viols += self.slices.cuts(xv[:n], side, deadline=Deadline(spend, within=deadline), limit=len(viols),
+                    viols += self.slices.cuts(xv[:n], side, deadline=deadline.after(spend), limit=len(viols),
                                               failing=np.unique([v.cell for v in viols]))
         if self.p.equation_sum_rule and integral:
             viols += rule_cuts(self.p, xv[:n])

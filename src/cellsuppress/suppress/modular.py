@@ -48,7 +48,7 @@ __all__ = ["modular", "by_subtables", "protect_subtable", "SubtableTask", "carri
 class SubtableTask:
     """One subtable to protect: its problem (what the levels above decided carried in), the
     mask of its cells published above (``settled``), its cells in the whole problem, the
-    seconds it may take from its start, the end of the subtables' time (``until``), which a
+    seconds it may take from its start (None: no limit, its clean-up a budget of work), the end of the subtables' time (``until``), which a
     subtable started late does not pass either, and the end of the run (``end``), which no
     floor of its work passes: ``time.time()`` values (None: no limit), as the task may run in
     another process or on another machine."""
@@ -81,6 +81,7 @@ def protect_subtable(task: SubtableTask) -> tuple[np.ndarray, dict]:
     if task.until is not None:
         deadline = deadline.cap(task.until - time.time())
     try:
+        # without a time limit (no seconds) the clean-up's budget is one of work (None)
         x, stats = local(task.p, None, deadline, g=g, cleanup_budget=deadline.budget(schedule.SUBTABLE_CLEANUP),
                          avoid=task.settled)
     except InfeasibleError:
@@ -205,8 +206,9 @@ def by_subtables(p: Problem, say=None, until: Deadline = NEVER, subs: list[Subta
             now = time.time()
             ends = (now + until.remaining(), now + until.to_end()) if until.limited else (None, None)
             for t in tasks:
-                t.seconds = (min(schedule.SUBTABLE_MAX, left * t.cells.size / max(work, 1)) if until.limited
-                             else schedule.SUBTABLE_MAX)
+                # without a time limit no seconds at all: each subtable's clean-up has a budget of
+                # work (the local method's), so its pattern does not depend on the machine's speed
+                t.seconds = min(schedule.SUBTABLE_MAX, left * t.cells.size / max(work, 1)) if until.limited else None
                 t.until, t.end = ends
             say(f"modular: level {i + 1} of {len(waves)}, {len(tasks)} subtable(s)", force=True)
             for t, (xs, st) in zip(tasks, run(protect_subtable, tasks)):

@@ -112,7 +112,8 @@ def _search(m: Master, max_root_rounds: int | None, export_model: str | None,
         if root.proven or m.closed():
             done = True
         else:
-            guide_after = (schedule.GUIDED_PER_HEURISTIC * took + schedule.GUIDED_EXTRA) if guide else 0.0
+            guide_after = (schedule.GUIDED_PER_HEURISTIC * took + schedule.amount(m.deadline, schedule.GUIDED_EXTRA)
+                           if guide else 0.0)
             if m.branch_and_cut:
                 done = branch_and_cut(m, guide_after)
             else:
@@ -163,9 +164,11 @@ def master_first(m: Master) -> bool:
     heuristic, the root and their checks of large patterns are never paid for. Returns True
     when that proves optimality. A failing solution's cuts join the pool; the solve and its
     separation get ``schedule.MASTER_FIRST`` of the time (the solve at most ``FIRST_SLICE``),
-    so that elsewhere it costs little."""
+    so that elsewhere it costs little; without a time limit the solve runs to its end, as every
+    master solve then does (a slice of seconds would make the search depend on the machine's
+    speed)."""
     d = m.deadline.share(schedule.MASTER_FIRST)
-    sol = m.solve_milp(min(d.limit(), schedule.FIRST_SLICE) if d.limited else schedule.FIRST_SLICE)
+    sol = m.solve_milp(min(d.limit(), schedule.FIRST_SLICE) if d.limited else None)
     if not sol.has_solution:
         return False
     xv = np.round(sol.x)
@@ -183,14 +186,15 @@ def master_first(m: Master) -> bool:
 
 
 def first_incumbent(m: Master) -> float:
-    """The heuristic's pattern as the first incumbent, its cuts in the pool; returns the seconds
-    it took. It gets most of the time only when it needs it: it stops at its own deadline."""
+    """The heuristic's pattern as the first incumbent, its cuts in the pool; returns what it took
+    on the search's clock (seconds with a time limit, work without: :meth:`Deadline.now`). It
+    gets most of the time only when it needs it: it stops at its own deadline."""
     p, deadline = m.p, m.deadline
     found: list = []
     h_deadline = deadline.share(schedule.INCUMBENT)
-    t0 = time.perf_counter()
+    t0 = deadline.now()
     hx, hst = heuristic(p, m.say, h_deadline, cuts=found, cleanup_budget=deadline.budget(schedule.INCUMBENT_CLEANUP))
-    took = time.perf_counter() - t0
+    took = deadline.now() - t0
     m.stats["lps"] += hst.get("lps", 0)
     m.cuts.add(found)
     m.offer(hx, clean=hst["clean"])
@@ -375,12 +379,14 @@ class RowGeneration:
     those of :mod:`cellsuppress.suppress.schedule`.
 
     When a master solution fails, the LP-guided heuristic
-    (:func:`~cellsuppress.suppress.repair.guided`) gets up to ``guide_after`` seconds, if that is
-    at most ``GUIDED_MAX`` of the time left (the bound needs the rest); two-way tables, usually
-    solved by their first master MILP, never pay for it. It and the repairs of failing
-    solutions take at most ``REPAIR_PER_ROUND`` of the rounds' time, counting for the first one
-    what a heuristic run takes (``heuristic_seconds``, the first incumbent's): where rounds are
-    cheaper than that, they prove the optimum before a repair would have ended.
+    (:func:`~cellsuppress.suppress.repair.guided`) gets up to ``guide_after``, if that is at most
+    ``GUIDED_MAX`` of the time left (the bound needs the rest); two-way tables, usually solved by
+    their first master MILP, never pay for it. It and the repairs of failing solutions take at
+    most ``REPAIR_PER_ROUND`` of the rounds' time, counting for the first one what a heuristic
+    run takes (``heuristic_seconds``, the first incumbent's): where rounds are cheaper than that,
+    they prove the optimum before a repair would have ended. These times are on the search's
+    clock (:meth:`Deadline.now`): seconds with a time limit, work without, so that without one
+    which solutions are repaired does not depend on the machine's speed.
 
     With a deadline the loop has two phases (shares of its own time; the first needs at
     least three rounds):
@@ -433,8 +439,9 @@ class RowGeneration:
         self.final_from = deadline.leaving(final_left)
         self.long_solve_end = deadline.leaving(long_solve_left)
         self.final_done = False
-        # seconds spent in rounds (master solves and their separation) and in repairs: repairs
-        # may take at most REPAIR_PER_ROUND times the rounds' time
+        # what rounds (master solves and their separation) and repairs took, on the search's
+        # clock (seconds, or work without a time limit): repairs may take at most
+        # REPAIR_PER_ROUND times the rounds' share
         self.round_seconds = self.repair_seconds = 0.0
 
     def run(self) -> bool:
@@ -495,13 +502,14 @@ class RowGeneration:
     def _round(self, limit: float | None) -> bool | None:
         """One master solve, its solution separated and repaired; True or False when that ends
         the loop (whether optimality is proven), None to go on."""
-        t0 = time.perf_counter()
+        clock = self.m.deadline
+        t0 = clock.now()
         failing = self._solve_and_separate(limit)
-        self.round_seconds += time.perf_counter() - t0
+        self.round_seconds += clock.now() - t0
         if isinstance(failing, np.ndarray):
-            t0 = time.perf_counter()
+            t0 = clock.now()
             self._repair(failing)
-            self.repair_seconds += time.perf_counter() - t0
+            self.repair_seconds += clock.now() - t0
             return None
         return failing
 

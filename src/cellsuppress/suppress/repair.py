@@ -42,12 +42,13 @@ def guided(m: Master, core: np.ndarray, give_up: Deadline, share: float = schedu
         m.say(f"LP-guided heuristic: cost {m.incumbent.cost:g}")
 
 
-def guided_once(m: Master, core: np.ndarray, seconds: float) -> None:
-    """The LP-guided heuristic (:func:`guided`) given ``seconds``, if that is at most
+def guided_once(m: Master, core: np.ndarray, amount: float) -> None:
+    """The LP-guided heuristic (:func:`guided`) given ``amount`` on the search's clock (seconds,
+    or work without a time limit: :meth:`Deadline.after`), if that is at most
     ``schedule.GUIDED_MAX`` of the time left: the first one of a search, which its callers run
     once (the bound needs the rest of the time)."""
-    if seconds <= schedule.GUIDED_MAX * m.deadline.remaining():
-        guided(m, core, give_up=Deadline(seconds, within=m.deadline))
+    if not m.deadline.limited or amount <= schedule.GUIDED_MAX * m.deadline.remaining():
+        guided(m, core, give_up=m.deadline.after(amount))
 
 
 def walk(m: Master, x: np.ndarray, steps: int) -> None:

@@ -4,10 +4,28 @@ and every time slice of the search, in one place, with the reason for its value.
 A share is a fraction of the time left when it is taken (:meth:`Deadline.share`,
 :meth:`Deadline.budget`); a "left" value is the fraction of the time left at the start of a
 phase at which the next phase begins (:meth:`Deadline.leaving`); the rest are seconds.
-Without a time limit no share applies: the parts run to the end (the clean-up of the
-heuristic, which has no end of its own, takes a multiple of what building took).
+Without a time limit no share applies: the parts run to the end, and the pattern depends on
+the input alone. Where a part has a budget of its own even then (a clean-up, the LP-guided
+heuristic, the extra cuts of a separation), it is counted in *work*
+(:func:`cellsuppress.clock.work`, the solvers' iterations times the size of their models)
+instead of seconds: the seconds below become work at :data:`WORK_PER_SECOND`, and a part that
+takes a multiple of what another took measures both in work (:meth:`Deadline.now`).
 """
 from __future__ import annotations
+
+from ..clock import Deadline
+
+# -- without a time limit --------------------------------------------------------------------------
+# the work (cellsuppress.clock.work) HiGHS does in a second on an idle machine of the kind the
+# seconds below were chosen on (attacker LPs of the clean-up, simplex), so that a floor in seconds
+# means about as much work in a run without a time limit
+WORK_PER_SECOND = 5e7
+
+
+def amount(deadline: Deadline, seconds: float) -> float:
+    """``seconds`` on the clock ``deadline`` runs on (:meth:`Deadline.now`): seconds with a time
+    limit, the work of that many seconds without one."""
+    return seconds if deadline.limited else seconds * WORK_PER_SECOND
 
 # -- protect --------------------------------------------------------------------------------------
 # The limit covers the final audit too, so the search stops a little before it: a share of short
@@ -61,7 +79,8 @@ BATCH_MIN = 0.5  # s
 # that may pass the run's end (Deadline.at_least): without them the check of such a pattern
 # takes minutes
 CERTIFY_MIN = 10.0  # s
-# without a time limit the clean-up takes a few times what building took, no more
+# without a time limit the clean-up takes a few times the work building took, no more (at least
+# the work of CLEANUP_MIN seconds): on a pattern of one huge block each candidate's LPs are slow
 CLEANUP_PER_BUILD = 3.0
 CLEANUP_MIN = 2.0  # s
 
@@ -73,8 +92,9 @@ CLEANUP_MIN = 2.0  # s
 # (small LPs) publishes more per second than the clean-up of the whole pattern (LPs over blocks
 # of thousands of hidden cells); the repair of what fails in the whole table (batch moves) takes
 # seconds;
-# each subtable a share by its cells, at most SUBTABLE_MAX seconds (the limit of every subtable
-# without a time limit): a subtable's pattern is only a start, the audit of the whole decides
+# each subtable a share by its cells, at most SUBTABLE_MAX seconds (without a time limit no
+# seconds: its clean-up has the local method's budget of work): a subtable's pattern is only a
+# start, the audit of the whole decides
 MODULAR_SUBTABLES = 0.85
 # ... and at least this many seconds per cell of the table are left after them: the check of the
 # whole pattern and its repair are batch LPs over the whole table, which take as long at any
