@@ -2,7 +2,7 @@
 """Benchmarks for cellsuppress: protect and audit on synthetic tables and Castro's instances.
 
     python benchmarks/run.py --suite quick|standard|instances|small3|scaling|audit|linked|many|large
-                             [--time-limit S] [--budget S] [--tables N] [--out DIR]
+                             [--time-limit S|none] [--budget S] [--tables N] [--out DIR]
                              [--instances-dir DIR] [--hard-timeout S] [--quiet] [--in-process]
                              [--only NAME,NAME] [--tauargus] [--solver NAME]
 
@@ -692,8 +692,9 @@ LARGE_TABLES = [
 LARGE_TIME_FACTOR = {"region > state > county x age x sex": 5.0}
 
 
-def large_cases(tl: float) -> list[Case]:
-    return [Case(name, src, method="auto", time_limit=tl * LARGE_TIME_FACTOR.get(name, 1.0), workers=None)
+def large_cases(tl: float | None) -> list[Case]:
+    return [Case(name, src, method="auto", time_limit=None if tl is None else tl * LARGE_TIME_FACTOR.get(name, 1.0),
+                 workers=None)
             for name, src in LARGE_TABLES]
 
 
@@ -919,15 +920,23 @@ def _hard_timeout(tl: float | None, case: Case | None = None) -> float | None:
     return None if tl is None else 3 * tl + 120
 
 
+_SUITE_DEFAULT = object()  # --time-limit not given: the suite's default
+
+
+def _time_limit(text: str) -> float | None:
+    """``--time-limit``: seconds, or ``none`` (protect without a time limit)."""
+    return None if text.strip().lower() == "none" else float(text)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--suite", required=True,
                     choices=["quick", "standard", "instances", "small3", "scaling", "audit", "linked", "many",
                              "large"])
-    ap.add_argument("--time-limit", type=float, default=None,
-                    help="seconds per table (defaults: quick 5, standard 600, instances 60, small3 60, scaling 120, "
-                         "linked 120 per protect call, large 120)")
+    ap.add_argument("--time-limit", type=_time_limit, default=_SUITE_DEFAULT,
+                    help="seconds per table, or 'none' for protect's default of no limit (defaults: quick 5, "
+                         "standard 600, instances 60, small3 60, scaling 120, linked 120 per protect call, large 120)")
     ap.add_argument("--budget", type=float, default=600.0, help="scaling: total seconds for all tables (600)")
     ap.add_argument("--tables", type=int, default=1000, help="many: how many tables (1000)")
     ap.add_argument("--out", type=Path, default=HERE / "results", help="directory for the CSV files")
@@ -951,7 +960,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     global HARD_TIMEOUT
     HARD_TIMEOUT = None if args.hard_timeout == 0 else args.hard_timeout
-    if args.time_limit is None:
+    if args.time_limit is _SUITE_DEFAULT:
         args.time_limit = DEFAULT_TIME_LIMIT[args.suite]
     tau_version = None
     if args.tauargus:
@@ -975,6 +984,8 @@ def main(argv=None) -> int:
         print(f"per-table time limit {args.time_limit:g} s, total budget {args.budget:g} s")
     elif args.time_limit is not None:
         print(f"time limit {args.time_limit:g} s per table")
+    else:
+        print("no time limit")
     print(flush=True)
 
     def stamp_rows(row: dict) -> dict:

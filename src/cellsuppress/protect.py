@@ -74,6 +74,12 @@ def protect(table: LinearTable, preset: str | None = None, threshold: float = 20
     that the modular method for a hierarchical part and the local method for one without
     hierarchy (:mod:`cellsuppress.suppress.methods`); the optimal method on such a part starts
     from their pattern. ``Result.stats["method"]`` says which method ran, and the message why.
+    ``time_limit`` (seconds, None: none) covers the whole run, the final audit included. Without
+    a time limit the pattern depends only on the input: the same table gives the same hidden
+    cells on a fast machine and a slow one, loaded or idle (the parts that keep a budget count it
+    in the solvers' work, not in seconds; HiGHS's MIP search follows its thread count, which
+    follows the machine's cores). With a time limit the pattern may depend on the machine's
+    speed: what each part has time for decides what it finds.
     ``workers`` processes protect the subtables of one level of the modular method at once (1,
     the default: this process; None: one per available core; a script that asks for more needs
     the ``if __name__ == "__main__":`` guard, since the worker processes import it). Every

@@ -41,6 +41,9 @@ class CapacityRows(LazyRows):
     asked to stop (``stalled``) when its bound rose by less than ``schedule.STALL_RISE`` of the
     gap over the last ``schedule.STALL_WINDOW`` of its time (at least ``STALL_WINDOW_MIN``
     seconds; the tree's time, not its heuristics'), with ``STALL_POLISH_MIN`` seconds or more left for local branching.
+    Without a time limit the tree runs to its end (no stall rule: its windows are seconds), and
+    the heuristics' share of its time is one of work (:meth:`Deadline.now`), so that the search
+    does not depend on the machine's speed.
 
     :meth:`improve` makes protected patterns of the tree's points with the master's heuristics:
     first the LP-guided heuristic (:func:`~cellsuppress.suppress.repair.guided`) at the first
@@ -52,7 +55,7 @@ class CapacityRows(LazyRows):
     def __init__(self, m: Master, guide_after: float = 0.0):
         self.m = m
         self.guide_after = guide_after
-        self.t0 = time.perf_counter()
+        self.t0 = m.deadline.now()  # seconds with a time limit, work without
         self.repair_seconds = 0.0  # in the heuristics at the nodes (within their share) ...
         self.heuristic_seconds = 0.0  # ... and in all of them (not the tree's time)
         self.repairs = 0
@@ -76,6 +79,8 @@ class CapacityRows(LazyRows):
         m = self.m
         if m.deadline.expired():
             return True
+        if not m.deadline.limited:
+            return False
         now = time.perf_counter() - self.t0 - self.heuristic_seconds  # the tree's own time
         lower = bound - m.tb_total
         self.times.append(now)
@@ -93,11 +98,11 @@ class CapacityRows(LazyRows):
         if m.n_side or m.incumbent.x is None or m.deadline.expired():
             return None
         before = m.incumbent.cost
-        t = time.perf_counter()
+        t = m.deadline.now()
         try:
             self._improve(x, integral)
         finally:
-            self.heuristic_seconds += time.perf_counter() - t
+            self.heuristic_seconds += m.deadline.now() - t
         if m.incumbent.cost >= before:
             return None
         m.say(f"branch-and-cut: {'a repair' if integral else 'the LP-guided heuristic'} gave cost {m.incumbent.cost:g}",
@@ -113,14 +118,14 @@ class CapacityRows(LazyRows):
         else:
             if integral and float(m.p.cost[x[:m.n] > 0.5].sum()) >= m.incumbent.cost - 1e-9:
                 return  # a repair only adds cells to it
-            if self.repair_seconds > schedule.BRANCH_AND_CUT_REPAIRS * (time.perf_counter() - self.t0):
+            if self.repair_seconds > schedule.BRANCH_AND_CUT_REPAIRS * (m.deadline.now() - self.t0):
                 return
-            t = time.perf_counter()
+            t = m.deadline.now()
             if integral:
                 repair_near(m, x[:m.n], m.incumbent.x > 0.5, m.deadline.share(schedule.REPAIR_CLEANUP))
             else:  # the node's LP point guides the heuristic: each node a different guide
                 guided(m, x[:m.n], give_up=m.deadline, share=schedule.REPAIR_CLEANUP)
-            self.repair_seconds += time.perf_counter() - t
+            self.repair_seconds += m.deadline.now() - t
             self.repairs += 1
 
 
