@@ -26,14 +26,21 @@ _threads: int | None = None  # set_threads: every model of this process on that 
 _scheduler = threading.local()  # .threads: the size this thread's HiGHS scheduler was made with here
 
 # The work of a solve on the clock of runs without a time limit (cellsuppress.clock.work): its
-# iterations times the model's rows and columns, an iteration of the interior point method (a
-# factorisation) counted as this many simplex iterations. HiGHS's counts are the same on any
-# machine, so a budget in this work gives the same result on a loaded machine as on an idle one
+# iterations times the model's rows and columns, plus SOLVE_WORK for the call itself. HiGHS's
+# counts are the same on any machine, so a budget in this work gives the same result on a loaded
+# machine as on an idle one. The weights only keep the work roughly in proportion to the time (at
+# about 1e8 a second, cellsuppress.suppress.schedule.WORK_PER_SECOND): an iteration of the
+# interior point method (a factorisation) counts as IPM_ITERATION_WORK simplex iterations, and the
+# iterations and nodes of a MIP as MIP_WORK times as much (its presolve, cuts and heuristics,
+# which HiGHS does not count, take most of its time); a call costs about as much as 60,000 units
+# of simplex (most attacker LPs are small and take under a millisecond)
 IPM_ITERATION_WORK = 50
+MIP_WORK = 100
+SOLVE_WORK = 6e4
 # simplex leaves an LP for the interior point method after this much work (about a second of
-# HiGHS's simplex on the machine the schedule was measured on): counted, not timed, so that which
-# method answers an LP (a vertex and duals of its own) does not depend on the machine's speed
-SWITCH_WORK = 2e8
+# HiGHS's simplex): counted, not timed, so that which method answers an LP (a vertex and duals of
+# its own) does not depend on the machine's speed
+SWITCH_WORK = 1e8
 _MAX_ITERATIONS = 2**31 - 1  # HiGHS's default simplex_iteration_limit: none
 
 
@@ -285,9 +292,9 @@ class HighsModel(Model):
         else:
             status = "error"
         iterations = int(info.simplex_iteration_count)
-        tick((1 + max(iterations, 0) + max(int(info.crossover_iteration_count), 0)
-              + IPM_ITERATION_WORK * max(int(info.ipm_iteration_count), 0)
-              + max(int(info.mip_node_count), 0)) * (self.n + h.getNumRow()))
+        counted = (max(iterations, 0) + max(int(info.crossover_iteration_count), 0)
+                   + IPM_ITERATION_WORK * max(int(info.ipm_iteration_count), 0) + max(int(info.mip_node_count), 0))
+        tick(SOLVE_WORK + (MIP_WORK if is_mip else 1) * counted * (self.n + h.getNumRow()))
         bound = info.mip_dual_bound if is_mip else obj
         duals = np.asarray(sol.row_dual) if (status == "optimal" and not is_mip and sol.dual_valid) else None
         return Solution(status=status, x=x, objective=obj, bound=bound, row_duals=duals,

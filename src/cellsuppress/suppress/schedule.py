@@ -16,10 +16,10 @@ from __future__ import annotations
 from ..clock import Deadline
 
 # -- without a time limit --------------------------------------------------------------------------
-# the work (cellsuppress.clock.work) HiGHS does in a second on an idle machine of the kind the
-# seconds below were chosen on (attacker LPs of the clean-up, simplex), so that a floor in seconds
-# means about as much work in a run without a time limit
-WORK_PER_SECOND = 5e7
+# the work (cellsuppress.clock.work) HiGHS does in a second, about (attacker LPs and master MILPs
+# on the two-core machine the seconds below were chosen on), so that a floor in seconds means
+# about as much work in a run without a time limit
+WORK_PER_SECOND = 1e8
 
 
 def amount(deadline: Deadline, seconds: float) -> float:
