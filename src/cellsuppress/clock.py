@@ -24,21 +24,21 @@ import time
 
 __all__ = ["Deadline", "NEVER", "tick", "work"]
 
-_work = 0.0
-_work_lock = threading.Lock()
+_work = threading.local()  # .done: the work of this thread
 
 
 def tick(units: float) -> None:
-    """Count ``units`` of work done by this process (a solver's count, never a measured time)."""
-    global _work
-    with _work_lock:
-        _work += float(units)
+    """Count ``units`` of work done by this thread (a solver's count, never a measured time)."""
+    _work.done = getattr(_work, "done", 0.0) + float(units)
 
 
 def work() -> float:
-    """The work done by this process so far: the clock of a run without a time limit. It is the
-    same for the same solves on any machine, loaded or not."""
-    return _work
+    """The work done by this thread so far: the clock of a run without a time limit. It is the
+    same for the same solves on any machine, loaded or not, and one thread's runs never see
+    another's (runs of ``protect`` in threads of one process, as on a Dask worker); a solve
+    made in another thread on this one's behalf hands its work back to it
+    (:class:`~cellsuppress.solvers.background.BackgroundSolve`)."""
+    return getattr(_work, "done", 0.0)
 
 
 @functools.total_ordering

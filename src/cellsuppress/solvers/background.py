@@ -11,6 +11,7 @@ import threading
 import time
 import warnings
 
+from ..clock import tick, work
 from . import make_model
 from .base import LinearProgram, Model, Solution, SolverError
 
@@ -58,6 +59,7 @@ class BackgroundSolve:
             raise SolverError(f"the {name} backend cannot be stopped from another thread")
         self._solution: Solution | None = None
         self._error: BaseException | None = None
+        self._work: float | None = None  # the solve's work, not yet handed to the caller's thread
         self.abandoned = False
         limit = solve_options.get("time_limit")
         self._due = None if limit is None else time.perf_counter() + float(limit) + self.GRACE
@@ -77,11 +79,13 @@ class BackgroundSolve:
     def _run(self, free: threading.Lock | None = None, **solve_options) -> None:
         """The solve (in its thread); ``free``, the lock of a :class:`SolveThread`, is released
         before the end is told: the caller's next solve may come at once."""
+        start = work()
         try:
             self._solution = self.model.solve(**solve_options)
         except BaseException as e:  # handed to the caller's thread by result()
             self._error = e
         finally:
+            self._work = work() - start
             if free is not None:
                 free.release()
             self._done.set()
@@ -117,6 +121,9 @@ class BackgroundSolve:
             return Solution(status="time_limit", stats={"abandoned": True})
         if not self._done.is_set():
             return None
+        if self._work is not None:  # on the clock of the thread that waited for it (clock.work)
+            tick(self._work)
+            self._work = None
         if self._error is not None:
             raise self._error
         return self._solution
