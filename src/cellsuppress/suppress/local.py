@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from ..clock import NEVER, Deadline, work
+from ..clock import NEVER, Deadline, tick, work
 from . import schedule
 from .batch import check_certified, moves_within
 from .cleanup import cleanup
@@ -180,6 +180,12 @@ MAX_FAN = 3
 # hid, and the rest get the cheapest attacker move over the whole problem, which a witness of
 # totals costs many times over)
 DEFER = 4.0
+# the scoring of boxes as work on the clock of runs without a time limit (cellsuppress.clock.work,
+# about 1e8 a second): boxes are numpy, which no solver counts, and without it the local method's
+# clean-up by boxes (rebox) would have no end but its own. Each box entry (a corner of a box of a
+# cell) counts ENTRY_WORK, each scoring SCORING_WORK more (a millisecond's overhead)
+ENTRY_WORK = 1.0
+SCORING_WORK = 1e5
 
 
 def boxes(p: Problem, g: Grid, x: np.ndarray, avoid: np.ndarray | None = None,
@@ -349,6 +355,8 @@ def _best(p: Problem, g: Grid, ks: np.ndarray, x: np.ndarray, avoid: np.ndarray,
     n_corner = 1 << len(keep)
     width = fan * n_corner
     batch = max(1, BATCH_ENTRIES // n_box)
+    # on the work clock of runs without a time limit (no solver counts this work)
+    tick(SCORING_WORK + ENTRY_WORK * ks.size * n_box * width)
     kinds = _corner_kinds(len(keep))
     part = np.unravel_index(np.arange(n_box), keep)  # each box's partner index per dimension
     cost = np.full(ks.size, np.inf)
