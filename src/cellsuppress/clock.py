@@ -133,7 +133,7 @@ class Deadline:
     def after(self, amount: float) -> Deadline:
         """``amount`` on this deadline's clock (:meth:`now`) from now: seconds within it with a
         time limit, work without one."""
-        return Deadline(amount, within=self) if self.limited else Deadline.of_work(amount)
+        return Deadline(amount, within=self) if self.limited else Deadline.of_work(amount, within=self)
 
     def share(self, fraction: float) -> Deadline:
         """The deadline after ``fraction`` of the time left."""
