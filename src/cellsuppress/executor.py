@@ -29,6 +29,7 @@ tables: the callers pass the function.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import multiprocessing as mp
 import os
 import pickle
@@ -190,6 +191,11 @@ class Executor(ABC):
     def description(self) -> str:
         """Where the calls run, for progress messages (``"on 2 worker processes"``)."""
 
+    def start(self, wait: bool = False) -> None:
+        """Get ready for the first :meth:`map` ahead of it (a pool's worker processes start and
+        import the package), in the background, or before returning with ``wait``; nothing
+        where there is nothing to start."""
+
     def close(self) -> None:
         """Release what the executor holds (a pool's worker processes, a Dask worker plugin); it
         may still be used."""
@@ -241,19 +247,41 @@ class ProcessExecutor(Executor):
             _check_pickles(worker_init)
         self.worker_init = worker_init
         self._pool: ProcessPoolExecutor | None = None
+        self._starting: list = []  # the futures of the calls that start the workers (start())
 
     @property
     def description(self) -> str:
         return f"on {self.slots} worker process{'es' if self.slots > 1 else ''}"
 
     def close(self) -> None:
+        self._starting = []
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
 
+    def start(self, wait: bool = False) -> None:
+        # the pool spawns a worker per call submitted while none is idle: one call per slot
+        # starts them all, and its end says a worker has started and imported the package
+        if self._pool is None:
+            self._pool = self._new_pool(self.slots)
+            self._starting = [self._pool.submit(_started) for _ in range(self.slots)]
+        if wait and self._starting:
+            concurrent.futures.wait(self._starting)
+        self._settle_start()
+
+    def _settle_start(self) -> None:
+        """A pool whose workers failed to start is dropped: :meth:`map` starts its own and
+        names the failure per item."""
+        if any(f.done() and f.exception() is not None for f in self._starting):
+            _stop(self._pool)
+            self._pool = None
+        if all(f.done() for f in self._starting):
+            self._starting = []
+
     def map(self, fn, items, progress=None):
         _check_pickles(fn)
         items = list(items)
+        self._settle_start()
         out: list[Outcome | None] = [None] * len(items)
         todo = list(range(len(items)))
         try:
@@ -334,6 +362,10 @@ class ProcessExecutor(Executor):
             raise
         finally:
             pool.shutdown(wait=True)
+
+
+def _started() -> None:
+    """The call that starts a worker (:meth:`ProcessExecutor.start`)."""
 
 
 def _start_worker(worker_init: Callable | None) -> None:

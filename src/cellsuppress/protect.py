@@ -336,7 +336,8 @@ def _leaving_for_audit(clock: _Clock, audit_seconds: float) -> _Clock:
 class _Workers:
     """``run(fn, tasks)`` for the modular method's subtables: on ``workers`` processes
     (:func:`~cellsuppress.executor.make_executor`), started only when a level has more than one
-    subtable to protect and closed at the end of the search; ``slots`` of them at once."""
+    subtable to protect (or ahead of it, by :meth:`start`) and closed at the end of the search;
+    ``slots`` of them at once."""
 
     def __init__(self, workers: int | None):
         self.workers = workers
@@ -350,11 +351,18 @@ class _Workers:
         if self.executor is not None:
             self.executor.close()
 
+    def start(self, wait: bool = False) -> None:
+        """Start the worker processes (in the background, or before returning with ``wait``)."""
+        if self.slots == 1:
+            return
+        if self.executor is None:
+            self.executor = make_executor(self.workers, worker_init=one_thread)
+        self.executor.start(wait)
+
     def __call__(self, fn, tasks: list) -> list:
         if len(tasks) < 2 or self.slots == 1:
             return [fn(t) for t in tasks]
-        if self.executor is None:
-            self.executor = make_executor(self.workers, worker_init=one_thread)
+        self.start()
         return [o.get() for o in self.executor.map(fn, tasks)]
 
 

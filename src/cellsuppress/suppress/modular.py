@@ -147,7 +147,8 @@ def modular(p: Problem, say=None, deadline: Deadline = NEVER, subs: list[Subtabl
     nothing, the requirements' witnesses it found (for the clean-up).
 
     ``run(fn, tasks)`` returns ``[fn(t) for t in tasks]``, in order, however it likes (the
-    subtables of one level are independent), solving ``slots`` at once. Raises ``ValueError``
+    subtables of one level are independent), solving ``slots`` at once; ``run.start(wait=False)``,
+    where ``run`` has it, gets it ready ahead of its first call (starts its workers). Raises ``ValueError``
     when ``p`` has no hierarchy that its equations and codes show."""
     say = say if say is not None else (lambda *a, **k: None)
     x, stats = by_subtables(p, say, subtables_until(deadline, p.n), subs, run, slots)
@@ -198,10 +199,18 @@ def by_subtables(p: Problem, say=None, until: Deadline = NEVER, subs: list[Subta
     moves = []
     waves = by_level(subs)
     work = sum(s.cells.size for s in subs)
+    # the workers start (a second or more) while the levels above are carried down and solved
+    # here; a level solved on them waits for their start before sharing out its time, so that
+    # the start is counted in the subtables' time, not taken from that level's subtables
+    start = getattr(run, "start", None) if slots > 1 else None
+    if start is not None and any(len(w) > 1 for w in waves):
+        start()
     for i, wave in enumerate(waves):
         tasks = [t for t in (carried_into(p, s, decided, x, penalty) for s in wave)
                  if (t.p.has_requirement).any()]
         if tasks:
+            if start is not None and len(tasks) > 1:
+                start(wait=True)
             left = until.remaining() * max(1, min(slots, len(tasks)))
             now = time.time()
             ends = (now + until.remaining(), now + until.to_end()) if until.limited else (None, None)
