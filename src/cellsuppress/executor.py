@@ -296,7 +296,14 @@ class ProcessExecutor(Executor):
         return out
 
     def _new_pool(self, workers: int) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(_start_method()),
+        context = mp.get_context(_start_method())
+        if context.get_start_method() == "forkserver" and self.worker_init is not None:
+            # the fork server imports what every worker imports (the main module, as it does by
+            # default, and worker_init's package) once, and forks the workers from it: each then
+            # starts in a fraction of the import's time, where each importing the package on a
+            # loaded machine took seconds. It applies where the fork server is not running yet.
+            context.set_forkserver_preload(["__main__", self.worker_init.__module__])
+        return ProcessPoolExecutor(max_workers=workers, mp_context=context,
                                    initializer=_start_worker, initargs=(self.worker_init,))
 
     def _round(self, fn, items, todo, out, progress) -> list[int]:

@@ -72,10 +72,12 @@ def protect_subtable(task: SubtableTask) -> tuple[np.ndarray, dict]:
     (:func:`~cellsuppress.suppress.local.certificates`), one per row over the subtable's cells. A subtable that cannot be protected
     on its own is left as forced: the audit of the whole pattern then repairs it, or names the
     cells that no pattern protects. One started too close to ``task.until`` for
-    :data:`~cellsuppress.suppress.schedule.SUBTABLE_LATE` of its seconds takes its boxes and
-    their repair alone (:func:`_late`, ``stats["late"]``)."""
+    :data:`~cellsuppress.suppress.schedule.SUBTABLE_LATE` of its seconds, or given less than
+    :data:`~cellsuppress.suppress.schedule.SUBTABLE_SHORT`, takes its boxes and their repair
+    alone (:func:`_late`, ``stats["late"]``)."""
     g = grid_of(task.p)
-    if task.until is not None and task.until - time.time() < schedule.SUBTABLE_LATE * (task.seconds or 0.0):
+    if task.until is not None and (task.seconds < schedule.SUBTABLE_SHORT
+                                   or task.until - time.time() < schedule.SUBTABLE_LATE * task.seconds):
         return _late(task, g)
     deadline = Deadline(task.seconds, within=task.run())
     if task.until is not None:

@@ -116,6 +116,11 @@ SUBTABLE_CLEANUP = 0.8  # of a subtable's time: the clean-up of its boxes, most 
 # (those before it ran long) takes its boxes and their batch LPs alone: the rest of its work
 # would be cut short anyway, and the floors of its stages would run past the end
 SUBTABLE_LATE = 0.5
+# ... and so does a subtable given less than this many seconds: the fixed cost of its whole work
+# (its check of the cells without a box by LPs, the clean-up's set-up) is about this on a small
+# subtable, more on a loaded machine, so it would run past its time whatever its share, and the
+# subtables after it would start late
+SUBTABLE_SHORT = 0.04  # s
 
 # the final audit of the modular method's pattern takes up to this many times its own check of
 # the whole pattern (the same certificates and LPs, on a cleaned pattern, on a loaded machine):
