@@ -122,6 +122,18 @@ def test_the_workers_serve_every_map_until_closed():
 
 
 @pytest.mark.slow
+def test_workers_started_ahead_serve_the_first_map():
+    with ProcessExecutor(2) as ex:
+        ex.start()  # in the background
+        ex.start(wait=True)
+        started = {o.value for o in ex.map(eval, [PID] * 4)}
+        assert ex._pool is not None and len(started) <= 2
+    import os
+    assert os.getpid() not in started
+    SerialExecutor().start(wait=True)  # nothing to start
+
+
+@pytest.mark.slow
 def test_a_worker_that_dies_costs_only_its_own_item():
     items = ["1", "2", "__import__('os')._exit(3)", "4", "5", "6"]
     with ProcessExecutor(2) as ex:

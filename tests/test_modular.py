@@ -438,6 +438,26 @@ def test_a_subtable_started_late_takes_its_boxes_and_still_protects_its_cells():
     assert held[sub.sensitive & (x > 0.5)].mean() > 0.5
 
 
+def test_a_subtable_given_too_short_a_share_takes_its_boxes_and_still_protects_its_cells():
+    # its whole work costs more than such a share: it takes the late subtable's way at once
+    import time
+
+    from cellsuppress.suppress import schedule
+    from cellsuppress.suppress.modular import carried_into, protect_subtable
+    from cellsuppress.suppress.subtables import by_level
+
+    t = generate(dims=3, levels=((3, 4), (4,), (2,)), seed=2, skewed=True, mean=8).table()
+    p = _problem(t)
+    s = by_level(subtables(p))[-1][0]
+    zero = np.zeros(p.n, dtype=bool)
+    for seconds, late in ((schedule.SUBTABLE_SHORT / 2, 1), (5.0, 0)):
+        task = carried_into(p, s, zero, np.where(p.force_hidden, 1.0, 0.0), 1e9)
+        task.seconds, task.until, task.end = seconds, time.time() + 60.0, time.time() + 60.0
+        x, st = protect_subtable(task)
+        assert st.get("late", 0) == late
+        assert not Separator(task.p).violations(x)  # protected within the subtable
+
+
 def test_with_no_time_left_the_check_repairs_what_it_has_not_settled_by_batch_moves():
     # past its time the check counts every requirement it has not settled as failing: the
     # repair still ends on a pattern that passes the audit, certified by the moves handed on
