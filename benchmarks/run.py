@@ -533,6 +533,9 @@ def instance_cases(directory: Path, tl: float) -> list[Case]:
 SMALL3_TABLES = [
     ("3-way 6x5x4", synthetic(dims=3, levels=((6,), (5,), (4,)))),
     ("3-way 10x10x10", synthetic(dims=3, levels=(10,), small_share=0.14)),  # as in standard
+] + [  # a family like 6x5x4: flat three-way tables of 150 to 460 cells, each its own seed
+    (f"3-way {a}x{b}x{c} s{seed}", synthetic(dims=3, levels=((a,), (b,), (c,)), seed=seed))
+    for a, b, c, seed in ((5, 5, 4, 2), (6, 5, 5, 3), (6, 6, 5, 4), (7, 6, 5, 5), (8, 6, 5, 6), (7, 7, 6, 7))
 ]
 
 
