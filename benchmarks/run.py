@@ -175,8 +175,10 @@ def _tauargus():
 def _run_protect(case: Case, table, row: dict) -> None:
     from cellsuppress.protect import protect
 
+    cpu = time.process_time()  # this process's threads (a worker pool's processes are not counted)
     res = protect(table, preset=case.preset, threshold=THRESHOLD, cost=case.cost, method=case.method,
                   time_limit=case.time_limit, solver=case.solver, workers=case.workers)
+    row["cpu seconds"] = time.process_time() - cpu
     _protect_row(res, table, row)
     row["method"] = f"{case.method} -> {res.stats['method']}" if case.method == "auto" else case.method
 

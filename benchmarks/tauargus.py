@@ -299,6 +299,7 @@ def side_by_side(rows: list[dict]) -> None:
              ("second.", 7, lambda r: num(r, "secondary", "d")),
              ("sec.value", 10, lambda r: num(r, "secondary value", ".10g")),
              ("s", 7, lambda r: num(r, "seconds", ".1f")),
+             ("cpu s", 7, lambda r: num(r, "cpu seconds", ".1f")),
              ("peak MB", 7, lambda r: num(r, "peak MB", ".0f")),
              ("safe", 5, lambda r: {True: "yes", False: "NO"}.get(r.get("audit ok"), ""))]
     width = sum(w for _, w, _ in cols) + len(cols) - 1
@@ -312,12 +313,12 @@ def side_by_side(rows: list[dict]) -> None:
     print("Side by side: cellsuppress | tau-ARGUS on the same table (safe = cellsuppress.audit of the pattern; "
           "second. = secondary cells, sec.value = their sum)")
     sub = " ".join(f"{h:>{w}}" for h, w, _ in cols)
-    head = f"{'table':22}  {sub}  |  {sub}  {'tau cpu s':>9}"
+    head = f"{'table':22}  {sub}  |  {sub}"
     print(head)
     print("-" * len(head))
     for t in names:
         a, b = ours[t], theirs[t]
-        print(f"{t[:22]:22}  {half(a)}  |  {half(b)}  {num(b, 'cpu seconds', '.1f'):>9}".rstrip())
+        print(f"{t[:22]:22}  {half(a)}  |  {half(b)}".rstrip())
     for t in names:
         for who, r in (("cellsuppress", ours[t]), (theirs[t]["method"], theirs[t])):
             if r.get("error"):
