@@ -583,6 +583,20 @@ def test_floors_of_a_time_limit_stop_at_the_end_of_the_run():
     assert 0.0 < part.at_least(0.01).remaining() <= 0.2 and NEVER.at_least(10.0) is NEVER
 
 
+def test_a_small_table_searches_for_nearly_all_of_its_limit():
+    # the audit of a small table takes a fraction of a second: the reserve for it must not keep a
+    # tenth of the limit from the search, while a large table keeps its seconds for the audit
+    from cellsuppress.suppress import schedule
+    from cellsuppress.tables.synthetic import generate
+
+    assert schedule.audit_reserve(60.0, 1661, 10733) == schedule.audit_reserve(60.0) == schedule.AUDIT_RESERVE_MIN
+    assert schedule.audit_reserve(60.0, 13, 210) < 0.4 * schedule.AUDIT_RESERVE_MIN
+    t = generate(dims=3, levels=(6,), seed=3, mean=30, small_share=0.25).table()
+    res = protect(t, preset="strict", time_limit=10.0)
+    assert res.audit.ok and not res.optimal  # not proven within the limit: the search ran to its end
+    assert 9.2 <= res.stats["seconds"] <= 11.0
+
+
 @pytest.mark.parametrize("preset", PRESETS)
 def test_heuristic_out_of_time_still_protects(preset):
     # with its deadline (its run's end) already gone the heuristic has no time for its LP moves

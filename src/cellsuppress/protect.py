@@ -134,7 +134,8 @@ def protect(table: LinearTable, preset: str | None = None, threshold: float = 20
     # the one clock of the search: the limit covers the clean-up of the pattern and the final
     # audit too, so the search ends a little before
     end = NEVER if time_limit is None else Deadline(float(time_limit), start=t0)
-    until = end if time_limit is None else Deadline.until(end.at - schedule.audit_reserve(float(time_limit)))
+    until = end if time_limit is None else Deadline.until(
+        end.at - schedule.audit_reserve(float(time_limit), int(p.sensitive.sum()), p.n))
     deadline = until.share(1.0 - schedule.FINAL_CLEANUP)
 
     with _Workers(workers) as run:

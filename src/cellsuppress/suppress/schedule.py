@@ -33,11 +33,21 @@ def amount(deadline: Deadline, seconds: float) -> float:
 AUDIT_RESERVE = 0.1
 AUDIT_RESERVE_LONG = 0.03
 AUDIT_RESERVE_MIN = 6.0  # s
+# ... but those seconds only as far as the audit may need them: it solves attacker LPs per
+# sensitive cell over blocks of up to every cell, so this many seconds per sensitive cell and
+# cell bounds it (measured on small three-way tables, where fixed costs weigh most, with a margin;
+# larger tables take less per pair). The audit of a table of a few hundred cells takes a fraction
+# of a second: the floor alone would keep a tenth of a minute's limit from its search.
+AUDIT_PER_SENSITIVE_CELL = 2e-5  # s
 
 
-def audit_reserve(time_limit: float) -> float:
-    """Seconds of a time limit kept for the final audit."""
-    return min(AUDIT_RESERVE * time_limit, max(AUDIT_RESERVE_MIN, AUDIT_RESERVE_LONG * time_limit))
+def audit_reserve(time_limit: float, sensitive: int | None = None, cells: int | None = None) -> float:
+    """Seconds of a time limit kept for the final audit of a table of ``cells`` cells with
+    ``sensitive`` sensitive ones (None: as for the largest)."""
+    least = AUDIT_RESERVE_MIN
+    if sensitive is not None and cells is not None:
+        least = min(least, AUDIT_PER_SENSITIVE_CELL * sensitive * cells)
+    return min(AUDIT_RESERVE * time_limit, max(least, AUDIT_RESERVE_LONG * time_limit))
 
 
 # Every returned pattern goes through the clean-up (a pattern found under a time limit often hides
