@@ -139,7 +139,7 @@ def _batch_move(p: Problem, M, x, d, ks, need, up_cap, dn_cap, ref, until: Deadl
                        row_hi=np.concatenate([np.zeros(m), np.full(nk, np.inf)]),
                        col_lo=np.zeros(2 * n + nk),
                        col_hi=np.concatenate([up_cap, dn_cap, np.full(nk, np.inf)]))
-    sol = HighsModel(lp).solve_lp(time_limit=until.limit(), cold=True)
+    sol = HighsModel(lp).solve_lp(switch_after=schedule.BATCH_SWITCH_WORK, time_limit=until.limit(), cold=True)
     if sol.status != "optimal" or sol.x is None:
         return None
     z = sol.x[:n] - sol.x[n:2 * n]

@@ -121,6 +121,11 @@ MODULAR_CHECK_PER_CELL = 1e-4  # s
 MODULAR_REPAIR = 0.5
 MODULAR_REPAIR_MIN = 1.0  # s
 SUBTABLE_MAX = 10.0  # s
+# a batch LP (batch moves over the whole problem, tens of thousands of columns) stays with simplex
+# for this much work (iterations times its size) before the interior point method, ten times an
+# attacker LP's: simplex answers it in about a second, where after the attacker LPs' switch the
+# interior point method and its crossover took seconds more and the repair ran out of time
+BATCH_SWITCH_WORK = 1e9
 SUBTABLE_CLEANUP = 0.8  # of a subtable's time: the clean-up of its boxes, most of its work
 # a subtable with less than this share of its time left before the end of the subtables' time
 # (those before it ran long) takes its boxes and their batch LPs alone: the rest of its work
