@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from cellsuppress import RuleError, Table, audit, protect
@@ -212,9 +212,12 @@ def test_the_local_pattern_passes_an_independent_audit(t, preset):
 
 @settings(max_examples=25, deadline=None)
 @given(t=flat_tables, preset=st.sampled_from(["strict", "exact"]))
+# a cell without a box, protected by the boxes' first pattern, and not by the cleaned one
+@example(t=generate(dims=3, levels=(3,), seed=330, mean=30, small_share=0.5, zero_share=0.1).table(), preset="strict")
 def test_rebox_publishes_cells_and_keeps_a_box_of_hidden_cells_per_sensitive_cell(t, preset):
     """The clean-up by boxes: fewer cells hidden, never a forced one published, and every
-    sensitive cell still has a box of hidden cells that meets its levels (its proof)."""
+    sensitive cell with a box still has a box of hidden cells that meets its levels (its
+    proof). The cells without one are the caller's to check again (``local`` does)."""
     p = _problem(t, preset)
     g = grid_of(p)
     x, bx = boxes(p, g, p.force_hidden.astype(float), defer=np.inf)
@@ -223,7 +226,9 @@ def test_rebox_publishes_cells_and_keeps_a_box_of_hidden_cells_per_sensitive_cel
     assert (y <= x).all() and hidden[p.force_hidden].all()
     assert np.array_equal(moved.cells, bx.cells)
     _assert_witnesses_hold(p, t, moved, hidden, preset)
-    assert audit(t, hidden, preset=preset).ok
+    report = audit(t, hidden, preset=preset)
+    failed = set(report.unprotected.index) | set(report.undetermined.index)
+    assert report.ok or (failed and failed <= set(bx.uncovered.tolist())), sorted(failed)
 
 
 def test_rebox_frees_cells_on_a_table_with_many_sensitive_cells():
