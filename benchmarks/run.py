@@ -29,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import warnings
@@ -103,6 +104,72 @@ def _current_rss_mb() -> float:
 def _maxrss_mb() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return r / 1024 if sys.platform != "darwin" else r / 2**20  # kB on Linux, bytes on macOS
+
+
+TREE_SAMPLE_SECONDS = 0.2  # often enough to catch a worker's peak, cheap enough not to load the cores
+
+
+def _tree_rss_mb(root: int) -> float | None:
+    """The summed resident memory of ``root`` and all its descendants, from one pass over
+    /proc/*/stat (its parent pid and rss fields); None where /proc is missing. Pages shared
+    after a fork count once per process, so this bounds the tree's memory from above."""
+    page_mb = os.sysconf("SC_PAGE_SIZE") / 2**20
+    parent, rss = {}, {}
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return None
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()  # the command name may hold spaces
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        pid = int(name)
+        parent[pid] = int(fields[1])
+        rss[pid] = int(fields[21])
+    if root not in rss:
+        return None
+    children: dict = {}
+    for pid, ppid in parent.items():
+        children.setdefault(ppid, []).append(pid)
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo += children.get(pid, [])
+    return total * page_mb
+
+
+class TreePeak:
+    """The peak of ``_tree_rss_mb(pid)``, sampled in a thread every TREE_SAMPLE_SECONDS while the
+    ``with`` block runs (the modular method's worker processes are children of the case's)."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.peak_mb: float | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while True:
+            mb = _tree_rss_mb(self.pid)
+            if mb is None and self.peak_mb is None:
+                return  # no /proc: the column stays empty
+            if mb is not None:
+                self.peak_mb = max(self.peak_mb or 0.0, mb)
+            if self._stop.wait(TREE_SAMPLE_SECONDS):
+                return
+
+    def __enter__(self) -> "TreePeak":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def run_case(case: Case, partial=None) -> dict:
@@ -283,7 +350,10 @@ def _child(case: Case, conn) -> None:
 def run_isolated(case: Case, hard_timeout: float | None, in_process: bool) -> dict:
     """``run_case`` in a forked child (own peak memory, survives crashes); killed after ``hard_timeout``."""
     if in_process:
-        return run_case(case)
+        with TreePeak(os.getpid()) as tree:
+            row = run_case(case)
+        row["peak tree MB"] = tree.peak_mb
+        return row
     ctx = mp.get_context("fork")
     recv, send = ctx.Pipe(duplex=False)
     # not a daemon: protect's own worker processes (the modular method's subtables) need a parent
@@ -293,19 +363,20 @@ def run_isolated(case: Case, hard_timeout: float | None, in_process: bool) -> di
     proc.start()
     send.close()
     row, partial = None, None
-    while row is None:
-        left = None if hard_timeout is None else max(0.0, hard_timeout - (time.perf_counter() - t0))
-        if not recv.poll(left):
-            break
-        try:
-            kind, payload = recv.recv()
-        except EOFError:
-            break
-        if kind == "final":
-            row = payload
-        elif payload is not None:
-            partial = payload
-    elapsed = time.perf_counter() - t0
+    with TreePeak(proc.pid) as tree:
+        while row is None:
+            left = None if hard_timeout is None else max(0.0, hard_timeout - (time.perf_counter() - t0))
+            if not recv.poll(left):
+                break
+            try:
+                kind, payload = recv.recv()
+            except EOFError:
+                break
+            if kind == "final":
+                row = payload
+            elif payload is not None:
+                partial = payload
+        elapsed = time.perf_counter() - t0
     if row is None and proc.is_alive():  # only our own child, by its handle
         proc.terminate()
     proc.join(5)
@@ -320,6 +391,7 @@ def run_isolated(case: Case, hard_timeout: float | None, in_process: bool) -> di
         row = {"table": case.table, "method": case.method, "preset": case.preset, "cost function": case.cost,
                "solver": case.solver, "time limit": case.time_limit, **case.extra, **(partial or {}),
                "seconds": elapsed, "error": why}
+    row["peak tree MB"] = tree.peak_mb
     return row
 
 
@@ -360,6 +432,10 @@ PROTECT_COLUMNS = [
 ]
 
 LINKED_COLUMNS = [("table", "table", 36, str)] + PROTECT_COLUMNS[1:]
+# large: the memory of the case's whole process tree (the modular method's workers) beside its own
+LARGE_COLUMNS = [("table", "table", 35, str)] + [
+    c2 for c in PROTECT_COLUMNS[1:]
+    for c2 in ([c, ("peak tree MB", "tree MB", 7, lambda v: _fmt_num(v, ".1f"))] if c[0] == "peak MB" else [c])]
 
 AUDIT_COLUMNS = [
     ("table", "table", 29, str),
@@ -380,7 +456,7 @@ AUDIT_COLUMNS = [
 CSV_COLUMNS = [
     "suite", "table", "series", "cells", "equations", "sensitive", "hidden", "hidden value", "secondary",
     "secondary value", "cost",
-    "lower bound", "gap", "optimal", "seconds", "peak MB", "method", "preset", "cost function", "solver",
+    "lower bound", "gap", "optimal", "seconds", "peak MB", "peak tree MB", "method", "preset", "cost function", "solver",
     "time limit", "protect seconds", "cpu seconds", "build seconds", "audit seconds", "peak rss MB", "audit ok",
     "blocks", "solves", "unprotected", "multi-cell", "components", "cut_rounds", "cuts", "lps", "mip_solves",
     "root_bound", "root_rounds", "root_seconds", "bc_nodes", "message", "error", "started", "commit", "machine",
@@ -686,7 +762,12 @@ def comparison(rows: list[dict]) -> None:
 # modular for these) on every core
 COUNTY = dict(dims=3, levels=((50, 20), (18,), (3,)), names=["county", "age", "sex"])
 REGION = dict(dims=3, levels=((10, 20, 100), (10,), (3,)), names=["county", "age", "sex"])
+# the county shape with 7 and 20 states (11,248 and 31,996 cells, above auto's limit for the optimal
+# method like the others), so that the suite's scaling fit and plot span 10^4 to 10^6 cells
 LARGE_TABLES = [
+    (f"county x age x sex, {k} states", synthetic(**dict(COUNTY, levels=((k, 20), (18,), (3,))), small_share=0.1))
+    for k in (7, 20)
+] + [
     ("county x age x sex", synthetic(**COUNTY, small_share=0.1)),
     ("county x age x sex, half sensitive", ("synthetic", dict(COUNTY, seed=1, skewed=True, mean=8))),
     ("region > state > county x age x sex", ("synthetic", dict(REGION, seed=1, skewed=True, mean=8))),
@@ -806,15 +887,67 @@ def _hit_limit(row: dict) -> bool:
         row.get("time limit") is not None and row.get("seconds", 0) >= row["time limit"])
 
 
-def fit_power(rows: list[dict]) -> tuple[float, float, int] | None:
-    """Least squares of log(seconds) = log(a) + b log(cells); rows under 0.05 s are ignored."""
-    pts = [(r["cells"], r["seconds"]) for r in rows if r.get("seconds", 0) >= 0.05 and r.get("cells")]
+def fit_power(rows: list[dict], key: str = "seconds", floor: float = 0.05) -> tuple[float, float, int] | None:
+    """Least squares of log(row[key]) = log(a) + b log(cells); rows under ``floor`` are ignored."""
+    pts = [(r["cells"], r[key]) for r in rows if (r.get(key) or 0) >= floor and r.get("cells")]
     if len(pts) < 2 or len({c for c, _ in pts}) < 2:
         return None
     x = np.log([c for c, _ in pts])
-    y = np.log([s for _, s in pts])
+    y = np.log([v for _, v in pts])
     b, loga = np.polyfit(x, y, 1)
     return float(np.exp(loga)), float(b), len(pts)
+
+
+def print_fit(label: str, rows: list[dict], key: str = "seconds", floor: float = 0.05) -> None:
+    """One line: the fit of ``key`` against cells over ``rows``, or why there is none."""
+    fit = fit_power(rows, key, floor)
+    if fit is None:
+        print(f"  {label:22}  too few points ({len(rows)} finished)")
+    else:
+        a, b, n = fit
+        print(f"  {label:22}  b = {b:5.2f}   a = {a:.3g}   ({n} points, cells {min(r['cells'] for r in rows)}.."
+              f"{max(r['cells'] for r in rows)})")
+
+
+def finished(rows: list[dict]) -> list[dict]:
+    """The rows whose seconds measure the work: not failed, not stopped at the time limit, and
+    (optimal method) proven optimal."""
+    return [r for r in rows if not r.get("error") and not _hit_limit(r)
+            and (r.get("method") != "optimal" or r.get("optimal"))]
+
+
+def pyplot(png: str):
+    """matplotlib's pyplot on a file backend, or None (with a note) when the bench extra is missing."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print(f"(matplotlib is not installed: no plot; `pip install -e .[bench]` to get benchmarks/results/{png})")
+        return None
+    return plt
+
+
+def loglog_series(ax, rows: list[dict], key: str, label: str, done: list[bool], joined: bool = True):
+    """``key`` against cells, filled points where ``done``, hollow elsewhere; ``joined``: as a line."""
+    c = [r["cells"] for r in rows]
+    v = [r.get(key) for r in rows]
+    line, = ax.plot(c, v, linestyle="-" if joined else "none", label=label if joined else None)
+    ax.scatter([x for x, d in zip(c, done) if d], [y for y, d in zip(v, done) if d], color=line.get_color(), zorder=3,
+               label=None if joined else label)
+    ax.scatter([x for x, d in zip(c, done) if not d], [y for y, d in zip(v, done) if not d],
+               facecolors="none", edgecolors=line.get_color(), zorder=3)
+    return line
+
+
+def save_plot(fig, axes, path: Path) -> None:
+    for ax in axes:
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    print(f"plot: {path}")
 
 
 def run_scaling(args, printer: Printer, stamp_rows) -> list[dict]:
@@ -858,47 +991,57 @@ def scaling_report(rows: list[dict], out: Path) -> None:
           "limit or failed are left out)")
     series = sorted({r.get("series") for r in rows if r.get("series")})
     for s in series:
-        ok = [r for r in rows if r.get("series") == s and not r.get("error") and not _hit_limit(r)
-              and (r.get("method") == "fast" or r.get("optimal"))]
-        fit = fit_power(ok)
-        if fit is None:
-            print(f"  {s:22}  too few points ({len(ok)} finished)")
-        else:
-            a, b, n = fit
-            print(f"  {s:22}  b = {b:5.2f}   a = {a:.3g}   ({n} points, cells {min(r['cells'] for r in ok)}.."
-                  f"{max(r['cells'] for r in ok)})")
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("(matplotlib is not installed: no plot; `pip install -e .[bench]` to get "
-              "benchmarks/results/scaling-latest.png)")
+        print_fit(s, finished([r for r in rows if r.get("series") == s]))
+    plt = pyplot("scaling-latest.png")
+    if plt is None:
         return
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.5))
     for s in series:
         rs = [r for r in rows if r.get("series") == s and not r.get("error")]
         if not rs:
             continue
-        c = [r["cells"] for r in rs]
         done = [r.get("method") == "fast" or bool(r.get("optimal")) for r in rs]
-        line, = ax1.plot(c, [r["seconds"] for r in rs], "-", label=s)
-        ax1.scatter([x for x, d in zip(c, done) if d], [r["seconds"] for r, d in zip(rs, done) if d],
-                    color=line.get_color(), zorder=3)
-        ax1.scatter([x for x, d in zip(c, done) if not d], [r["seconds"] for r, d in zip(rs, done) if not d],
-                    facecolors="none", edgecolors=line.get_color(), zorder=3)
-        ax2.plot(c, [r["hidden"] / r["cells"] for r in rs], "o-", color=line.get_color(), label=s)
+        line = loglog_series(ax1, rs, "seconds", s, done)
+        ax2.plot([r["cells"] for r in rs], [r["hidden"] / r["cells"] for r in rs], "o-", color=line.get_color(),
+                 label=s)
     ax1.set(xscale="log", yscale="log", xlabel="cells", ylabel="seconds",
             title="protect time (hollow: time limit hit)")
     ax2.set(xscale="log", yscale="log", xlabel="cells", ylabel="hidden cells / cells", title="hidden share")
-    for ax in (ax1, ax2):
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = out / "scaling-latest.png"
-    fig.savefig(path, dpi=120)
-    print(f"plot: {path}")
+    save_plot(fig, (ax1, ax2), out / "scaling-latest.png")
+
+
+def large_scaling_report(rows: list[dict], out: Path) -> None:
+    """Seconds and peak memory of the large suite's own rows (not tau-ARGUS's) against cells:
+    the power fits and a log-log plot. Memory is the whole process tree's where /proc is there."""
+    ours = [r for r in rows if not str(r.get("method", "")).startswith("tau-ARGUS")]
+    mem = "peak tree MB" if any(r.get("peak tree MB") for r in ours) else "peak MB"
+    ok = finished(ours)
+    print()
+    print(f"Fit seconds ~ a * cells^b and {mem} ~ a * cells^b (least squares on log-log; rows that hit the time "
+          "limit or failed are left out)")
+    print_fit("seconds", ok)
+    print_fit(mem, ok, mem, floor=1e-9)
+    plt = pyplot("large-scaling-latest.png")
+    if plt is None:
+        return
+    rs = sorted((r for r in ours if not r.get("error") and r.get("cells")), key=lambda r: r["cells"])
+    if not rs:
+        return
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 5))
+    for ax, key, floor in ((ax1, "seconds", 0.05), (ax2, mem, 1e-9)):
+        pts = [r for r in rs if r.get(key) is not None]
+        loglog_series(ax, pts, key, "protect (with its audit)" if key == "seconds" else mem,
+                      [not _hit_limit(r) for r in pts], joined=False)
+        for r in pts:  # tables of different shapes: each point named, the fit drawn through them
+            ax.annotate(r["table"], (r["cells"], r[key]), fontsize=7, xytext=(4, 4), textcoords="offset points")
+        fit = fit_power(ok, key, floor)
+        if fit is not None:
+            a, b, _ = fit
+            c = np.geomspace(min(r["cells"] for r in rs), max(r["cells"] for r in rs), 50)
+            ax.plot(c, a * c ** b, "--", color="grey", label=f"fit: {a:.3g} * cells^{b:.2f}")
+    ax1.set(xscale="log", yscale="log", xlabel="cells", ylabel="seconds", title="large: time (hollow: time limit hit)")
+    ax2.set(xscale="log", yscale="log", xlabel="cells", ylabel="MB", title=f"large: {mem}")
+    save_plot(fig, (ax1, ax2), out / "large-scaling-latest.png")
 
 
 # -- main --------------------------------------------------------------------------------------------------
@@ -1001,7 +1144,8 @@ def main(argv=None) -> int:
         return row
 
     t0 = time.perf_counter()
-    printer = Printer({"audit": AUDIT_COLUMNS, "linked": LINKED_COLUMNS, "many": MANY_COLUMNS}.get(
+    printer = Printer({"audit": AUDIT_COLUMNS, "linked": LINKED_COLUMNS, "many": MANY_COLUMNS,
+                       "large": LARGE_COLUMNS}.get(
         args.suite, PROTECT_COLUMNS), args.quiet)
     rows: list[dict] = []
     jj_dir = None  # small3: the JJ files both sides read
@@ -1056,9 +1200,9 @@ def main(argv=None) -> int:
         _tauargus().side_by_side(rows)
     if jj_dir is not None:
         shutil.rmtree(jj_dir, ignore_errors=True)
-    if args.suite == "scaling" and rows:
+    if args.suite in ("scaling", "large") and rows:
         args.out.mkdir(parents=True, exist_ok=True)
-        scaling_report(rows, args.out)
+        (scaling_report if args.suite == "scaling" else large_scaling_report)(rows, args.out)
 
     if rows:
         args.out.mkdir(parents=True, exist_ok=True)
