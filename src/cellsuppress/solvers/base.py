@@ -76,9 +76,10 @@ class LazyRows(ABC):
         """The rows ``A x >= lo`` violated at ``x`` (``integral``: an integer point)."""
 
     @abstractmethod
-    def stop(self, bound: float) -> bool:
-        """Whether the solve should end now (its deadline has passed, or its dual ``bound``
-        tells the caller that its time is better spent elsewhere)."""
+    def stop(self, bound: float, nodes: int = 0) -> bool:
+        """Whether the solve should end now (its deadline has passed, or its dual ``bound`` and
+        the ``nodes`` its tree has processed tell the caller that its time is better spent
+        elsewhere)."""
 
     def improve(self, x: np.ndarray, integral: bool) -> np.ndarray | None:
         """A point that meets every row, cheaper than the best the caller knows, made by the

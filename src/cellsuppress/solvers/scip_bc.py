@@ -178,7 +178,7 @@ def _handler_class():
                 self.error = e
                 self.model.interruptSolve()
                 return {"result": failed}
-            if not self.stopped and self.lazy.stop(self.model.getDualbound()):
+            if not self.stopped and self.lazy.stop(self.model.getDualbound(), int(self.model.getNNodes())):
                 self.stopped = True
                 self.model.interruptSolve()
             return out

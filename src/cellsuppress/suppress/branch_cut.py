@@ -40,7 +40,8 @@ class CapacityRows(LazyRows):
     deadline a check stops at its first violation, and the solve is asked to stop; it is also
     asked to stop (``stalled``) when its bound rose by less than ``schedule.STALL_RISE`` of the
     gap over the last ``schedule.STALL_WINDOW`` of its time (at least ``STALL_WINDOW_MIN``
-    seconds; the tree's time, not its heuristics'), with ``STALL_POLISH_MIN`` seconds or more left for local branching.
+    seconds; the tree's time, not its heuristics'), with ``STALL_POLISH_MIN`` seconds or more left for local branching,
+    while the tree has fewer than ``STALL_NODES`` nodes.
     Without a time limit the tree runs to its end (no stall rule: its windows are seconds), and
     the heuristics' share of its time is one of work (:meth:`Deadline.now`), so that the search
     does not depend on the machine's speed.
@@ -75,10 +76,12 @@ class CapacityRows(LazyRows):
         A, rhs, _ = cut_rows(self.m.p, viols, n_side=self.m.n_side)
         return A, rhs
 
-    def stop(self, bound: float) -> bool:
+    def stop(self, bound: float, nodes: int = 0) -> bool:
         m = self.m
         if m.deadline.expired():
             return True
+        if nodes >= schedule.STALL_NODES:
+            return False  # a growing tree: its bound rises in steps, and the proof is its own
         if not m.deadline.limited:
             return False
         now = time.perf_counter() - self.t0 - self.heuristic_seconds  # the tree's own time

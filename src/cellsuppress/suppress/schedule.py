@@ -196,6 +196,11 @@ STALL_RISE = 0.01
 STALL_WINDOW = 0.25
 STALL_WINDOW_MIN = 10.0  # s
 STALL_POLISH_MIN = 15.0  # s
+# ... and only while the tree has fewer than this many nodes: the tree of a small three-way table
+# passes it within seconds and its bound then rises in steps with plateaus between, which the
+# rule took for a stall and gave up proofs a growing tree was near; the trees it is for stay
+# within a few dozen nodes
+STALL_NODES = 100
 # the cut loop on the LP relaxation (the root) runs until the attacker LPs find no violated cut or
 # the bound tails off, within this share of the time left after the first incumbent: on tables of
 # three or more dimensions it lifts the bound far more than MILP rounds do in the same time
