@@ -108,3 +108,28 @@ def test_master_heuristics_give_the_tree_cheaper_patterns():
     assert m.incumbent.cost < start
     assert audit(t, hidden=m.incumbent.x > 0.5).ok
     assert m.lower <= m.incumbent.cost + 0.5
+
+
+def test_the_stall_rule_leaves_a_growing_tree_alone():
+    """A tree whose bound stays flat for half a minute is stopped (local branching takes the
+    rest) while it has few nodes, the tree of a larger table that hardly leaves its root; a tree
+    of many nodes, whose bound rises in steps with plateaus between, goes on to its proof."""
+    from cellsuppress.clock import Deadline
+    from cellsuppress.suppress import schedule
+    from cellsuppress.suppress.branch_cut import CapacityRows
+
+    t = generate(dims=3, levels=(4,), seed=3, mean=30, small_share=0.25).table()
+    p = build_problem(t, requirement(t, "strict"), "value", hidden_nonzero=False)
+
+    def flat_for_half_a_minute(nodes: int) -> bool:
+        m = Master(p, "highs", Deadline(600.0))
+        m.incumbent.offer(np.ones(p.n))  # an incumbent: every cell hidden
+        rows = CapacityRows(m)
+        stopped = False
+        for ago in (30.0, 20.0, 10.0, 0.0):  # the same bound asked 30 s, 20 s, 10 s ago and now
+            rows.t0 = time.perf_counter() - (30.0 - ago)
+            stopped = rows.stop(100.0 + m.tb_total, nodes=nodes)
+        return stopped
+
+    assert flat_for_half_a_minute(nodes=5)
+    assert not flat_for_half_a_minute(nodes=schedule.STALL_NODES)
