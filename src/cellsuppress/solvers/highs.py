@@ -37,10 +37,11 @@ _scheduler = threading.local()  # .threads: the size this thread's HiGHS schedul
 IPM_ITERATION_WORK = 50
 MIP_WORK = 100
 SOLVE_WORK = 6e4
-# simplex leaves an LP for the interior point method after this much work (about a second of
-# HiGHS's simplex): counted, not timed, so that which method answers an LP (a vertex and duals of
+# simplex leaves an LP for the interior point method after this much work (one to two seconds of
+# HiGHS's simplex; at half of it the checks of large master solutions, as on DALE, went to the
+# slower interior point method): counted, not timed, so that which method answers an LP (a vertex and duals of
 # its own) does not depend on the machine's speed
-SWITCH_WORK = 1e8
+SWITCH_WORK = 2e8
 _MAX_ITERATIONS = 2**31 - 1  # HiGHS's default simplex_iteration_limit: none
 
 
