@@ -63,6 +63,8 @@ class Deadline:
     (False, False, None, False)
     >>> tick(10.0); w.expired()
     True
+    >>> min(Deadline.of_work(5.0), Deadline.of_work(3.0)).work_at - work()
+    3.0
 
     A floor stretches a deadline up to the end of its run, no further:
 
@@ -176,10 +178,11 @@ class Deadline:
         return isinstance(other, Deadline) and self.at == other.at and self.work_at == other.work_at
 
     def __lt__(self, other: Deadline) -> bool:
-        return self.at < other.at
+        # by both clocks, as __eq__: min() of two work budgets keeps the smaller
+        return (self.at, self.work_at) < (other.at, other.work_at)
 
     def __hash__(self) -> int:
-        return hash(self.at)
+        return hash((self.at, self.work_at))
 
     def __repr__(self) -> str:
         if self.limited:
