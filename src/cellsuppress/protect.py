@@ -40,10 +40,12 @@ _SOLVE_COUNTS = ("cut_rounds", "cuts", "lps", "mip_solves", "polish_solves", "ba
 _ROOT = ("root_bound", "root_rounds", "root_seconds")
 # the row generation on the subtables of a hierarchical two-way table (summed likewise)
 _SUBTABLES = ("subtable_cuts", "subtable_solves", "subtable_seconds")
-# the nodes of SCIP's branch-and-cut on the master (solver="scip"), the runs of the master's
+# the nodes of SCIP's branch-and-cut on the master (solver="scip"), its separations (attacker
+# LPs) and the rounds the rows kept from them answered alone, the runs of the master's
 # heuristics in its tree and the patterns they handed to it, the components whose tree stalled
 # (summed likewise)
-_BRANCH_AND_CUT = ("bc_nodes", "bc_heuristic_runs", "bc_heuristic_patterns", "bc_stalled")
+_BRANCH_AND_CUT = ("bc_nodes", "bc_separations", "bc_pool_rounds", "bc_heuristic_runs", "bc_heuristic_patterns",
+                   "bc_stalled")
 
 
 def protect(table: LinearTable, preset: str | None = None, threshold: float = 20, cost=None,

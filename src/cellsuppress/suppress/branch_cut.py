@@ -149,6 +149,8 @@ def branch_and_cut(m: Master, guide_after: float = 0.0) -> bool:
                 mip_gap=m.mip_gap, mip_abs_gap=m.abs_gap, start=start)
     m.stats["mip_solves"] += 1
     m.stats["bc_nodes"] = m.stats.get("bc_nodes", 0) + res.nodes
+    m.stats["bc_separations"] = m.stats.get("bc_separations", 0) + res.separations
+    m.stats["bc_pool_rounds"] = m.stats.get("bc_pool_rounds", 0) + res.pool_rounds
     m.stats["bc_heuristic_runs"] = m.stats.get("bc_heuristic_runs", 0) + rows.repairs
     m.stats["bc_heuristic_patterns"] = m.stats.get("bc_heuristic_patterns", 0) + rows.handed
     m.take_bound(Solution(status=res.status, bound=res.bound))
