@@ -136,7 +136,8 @@ def _handler_class():
 
     class LazyRowsHandler(pyscipopt.Conshdlr):
         """The lazy rows as a constraint of SCIP's: checked and enforced at integer points,
-        separated at every LP point. A separation's verdict on an integer point is kept (SCIP
+        separated at every LP point (the caller's separation only where no kept row is violated,
+        and below the root in a node's first round). A verdict on an integer point is kept (SCIP
         checks and enforces the same point more than once); rows found while checking a
         solution (where none can be added) join the cut pool at the next separation."""
 
