@@ -35,7 +35,7 @@ __all__ = ["protect", "Result", "InfeasibleError", "build_problem", "METHODS"]
 _CUT_SHORT = "the time limit cut the clean-up of the pattern short: some complementary cells may be publishable"
 
 # what each component's solve counts, summed into Result.stats
-_SOLVE_COUNTS = ("cut_rounds", "cuts", "lps", "mip_solves", "polish_solves", "background_solves")
+_SOLVE_COUNTS = ("cut_rounds", "cuts", "lps", "mip_solves", "polish_solves", "restarts", "background_solves")
 # the cut loop on the LP relaxation of the optimal method (summed over the components)
 _ROOT = ("root_bound", "root_rounds", "root_seconds")
 # the row generation on the subtables of a hierarchical two-way table (summed likewise)

@@ -74,8 +74,8 @@ class Result(Summary):
     ``audit(..., certify=True)``).
 
     ``stats``: ``components`` solved, ``cut_rounds``, ``cuts``, ``lps`` (attacker LPs, the
-    audit's included), ``mip_solves`` of the master, ``polish_solves`` (local branching) and
-    ``background_solves`` (copies of the master solved on the second core for the bound),
+    audit's included), ``mip_solves`` of the master, ``polish_solves`` (local branching),
+    ``restarts`` (runs of the heuristic in other orders) and ``background_solves`` (copies of the master solved on the second core for the bound),
     ``cleanup_seconds`` and ``cleanup_published`` (the clean-up of a pattern not proven optimal:
     its time, and the complementary cells it published again), ``seconds``; with the optimal
     method also ``root_bound``, ``root_rounds`` and ``root_seconds``: the lower bound at the end

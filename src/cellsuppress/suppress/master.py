@@ -191,7 +191,7 @@ class Master:
         self.solver = "highs" if self.branch_and_cut else solver
         self.model = make_model(self.lp, self.solver)
         self.stats = {"cut_rounds": 0, "cuts": 0, "lps": 0, "mip_solves": 0, "polish_solves": 0,
-                      "background_solves": 0}
+                      "restarts": 0, "background_solves": 0}
         self.cuts = CutPool(p, self.lp, self.model, self.n_side, self.stats)
         self.incumbent = Incumbent(p.cost)
         self.bound = BoundCopies(self)

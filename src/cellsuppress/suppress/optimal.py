@@ -41,6 +41,7 @@ from .local_branching import local_branching
 from .master import TOL, Master, MasterLost
 from .problem import Problem
 from .repair import guided, guided_once, repair, repair_near
+from .restarts import restarts
 from .separation import ParetoCuts
 from .subtable_rounds import subtable_rounds
 from .subtables import subtables
@@ -443,6 +444,8 @@ class RowGeneration:
         # clock (seconds, or work without a time limit): repairs may take at most
         # REPAIR_PER_ROUND times the rounds' share
         self.round_seconds = self.repair_seconds = 0.0
+        self.failed = 0  # the sensitive cells the last separated solution failed
+        self.restarted = False
 
     def run(self) -> bool:
         """Returns True when optimality (within the gap) is proven."""
@@ -507,6 +510,8 @@ class RowGeneration:
         failing = self._solve_and_separate(limit)
         self.round_seconds += clock.now() - t0
         if isinstance(failing, np.ndarray):
+            if self._restarts_due():
+                self._restart()
             t0 = clock.now()
             self._repair(failing)
             self.repair_seconds += clock.now() - t0
@@ -540,6 +545,7 @@ class RowGeneration:
             m.offer(xv[:n], clean=sol.status == "optimal" and m.mip_gap == 0)
             return sol.status == "optimal" or m.closed()
         m.cuts.add(viols)
+        self.failed = len({v.cell for v in viols if v.kind != "rule"})
         if sol.status != "optimal" and cost_x >= m.incumbent.cost:
             # a solve cut short often ends on the solver's first feasible point, far dearer than
             # the incumbent: its cuts are few and its repair is slow and never pays; a longer
@@ -547,6 +553,34 @@ class RowGeneration:
             self.slice *= 2
             return None
         return xv[:n]
+
+    def _restarts_due(self) -> bool:
+        """Whether the restarts of the heuristic (:func:`~cellsuppress.suppress.restarts.restarts`)
+        start now: once, when the last solution failed at least ``RESTART_FAILING`` of the
+        sensitive cells (a rigid pattern, far from any protected one) and, with a time limit,
+        their share of it holds ``RESTART_MIN_RUNS`` runs of the first heuristic."""
+        m = self.m
+        if (self.restarted or self.heuristic_seconds <= 0  # a start given: no heuristic to time
+                or self.failed < schedule.RESTART_FAILING * int(m.p.has_requirement.sum())):
+            return False
+        return (not m.deadline.limited
+                or schedule.RESTARTS * m.deadline.remaining() >= schedule.RESTART_MIN_RUNS * self.heuristic_seconds)
+
+    def _restart(self) -> None:
+        """The restarts of the heuristic, with the bound's copies beside them where the backend
+        can solve in another thread (the rounds in this thread wait)."""
+        m = self.m
+        self.restarted = True
+        if m.deadline.limited:
+            until = m.deadline.share(schedule.RESTARTS)
+            if self.background:
+                m.bound.start(slice_=schedule.BOUND_SLICE)
+        else:
+            until = m.deadline.after(schedule.RESTARTS_PER_HEURISTIC * self.heuristic_seconds)
+        before = m.incumbent.cost
+        runs = restarts(m, until)
+        m.say(f"{runs} restart(s) of the heuristic in other orders: cost {before:g} -> {m.incumbent.cost:g}",
+              force=True)
 
     def _repair(self, x: np.ndarray) -> None:
         """Repair a failing master solution, as the phase calls for."""
