@@ -110,6 +110,8 @@ def _search(m: Master, max_root_rounds: int | None, export_model: str | None,
         # after the root, which would prune them (slack at its fractional points); with them the
         # master's solutions are near the optimum, and their repairs beat the LP-guided heuristic
         guide = root.proven or not hierarchy_cuts(m)
+        if not (root.proven or m.closed()):
+            restarts_after_root(m, root, took)
         if root.proven or m.closed():
             done = True
         else:
@@ -257,6 +259,35 @@ def hierarchy_cuts(m: Master) -> int:
     return added
 
 
+def restarts_after_root(m: Master, root: Root, took: float) -> int:
+    """Restarts of the heuristic in other orders (:func:`~cellsuppress.suppress.restarts.restarts`)
+    where the root ended far from any protected pattern: at least ``RESTART_FAILING`` of the
+    sensitive cells still had a violated cut in its last round, as on hierarchical tables of
+    three or more dimensions, whose master solutions then fail nearly every sensitive cell and
+    whose rounds after the root hardly lift the bound. They take ``RESTARTS`` of the time left,
+    the bound's copies solved beside them, if that holds ``RESTART_MIN_RUNS`` times what the
+    first heuristic took (``took``, on the search's clock; 0: a start was given, no heuristic
+    ran); without a time limit ``RESTARTS_PER_HEURISTIC`` times its work. Not before SCIP's
+    branch-and-cut, whose own heuristics and bound take the time after the root. Returns how
+    many runs ended."""
+    if (took <= 0 or m.branch_and_cut
+            or root.failing < schedule.RESTART_FAILING * int(m.p.has_requirement.sum())):
+        return 0
+    if m.deadline.limited:
+        if schedule.RESTARTS * m.deadline.remaining() < schedule.RESTART_MIN_RUNS * took:
+            return 0
+        until = m.deadline.share(schedule.RESTARTS)
+        if m.can_solve_in_background:
+            m.bound.start(slice_=schedule.BOUND_SLICE)
+    else:
+        until = m.deadline.after(schedule.RESTARTS_PER_HEURISTIC * took)
+    before = m.incumbent.cost
+    runs = restarts(m, until)
+    m.say(f"{runs} restart(s) of the heuristic in other orders: cost {before:g} -> {m.incumbent.cost:g}",
+          force=True)
+    return runs
+
+
 def lp_rounds(m: Master, cap: int | None = None) -> float:
     """The whole root (:class:`Root`) in one run, within ``schedule.ROOT`` of the time left;
     returns the last LP value."""
@@ -287,6 +318,7 @@ class Root:
         self.rounds, self.seconds = 0, 0.0
         self.proven = False  # an integral point passed: the incumbent is the optimum
         self.last_integral = -INTEGRAL_WINDOW  # the last round at an integral point
+        self.failing = 0  # the sensitive cells with a violated cut in the last round
 
     def run(self, share: float, integral_only: bool = False) -> float:
         """Rounds within ``share`` of the time left; returns the last LP value. ``integral_only``
@@ -322,6 +354,7 @@ class Root:
                 self.proven = True
                 m.say(f"LP round {self.rounds}: bound {obj:.6g}, an integral point, protected")
                 break
+            self.failing = len({v.cell for v in viols if v.kind in ("up", "dn", "spl")})
             if xv is None:
                 self.bounds.append(obj)
             else:
@@ -444,8 +477,6 @@ class RowGeneration:
         # clock (seconds, or work without a time limit): repairs may take at most
         # REPAIR_PER_ROUND times the rounds' share
         self.round_seconds = self.repair_seconds = 0.0
-        self.failed = 0  # the sensitive cells the last separated solution failed
-        self.restarted = False
 
     def run(self) -> bool:
         """Returns True when optimality (within the gap) is proven."""
@@ -510,8 +541,6 @@ class RowGeneration:
         failing = self._solve_and_separate(limit)
         self.round_seconds += clock.now() - t0
         if isinstance(failing, np.ndarray):
-            if self._restarts_due():
-                self._restart()
             t0 = clock.now()
             self._repair(failing)
             self.repair_seconds += clock.now() - t0
@@ -545,7 +574,6 @@ class RowGeneration:
             m.offer(xv[:n], clean=sol.status == "optimal" and m.mip_gap == 0)
             return sol.status == "optimal" or m.closed()
         m.cuts.add(viols)
-        self.failed = len({v.cell for v in viols if v.kind != "rule"})
         if sol.status != "optimal" and cost_x >= m.incumbent.cost:
             # a solve cut short often ends on the solver's first feasible point, far dearer than
             # the incumbent: its cuts are few and its repair is slow and never pays; a longer
@@ -553,34 +581,6 @@ class RowGeneration:
             self.slice *= 2
             return None
         return xv[:n]
-
-    def _restarts_due(self) -> bool:
-        """Whether the restarts of the heuristic (:func:`~cellsuppress.suppress.restarts.restarts`)
-        start now: once, when the last solution failed at least ``RESTART_FAILING`` of the
-        sensitive cells (a rigid pattern, far from any protected one) and, with a time limit,
-        their share of it holds ``RESTART_MIN_RUNS`` runs of the first heuristic."""
-        m = self.m
-        if (self.restarted or self.heuristic_seconds <= 0  # a start given: no heuristic to time
-                or self.failed < schedule.RESTART_FAILING * int(m.p.has_requirement.sum())):
-            return False
-        return (not m.deadline.limited
-                or schedule.RESTARTS * m.deadline.remaining() >= schedule.RESTART_MIN_RUNS * self.heuristic_seconds)
-
-    def _restart(self) -> None:
-        """The restarts of the heuristic, with the bound's copies beside them where the backend
-        can solve in another thread (the rounds in this thread wait)."""
-        m = self.m
-        self.restarted = True
-        if m.deadline.limited:
-            until = m.deadline.share(schedule.RESTARTS)
-            if self.background:
-                m.bound.start(slice_=schedule.BOUND_SLICE)
-        else:
-            until = m.deadline.after(schedule.RESTARTS_PER_HEURISTIC * self.heuristic_seconds)
-        before = m.incumbent.cost
-        runs = restarts(m, until)
-        m.say(f"{runs} restart(s) of the heuristic in other orders: cost {before:g} -> {m.incumbent.cost:g}",
-              force=True)
 
     def _repair(self, x: np.ndarray) -> None:
         """Repair a failing master solution, as the phase calls for."""

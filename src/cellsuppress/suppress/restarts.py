@@ -1,5 +1,6 @@
-"""Restarts of the heuristic in other orders, for the optimal method on tables whose master
-solutions fail nearly every sensitive cell.
+"""Restarts of the heuristic in other orders, for the optimal method after the root on tables
+where it ends far from any protected pattern (its master solutions fail nearly every sensitive
+cell).
 
 On hierarchical tables of three or more dimensions the heuristic's pattern is one rigid block:
 a single attacker move through every hidden cell protects every sensitive cell, and publishing

@@ -217,14 +217,15 @@ ROOT_FIRST = 0.1
 # (with 40% a 60 s limit cut the last subtables short)
 SUBTABLE_ROUNDS = 0.6
 
-# restarts of the heuristic in random orders (cellsuppress.suppress.restarts), once, at the first
-# failing master solution of the MILP rounds that fails at least RESTART_FAILING of the sensitive
-# cells: there the patterns are rigid blocks, the master's solutions are far from any protected
-# one, and the rounds after the root hardly lift the bound, while each restart may find a pattern
-# a tenth cheaper. They take RESTARTS of the time left, the bound's copies solved beside them;
-# only when that is at least RESTART_MIN_RUNS times what the first heuristic took (a few runs:
-# one alone is a lottery). Without a time limit they get RESTARTS_PER_HEURISTIC times the first
-# heuristic's work. Two-way tables, whose master solutions fail a few cells, never pay for them
+# restarts of the heuristic in random orders (cellsuppress.suppress.restarts), once, after the root,
+# where its last round still had violated cuts for at least RESTART_FAILING of the sensitive
+# cells: there the patterns are rigid blocks, the master's solutions fail nearly every sensitive
+# cell, and the rounds after the root hardly lift the bound, while a restart may find a pattern a
+# tenth cheaper. They take RESTARTS of the time left, the bound's copies solved beside them (the
+# rounds after them get the rest); only when that is at least RESTART_MIN_RUNS times what the
+# first heuristic took (a few runs: one alone is a lottery). Without a time limit they get
+# RESTARTS_PER_HEURISTIC times the first heuristic's work. Two-way tables, whose root ends with
+# few or no violated cuts, never pay for them
 RESTART_FAILING = 0.5
 RESTARTS = 0.8
 RESTART_MIN_RUNS = 4.0
