@@ -1027,6 +1027,28 @@ def test_background_master_solves_in_slices_feed_the_next_copy():
     assert not _background_threads()
 
 
+def test_milp_rounds_have_every_cut_the_root_pruned():
+    """The root prunes cuts with slack at its points from the live model; before the MILP
+    rounds they all come back (the model then holds every cut of the pool, as a copy does),
+    and the master's MILP optimum with them is at least its optimum without."""
+    from cellsuppress.suppress.master import Master
+    from cellsuppress.suppress.optimal import lp_rounds
+    from cellsuppress.tables.synthetic import generate
+
+    t = generate(dims=3, levels=(4,), seed=2, mean=40, small_share=0.14, zero_share=0.05).table()
+    p = build_problem(t, requirement(t, "strict"), "value", False)
+    m = Master(p, "highs")
+    lp_rounds(m)
+    assert m.cuts.parked.size > 0
+    without = m.solve_milp(None)
+    back = m.cuts.restore()
+    assert back > 0 and m.cuts.parked.size == 0
+    assert m.model.n_rows == m.cuts.snapshot().A.shape[0]
+    with_all = m.solve_milp(None)
+    assert without.status == with_all.status == "optimal"
+    assert with_all.objective >= without.objective - 1e-6
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.integers(2, 7), st.integers(1, 12), st.integers(0, 4))
 def test_rows_dropped_near_a_centre_hold_throughout_its_neighbourhood(seed, n, rows, k):

@@ -572,3 +572,23 @@ print("only this")
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout == "only this\n"
+
+
+def test_milp_reports_the_solutions_found_before_its_last():
+    """A covering MILP (every cell at 1 is feasible, and HiGHS starts there): the solutions a
+    solve found before its optimum are feasible, integral and dearer than the optimum, each
+    cheaper than the one before."""
+    rng = np.random.default_rng(5)
+    n, m = 40, 60
+    A = sp.csr_matrix((rng.uniform(size=(m, n)) < 0.15).astype(float))
+    lp = LinearProgram(c=rng.integers(1, 50, n).astype(float), A=A, row_lo=np.ones(m), row_hi=np.full(m, np.inf),
+                       col_lo=np.zeros(n), col_hi=np.ones(n), integer=np.ones(n, dtype=bool),
+                       feasible_at_upper=True)
+    sol = HighsModel(lp).solve()
+    assert sol.status == "optimal"
+    assert sol.improving
+    costs = [float(lp.c @ y) for y in sol.improving]
+    assert all(a > b for a, b in zip(costs, costs[1:] + [sol.objective + 1e-9]))
+    for y in sol.improving:
+        assert np.allclose(y, np.round(y))
+        assert (A @ np.round(y) >= 1 - 1e-9).all()

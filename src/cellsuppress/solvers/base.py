@@ -45,7 +45,9 @@ class Solution:
 
     ``status`` is one of ``optimal``, ``infeasible``, ``unbounded``,
     ``time_limit``, ``error``. ``bound`` is the proven dual bound (MILP) or
-    the objective (LP). ``row_duals`` is set for LPs solved to optimality.
+    the objective (LP). ``row_duals`` is set for LPs solved to optimality. ``improving``: the
+    solutions a MILP solve found before its last one, in the order found (each cheaper than the
+    one before; empty where the backend does not keep them).
     """
 
     status: str
@@ -54,6 +56,7 @@ class Solution:
     bound: float = np.nan
     row_duals: np.ndarray | None = None
     stats: dict = field(default_factory=dict)
+    improving: list = field(default_factory=list)
 
     @property
     def has_solution(self) -> bool:

@@ -146,6 +146,9 @@ class HighsModel(Model):
                 # the feasibility jump looks for a first feasible point, which such a program has:
                 # on a master of a few dozen cuts it took half of each solve, for nothing
                 h.setOptionValue("mip_heuristic_run_feasibility_jump", False)
+            # the solutions found on the way (Solution.improving): where a MILP is a master of
+            # row generation, those failing give cuts near its optimum as well
+            h.setOptionValue("mip_improving_solution_save", True)
         h.passModel(m)
         self.h = h
         self.n = int(lp.c.size)
@@ -298,6 +301,10 @@ class HighsModel(Model):
         tick(SOLVE_WORK + (MIP_WORK if is_mip else 1) * counted * (self.n + h.getNumRow()))
         bound = info.mip_dual_bound if is_mip else obj
         duals = np.asarray(sol.row_dual) if (status == "optimal" and not is_mip and sol.dual_valid) else None
+        improving = []
+        if is_mip and has_sol:
+            found = [np.asarray(s.col_value) for s in h.getSavedMipSolutions()]
+            improving = [y for y in found[:-1] if y.size == self.n]
         return Solution(status=status, x=x, objective=obj, bound=bound, row_duals=duals,
                         stats={"nodes": max(int(info.mip_node_count), 0), "iterations": iterations,
-                               "iteration_limit": st == S.kIterationLimit})
+                               "iteration_limit": st == S.kIterationLimit}, improving=improving)

@@ -58,7 +58,7 @@ def local_branching(m: Master, until: Deadline, k: int = 20) -> None:
             current = near.centre_cost == m.incumbent.cost  # not a solve that ran ahead of a new centre
             if sol.status == "infeasible":
                 if current and k >= free.sum():  # the whole space holds nothing cheaper
-                    m.lower = max(m.lower, m.incumbent.cost - near.step)
+                    m.lower = max(m.lower, near.cutoff)
                     return
                 if current:
                     k = int(np.ceil(1.5 * k))
@@ -106,14 +106,14 @@ class NearSolve:
     def __init__(self, m: Master, free: np.ndarray, k: int, limit: float):
         centre = m.incumbent.x > 0.5
         self.k, self.centre_cost = k, m.incumbent.cost
-        self.step = 0.5 if m.integral else 1e-6 * max(1.0, abs(m.incumbent.cost))
+        self.cutoff = m.cutoff
         # sum over the centre's free cells of (1 - x) + sum over the others of x <= k
         near = np.where(centre, -1.0, 1.0) * free
         rows = sp.csr_matrix(np.vstack([near, m.p.cost]))
         if m.n_side:
             rows = sp.hstack([rows, sp.csr_matrix((2, m.n_side))], format="csr")
         lo = np.full(2, -np.inf)
-        hi = np.array([k - float((centre & free).sum()), m.incumbent.cost - self.step])
+        hi = np.array([k - float((centre & free).sum()), self.cutoff])
         options = dict(time_limit=limit, mip_gap=0.0, mip_abs_gap=m.abs_gap)
         self.job: BackgroundSolve | None = None
         self.sol = None

@@ -22,6 +22,9 @@ from .problem import Problem, integral_costs, tie_break
 from .separation import ParetoCuts, Separator, SliceCuts, Violation, equation_sum_disclosures
 
 TOL = 1e-6
+# with costs that are not whole numbers, the step of cost (relative) below the incumbent's under
+# which a pattern is cheaper: the local branching neighbourhoods' "cheaper" row
+CUTOFF_STEP = 1e-6
 
 
 class MasterLost(Exception):
@@ -36,7 +39,8 @@ class CutPool:
     At the root a cut that has had slack at the LP's point for a few rounds leaves the live model
     (:meth:`prune`): the LP then stays small and its rounds cheap. It stays in the pool, comes
     back when a point violates it (:meth:`revive`, or :meth:`add` when a separation finds it
-    again), and every copy of the master (:meth:`snapshot`) has it."""
+    again, or with every pruned cut for the MILP rounds, :meth:`restore`), and every copy of the
+    master (:meth:`snapshot`) has it."""
 
     def __init__(self, p: Problem, lp: LinearProgram, model, n_side: int, stats: dict):
         self.p, self.lp, self.model, self.n_side = p, lp, model, n_side
@@ -86,6 +90,12 @@ class CutPool:
         if not self.parked.size:
             return 0
         return self._unpark(self.parked.A @ x < self.parked.rhs - TOL * np.maximum(1.0, np.abs(self.parked.rhs)))
+
+    def restore(self) -> int:
+        """Put every pruned cut back into the model (for its MILP solves: the root prunes cuts
+        with slack at its fractional points, which integer points violate again); returns how
+        many."""
+        return self._unpark(np.ones(self.parked.size, dtype=bool)) if self.parked.size else 0
 
     def _unpark(self, mask: np.ndarray) -> int:
         if not mask.any():
@@ -254,8 +264,20 @@ class Master:
             moves = None
         return self.incumbent.offer(x, clean, moves)
 
+    @property
+    def cutoff(self) -> float:
+        """The cost a pattern must stay under to beat the incumbent: the incumbent's less the
+        smallest step of cost (with integral costs, a cheaper pattern costs a whole unit less);
+        infinite before the first incumbent."""
+        best = self.incumbent.cost
+        if not np.isfinite(best):
+            return np.inf
+        return best - (0.5 if self.integral else CUTOFF_STEP * max(1.0, abs(best)))
+
     def solve_milp(self, time_limit: float | None):
-        """One solve of the master MILP within its gap, counted, its bound taken (:meth:`take_bound`)."""
+        """One solve of the master MILP within its gap, counted, its bound taken (:meth:`take_bound`).
+        (No cutoff row under the incumbent's cost: that dense row makes the master's solves
+        slower, and the solve that proves the incumbent reaches its cost anyway.)"""
         sol = self.solve(time_limit=time_limit, mip_gap=self.mip_gap, mip_abs_gap=self.abs_gap)
         self.stats["mip_solves"] += 1
         self.take_bound(sol)

@@ -50,6 +50,10 @@ from .subtables import subtables
 # master most of its cuts
 MIN_ROUNDS = 3
 
+# a master MILP's solutions found before its last one whose cuts join the pool (the last ones,
+# the cheapest: those nearest the next optimum; each a separation)
+IMPROVING_SEPARATED = 3
+
 # the check of the master's first solution starts with batch moves (certificates) from this many
 # sensitive cells: with fewer, one attacker LP per requirement is cheap, and the certificates'
 # LPs are a cost where the solution fails, as it does on most tables
@@ -428,8 +432,8 @@ class RowGeneration:
     - rounds until ``POLISH_LEFT`` of the time is left: the bound and the cuts. With local
       branching to come their solutions are not repaired (those repairs seldom give the best
       pattern, and without them rounds come about twice as fast, which lifts the bound more);
-      a solve cut short whose solution costs more than the incumbent gets a longer slice next
-      time;
+      a solve cut short whose solution costs more than the incumbent, or that did not lift the
+      bound, gets a longer slice next time;
     - local branching around the incumbent
       (:func:`~cellsuppress.suppress.local_branching.local_branching`) to the deadline: better
       patterns, and cuts near them; its solves run in another thread, ahead of the repairs.
@@ -459,7 +463,8 @@ class RowGeneration:
         self.background = m.can_solve_in_background
         # a master short of cuts is not worth solving to the end: its solution only feeds
         # separation. Each solve gets a slice of time that doubles while it keeps running out
-        # without a solution worth separating; without a time limit every solve runs to the end
+        # without a solution worth separating or without lifting the bound; without a time limit
+        # every solve runs to the end
         self.slice = schedule.FIRST_SLICE
         deadline = m.deadline
         self.no_polish = self.polished = (not deadline.limited or (schedule.POLISH_LEFT - schedule.FINAL_LEFT_POLISHED)
@@ -481,6 +486,10 @@ class RowGeneration:
     def run(self) -> bool:
         """Returns True when optimality (within the gap) is proven."""
         m = self.m
+        # the root pruned the cuts with slack at its fractional points; the master's integer
+        # points violate many of them again, and without them its MILP optimum is far lower (a
+        # separation finds such a cut again only at a point that violates it)
+        m.cuts.restore()
         while not m.deadline.expired():
             if self.export_model:
                 m.model.export(self.export_model)
@@ -554,17 +563,25 @@ class RowGeneration:
         p, n = m.p, m.n
         # no MIP start from the incumbent: with one, HiGHS 1.16 returned the start as its
         # solution next to the objective of another (3x3 table, exact preset, unity costs)
+        before = m.lower
         sol = m.solve_milp(limit)
         if m.closed():
             return True
         if not sol.has_solution:
             self.slice *= 2
             return None
+        # cut short without lifting the bound: the tree did not get past what the last solve
+        # proved, and a solve as short again would not either (its solution, the best found in
+        # the slice, is still separated); a longer one lets the rounds lift the bound
+        longer = sol.status != "optimal" and m.lower <= before + TOL
+        if longer:
+            self.slice *= 2
         xv = np.round(sol.x)
         viols = m.separate(xv, integral=True)
         if not viols and sol.status != "optimal":
             m.offer(xv[:n])  # protected, but the master may hold cheaper ones: solve it longer
-            self.slice *= 2
+            if not longer:
+                self.slice *= 2
             return None
         cost_x = float(p.cost[xv[:n] > 0.5].sum())
         m.say(f"MIP {m.stats['mip_solves']}: cost {cost_x:g}, bound {m.lower:.6g}, best {m.incumbent.cost:g}, "
@@ -574,13 +591,35 @@ class RowGeneration:
             m.offer(xv[:n], clean=sol.status == "optimal" and m.mip_gap == 0)
             return sol.status == "optimal" or m.closed()
         m.cuts.add(viols)
+        self._separate_improving(sol, xv)
         if sol.status != "optimal" and cost_x >= m.incumbent.cost:
             # a solve cut short often ends on the solver's first feasible point, far dearer than
             # the incumbent: its cuts are few and its repair is slow and never pays; a longer
             # slice gives a solution worth repairing
-            self.slice *= 2
+            if not longer:
+                self.slice *= 2
             return None
         return xv[:n]
+
+    def _separate_improving(self, sol, xv: np.ndarray) -> None:
+        """Separate the last ``IMPROVING_SEPARATED`` solutions the solve found before its last
+        one (cheaper than the incumbent; each costs a separation): their cuts are ones the next
+        solves would otherwise ask for one round each, as the master's optimum climbs through
+        patterns like them. One that passes is offered."""
+        m = self.m
+        found = [np.round(y) for y in sol.improving[-IMPROVING_SEPARATED:]]
+        for y in reversed(found):  # the cheapest first
+            if m.deadline.expired():
+                return
+            if np.array_equal(y, xv) or float(m.p.cost[y[:m.n] > 0.5].sum()) >= m.incumbent.cost:
+                continue
+            viols = m.separate(y, integral=True)
+            m.say(f"MIP {m.stats['mip_solves']}, a solution found on the way: cost "
+                  f"{float(m.p.cost[y[:m.n] > 0.5].sum()):g}, {len({(v.cell, v.kind) for v in viols})} violated")
+            if viols:
+                m.cuts.add(viols)
+            else:
+                m.offer(y[:m.n])
 
     def _repair(self, x: np.ndarray) -> None:
         """Repair a failing master solution, as the phase calls for."""
