@@ -61,6 +61,11 @@ def minimal(p: Problem, x: np.ndarray, until: Deadline, sep: Separator | None = 
     t = time.perf_counter()
     # ``end`` may lengthen the time, never remove its limit (NEVER, its default, is no end given)
     latest = max(until, end) if end.limited else until
+    if end.limited and seeds is None:
+        # a check by attacker LPs passes ``until`` only as far as the rule after it allows: the
+        # audit keeps AUDIT_PER_CHECK times what the check took (on a pattern of one huge block
+        # the check alone may take minutes)
+        latest = max(until, Deadline((end.remaining() - schedule.AUDIT_MIN) / (1.0 + schedule.AUDIT_PER_CHECK)))
     try:
         viol = (sep.violations(x, witnesses=witnesses, give_up=latest) if seeds is None else
                 check_certified(p, sep, x, witnesses, NEVER, latest, seeds=seeds, give_up=latest))
@@ -172,11 +177,16 @@ def _cleanup(p, x, sep, witnesses, until, bcell, members, part, built) -> tuple[
         affected.sort(key=lambda k: -last_failed.get(k, -1))
         failed = False
         for k in affected:
-            if until.expired():  # out of time mid-check: keep j hidden and stop
+            try:
+                if until.expired():
+                    raise OutOfTime()
+                # an LP over a block of thousands of hidden cells may take many seconds: it stops at until
+                viol = sep.check_cell(q.model, k, q.local[k], q.cols, q.rows, x, None, new, pool, give_up=until)
+            except OutOfTime:  # out of time mid-check: keep j hidden and stop
                 x[j] = 1.0
                 q.fix(jj, False)
                 return x, False
-            if filter_either_side(p, sep.check_cell(q.model, k, q.local[k], q.cols, q.rows, x, None, new, pool)):
+            if filter_either_side(p, viol):
                 last_failed[k] = step
                 failed = True
                 break

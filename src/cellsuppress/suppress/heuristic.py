@@ -145,7 +145,10 @@ class _Repair:
             # requirement at once, cheap cells first; with its cells hidden the pattern is safe
             # and its check is one batch LP (the moves are certificates themselves). Its LPs may
             # run past the deadline: what they give is far cheaper than every cell hidden
-            batch = batch_moves(build, x, min(Deadline(self.batch_seconds, within=self.deadline), self.hard_deadline))
+            until = Deadline(self.batch_seconds, within=self.deadline)
+            if self.hard_deadline.limited:
+                until = max(until, self.hard_deadline.leaving(schedule.BATCH_CLEANUP_LEFT))
+            batch = batch_moves(build, x, min(until, self.hard_deadline))
             if batch is not None:
                 x, self.seeds = batch
                 self.fallback |= Fallback.BATCH

@@ -200,7 +200,9 @@ def first_incumbent(m: Master) -> float:
     found: list = []
     h_deadline = deadline.share(schedule.INCUMBENT)
     t0 = deadline.now()
-    hx, hst = heuristic(p, m.say, h_deadline, cuts=found, cleanup_budget=deadline.budget(schedule.INCUMBENT_CLEANUP))
+    # its last resort and its clean-up may pass its own deadline, never the search's
+    hx, hst = heuristic(p, m.say, h_deadline, cuts=found, cleanup_budget=deadline.budget(schedule.INCUMBENT_CLEANUP),
+                        hard_deadline=deadline)
     took = deadline.now() - t0
     m.stats["lps"] += hst.get("lps", 0)
     m.cuts.add(found)
@@ -227,7 +229,7 @@ def both_sides_incumbent(m: Master, deadline: Deadline) -> None:
         return
     try:
         x, st = heuristic(dataclasses.replace(m.p, either_side=False, equation_sum_rule=False), None, deadline,
-                          cleanup_budget=deadline.budget(schedule.BOTH_SIDES_CLEANUP))
+                          cleanup_budget=deadline.budget(schedule.BOTH_SIDES_CLEANUP), hard_deadline=m.deadline)
     except InfeasibleError:  # e.g. hidden cells known to be non-zero cannot all reach 0
         return
     m.stats["lps"] += st.get("lps", 0)

@@ -85,6 +85,12 @@ CHECK_MIN = 0.5  # s
 # heuristic's deadline by this share of the span, since what they give is far cheaper
 BATCH = 0.5
 BATCH_MIN = 0.5  # s
+# ... and, given a hard deadline (the fast method's, the optimal method's first incumbent: the
+# search's), as long as that leaves this share of the time to it for the clean-up of their
+# pattern: cut short they leave every free cell hidden, far dearer whatever the clean-up after
+# it, and on the largest six-dimensional instances their one LP over the whole table needs more
+# than BATCH of the span on a loaded machine
+BATCH_CLEANUP_LEFT = 0.25
 # the batch LPs that certify a big pattern get what is left and at least this, the one floor
 # that may pass the run's end (Deadline.at_least): without them the check of such a pattern
 # takes minutes

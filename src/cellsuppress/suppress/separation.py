@@ -77,7 +77,9 @@ class Separator:
         for the requirements that hold: the pattern stays safe for them as long as those
         cells stay hidden.
         Past ``deadline`` it may return early, once it has found a violation: an empty list
-        always means every requirement was checked. Past ``give_up`` it raises :class:`OutOfTime`.
+        always means every requirement was checked. Past ``give_up`` it raises :class:`OutOfTime`,
+        also from within an attacker LP (each has the time left to ``give_up``: one LP over a
+        block of thousands of hidden cells may take many seconds).
         """
         p = self.p
         x = np.clip(np.asarray(x, dtype=float), 0.0, 1.0)
@@ -111,31 +113,37 @@ class Separator:
             for k in ks:
                 if give_up.expired():
                     raise OutOfTime()
-                out.extend(self.check_cell(model, k, local[k], cols, rows, x, side_of.get(k), witnesses, pool))
+                out.extend(self.check_cell(model, k, local[k], cols, rows, x, side_of.get(k), witnesses, pool,
+                                           give_up=give_up))
                 if out and deadline.expired():
                     return out
         return out
 
-    def _gain(self, model, j, ncols, direction):
-        """Best move of local column j in ``direction`` (+1 up, -1 down): (gain, row duals, moves)."""
+    def _gain(self, model, j, ncols, direction, give_up: Deadline = NEVER):
+        """Best move of local column j in ``direction`` (+1 up, -1 down): (gain, row duals, moves).
+        An LP still running at ``give_up`` stops there and raises :class:`OutOfTime`."""
         c = np.zeros(ncols)
         c[j] = direction
         model.set_objective(c, maximize=True)
-        sol = model.solve_lp()
+        sol = model.solve_lp(time_limit=give_up.limit())
         self.n_lps += 1
+        if sol.status == "time_limit":
+            raise OutOfTime()
         if sol.status == "unbounded":
             return np.inf, None, None
         if sol.status != "optimal":
             raise SolverError(f"attacker LP failed: {sol.status}")
         return sol.objective, sol.row_duals, sol.x
 
-    def check_cell(self, model, k, j, cols, rows, x, side, witnesses=None, pool: "MovePool | None" = None):
+    def check_cell(self, model, k, j, cols, rows, x, side, witnesses=None, pool: "MovePool | None" = None,
+                   give_up: Deadline = NEVER):
         """Violations of cell ``k`` (local column ``j``); ``pool`` holds moves already found on
-        this very model, so a requirement one of them meets needs no LP."""
+        this very model, so a requirement one of them meets needs no LP. Its LPs stop at
+        ``give_up`` (:class:`OutOfTime`)."""
         p = self.p
 
         def solve(direction):
-            g, duals, z = self._gain(model, j, cols.size, direction)
+            g, duals, z = self._gain(model, j, cols.size, direction, give_up)
             if pool is not None:
                 pool.add(z)
             return g, duals, z
