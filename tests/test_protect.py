@@ -617,6 +617,40 @@ def test_heuristic_out_of_time_still_protects(preset):
     assert (x[p.sensitive] > 0.5).all()
 
 
+def test_an_attacker_lp_stops_at_the_time_its_check_gives_up_by(monkeypatch):
+    # one attacker LP over a block of thousands of hidden cells may take many seconds: a check or
+    # a clean-up with a time to give up by hands each LP the time left, and one cut short there
+    # ends it as out of time (the pattern as it was), never as a failed LP
+    from cellsuppress.suppress.cleanup import cleanup, minimal
+    from cellsuppress.suppress.separation import OutOfTime, Separator
+    from cellsuppress.tables.synthetic import generate
+
+    t = generate(dims=3, levels=(4,), seed=2, mean=30, small_share=0.25).table()
+    p = build_problem(t, requirement(t, "strict"), "value", hidden_nonzero=False)
+    x = np.where(p.blocked, 0.0, 1.0)  # one block of every free cell: each requirement needs an LP
+    witnesses: dict = {}
+    sep = Separator(p)
+    assert not sep.violations(x, witnesses=witnesses)
+    limits = []
+    solve_lp = HighsModel.solve_lp
+
+    def cut_short(self, switch_after=None, time_limit=None, cold=False):
+        limits.append(time_limit)
+        return dataclasses.replace(solve_lp(self, switch_after, time_limit, cold), status="time_limit")
+
+    monkeypatch.setattr(HighsModel, "solve_lp", cut_short)
+    with pytest.raises(OutOfTime):
+        Separator(p).violations(x, give_up=Deadline(30.0))
+    assert len(limits) == 1 and 25.0 < limits[0] <= 30.0
+    y, complete = minimal(p, x, Deadline(30.0))
+    assert not complete and np.array_equal(y, x)
+    assert len(limits) == 2 and limits[1] <= 30.0
+    # the clean-up stops at the first candidate that needs an LP, that candidate kept hidden
+    y, complete = cleanup(p, x, sep, witnesses, Deadline(30.0))
+    assert not complete and len(limits) == 3 and limits[2] <= 30.0
+    assert audit(t, hidden=y > 0.5, preset="strict").ok
+
+
 @pytest.mark.parametrize("preset", ("strict", "exact"))
 @pytest.mark.parametrize("seed", (1, 2, 3))
 def test_heuristic_clean_up_leaves_no_cell_it_could_publish(preset, seed):

@@ -144,7 +144,8 @@ class _Repair:
             # out of time for anything finer: one LP per direction finds a move that meets every
             # requirement at once, cheap cells first; with its cells hidden the pattern is safe
             # and its check is one batch LP (the moves are certificates themselves). Its LPs may
-            # run past the deadline: what they give is far cheaper than every cell hidden
+            # run past the deadline, with a hard deadline up to the clean-up's share of the time
+            # to it: what they give is far cheaper than every cell hidden
             until = Deadline(self.batch_seconds, within=self.deadline)
             if self.hard_deadline.limited:
                 until = max(until, self.hard_deadline.leaving(schedule.BATCH_CLEANUP_LEFT))
