@@ -83,13 +83,15 @@ def moves_within(W: sp.spmatrix, hidden: np.ndarray) -> sp.csr_matrix:
 
 
 
-def batch_moves(p: Problem, x: np.ndarray, until: Deadline = NEVER) -> tuple[np.ndarray, list] | None:
+def batch_moves(p: Problem, x: np.ndarray, until: Deadline = NEVER,
+                switch_after: float = schedule.BATCH_SWITCH_WORK) -> tuple[np.ndarray, list] | None:
     """``x`` with the cells of a few moves hidden: per direction, one that meets every level of
     that direction at once (sliding levels as in :func:`certify_levels`; under ``either_side`` the upward
     side where the cell can go that far), then up to two more for the levels it missed. Each is an
     LP over all cells, ``M z = 0`` within the capacities, moving a hidden cell free and a published
     one at its weight per unit of the median level. Returns ``(x, moves)``, or None when some level
-    is still unmet (or the LPs ran out of time, at ``until``).
+    is still unmet (or the LPs ran out of time, at ``until``). Each LP leaves simplex for the
+    interior point method after ``switch_after`` work (:meth:`HighsModel.solve_lp`).
     """
     M = sp.csr_matrix(p.M)
     blocked = p.blocked
@@ -110,7 +112,7 @@ def batch_moves(p: Problem, x: np.ndarray, until: Deadline = NEVER) -> tuple[np.
         for _ in range(3):  # what one move cannot meet together, a second or third may
             if not open_.size:
                 break
-            z = _batch_move(p, M, x, d, open_, need[open_], up_cap, dn_cap, ref, until)
+            z = _batch_move(p, M, x, d, open_, need[open_], up_cap, dn_cap, ref, until, switch_after)
             if z is None:
                 return None
             x[z != 0] = 1.0
@@ -122,7 +124,8 @@ def batch_moves(p: Problem, x: np.ndarray, until: Deadline = NEVER) -> tuple[np.
 
 
 
-def _batch_move(p: Problem, M, x, d, ks, need, up_cap, dn_cap, ref, until: Deadline) -> np.ndarray | None:
+def _batch_move(p: Problem, M, x, d, ks, need, up_cap, dn_cap, ref, until: Deadline,
+                switch_after: float) -> np.ndarray | None:
     """One move of :func:`batch_moves`: ``d z_k + s_k >= need_k`` for the cells ``ks``, each slack
     ``s_k`` costing far more than moving cells does (so the LP is always feasible)."""
     n = p.n
@@ -139,7 +142,7 @@ def _batch_move(p: Problem, M, x, d, ks, need, up_cap, dn_cap, ref, until: Deadl
                        row_hi=np.concatenate([np.zeros(m), np.full(nk, np.inf)]),
                        col_lo=np.zeros(2 * n + nk),
                        col_hi=np.concatenate([up_cap, dn_cap, np.full(nk, np.inf)]))
-    sol = HighsModel(lp).solve_lp(switch_after=schedule.BATCH_SWITCH_WORK, time_limit=until.limit(), cold=True)
+    sol = HighsModel(lp).solve_lp(switch_after=switch_after, time_limit=until.limit(), cold=True)
     if sol.status != "optimal" or sol.x is None:
         return None
     z = sol.x[:n] - sol.x[n:2 * n]

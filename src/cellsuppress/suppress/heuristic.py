@@ -149,7 +149,7 @@ class _Repair:
             until = Deadline(self.batch_seconds, within=self.deadline)
             if self.hard_deadline.limited:
                 until = max(until, self.hard_deadline.leaving(schedule.BATCH_CLEANUP_LEFT))
-            batch = batch_moves(build, x, min(until, self.hard_deadline))
+            batch = batch_moves(build, x, min(until, self.hard_deadline), switch_after=schedule.FALLBACK_SWITCH_WORK)
             if batch is not None:
                 x, self.seeds = batch
                 self.fallback |= Fallback.BATCH

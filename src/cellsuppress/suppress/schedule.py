@@ -91,6 +91,12 @@ BATCH_MIN = 0.5  # s
 # it, and on the largest six-dimensional instances their one LP over the whole table needs more
 # than BATCH of the span on a loaded machine
 BATCH_CLEANUP_LEFT = 0.25
+# ... and their LPs go to the interior point method at once (no simplex work first): the heuristic
+# falls back on them where its cheapest moves ran out of time, on tables of thousands of sensitive
+# cells, whose batch LP (tens of thousands of columns) dual simplex solved in 2 to 2.5 times the
+# interior point method's time, to the same move (its crossover gives a vertex); the modular
+# method's repair of a few failures keeps simplex (BATCH_SWITCH_WORK)
+FALLBACK_SWITCH_WORK = 0.0
 # the batch LPs that certify a big pattern get what is left and at least this, the one floor
 # that may pass the run's end (Deadline.at_least): without them the check of such a pattern
 # takes minutes
