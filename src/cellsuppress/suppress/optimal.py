@@ -613,11 +613,12 @@ class RowGeneration:
         for y in reversed(found):  # the cheapest first
             if m.deadline.expired():
                 return
-            if np.array_equal(y, xv) or float(m.p.cost[y[:m.n] > 0.5].sum()) >= m.incumbent.cost:
+            cost = float(m.p.cost[y[:m.n] > 0.5].sum())
+            if np.array_equal(y, xv) or cost >= m.incumbent.cost:
                 continue
             viols = m.separate(y, integral=True)
             m.say(f"MIP {m.stats['mip_solves']}, a solution found on the way: cost "
-                  f"{float(m.p.cost[y[:m.n] > 0.5].sum()):g}, {len({(v.cell, v.kind) for v in viols})} violated")
+                  f"{cost:g}, {len({(v.cell, v.kind) for v in viols})} violated")
             if viols:
                 m.cuts.add(viols)
             else:
