@@ -41,7 +41,7 @@ def minimal(p: Problem, x: np.ndarray, until: Deadline, sep: Separator | None = 
     It has until ``until``, or longer when the check of ``x`` it starts with (by attacker LPs,
     without ``seeds``) says the final audit will be short: up to ``end`` (the end of the run,
     the audit included) less what the audit is expected to need
-    (:data:`~cellsuppress.suppress.schedule.AUDIT_PER_CHECK`).
+    (:func:`~cellsuppress.suppress.schedule.audit_after_check`).
 
     ``seeds`` are attacker moves of ``x`` (one per row, e.g. the certificates of the method built
     for size): the check verifies them first (:func:`~cellsuppress.suppress.batch.check_certified`)
@@ -50,7 +50,7 @@ def minimal(p: Problem, x: np.ndarray, until: Deadline, sep: Separator | None = 
     ``x`` that passed (every requirement's, as :meth:`Separator.violations` fills them), in
     place of the check. ``moves``, if given, receives the moves the clean-up found (as
     :func:`cleanup` hands them out)."""
-    if until.expired() and (not end.limited or end.remaining() <= schedule.AUDIT_MIN):
+    if until.expired() and (not end.limited or end.remaining() <= schedule.audit_after_check(0.0)):
         # however short its check, the audit's least time leaves no candidate any: the check
         # would only delay the audit
         return x, False
@@ -62,10 +62,8 @@ def minimal(p: Problem, x: np.ndarray, until: Deadline, sep: Separator | None = 
     # ``end`` may lengthen the time, never remove its limit (NEVER, its default, is no end given)
     latest = max(until, end) if end.limited else until
     if end.limited and seeds is None:
-        # a check by attacker LPs passes ``until`` only as far as the rule after it allows: the
-        # audit keeps AUDIT_PER_CHECK times what the check took (on a pattern of one huge block
-        # the check alone may take minutes)
-        latest = max(until, Deadline((end.remaining() - schedule.AUDIT_MIN) / (1.0 + schedule.AUDIT_PER_CHECK)))
+        # a check by attacker LPs passes ``until`` only as far as the audit's share after it allows
+        latest = max(until, Deadline(schedule.longest_check(end.remaining())))
     try:
         viol = (sep.violations(x, witnesses=witnesses, give_up=latest) if seeds is None else
                 check_certified(p, sep, x, witnesses, NEVER, latest, seeds=seeds, give_up=latest))
@@ -76,8 +74,7 @@ def minimal(p: Problem, x: np.ndarray, until: Deadline, sep: Separator | None = 
         return x, False
     if end.limited and seeds is None:
         # a check by the seeds says little of the audit after the clean-up, which breaks them
-        audit = max(schedule.AUDIT_MIN, schedule.AUDIT_PER_CHECK * (time.perf_counter() - t))
-        until = max(until, Deadline.until(end.at - audit))
+        until = max(until, Deadline.until(end.at - schedule.audit_after_check(time.perf_counter() - t)))
     return cleanup(p, x, sep, witnesses, until, moves=moves)
 
 

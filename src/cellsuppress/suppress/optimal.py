@@ -560,30 +560,37 @@ class RowGeneration:
 
     def _solve_and_separate(self, limit: float | None) -> bool | np.ndarray | None:
         """One master solve and its separation: True or False when that ends the loop, None to go
-        on, or the failing solution to repair."""
+        on, or the failing solution to repair.
+
+        The next solve gets a slice twice as long when this one found no solution, when its
+        separation calls for a longer one (None, :meth:`_separate`), or when it was cut short
+        without lifting the bound: the tree did not get past what the last solve proved, and a
+        solve as short again would not either (its solution, the best found in the slice, is
+        still separated); a longer one lets the rounds lift the bound."""
         m = self.m
-        p, n = m.p, m.n
         # no MIP start from the incumbent: with one, HiGHS 1.16 returned the start as its
         # solution next to the objective of another (3x3 table, exact preset, unity costs)
         before = m.lower
         sol = m.solve_milp(limit)
         if m.closed():
             return True
-        if not sol.has_solution:
+        stalled = sol.status != "optimal" and m.lower <= before + TOL
+        outcome = self._separate(sol) if sol.has_solution else None
+        if outcome is None or stalled:
             self.slice *= 2
-            return None
-        # cut short without lifting the bound: the tree did not get past what the last solve
-        # proved, and a solve as short again would not either (its solution, the best found in
-        # the slice, is still separated); a longer one lets the rounds lift the bound
-        longer = sol.status != "optimal" and m.lower <= before + TOL
-        if longer:
-            self.slice *= 2
+        return outcome
+
+    def _separate(self, sol) -> bool | np.ndarray | None:
+        """The separation of the master solution ``sol``: True or False when that ends the loop,
+        the failing solution to repair, or None when the next solve should be longer (the
+        solution is protected but not proven optimal, or was cut short dearer than the
+        incumbent)."""
+        m = self.m
+        p, n = m.p, m.n
         xv = np.round(sol.x)
         viols = m.separate(xv, integral=True)
         if not viols and sol.status != "optimal":
             m.offer(xv[:n])  # protected, but the master may hold cheaper ones: solve it longer
-            if not longer:
-                self.slice *= 2
             return None
         cost_x = float(p.cost[xv[:n] > 0.5].sum())
         m.say(f"MIP {m.stats['mip_solves']}: cost {cost_x:g}, bound {m.lower:.6g}, best {m.incumbent.cost:g}, "
@@ -598,8 +605,6 @@ class RowGeneration:
             # a solve cut short often ends on the solver's first feasible point, far dearer than
             # the incumbent: its cuts are few and its repair is slow and never pays; a longer
             # slice gives a solution worth repairing
-            if not longer:
-                self.slice *= 2
             return None
         return xv[:n]
 

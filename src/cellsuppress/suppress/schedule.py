@@ -62,6 +62,20 @@ AUDIT_PER_CHECK = 3.0
 AUDIT_MIN = 1.0  # s
 
 
+def audit_after_check(check: float) -> float:
+    """Seconds kept for the final audit after the clean-up whose first check of the pattern (by
+    attacker LPs) took ``check`` seconds: ``AUDIT_PER_CHECK`` times it, at least ``AUDIT_MIN``."""
+    return max(AUDIT_MIN, AUDIT_PER_CHECK * check)
+
+
+def longest_check(left: float) -> float:
+    """The seconds the clean-up's first check of the pattern may take with ``left`` seconds to the
+    end of the run: what is left after it holds ``AUDIT_PER_CHECK`` times it and ``AUDIT_MIN``
+    more, so that a check that ends there still leaves the clean-up a little time before
+    :func:`audit_after_check` (on a pattern of one huge block the check alone may take minutes)."""
+    return (left - AUDIT_MIN) / (1.0 + AUDIT_PER_CHECK)
+
+
 # The fast method: the heuristic's own deadline is short of the search's, because its last resort
 # (batch moves) and its clean-up may run past it, up to the search's deadline.
 FAST_HEURISTIC = 0.75
