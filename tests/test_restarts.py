@@ -7,6 +7,7 @@ import cellsuppress as cs
 from cellsuppress.auditing.report import audit
 from cellsuppress.clock import Deadline
 from cellsuppress.rules import requirement
+from cellsuppress.suppress.heuristic import heuristic
 from cellsuppress.suppress.master import Master
 from cellsuppress.suppress.optimal import first_incumbent
 from cellsuppress.suppress.problem import build_problem
@@ -50,3 +51,39 @@ def test_no_restarts_on_a_two_way_table():
     res = cs.protect(t, method="optimal", time_limit=30)
     assert res.audit.ok
     assert res.stats["restarts"] == 0
+
+
+def test_restarts_never_leave_a_dearer_incumbent():
+    """Restarts again from the incumbent the first restarts left (their best pattern) keep it or
+    find a cheaper one: runs that end dearer are dropped, and the incumbent is audited safe."""
+    t = _table()
+    p = build_problem(t, requirement(t, "strict"), "value", False)
+    m = Master(p, "highs")
+    took = first_incumbent(m)
+    restarts(m, Deadline.of_work(4 * took))
+    kept, cost = m.incumbent.x.copy(), m.incumbent.cost
+    assert restarts(m, Deadline.of_work(4 * took)) >= 2
+    assert m.incumbent.cost <= cost
+    if m.incumbent.cost == cost:
+        assert np.array_equal(m.incumbent.x, kept)
+    assert m.incumbent.cost == float(p.cost[m.incumbent.x > 0.5].sum())
+    assert audit(t, m.incumbent.x > 0.5, preset="strict").ok
+
+
+def test_a_run_cut_off_above_its_cost_is_the_same_and_one_below_stops_protected():
+    """The clean-up's cutoff (a run that only a cheaper pattern would serve) changes nothing when
+    the run ends below it; below the run's cost it stops early, on a pattern still protected
+    and no cheaper than the cutoff."""
+    t = _table()
+    p = build_problem(t, requirement(t, "strict"), "value", False)
+    order = np.random.default_rng(3).permutation(p.n)
+    x, st = heuristic(p, None, order=order)
+    cost = float(p.cost[x > 0.5].sum())
+    assert st["clean"]
+    y, st_y = heuristic(p, None, order=order, cutoff=cost + 1.0)
+    assert st_y["clean"] and np.array_equal(x, y)
+    z, st_z = heuristic(p, None, order=order, cutoff=cost - 1.0)
+    assert not st_z["clean"]
+    assert float(p.cost[z > 0.5].sum()) >= cost - 1.0
+    assert ((z > 0.5) | ~(x > 0.5)).all()  # what the whole clean-up keeps stays hidden
+    assert audit(t, z > 0.5, preset="strict").ok

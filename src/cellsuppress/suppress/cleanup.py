@@ -79,10 +79,12 @@ def minimal(p: Problem, x: np.ndarray, until: Deadline, sep: Separator | None = 
 
 
 def cleanup(p: Problem, x: np.ndarray, sep: Separator, witnesses: dict, until: Deadline,
-            moves: list | None = None) -> tuple[np.ndarray, bool]:
+            moves: list | None = None, cutoff: float = np.inf) -> tuple[np.ndarray, bool]:
     """Un-hide complementary cells (dearest first) that no requirement needs; ``witnesses`` are
     those of a check of ``x`` that passed (:meth:`Separator.violations`). Returns the pattern
-    and whether every candidate was tried before ``until``. ``moves``, if given, receives the
+    and whether every candidate was tried before ``until``; it also stops, incomplete, once the
+    pattern cannot end below ``cutoff`` (its cost less that of every candidate not yet tried), for
+    a run that only a cheaper pattern would serve. ``moves``, if given, receives the
     attacker moves found on the way that the returned pattern still allows (a sparse matrix,
     one per row over the cells): certificates for its audit.
 
@@ -107,7 +109,7 @@ def cleanup(p: Problem, x: np.ndarray, sep: Separator, witnesses: dict, until: D
         return parts[b]
 
     try:
-        return _cleanup(p, x, sep, witnesses, until, bcell, members, part, parts)
+        return _cleanup(p, x, sep, witnesses, until, bcell, members, part, parts, cutoff)
     finally:
         if moves is not None:
             got = [q.store.moves() for q in parts.values()]
@@ -141,13 +143,16 @@ class _Part:
         self.cur_lo[jj], self.cur_hi[jj] = lo, hi
 
 
-def _cleanup(p, x, sep, witnesses, until, bcell, members, part, built) -> tuple[np.ndarray, bool]:
+def _cleanup(p, x, sep, witnesses, until, bcell, members, part, built, cutoff=np.inf) -> tuple[np.ndarray, bool]:
     equations = EquationTest(p, x)
     cand = np.flatnonzero((x > 0.5) & ~p.force_hidden)
     cand = cand[np.argsort(-p.weight[cand], kind="stable")]
+    # the least cost the pattern can still reach: every candidate from this step on published
+    total = float(p.cost[x > 0.5].sum())
+    rest = np.concatenate([np.cumsum(p.cost[cand][::-1])[::-1], [0.0]])
     last_failed: dict = {}  # requirement -> the step at which it last kept a candidate hidden
     for step, j in enumerate(cand):
-        if until.expired():
+        if until.expired() or total - rest[step] >= cutoff:
             return x, False
         b = int(bcell[j])
         mine = members.get(b, [])
@@ -158,6 +163,7 @@ def _cleanup(p, x, sep, witnesses, until, bcell, members, part, built) -> tuple[
             continue
         if not affected:  # no requirement of its block uses it: no LP, and no model made for it
             equations.publish(j)
+            total -= float(p.cost[j])
             if b in built:
                 built[b].fix(np.array([built[b].local[j]]), True)
                 built[b].store.publish(built[b].local[j])
@@ -194,6 +200,7 @@ def _cleanup(p, x, sep, witnesses, until, bcell, members, part, built) -> tuple[
             continue
         q.store.publish(jj[0])
         equations.publish(j)
+        total -= float(p.cost[j])
         witnesses.update(new)
         _forget(witnesses, mine, j, new)
     return x, True

@@ -34,7 +34,7 @@ class Fallback(enum.Flag):
 def heuristic(p: Problem, say=None, deadline: Deadline = NEVER, x0=None, cleanup_budget: float | None = None,
               cuts: list | None = None, give_up: Deadline = NEVER,
               hard_deadline: Deadline = NEVER, guide: np.ndarray | None = None,
-              order: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
+              order: np.ndarray | None = None, cutoff: float = np.inf) -> tuple[np.ndarray, dict]:
     """A protected pattern, fast: start from the forced cells (or ``x0``), repair, then clean up.
 
     Each repair round audits the pattern with the attacker LPs and, for every
@@ -58,6 +58,9 @@ def heuristic(p: Problem, say=None, deadline: Deadline = NEVER, x0=None, cleanup
     requirements (lowest first; default: as the check lists them). Each move reuses what the moves
     before it hid, so the order decides the pattern: on tables of three or more dimensions two
     orders give patterns a tenth apart in cost (:mod:`~cellsuppress.suppress.restarts`).
+    The clean-up stops (``stats["clean"]`` False) once the pattern can no longer cost less than
+    ``cutoff`` (its cost less that of every cell it has still to try), when only a cheaper
+    pattern is of use.
     """
     t0, w0 = time.perf_counter(), work()
     build = p if guide is None else dataclasses.replace(p, weight=np.asarray(guide, dtype=float))
@@ -96,7 +99,7 @@ def heuristic(p: Problem, say=None, deadline: Deadline = NEVER, x0=None, cleanup
         until, chunks_until = end.cap(cleanup_budget), min(Deadline(cleanup_budget, within=deadline), hard_deadline)
     clean = False
     if cleanup_budget is None or cleanup_budget > 0:
-        x, clean = repair.clean_up(x, witnesses, until, chunks_until)
+        x, clean = repair.clean_up(x, witnesses, until, chunks_until, cutoff)
     return x, {"cut_rounds": rounds, "lps": sep.n_lps, "clean": clean}
 
 
@@ -169,7 +172,7 @@ class _Repair:
         return x
 
     def clean_up(self, x: np.ndarray, witnesses: dict, until: Deadline,
-                 chunks_until: Deadline) -> tuple[np.ndarray, bool]:
+                 chunks_until: Deadline, cutoff: float = np.inf) -> tuple[np.ndarray, bool]:
         """Un-hide what the protected pattern ``x`` does not need, until ``until`` (in chunks
         certified by batch moves after a fallback: until ``chunks_until``); also returns whether
         every cell was tried by the exact clean-up (:func:`~cellsuppress.suppress.cleanup.cleanup`)."""
@@ -179,7 +182,7 @@ class _Repair:
             # by batch LPs. A chunk that batch moves cannot certify may still be publishable: not a
             # complete clean-up
             return chunk_cleanup(self.p, x, self.seeds, self.sep, chunks_until), False
-        return cleanup(self.p, x, self.sep, witnesses, until)
+        return cleanup(self.p, x, self.sep, witnesses, until, cutoff=cutoff)
 
 
 def cheapest_moves(p: Problem, x: np.ndarray, failing: list[Violation], give_up: Deadline = NEVER,

@@ -13,6 +13,12 @@ random orders, and every other time from the cells that two of the cheapest patt
 share (the backbone they agree on, where its moves cost less), each pattern cleaned up and
 offered as incumbent.
 
+Most runs end dearer than every pattern kept, and a run's clean-up is about half its time: it
+stops once its pattern can no longer end below the dearest of the patterns kept (its cost less
+that of every cell it has still to try), which spares about a quarter of the clean-ups' time
+and changes no pattern kept. The cost before the clean-up says too little of the cost after it
+to stop a run sooner.
+
 The orders come from a generator with a fixed seed, and without a time limit the phase has a
 budget of work: the same table gives the same pattern every time.
 """
@@ -34,8 +40,10 @@ def restarts(m: Master, until: Deadline) -> int:
     """Runs of the heuristic in random orders of the sensitive cells until ``until``, every other
     one (once three patterns are known) from the cells two of the ``ELITE`` cheapest patterns so
     far both hide; each protected pattern is offered to ``m`` (cleaned up) and the cuts met on
-    the way join its pool. A run is started only when the time left is longer than the longest
-    run so far (one cut short gives nothing). The copies of the master solved in the background
+    the way join its pool. Once ``ELITE`` patterns are kept, a run's clean-up stops when its
+    pattern cannot end cheaper than the dearest of them (it would be neither kept nor offered).
+    A run is started only when the time left is longer than the longest run so far (one cut
+    short gives nothing). The copies of the master solved in the background
     for the bound, if any, are polled between runs. Returns how many runs ended."""
     p = m.p
     rng = np.random.default_rng(SEED)
@@ -52,8 +60,9 @@ def restarts(m: Master, until: Deadline) -> int:
         order = rng.permutation(p.n)
         t0 = until.now()
         found: list = []
+        cutoff = best[-1][0] if len(best) >= ELITE else np.inf
         try:
-            x, st = heuristic(p, None, until, x0=x0, cuts=found, give_up=until, order=order)
+            x, st = heuristic(p, None, until, x0=x0, cuts=found, give_up=until, order=order, cutoff=cutoff)
         except OutOfTime:
             break
         finally:
@@ -62,6 +71,9 @@ def restarts(m: Master, until: Deadline) -> int:
         runs += 1
         m.stats["lps"] += st.get("lps", 0)
         cost = float(p.cost[x > 0.5].sum())
+        if cost >= cutoff:  # its clean-up stopped: no cheaper than the patterns kept
+            m.say(f"restart {runs}{'' if x0 is None else ' from two patterns'}: no cheaper than {cutoff:g}")
+            continue
         m.say(f"restart {runs}{'' if x0 is None else ' from two patterns'}: cost {cost:g}"
               f"{'' if st['clean'] else ' (clean-up cut short)'}")
         m.offer(x, clean=st["clean"])
