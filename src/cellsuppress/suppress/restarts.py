@@ -15,7 +15,7 @@ offered as incumbent.
 
 Most runs end dearer than every pattern kept, and a run's clean-up is about half its time: it
 stops once its pattern can no longer end below the dearest of the patterns kept (its cost less
-that of every cell it has still to try), which spares about a quarter of the clean-ups' time
+that of every cell it has still to try), which spares part of a losing run's clean-up
 and changes no pattern kept. The cost before the clean-up says too little of the cost after it
 to stop a run sooner.
 

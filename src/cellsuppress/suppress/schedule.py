@@ -249,10 +249,10 @@ SUBTABLE_ROUNDS = 0.6
 # cell, and the rounds after the root hardly lift the bound, while a restart may find a pattern a
 # tenth cheaper. They take RESTARTS of the time left, the bound's copies solved beside them (the
 # rounds after them get the rest); only when that is at least RESTART_MIN_RUNS times what the
-# first heuristic took. One run is enough: on HIER133A and HIER13 nearly every random order gives
-# a pattern cheaper than the heuristic's first (by 8% to 24%), while the rounds it takes the time
-# from hardly lift the bound; four, as before, left the phase out wherever the machine was loaded
-# (the first heuristic took 25 s of the 39 s left after the root). Without a time limit they get
+# first heuristic took. One run is enough: on HIER133A and HIER13 every random order tried gave
+# a pattern cheaper than the heuristic's first (by 7% to 24%), while the rounds it takes the time
+# from hardly lift the bound; asking for four would leave the phase out on a loaded machine, where
+# the first heuristic took 25 s of the 39 s left after the root. Without a time limit they get
 # RESTARTS_PER_HEURISTIC times the first heuristic's work. Two-way tables, whose root ends with
 # few or no violated cuts, never pay for them
 RESTART_FAILING = 0.5
