@@ -337,6 +337,8 @@ class Master:
     def closed(self) -> bool:
         """Whether the bound proves the incumbent optimal within the master's ``mip_gap``."""
         best = self.incumbent.cost
+        if not np.isfinite(best):  # no pattern yet (a relative gap of an infinite cost would hold)
+            return False
         if self.integral and self.lower > best - 1 + TOL:
             return True
         return best - self.lower <= self.mip_gap * max(best, 1e-12) + 1e-9
