@@ -431,11 +431,12 @@ class RowGeneration:
     With a deadline the loop has two phases (shares of its own time; the first needs at
     least three rounds):
 
-    - rounds until ``POLISH_LEFT`` of the time is left: the bound and the cuts. With local
-      branching to come their solutions are not repaired (those repairs seldom give the best
-      pattern, and without them rounds come about twice as fast, which lifts the bound more);
-      a solve cut short whose solution costs more than the incumbent, or that did not lift the
-      bound, gets a longer slice next time;
+    - rounds until ``POLISH_LEFT`` of the time is left, and for at least ``ROUNDS_MIN``
+      seconds as far as that leaves local branching ``MIN_POLISH``: the bound, the cuts, and
+      the repairs of failing solutions, as in a run too short for local branching, so that a
+      longer run first does what a shorter one does (their repairs give the patterns it
+      returns) and keeps its patterns. A solve cut short whose solution costs more than the
+      incumbent, or that did not lift the bound, gets a longer slice next time;
     - local branching around the incumbent
       (:func:`~cellsuppress.suppress.local_branching.local_branching`) to the deadline: better
       patterns, and cuts near them; its solves run in another thread, ahead of the repairs.
@@ -475,8 +476,11 @@ class RowGeneration:
             final_left, long_solve_left = schedule.FINAL_LEFT, schedule.LONG_SOLVE_LEFT
         else:
             final_left, long_solve_left = schedule.FINAL_LEFT_POLISHED, schedule.LONG_SOLVE_LEFT_POLISHED
-        # the phases (NEVER without a time limit)
-        self.polish_from = deadline.leaving(schedule.POLISH_LEFT)
+        # the phases (NEVER without a time limit); the rounds first do what a run too short for
+        # local branching does, so that a longer run keeps what that one finds
+        self.polish_from = max(deadline.leaving(schedule.POLISH_LEFT), Deadline(min(
+            schedule.ROUNDS_MIN, (1.0 - schedule.FINAL_LEFT_POLISHED) * deadline.remaining() - schedule.MIN_POLISH),
+            within=deadline)) if deadline.limited else deadline
         self.final_from = deadline.leaving(final_left)
         self.long_solve_end = deadline.leaving(long_solve_left)
         self.final_done = False
@@ -644,6 +648,6 @@ class RowGeneration:
         if self.guide_after > 0 and m.pareto is not None:
             guided_once(m, m.pareto.core, self.guide_after)
             self.guide_after = 0.0
-        if not self.no_polish and not self.polished:
-            return  # local branching to come: no repairs, rounds come faster
+        # with local branching to come too: the rounds are the same at every limit, and their
+        # repairs give the patterns a shorter run returns
         repair(m, x, trajectory=5)

@@ -272,6 +272,14 @@ BOUND_SLICE = 25.0  # s
 # gain little
 POLISH_LEFT = 0.75
 MIN_POLISH = 40.0  # s
+# ... and the rounds, with the repairs of their failing solutions, last at least ROUNDS_MIN
+# seconds, as far as that leaves local branching MIN_POLISH: about what a run of a minute, too
+# short for local branching, spends in its rounds. A longer run then does first what the shorter
+# one does and branches around the best of it, so it keeps the shorter run's patterns (on
+# TABLE7 repaired master solutions 11% cheaper than the first heuristic's); with local branching
+# sooner and no repairs before it, a 600 s run branched around the first heuristic's pattern
+# and returned dearer patterns than a 60 s run
+ROUNDS_MIN = 50.0  # s
 # the final phase (the bound's copies, or one long master solve where the backend cannot solve
 # in another thread) starts when FINAL_LEFT is left and the long solve ends at LONG_SOLVE_LEFT;
 # with local branching before it, both are later
