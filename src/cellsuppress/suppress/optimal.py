@@ -557,8 +557,8 @@ class RowGeneration:
         self.round_seconds += clock.now() - t0
         if isinstance(failing, np.ndarray):
             t0 = clock.now()
-            self._repair(failing)
-            self.repair_seconds += clock.now() - t0
+            if self._repair(failing):  # a repair skipped costs nothing, and leaves the first one's count
+                self.repair_seconds += clock.now() - t0
             return None
         return failing
 
@@ -633,21 +633,22 @@ class RowGeneration:
             else:
                 m.offer(y[:m.n])
 
-    def _repair(self, x: np.ndarray) -> None:
-        """Repair a failing master solution, as the phase calls for."""
+    def _repair(self, x: np.ndarray) -> bool:
+        """Repair a failing master solution, as the phase calls for; returns whether it did."""
         m = self.m
         if self.final_done and not self.background and m.incumbent.x is not None:
             # the long solve's solution is the master's best guess: what is left goes to it
             repair_near(m, x, m.incumbent.x > 0.5, m.deadline)
-            return
+            return True
         # where rounds are cheap, more of them prove the optimum sooner than repairs find it;
         # before the first repair, count what a heuristic run takes
         spent = self.repair_seconds if self.repair_seconds > 0 else self.heuristic_seconds
         if spent > schedule.REPAIR_PER_ROUND * self.round_seconds:
-            return
+            return False
         if self.guide_after > 0 and m.pareto is not None:
             guided_once(m, m.pareto.core, self.guide_after)
             self.guide_after = 0.0
         # with local branching to come too: the rounds are the same at every limit, and their
         # repairs give the patterns a shorter run returns
         repair(m, x, trajectory=5)
+        return True
