@@ -350,3 +350,46 @@ def test_each_gain_is_made_by_its_recorded_move(seed):
     _check_sources(t, hidden, cap_up, cap_dn, again)
     # given back, the moves (scaled as far as the bounds allow) reach at least as far
     assert (again.gain_up >= cert.gain_up * (1 - 1e-9)).all() and (again.gain_dn >= cert.gain_dn * (1 - 1e-9)).all()
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 10_000))
+def test_seeds_verified_in_parts_prove_as_much_and_stop_once_every_requirement_is_met(seed):
+    """Seeds are verified a part at a time (a clean-up hands on thousands of dense moves): the
+    parts hold the requirements one offer of them all holds, and once every requirement is met
+    the seeds left are not verified at all."""
+    import cellsuppress.auditing.certify as certify_module
+
+    t, hidden = random_case(seed)
+    req = requirement(t, "strict", 20)
+    cap_up, cap_dn = req.capacities(t)
+    up, dn, _ = req.levels(t.values, where=hidden)
+    W = certify(t.M, hidden, cap_up, cap_dn, up, dn, focus=10).moves(t.n_cells)
+    if not W.shape[0]:
+        return
+    rng = np.random.default_rng(seed)
+    junk = sp.csr_matrix(np.where(hidden, rng.normal(size=(2, t.n_cells)), 0.0))
+    seeds = sp.vstack([junk, W], format="csr")
+    kw = dict(seeds=seeds, max_rounds=0, focus=0)
+    whole = certify(t.M, hidden, cap_up, cap_dn, up, dn, **kw)
+    offered = []
+    original = certify_module._Block.offer_many
+
+    def spy(self, rows, seeded=False):
+        offered.append(rows.shape[0])
+        return original(self, rows, seeded)
+
+    saved = certify_module.SEED_ENTRIES, certify_module._Block.offer_many
+    certify_module.SEED_ENTRIES, certify_module._Block.offer_many = 1, spy  # a move per part
+    try:
+        parts = certify(t.M, hidden, cap_up, cap_dn, up, dn, **kw)
+        # only what the moves meet is asked for: met after at most the junk and W's rows
+        held = whole.held_levels(up, dn) & hidden
+        offered.clear()
+        again = certify(t.M, hidden, cap_up, cap_dn, np.where(held, up, 0.0), np.where(held, dn, 0.0),
+                        seeds=sp.vstack([seeds, W, W], format="csr"), max_rounds=0, focus=0)
+    finally:
+        certify_module.SEED_ENTRIES, certify_module._Block.offer_many = saved
+    assert np.array_equal(parts.held_levels(up, dn), whole.held_levels(up, dn))
+    assert (again.held_levels(up, dn) & hidden)[held].all()
+    assert sum(offered) <= seeds.shape[0]

@@ -8,6 +8,7 @@ import pytest
 import scipy.sparse as sp
 
 from cellsuppress.solvers import HighsModel, LinearProgram, Solution, SolverError, make_model
+from cellsuppress.solvers.background import BackgroundSolve
 from cellsuppress.solvers.pulp_backend import PulpModel, available_solvers
 from helpers import time_bound
 
@@ -574,17 +575,22 @@ print("only this")
     assert out.stdout == "only this\n"
 
 
-def test_milp_reports_the_solutions_found_before_its_last():
-    """A covering MILP (every cell at 1 is feasible, and HiGHS starts there): the solutions a
-    solve found before its optimum are feasible, integral and dearer than the optimum, each
-    cheaper than the one before."""
+def _covering_milp():
+    """A covering MILP: every cell at 1 is feasible, and HiGHS starts there."""
     rng = np.random.default_rng(5)
     n, m = 40, 60
     A = sp.csr_matrix((rng.uniform(size=(m, n)) < 0.15).astype(float))
-    lp = LinearProgram(c=rng.integers(1, 50, n).astype(float), A=A, row_lo=np.ones(m), row_hi=np.full(m, np.inf),
-                       col_lo=np.zeros(n), col_hi=np.ones(n), integer=np.ones(n, dtype=bool),
-                       feasible_at_upper=True)
-    sol = HighsModel(lp).solve()
+    return LinearProgram(c=rng.integers(1, 50, n).astype(float), A=A, row_lo=np.ones(m), row_hi=np.full(m, np.inf),
+                         col_lo=np.zeros(n), col_hi=np.ones(n), integer=np.ones(n, dtype=bool),
+                         feasible_at_upper=True)
+
+
+def test_milp_reports_the_solutions_found_before_its_last():
+    """A covering MILP: the solutions a solve that asks for them found before its optimum are
+    feasible, integral and dearer than the optimum, each cheaper than the one before."""
+    lp = _covering_milp()
+    A = lp.A
+    sol = HighsModel(lp).solve(improving=True)
     assert sol.status == "optimal"
     assert sol.improving
     costs = [float(lp.c @ y) for y in sol.improving]
@@ -592,3 +598,18 @@ def test_milp_reports_the_solutions_found_before_its_last():
     for y in sol.improving:
         assert np.allclose(y, np.round(y))
         assert (A @ np.round(y) >= 1 - 1e-9).all()
+
+
+def test_only_a_solve_that_asks_keeps_the_solutions_found_on_the_way():
+    """Keeping them is an option of each solve, not of the model: a solve that does not ask (a
+    local-branching neighbourhood, a copy solved for the bound) keeps none, before or after one
+    of the same model that asked, and in another thread alike."""
+    lp = _covering_milp()
+    model = HighsModel(lp)
+    assert model.solve().improving == []
+    asked = model.solve(improving=True, cold=True)
+    assert asked.improving
+    again = model.solve(cold=True)
+    assert again.status == "optimal" and again.improving == []
+    assert BackgroundSolve(lp, "highs", time_limit=30.0).result(wait=True).improving == []
+    assert BackgroundSolve(lp, "highs", time_limit=30.0, improving=True).result(wait=True).improving

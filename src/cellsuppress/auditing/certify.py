@@ -53,6 +53,9 @@ LEVEL_REL = 1e-9  # a move may fall this far short of a level (relative, at leas
 MARGIN = 1e-7     # the LP aims this much (relative) above each level
 S_MAX = 1e6       # largest factor a move is scaled by
 NEGLIGIBLE = 1e-12  # an entry this small against its move's largest is an LP's noise, dropped
+# seeds are verified this many entries at a time: a part's products with the equations are held
+# at once (with its scaled and flipped forms, about four times its entries per equation it meets)
+SEED_ENTRIES = 1 << 18
 
 
 @dataclass
@@ -129,7 +132,9 @@ def certify(M: sp.spmatrix, hidden: np.ndarray, cap_up: np.ndarray, cap_dn: np.n
     none). With ``either`` (a boolean per cell) one direction is enough for that cell, so once
     one is certified the other is no longer pursued. ``seeds`` are candidate moves to try first,
     e.g. moves found elsewhere: a list of arrays of length n, or a sparse matrix with one move
-    per row (n columns); each is verified like the LPs' moves before it counts. The batch LPs stop after ``time_limit`` seconds, or
+    per row (n columns); each is verified like the LPs' moves before it counts, a part at a time,
+    and those after the part that met every requirement of their block are not looked at (nor
+    do their gains count). The batch LPs stop after ``time_limit`` seconds, or
     when a round (both directions) certifies fewer than ``min_new`` requirements; then up to
     ``focus`` LPs aim at one open requirement each (and at the others a little), so that only
     requirements that fail, or that ``focus`` did not reach, are left uncertified. With
@@ -162,8 +167,14 @@ def certify(M: sp.spmatrix, hidden: np.ndarray, cap_up: np.ndarray, cap_dn: np.n
         # no equation, so each part of a move is a move); the rows by block, the columns by a lookup
         R = seeds.shape[0]
         blk_of = bcell[seeds.indices]
-        row_of = np.repeat(np.arange(R, dtype=np.int64), np.diff(seeds.indptr))
-        pair = np.unique(blk_of[blk_of >= 0] * R + row_of[blk_of >= 0])
+        # a move's entries lie mostly in one block: only where the block changes along the
+        # stored entries (or a row starts) is a (block, row) pair new, and only those are sorted
+        first = np.ones(blk_of.size, dtype=bool)
+        first[1:] = blk_of[1:] != blk_of[:-1]
+        first[seeds.indptr[:-1][np.diff(seeds.indptr) > 0]] = True
+        at = np.flatnonzero(first & (blk_of >= 0))
+        row_of = np.searchsorted(seeds.indptr, at, side="right") - 1
+        pair = np.unique(blk_of[at] * R + row_of)
         seed_order = pair % R
         seed_cuts = np.searchsorted(pair // R, np.arange(nb + 1))
         where = np.full(n, -1, dtype=np.int64)
@@ -173,13 +184,12 @@ def certify(M: sp.spmatrix, hidden: np.ndarray, cap_up: np.ndarray, cap_dn: np.n
         cols = cell_order[cell_cuts[b]:cell_cuts[b + 1]]
         rows = row_order[row_cuts[b]:row_cuts[b + 1]]
         blk = _Block(M[rows][:, cols], cols, -cap_dn[cols], cap_up[cols], cert)
+        need_b = {d: v[cols] for d, v in need.items()}
         if seeds is not None and seed_cuts[b + 1] > seed_cuts[b]:
             where[cols] = np.arange(cols.size)
-            blk.offer_many(_on_columns(seeds[seed_order[seed_cuts[b]:seed_cuts[b + 1]]], where, cols.size),
-                           seeded=True)
+            blk.offer_seeds(seeds, seed_order[seed_cuts[b]:seed_cuts[b + 1]], where, need_b, either[cols])
             where[cols] = -1
-        if not blk.run({d: v[cols] for d, v in need.items()}, either[cols], stop, min_new, max_rounds, focus,
-                       first_failure):
+        if not blk.run(need_b, either[cols], stop, min_new, max_rounds, focus, first_failure):
             break
     cert.seconds = time.perf_counter() - t0
     return cert
@@ -242,6 +252,21 @@ class _Block:
         if z is None or z.shape != self.lo.shape or not np.all(np.isfinite(z)):
             return
         self.offer_many(sp.csr_matrix(z.reshape(1, -1)))
+
+    def offer_seeds(self, S: sp.csr_matrix, rows: np.ndarray, where: np.ndarray, need: dict,
+                    either: np.ndarray) -> None:
+        """Offer the seeds ``S[rows]`` (moves over every cell, by rows; ``where`` maps a cell to
+        its column in the block, -1 outside it) in parts of about :data:`SEED_ENTRIES` entries,
+        until no requirement of ``need`` is open. A clean-up hands on up to thousands of dense
+        moves: verified at once, their products with the block's equations took 600 MB and 6 s
+        on a six-dimensional table of 3,564 cells, where the first 300 met every requirement."""
+        ends = np.cumsum(np.diff(S.indptr)[rows])
+        start = 0
+        while start < rows.size and self._n_open(need, either):
+            done = ends[start - 1] if start else 0
+            end = max(start + 1, int(np.searchsorted(ends, done + SEED_ENTRIES, side="right")))
+            self.offer_many(_on_columns(S[rows[start:end]], where, self.cols.size), seeded=True)
+            start = end
 
     def offer_many(self, W: sp.spmatrix, seeded: bool = False) -> None:
         """Verify every row of ``W`` (moves over the block's cells) and its scaled and flipped

@@ -47,7 +47,7 @@ class Solution:
     ``time_limit``, ``error``. ``bound`` is the proven dual bound (MILP) or
     the objective (LP). ``row_duals`` is set for LPs solved to optimality. ``improving``: the
     solutions a MILP solve found before its last one, in the order found (each cheaper than the
-    one before; empty where the backend does not keep them).
+    one before; empty unless the solve asked for them, or where the backend does not keep them).
     """
 
     status: str
@@ -171,9 +171,11 @@ class Model(ABC):
     # -- solving ----------------------------------------------------------------------------
     @abstractmethod
     def solve(self, time_limit: float | None = None, mip_gap: float | None = None,
-              mip_abs_gap: float | None = None, cold: bool = False) -> Solution:
+              mip_abs_gap: float | None = None, cold: bool = False, improving: bool = False) -> Solution:
         """Solve as the model stands; ``cold`` drops what a previous solve left (basis) first.
-        A ``time_limit`` of 0 is a limit (the deadline has passed), None is none."""
+        A ``time_limit`` of 0 is a limit (the deadline has passed), None is none. ``improving``:
+        a MILP keeps the solutions it found before its last (``Solution.improving``), where the
+        backend can."""
 
     def solve_lp(self, switch_after: float | None = None, time_limit: float | None = None,
                  cold: bool = False) -> Solution:

@@ -146,9 +146,6 @@ class HighsModel(Model):
                 # the feasibility jump looks for a first feasible point, which such a program has:
                 # on a master of a few dozen cuts it took half of each solve, for nothing
                 h.setOptionValue("mip_heuristic_run_feasibility_jump", False)
-            # the solutions found on the way (Solution.improving): where a MILP is a master of
-            # row generation, those failing give cuts near its optimum as well
-            h.setOptionValue("mip_improving_solution_save", True)
         h.passModel(m)
         self.h = h
         self.n = int(lp.c.size)
@@ -248,10 +245,11 @@ class HighsModel(Model):
             self.h.setOptionValue("solver", "choose")
 
     def solve(self, time_limit: float | None = None, mip_gap: float | None = None,
-              mip_abs_gap: float | None = None, cold: bool = False) -> Solution:
+              mip_abs_gap: float | None = None, cold: bool = False, improving: bool = False) -> Solution:
         """Solve; ``cold`` drops the previous basis first. After bounds and objective change
         wholesale a cold start is faster than a warm one, whose old basis is far from the
-        new optimum."""
+        new optimum. ``improving`` (a MILP): keep the solutions found on the way
+        (``Solution.improving``); only a solve that asks keeps them (HiGHS copies each)."""
         h = self.h
         if cold:
             h.clearSolver()
@@ -267,6 +265,8 @@ class HighsModel(Model):
             h.setOptionValue("mip_rel_gap", float(mip_gap))
         if mip_abs_gap is not None:
             h.setOptionValue("mip_abs_gap", float(mip_abs_gap))
+        if not self.relaxed:
+            h.setOptionValue("mip_improving_solution_save", bool(improving))
         _fit_scheduler(self.threads)
         h.run()
         st = h.getModelStatus()
@@ -301,10 +301,10 @@ class HighsModel(Model):
         tick(SOLVE_WORK + (MIP_WORK if is_mip else 1) * counted * (self.n + h.getNumRow()))
         bound = info.mip_dual_bound if is_mip else obj
         duals = np.asarray(sol.row_dual) if (status == "optimal" and not is_mip and sol.dual_valid) else None
-        improving = []
-        if is_mip and has_sol:
+        on_the_way = []
+        if improving and is_mip and has_sol:
             found = [np.asarray(s.col_value) for s in h.getSavedMipSolutions()]
-            improving = [y for y in found[:-1] if y.size == self.n]
+            on_the_way = [y for y in found[:-1] if y.size == self.n]
         return Solution(status=status, x=x, objective=obj, bound=bound, row_duals=duals,
                         stats={"nodes": max(int(info.mip_node_count), 0), "iterations": iterations,
-                               "iteration_limit": st == S.kIterationLimit}, improving=improving)
+                               "iteration_limit": st == S.kIterationLimit}, improving=on_the_way)

@@ -264,7 +264,7 @@ class PulpModel(Model):
             return pulp.getSolver(self.solver_name, **kw)
 
     def solve(self, time_limit: float | None = None, mip_gap: float | None = None,
-              mip_abs_gap: float | None = None, cold: bool = False) -> Solution:
+              mip_abs_gap: float | None = None, cold: bool = False, improving: bool = False) -> Solution:
         sol, log = self._run(time_limit, mip_gap, mip_abs_gap)
         if (sol.status == "infeasible" and time_limit is not None
                 and "Pre-processing says infeasible" in log):

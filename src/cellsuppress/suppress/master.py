@@ -274,11 +274,12 @@ class Master:
             return np.inf
         return best - (0.5 if self.integral else CUTOFF_STEP * max(1.0, abs(best)))
 
-    def solve_milp(self, time_limit: float | None):
-        """One solve of the master MILP within its gap, counted, its bound taken (:meth:`take_bound`).
-        (No cutoff row under the incumbent's cost: that dense row makes the master's solves
-        slower, and the solve that proves the incumbent reaches its cost anyway.)"""
-        sol = self.solve(time_limit=time_limit, mip_gap=self.mip_gap, mip_abs_gap=self.abs_gap)
+    def solve_milp(self, time_limit: float | None, improving: bool = False):
+        """One solve of the master MILP within its gap, counted, its bound taken (:meth:`take_bound`);
+        ``improving``: it keeps the solutions found on the way. (No cutoff row under the
+        incumbent's cost: that dense row makes the master's solves slower, and the solve that
+        proves the incumbent reaches its cost anyway.)"""
+        sol = self.solve(time_limit=time_limit, mip_gap=self.mip_gap, mip_abs_gap=self.abs_gap, improving=improving)
         self.stats["mip_solves"] += 1
         self.take_bound(sol)
         return sol

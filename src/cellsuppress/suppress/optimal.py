@@ -575,7 +575,7 @@ class RowGeneration:
         # no MIP start from the incumbent: with one, HiGHS 1.16 returned the start as its
         # solution next to the objective of another (3x3 table, exact preset, unity costs)
         before = m.lower
-        sol = m.solve_milp(limit)
+        sol = m.solve_milp(limit, improving=True)  # the only solves whose solutions on the way are separated
         if m.closed():
             return True
         stalled = sol.status != "optimal" and m.lower <= before + TOL
