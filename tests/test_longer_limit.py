@@ -59,3 +59,13 @@ def test_protect_with_a_relative_gap_returns_a_pattern_within_it():
     res = cs.protect(t, time_limit=60, mip_gap=0.05)
     assert res.audit.ok
     assert np.isfinite(res.cost) and res.cost - res.lower_bound <= 0.05 * res.cost + 1e-9
+
+
+def test_rounds_last_rounds_min_before_local_branching_where_the_limit_allows():
+    # local branching starts at POLISH_LEFT of the time left, but never before ROUNDS_MIN seconds
+    # of rounds, as far as that leaves it MIN_POLISH before the final phase
+    from cellsuppress.clock import NEVER
+    assert schedule.polish_start(NEVER) is NEVER
+    for limit, rounds in ((60.0, 15.0), (120.0, schedule.ROUNDS_MIN), (600.0, 150.0),
+                          (100.0, 0.85 * 100.0 - schedule.MIN_POLISH)):
+        assert abs(schedule.polish_start(Deadline(limit)).remaining() - rounds) < 0.05

@@ -50,7 +50,7 @@ def minimal(p: Problem, x: np.ndarray, until: Deadline, sep: Separator | None = 
     ``x`` that passed (every requirement's, as :meth:`Separator.violations` fills them), in
     place of the check. ``moves``, if given, receives the moves the clean-up found (as
     :func:`cleanup` hands them out)."""
-    if until.expired() and (not end.limited or end.remaining() <= schedule.audit_after_check(0.0)):
+    if until.expired() and (not end.limited or end.remaining() <= schedule.AUDIT_MIN):
         # however short its check, the audit's least time leaves no candidate any: the check
         # would only delay the audit
         return x, False

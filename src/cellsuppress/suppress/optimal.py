@@ -478,9 +478,7 @@ class RowGeneration:
             final_left, long_solve_left = schedule.FINAL_LEFT_POLISHED, schedule.LONG_SOLVE_LEFT_POLISHED
         # the phases (NEVER without a time limit); the rounds first do what a run too short for
         # local branching does, so that a longer run keeps what that one finds
-        self.polish_from = max(deadline.leaving(schedule.POLISH_LEFT), Deadline(min(
-            schedule.ROUNDS_MIN, (1.0 - schedule.FINAL_LEFT_POLISHED) * deadline.remaining() - schedule.MIN_POLISH),
-            within=deadline)) if deadline.limited else deadline
+        self.polish_from = schedule.polish_start(deadline)
         self.final_from = deadline.leaving(final_left)
         self.long_solve_end = deadline.leaving(long_solve_left)
         self.final_done = False

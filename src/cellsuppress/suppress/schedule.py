@@ -280,6 +280,7 @@ MIN_POLISH = 40.0  # s
 # sooner and no repairs before it, a 600 s run branched around the first heuristic's pattern
 # and returned dearer patterns than a 60 s run
 ROUNDS_MIN = 50.0  # s
+
 # the final phase (the bound's copies, or one long master solve where the backend cannot solve
 # in another thread) starts when FINAL_LEFT is left and the long solve ends at LONG_SOLVE_LEFT;
 # with local branching before it, both are later
@@ -291,3 +292,16 @@ MIN_MASTER_SOLVE = 1.0  # s: a round that ends just before local branching still
 # one local-branching neighbourhood solve at most: a neighbourhood with no solution in that
 # time halves
 NEAR_SOLVE = 15.0  # s
+
+
+def polish_start(deadline: Deadline) -> Deadline:
+    """When the MILP rounds end and local branching starts, in a search that ends at
+    ``deadline``: once ``POLISH_LEFT`` of the time left now is left, but not before
+    ``ROUNDS_MIN`` seconds of rounds, as far as that leaves local branching ``MIN_POLISH``
+    seconds before ``FINAL_LEFT_POLISHED``. Without a time limit, ``deadline`` itself (the
+    rounds go on to the end)."""
+    if not deadline.limited:
+        return deadline
+    by_share = deadline.leaving(POLISH_LEFT)
+    rounds = min(ROUNDS_MIN, (1.0 - FINAL_LEFT_POLISHED) * deadline.remaining() - MIN_POLISH)
+    return max(by_share, Deadline(rounds, within=deadline))
